@@ -1,0 +1,156 @@
+"""Streaming dataset profile: per-column accumulators merged chunk by chunk in bounded memory.
+
+What each column keeps is what statistics.json needs (Deequ's analyzers): type counts, missing count,
+sum / mean / population standard deviation (Welford's moments, merged with Chan's formula as Deequ's
+``StatefulStdDevPop`` does), min, max, the KLL sketch of the numeric values, and value frequencies for
+low-cardinality columns (dropped once a column exceeds ``max_distinct`` values, so memory stays bounded).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from monitoring.datatypes import classify, infer_type
+from monitoring.kll import DEFAULT_SHRINKING_FACTOR, DEFAULT_SKETCH_SIZE, KLLSketch
+
+DEFAULT_MAX_DISTINCT = 10_000
+
+
+class ColumnProfile:
+    """Accumulates one column's statistics over any number of chunks."""
+
+    def __init__(
+        self,
+        name: str,
+        sketch_size: int = DEFAULT_SKETCH_SIZE,
+        shrinking_factor: float = DEFAULT_SHRINKING_FACTOR,
+        max_distinct: int = DEFAULT_MAX_DISTINCT,
+    ) -> None:
+        self.name = name
+        self.num_missing = 0
+        self.num_integral = 0
+        self.num_fractional = 0
+        self.num_boolean = 0
+        self.num_string = 0
+        self.count = 0  # numeric values seen
+        self.sum = 0.0
+        self.moment_mean = 0.0
+        self.m2 = 0.0
+        self.min = np.inf
+        self.max = -np.inf
+        self.sketch = KLLSketch(sketch_size, shrinking_factor)
+        self.max_distinct = max_distinct
+        self.frequencies: dict[str, int] | None = {}
+        self.distinct_overflow = 0  # distinct values seen when frequency tracking stopped
+
+    @property
+    def num_present(self) -> int:
+        return self.num_integral + self.num_fractional + self.num_boolean + self.num_string
+
+    @property
+    def inferred_type(self) -> str:
+        return infer_type(self.num_present, self.num_integral, self.num_fractional, self.num_boolean, self.num_string)
+
+    @property
+    def mean(self) -> float:
+        return self.sum / self.count if self.count else 0.0
+
+    @property
+    def std_dev(self) -> float:
+        return float(np.sqrt(self.m2 / self.count)) if self.count else 0.0
+
+    def add_missing(self, rows: int) -> None:
+        """Count rows in which this column did not appear at all."""
+        self.num_missing += rows
+
+    def add(self, values: pa.Array) -> None:
+        """Add one chunk of this column's values, in row order."""
+        chunk = classify(values)
+        self.num_missing += chunk.num_missing
+        self.num_integral += chunk.num_integral
+        self.num_fractional += chunk.num_fractional
+        self.num_boolean += chunk.num_boolean
+        self.num_string += chunk.num_string
+        self._add_numbers(chunk.numbers)
+        self._add_frequencies(chunk.texts)
+
+    def _add_numbers(self, numbers: np.ndarray) -> None:
+        n = int(numbers.size)
+        if n == 0:
+            return
+        chunk_sum = float(np.sum(numbers))
+        chunk_mean = chunk_sum / n
+        chunk_m2 = float(np.sum((numbers - chunk_mean) ** 2))
+        total = self.count + n
+        delta = chunk_mean - self.moment_mean
+        self.moment_mean += delta * n / total
+        self.m2 += chunk_m2 + delta * delta * self.count * n / total
+        self.count = total
+        self.sum += chunk_sum
+        self.min = min(self.min, float(np.min(numbers)))
+        self.max = max(self.max, float(np.max(numbers)))
+        self.sketch.update(numbers)
+
+    def _add_frequencies(self, texts: pa.Array) -> None:
+        if self.frequencies is None or len(texts) == 0:
+            return
+        counts = pc.value_counts(texts)
+        if len(counts) + len(self.frequencies) > self.max_distinct:
+            keys = set(self.frequencies)
+            keys.update(counts.field("values").to_pylist())
+            if len(keys) > self.max_distinct:
+                self.distinct_overflow = len(keys)
+                self.frequencies = None
+                return
+        freq = self.frequencies
+        for value, count in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist()):
+            freq[value] = freq.get(value, 0) + count
+
+    def distinct_count(self) -> int:
+        """Exact distinct count, or a lower bound once tracking stopped (see ``frequencies_complete``)."""
+        return len(self.frequencies) if self.frequencies is not None else self.distinct_overflow
+
+    @property
+    def frequencies_complete(self) -> bool:
+        return self.frequencies is not None
+
+
+class DatasetProfile:
+    """Profiles a stream of tables whose columns may come and go (as JSON records can)."""
+
+    def __init__(
+        self,
+        sketch_size: int = DEFAULT_SKETCH_SIZE,
+        shrinking_factor: float = DEFAULT_SHRINKING_FACTOR,
+        max_distinct: int = DEFAULT_MAX_DISTINCT,
+    ) -> None:
+        self.item_count = 0
+        self.columns: dict[str, ColumnProfile] = {}
+        self._options = (sketch_size, shrinking_factor, max_distinct)
+
+    def add(self, columns: Mapping[str, pa.Array] | pa.Table) -> None:
+        """Add one chunk given as a table or a mapping of column name to equally long arrays."""
+        if isinstance(columns, pa.Table):
+            columns = {name: columns.column(name) for name in columns.column_names}
+        rows = len(next(iter(columns.values()))) if columns else 0
+        for name, values in columns.items():
+            if len(values) != rows:
+                raise ValueError(f"column {name!r} has {len(values)} values in a chunk of {rows} rows")
+            profile = self.columns.get(name)
+            if profile is None:
+                profile = self.columns[name] = ColumnProfile(name, *self._options)
+                profile.add_missing(self.item_count)
+            profile.add(values)
+        for name, profile in self.columns.items():
+            if name not in columns:
+                profile.add_missing(rows)
+        self.item_count += rows
+
+    def add_all(self, chunks: Iterable[Mapping[str, pa.Array] | pa.Table]) -> DatasetProfile:
+        for chunk in chunks:
+            self.add(chunk)
+        return self

@@ -1,0 +1,41 @@
+"""Packaging for the SageMaker Pipelines project with a monitoring loop."""
+
+from setuptools import find_packages, setup
+
+# Versions inside the SageMaker XGBoost 3.0-5 framework image (Python 3.10), which runs the
+# Train, Evaluate, serving and processing steps: pinned here so artefacts move between local and cloud.
+CONTAINER_PINS = [
+    "numpy==2.1.0",
+    "pandas==2.2.3",
+    "pyarrow==22.0.0",
+    "xgboost-cpu==3.0.5",
+]
+
+setup(
+    name="sagemaker-mlops-loop",
+    version="0.1.0",
+    description="SageMaker Pipelines project with a monitoring loop, runnable locally without AWS",
+    python_requires=">=3.10,<3.13",
+    packages=find_packages(include=["pipelines*", "processing*", "training*", "inference*", "monitoring*"]),
+    include_package_data=True,
+    install_requires=[
+        *CONTAINER_PINS,
+        "PyYAML>=6.0",
+        "boto3>=1.35",
+    ],
+    extras_require={
+        "sagemaker": ["sagemaker==3.27.0"],
+        "test": [
+            "sagemaker==3.27.0",
+            "pytest>=8",
+            "pytest-mock>=3.14",
+            "moto[all]==5.2.5",
+            "ruff>=0.6",
+        ],
+    },
+    entry_points={
+        "console_scripts": [
+            "mlops=pipelines.cli:main",
+        ],
+    },
+)
