@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,7 +24,6 @@ from monitoring.sources import Chunk, DatasetFormat, detect_format, iter_csv, it
 from monitoring.statistics import profile_to_json, profile_to_statistics, read_statistics, write_json
 from monitoring.violations import FeatureDrift, Violation, check
 
-import re
 
 log = logging.getLogger(__name__)
 STATISTICS = "statistics.json"
@@ -80,6 +80,7 @@ def read_dataset(
     names: Sequence[str] | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
+    preprocessor: Callable | None = None,
 ) -> Iterator[Chunk]:
     """Chunks of any supported dataset: a file or a directory of files of one format."""
     path = Path(path)
@@ -87,7 +88,7 @@ def read_dataset(
         raise FileNotFoundError(f"Dataset not found: {path}")
     kind = fmt.kind if fmt else detect_format(path)
     if kind == "capture":
-        yield from CaptureReader(names, report, start, end).read(path)
+        yield from CaptureReader(names, report, start, end, preprocessor).read(path)
         return
     suffixes = {"csv": (".csv",), "json": (".jsonl", ".json"), "parquet": (".parquet", ".pq")}[kind]
     files = list_files(path, suffixes)
@@ -130,13 +131,14 @@ def run_check(
     endpoint: str = "local",
     schedule: str = "on-demand",
     now: datetime | None = None,
+    preprocessor: Callable | None = None,
 ) -> CheckResult:
     """Check ``dataset`` (within [start, end) for capture data) against a baseline; write the results."""
     baseline = read_statistics(baseline_statistics)
     constraints = read_constraints(baseline_constraints)
     names = [f.name for f in constraints.features] or baseline.names
     report = ReadReport()
-    profile = DatasetProfile().add_all(read_dataset(Path(dataset), fmt, report, names, start, end))
+    profile = DatasetProfile().add_all(read_dataset(Path(dataset), fmt, report, names, start, end, preprocessor))
     output = Path(output)
     now = now or datetime.now(timezone.utc)
     window = f" between {start.isoformat() if start else 'the beginning'} and {end.isoformat() if end else 'now'}"

@@ -20,7 +20,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
 
+from monitoring.preprocessor import preprocess_file
 from monitoring.report import (
     BAD_BASE64,
     INVALID_JSON,
@@ -196,15 +197,29 @@ class CaptureReader:
     """Reads capture files into feature chunks, naming positional columns from the baseline."""
 
     def __init__(self, names: Sequence[str] | None, report: ReadReport,
-                 start: datetime | None = None, end: datetime | None = None) -> None:
+                 start: datetime | None = None, end: datetime | None = None,
+                 preprocessor: Callable | None = None) -> None:
         self.names = list(names or [])
         self.report = report
         self.start, self.end = start, end
+        self.preprocessor = preprocessor
         self.width: int | None = None  # CSV field count, fixed by the first well-formed rows
 
     def read(self, root: Path) -> Iterator[Chunk]:
         for path in capture_files(root, self.start, self.end):
-            yield from self.read_file(path)
+            if self.preprocessor is not None:
+                yield from preprocess_file(path, self.preprocessor, self.names, self.report, self.in_window)
+            else:
+                yield from self.read_file(path)
+
+    def in_window(self, inference_time: str | None) -> bool:
+        """Whether one record's inferenceTime falls in [start, end) (always, without a window)."""
+        if self.start is None and self.end is None:
+            return True
+        if not isinstance(inference_time, str):
+            return False
+        stamp = inference_time[:19]
+        return (self.start is None or stamp >= _stamp(self.start)) and (self.end is None or stamp < _stamp(self.end))
 
     def read_file(self, path: Path) -> Iterator[Chunk]:
         self.report.files += 1

@@ -1,0 +1,127 @@
+"""Container entry of the analyzer: a SageMaker Processing job configured like Model Monitor's analyzer.
+
+Environment (the Model Monitor analyzer's names):
+  dataset_source            input directory or file (default /opt/ml/processing/input/endpoint)
+  dataset_format            JSON: {"sagemakerCaptureJson": {...}}, {"csv": {"header": true}}, {"json": {"lines": true}},
+                            {"parquet": {}}; detected from the files when absent
+  output_path               where statistics.json, constraints.json / constraint_violations.json go
+                            (default /opt/ml/processing/resultdata)
+  baseline_statistics, baseline_constraints
+                            present: check mode; absent: baseline mode (or set analysis_mode=baseline|check)
+  start_time, end_time      ISO-8601 window of capture records to check
+  sagemaker_endpoint_name, sagemaker_monitoring_schedule_name
+                            CloudWatch dimensions of the metrics
+  publish_cloudwatch_metrics
+                            Enabled: PutMetricData (boto3 imported only then)
+  record_preprocessor_script
+                            a script defining preprocess_handler(inference_record)
+
+Runtime: Python 3.10+, numpy and pyarrow only. The SageMaker XGBoost 3.0-5 image (the project's processing
+image) carries numpy 2.1.0 and pyarrow 22.0.0, the versions setup.py pins, so nothing is installed at start;
+the project's code arrives as a processing input on PYTHONPATH.
+
+The exit message (``/opt/ml/output/message``) reads as Model Monitor's: ``Completed: ...``,
+``CompletedWithViolations: Job completed successfully with N violations.``, ``NoData: ...`` or ``Failed: ...``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+log = logging.getLogger("monitoring.container_entry")
+DEFAULT_SOURCE = "/opt/ml/processing/input/endpoint"
+DEFAULT_OUTPUT = "/opt/ml/processing/resultdata"
+
+
+def parse_dataset_format(text: str | None):
+    """The analyzer's ``dataset_format`` JSON to a DatasetFormat (None: detect from the files)."""
+    from monitoring.sources import DatasetFormat
+
+    if not text:
+        return None
+    try:
+        spec = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"dataset_format must be JSON such as {{\"csv\": {{\"header\": true}}}}, got {text!r}") from exc
+    if not isinstance(spec, dict) or len(spec) != 1:
+        raise ValueError(f"dataset_format must be an object with one key (csv, json, parquet, sagemakerCaptureJson), got {text!r}")
+    (kind, options), = spec.items()
+    options = options or {}
+    if kind == "csv":
+        header = options.get("header")
+        if header is not None and not isinstance(header, bool):
+            raise ValueError(f"dataset_format.csv.header must be true or false, got {header!r}")
+        return DatasetFormat("csv", header)
+    if kind == "json":
+        if options.get("lines", True) is not True:
+            raise ValueError("dataset_format.json.lines must be true: only JSON Lines is supported")
+        return DatasetFormat("json")
+    if kind == "parquet":
+        return DatasetFormat("parquet")
+    if kind == "sagemakerCaptureJson":
+        return DatasetFormat("capture")
+    raise ValueError(f"dataset_format: unknown format {kind!r}; expected csv, json, parquet or sagemakerCaptureJson")
+
+
+def run(env: Mapping[str, str], opt_ml: Path = Path("/opt/ml"), cloudwatch=None) -> tuple[int, str]:
+    """Run one analysis as configured by ``env``; returns (exit code, exit message). Never raises."""
+    try:
+        from monitoring.analyzer import run_baseline, run_check
+        from monitoring.capture import parse_time
+        from monitoring.metrics import publish_metrics, write_metrics
+        from monitoring.preprocessor import load_preprocessor
+    except ImportError as exc:
+        return 1, (f"Failed: the analyzer needs numpy and pyarrow (the SageMaker XGBoost 3.0-5 image has numpy 2.1.0 "
+                   f"and pyarrow 22.0.0) and the project's code on PYTHONPATH: {exc}")
+    try:
+        source = Path(env.get("dataset_source") or DEFAULT_SOURCE)
+        output = Path(env.get("output_path") or DEFAULT_OUTPUT)
+        fmt = parse_dataset_format(env.get("dataset_format"))
+        mode = env.get("analysis_mode") or ("check" if env.get("baseline_constraints") else "baseline")
+        if mode not in ("baseline", "check"):
+            raise ValueError(f"analysis_mode must be baseline or check, got {mode!r}")
+        if mode == "baseline":
+            result = run_baseline(source, output, fmt)
+            return 0, f"Completed: Job completed successfully. Baseline of {result.item_count} records written to {output}."
+        for key in ("baseline_statistics", "baseline_constraints"):
+            if not env.get(key):
+                raise ValueError(f"check mode needs the environment variable {key} (path of the baseline's file)")
+        start = parse_time(env["start_time"], "start_time") if env.get("start_time") else None
+        end = parse_time(env["end_time"], "end_time") if env.get("end_time") else None
+        script = env.get("record_preprocessor_script")
+        result = run_check(
+            source, Path(env["baseline_statistics"]), Path(env["baseline_constraints"]), output, fmt, start, end,
+            endpoint=env.get("sagemaker_endpoint_name") or "unknown",
+            schedule=env.get("sagemaker_monitoring_schedule_name") or "on-demand",
+            preprocessor=load_preprocessor(script) if script else None,
+        )
+        write_metrics(result.metrics, opt_ml / "output" / "metrics" / "cloudwatch")
+        if result.metrics and env.get("publish_cloudwatch_metrics", "Disabled") == "Enabled":
+            publish_metrics(result.metrics, cloudwatch)
+        return 0, result.message
+    except Exception as exc:  # noqa: BLE001 - the job's failure reason is the message
+        log.exception("analysis failed")
+        return 1, f"Failed: {type(exc).__name__}: {exc}"
+
+
+def main() -> int:
+    """Entry point of the processing container."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    opt_ml = Path(os.environ.get("SM_OPT_ML", "/opt/ml"))
+    code, message = run(os.environ, opt_ml)
+    print(message, flush=True)
+    try:
+        (opt_ml / "output").mkdir(parents=True, exist_ok=True)
+        (opt_ml / "output" / "message").write_text(message[:1024], encoding="utf-8")
+    except OSError as exc:
+        log.warning("could not write the exit message: %s", exc)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

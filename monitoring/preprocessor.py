@@ -1,0 +1,97 @@
+"""Model Monitor's ``record_preprocessor_script``: a user function that turns one capture record into rows.
+
+The script defines ``preprocess_handler(inference_record)``; the record exposes ``endpoint_input``,
+``endpoint_output`` (each with ``data``, ``encoding``, ``observedContentType``) and ``event_metadata``
+(``eventId``, ``inferenceTime``), as in the container. It returns a dict (one named row), a list of values
+(one positional row), or a list of dicts / lists (several rows).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from types import SimpleNamespace
+
+from monitoring.report import INVALID_JSON, NOT_UTF8, ReadReport
+from monitoring.sources import Chunk, records_to_chunk
+
+PREPROCESSOR_ERROR = "preprocessor_error"
+ROWS_PER_CHUNK = 50_000
+
+
+def load_preprocessor(path: str | Path) -> Callable:
+    """Import ``preprocess_handler`` from a script, with a clear error when it is missing."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"record_preprocessor_script not found: {path}")
+    spec = importlib.util.spec_from_file_location("record_preprocessor", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    handler = getattr(module, "preprocess_handler", None)
+    if not callable(handler):
+        raise ValueError(f"{path}: must define a function preprocess_handler(inference_record)")
+    return handler
+
+
+def _channel(raw) -> SimpleNamespace | None:
+    if not isinstance(raw, dict):
+        return None
+    return SimpleNamespace(data=raw.get("data"), encoding=raw.get("encoding"),
+                           observedContentType=raw.get("observedContentType"), mode=raw.get("mode"))
+
+
+def inference_record(record: dict) -> SimpleNamespace:
+    """The object handed to ``preprocess_handler`` for one capture line."""
+    capture = record.get("captureData") or {}
+    meta = record.get("eventMetadata") or {}
+    return SimpleNamespace(
+        endpoint_input=_channel(capture.get("endpointInput")),
+        endpoint_output=_channel(capture.get("endpointOutput")),
+        event_metadata=SimpleNamespace(eventId=meta.get("eventId"), inferenceTime=meta.get("inferenceTime")),
+        event_version=record.get("eventVersion"),
+    )
+
+
+def preprocess_file(path: Path, handler: Callable, names: Sequence[str] | None, report: ReadReport,
+                    in_window: Callable[[str | None], bool]) -> Iterator[Chunk]:
+    """Rows of one capture file through the user's handler; failures are counted per line."""
+    report.files += 1
+    rows: list = []
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            where = f"{path}: line {number}"
+            try:
+                record = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                report.skip(NOT_UTF8, where)
+                continue
+            except json.JSONDecodeError as exc:
+                report.skip(INVALID_JSON, f"{where}: {exc}")
+                continue
+            if not isinstance(record, dict):
+                report.skip(INVALID_JSON, f"{where}: expected a JSON object")
+                continue
+            if not in_window((record.get("eventMetadata") or {}).get("inferenceTime")):
+                report.outside_window += 1
+                continue
+            try:
+                result = handler(inference_record(record))
+            except Exception as exc:  # noqa: BLE001 - the user's code: count and carry on
+                report.skip(PREPROCESSOR_ERROR, f"{where}: {type(exc).__name__}: {exc}")
+                continue
+            report.records += 1
+            if isinstance(result, list) and result and isinstance(result[0], (dict, list)):
+                rows.extend(result)
+            elif result is not None:
+                rows.append(result)
+            if len(rows) >= ROWS_PER_CHUNK:
+                report.rows += len(rows)
+                yield records_to_chunk(rows, names)
+                rows = []
+    if rows:
+        report.rows += len(rows)
+        yield records_to_chunk(rows, names)
