@@ -16,14 +16,13 @@ from pathlib import Path
 
 from monitoring.capture import CaptureReader
 from monitoring.constraints import MonitoringConfig, read_constraints, suggest_constraints
-from monitoring.datatypes import INTEGRAL_PATTERN, FRACTIONAL_PATTERN
+from monitoring.datatypes import FRACTIONAL_PATTERN, INTEGRAL_PATTERN
 from monitoring.metrics import build_metrics, write_metrics
 from monitoring.profile import DatasetProfile
 from monitoring.report import ReadReport
 from monitoring.sources import Chunk, DatasetFormat, detect_format, iter_csv, iter_json_lines, iter_parquet, list_files
 from monitoring.statistics import profile_to_json, profile_to_statistics, read_statistics, write_json
 from monitoring.violations import FeatureDrift, Violation, check
-
 
 log = logging.getLogger(__name__)
 STATISTICS = "statistics.json"
@@ -62,7 +61,7 @@ class CheckResult:
 def looks_like_header(path: Path) -> bool:
     """True when the first CSV line has no numeric field while the second has one (a header row)."""
     with open(path, encoding="utf-8", errors="replace", newline="") as handle:
-        rows = [row for _, row in zip(range(2), csv.reader(handle))]
+        rows = [row for _, row in zip(range(2), csv.reader(handle), strict=False)]
     if not rows or not rows[0]:
         return False
     first_numeric = any(_NUMBER.match(value.strip()) and value.strip() for value in rows[0])
@@ -104,13 +103,16 @@ def read_dataset(
             yield from iter_parquet(file, report)
 
 
-def run_baseline(dataset: Path, output: Path, fmt: DatasetFormat | None = None,
-                 config: MonitoringConfig | None = None) -> BaselineResult:
+def run_baseline(
+    dataset: Path, output: Path, fmt: DatasetFormat | None = None, config: MonitoringConfig | None = None
+) -> BaselineResult:
     """Profile ``dataset`` and write statistics.json and constraints.json into ``output``."""
     report = ReadReport()
     profile = DatasetProfile().add_all(read_dataset(Path(dataset), fmt, report))
     if profile.item_count == 0:
-        raise ValueError(f"Cannot baseline {dataset}: it holds no data rows ({report.malformed} malformed records skipped)")
+        raise ValueError(
+            f"Cannot baseline {dataset}: it holds no data rows ({report.malformed} malformed records skipped)"
+        )
     statistics = profile_to_json(profile)
     output = Path(output)
     stats_path = write_json(statistics, output / STATISTICS)
@@ -148,7 +150,13 @@ def run_check(
         if report.malformed:
             message += f" ({report.malformed} malformed records skipped)"
         paths["violations"] = write_json({"violations": []}, output / VIOLATIONS)
-        summary = {"status": NO_DATA, "message": message, "item_count": 0, "violation_count": 0, "read": report.to_json()}
+        summary = {
+            "status": NO_DATA,
+            "message": message,
+            "item_count": 0,
+            "violation_count": 0,
+            "read": report.to_json(),
+        }
         paths["summary"] = write_json(summary, output / SUMMARY)
         return CheckResult(NO_DATA, 0, (), (), (), report.to_json(), output, message, paths)
     current = profile_to_statistics(profile)
@@ -159,17 +167,29 @@ def run_check(
     status = WITH_VIOLATIONS if violations else COMPLETED
     message = (
         f"{WITH_VIOLATIONS}: Job completed successfully with {len(violations)} violations."
-        if violations else f"{COMPLETED}: Job completed successfully with no violations."
+        if violations
+        else f"{COMPLETED}: Job completed successfully with no violations."
     )
     summary = {
         "status": status,
         "message": message,
         "item_count": profile.item_count,
         "violation_count": len(violations),
-        "drift": [{"feature": d.feature_name, "distance": d.distance, "threshold": d.threshold, "method": d.method}
-                  for d in drifts],
+        "drift": [
+            {"feature": d.feature_name, "distance": d.distance, "threshold": d.threshold, "method": d.method}
+            for d in drifts
+        ],
         "read": report.to_json(),
     }
     paths["summary"] = write_json(summary, output / SUMMARY)
-    return CheckResult(status, profile.item_count, tuple(violations), tuple(drifts), tuple(metrics),
-                       report.to_json(), output, message, paths)
+    return CheckResult(
+        status,
+        profile.item_count,
+        tuple(violations),
+        tuple(drifts),
+        tuple(metrics),
+        report.to_json(),
+        output,
+        message,
+        paths,
+    )

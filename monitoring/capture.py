@@ -48,7 +48,9 @@ _CAPTURE_SCHEMA = pa.schema(
                 [
                     pa.field(
                         "endpointInput",
-                        pa.struct([("observedContentType", pa.string()), ("data", pa.string()), ("encoding", pa.string())]),
+                        pa.struct(
+                            [("observedContentType", pa.string()), ("data", pa.string()), ("encoding", pa.string())]
+                        ),
                     )
                 ]
             ),
@@ -142,21 +144,28 @@ def _slow_block(block: bytes, path: Path, first_line: int, report: ReadReport) -
         if not isinstance(endpoint_input, dict):
             endpoint_input = None
         else:
-            endpoint_input = {k: (v if isinstance(v, str) or v is None else json.dumps(v)) for k, v in endpoint_input.items()
-                              if k in ("observedContentType", "data", "encoding")}
+            endpoint_input = {
+                k: (v if isinstance(v, str) or v is None else json.dumps(v))
+                for k, v in endpoint_input.items()
+                if k in ("observedContentType", "data", "encoding")
+            }
         inputs.append({"endpointInput": endpoint_input})
         meta = record.get("eventMetadata") or {}
         times.append({"inferenceTime": meta.get("inferenceTime") if isinstance(meta, dict) else None})
     return pa.Table.from_arrays(
-        [pa.array(inputs, type=_CAPTURE_SCHEMA.field("captureData").type),
-         pa.array(times, type=_CAPTURE_SCHEMA.field("eventMetadata").type)],
+        [
+            pa.array(inputs, type=_CAPTURE_SCHEMA.field("captureData").type),
+            pa.array(times, type=_CAPTURE_SCHEMA.field("eventMetadata").type),
+        ],
         schema=_CAPTURE_SCHEMA,
     )
 
 
 def _decode_payload(data: str, encoding: str, content_type: str) -> tuple[str, str]:
     """(text, kind) of one record's payload, kind 'csv' or 'json'; raises ValueError with the reason."""
-    kind_of = "json" if "json" in (content_type or "").lower() else "csv" if "csv" in (content_type or "").lower() else None
+    kind_of = (
+        "json" if "json" in (content_type or "").lower() else "csv" if "csv" in (content_type or "").lower() else None
+    )
     enc = (encoding or "").upper()
     if enc == "BASE64":
         try:
@@ -196,9 +205,14 @@ def json_instances(payload) -> list:
 class CaptureReader:
     """Reads capture files into feature chunks, naming positional columns from the baseline."""
 
-    def __init__(self, names: Sequence[str] | None, report: ReadReport,
-                 start: datetime | None = None, end: datetime | None = None,
-                 preprocessor: Callable | None = None) -> None:
+    def __init__(
+        self,
+        names: Sequence[str] | None,
+        report: ReadReport,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        preprocessor: Callable | None = None,
+    ) -> None:
         self.names = list(names or [])
         self.report = report
         self.start, self.end = start, end
@@ -271,7 +285,9 @@ class CaptureReader:
                     counts[len(row)] = counts.get(len(row), 0) + 1
             self.width = max(counts, key=counts.get) if counts else len(self.names)
 
-    def _csv_rows(self, data: pa.Array, path: Path) -> Iterator[Chunk]:
+    def _csv_rows(self, data: pa.Array | pa.ChunkedArray, path: Path) -> Iterator[Chunk]:
+        if isinstance(data, pa.ChunkedArray):
+            data = data.combine_chunks()
         self._fix_width(data.slice(0, 1000).to_pylist())
         names = positional_names(self.width, self.names)
         joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(data)], pa.int32()), data), "\n")

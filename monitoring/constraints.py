@@ -149,8 +149,12 @@ def read_monitoring_config(block: dict, base: MonitoringConfig, where: str) -> M
     return MonitoringConfig(
         evaluate_constraints=_read_switch(block, "evaluate_constraints", base.evaluate_constraints, where),
         emit_metrics=_read_switch(block, "emit_metrics", base.emit_metrics, where),
-        datatype_check_threshold=_read_fraction(block, "datatype_check_threshold", base.datatype_check_threshold, where),
-        domain_content_threshold=_read_fraction(block, "domain_content_threshold", base.domain_content_threshold, where),
+        datatype_check_threshold=_read_fraction(
+            block, "datatype_check_threshold", base.datatype_check_threshold, where
+        ),
+        domain_content_threshold=_read_fraction(
+            block, "domain_content_threshold", base.domain_content_threshold, where
+        ),
         perform_comparison=perform,
         comparison_threshold=_read_fraction(dist, "comparison_threshold", base.comparison_threshold, dwhere),
         comparison_method=_read_choice(dist, "comparison_method", base.comparison_method, COMPARISON_METHODS, dwhere),
@@ -176,7 +180,9 @@ def constraints_from_json(doc: dict, source: str) -> Constraints:
     """Parse a constraints.json document; errors name ``source`` and the offending field."""
     if not isinstance(doc, dict) or not isinstance(doc.get("features"), list):
         raise ValueError(f"{source}: not a constraints file: expected an object with a 'features' list")
-    config = read_monitoring_config(doc.get("monitoring_config", {}), MonitoringConfig(), f"{source}: monitoring_config")
+    config = read_monitoring_config(
+        doc.get("monitoring_config", {}), MonitoringConfig(), f"{source}: monitoring_config"
+    )
     features = []
     for i, raw in enumerate(doc["features"]):
         where = f"{source}: features[{i}]"
@@ -212,4 +218,3 @@ def constraints_from_json(doc: dict, source: str) -> Constraints:
 def read_constraints(path: str | Path) -> Constraints:
     """Load a constraints.json file with a clear error if it is missing or invalid."""
     return constraints_from_json(read_json_file(path, "constraints"), str(path))
-

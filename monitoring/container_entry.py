@@ -47,10 +47,12 @@ def parse_dataset_format(text: str | None):
     try:
         spec = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"dataset_format must be JSON such as {{\"csv\": {{\"header\": true}}}}, got {text!r}") from exc
+        raise ValueError(f'dataset_format must be JSON such as {{"csv": {{"header": true}}}}, got {text!r}') from exc
     if not isinstance(spec, dict) or len(spec) != 1:
-        raise ValueError(f"dataset_format must be an object with one key (csv, json, parquet, sagemakerCaptureJson), got {text!r}")
-    (kind, options), = spec.items()
+        raise ValueError(
+            f"dataset_format must be an object with one key (csv, json, parquet, sagemakerCaptureJson), got {text!r}"
+        )
+    ((kind, options),) = spec.items()
     options = options or {}
     if kind == "csv":
         header = options.get("header")
@@ -76,8 +78,10 @@ def run(env: Mapping[str, str], opt_ml: Path = Path("/opt/ml"), cloudwatch=None)
         from monitoring.metrics import publish_metrics, write_metrics
         from monitoring.preprocessor import load_preprocessor
     except ImportError as exc:
-        return 1, (f"Failed: the analyzer needs numpy and pyarrow (the SageMaker XGBoost 3.0-5 image has numpy 2.1.0 "
-                   f"and pyarrow 22.0.0) and the project's code on PYTHONPATH: {exc}")
+        return 1, (
+            f"Failed: the analyzer needs numpy and pyarrow (the SageMaker XGBoost 3.0-5 image has numpy 2.1.0 "
+            f"and pyarrow 22.0.0) and the project's code on PYTHONPATH: {exc}"
+        )
     try:
         source = Path(env.get("dataset_source") or DEFAULT_SOURCE)
         output = Path(env.get("output_path") or DEFAULT_OUTPUT)
@@ -87,7 +91,10 @@ def run(env: Mapping[str, str], opt_ml: Path = Path("/opt/ml"), cloudwatch=None)
             raise ValueError(f"analysis_mode must be baseline or check, got {mode!r}")
         if mode == "baseline":
             result = run_baseline(source, output, fmt)
-            return 0, f"Completed: Job completed successfully. Baseline of {result.item_count} records written to {output}."
+            return (
+                0,
+                f"Completed: Job completed successfully. Baseline of {result.item_count} records written to {output}.",
+            )
         for key in ("baseline_statistics", "baseline_constraints"):
             if not env.get(key):
                 raise ValueError(f"check mode needs the environment variable {key} (path of the baseline's file)")
@@ -95,7 +102,13 @@ def run(env: Mapping[str, str], opt_ml: Path = Path("/opt/ml"), cloudwatch=None)
         end = parse_time(env["end_time"], "end_time") if env.get("end_time") else None
         script = env.get("record_preprocessor_script")
         result = run_check(
-            source, Path(env["baseline_statistics"]), Path(env["baseline_constraints"]), output, fmt, start, end,
+            source,
+            Path(env["baseline_statistics"]),
+            Path(env["baseline_constraints"]),
+            output,
+            fmt,
+            start,
+            end,
             endpoint=env.get("sagemaker_endpoint_name") or "unknown",
             schedule=env.get("sagemaker_monitoring_schedule_name") or "on-demand",
             preprocessor=load_preprocessor(script) if script else None,
@@ -104,7 +117,7 @@ def run(env: Mapping[str, str], opt_ml: Path = Path("/opt/ml"), cloudwatch=None)
         if result.metrics and env.get("publish_cloudwatch_metrics", "Disabled") == "Enabled":
             publish_metrics(result.metrics, cloudwatch)
         return 0, result.message
-    except Exception as exc:  # noqa: BLE001 - the job's failure reason is the message
+    except Exception as exc:
         log.exception("analysis failed")
         return 1, f"Failed: {type(exc).__name__}: {exc}"
 

@@ -28,7 +28,7 @@ DEFAULT_SHRINKING_FACTOR = 0.64
 class _Compactor:
     """One level of the sketch: a buffer of items plus Deequ's offset state."""
 
-    __slots__ = ("parts", "size", "num_compress", "offset")
+    __slots__ = ("num_compress", "offset", "parts", "size")
 
     def __init__(self) -> None:
         self.parts: list[np.ndarray] = []
@@ -119,7 +119,7 @@ class KLLSketch:
             )
         while len(self._compactors) < len(other._compactors):
             self._expand()
-        for mine, theirs in zip(self._compactors, other._compactors):
+        for mine, theirs in zip(self._compactors, other._compactors, strict=False):
             mine.append(theirs.items().copy())
         self._actual_size = sum(c.size for c in self._compactors)
         while self._actual_size >= self._total_capacity:
@@ -215,10 +215,12 @@ class KLLSketch:
                 raise TypeError("data must be a list of lists of numbers")
             levels = [np.asarray(level, dtype=np.float64) for level in data]
         except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{where}: invalid KLL sketch ({exc}); expected parameters.c, parameters.k and data") from exc
+            raise ValueError(
+                f"{where}: invalid KLL sketch ({exc}); expected parameters.c, parameters.k and data"
+            ) from exc
         while len(instance._compactors) < len(levels):
             instance._expand()
-        for compactor, level in zip(instance._compactors, levels):
+        for compactor, level in zip(instance._compactors, levels, strict=False):
             compactor.parts = [level] if level.size else []
             compactor.size = int(level.size)
         instance._actual_size = sum(int(level.size) for level in levels)

@@ -55,9 +55,15 @@ def build_metrics(
             for kind, count in feat.type_counts.items():
                 put(f"feature_{kind.lower()}_{feat.name}", count / present)
         if feat.sum is not None and feat.min is not None and feat.max is not None:
-            put(f"feature_data_{feat.name}", stats={
-                "SampleCount": float(feat.num_present), "Sum": feat.sum, "Minimum": feat.min, "Maximum": feat.max,
-            })
+            put(
+                f"feature_data_{feat.name}",
+                stats={
+                    "SampleCount": float(feat.num_present),
+                    "Sum": feat.sum,
+                    "Minimum": feat.min,
+                    "Maximum": feat.max,
+                },
+            )
         if feat.name in drift_by_name:
             put(f"feature_baseline_drift_{feat.name}", drift_by_name[feat.name])
     return data

@@ -38,8 +38,12 @@ def load_preprocessor(path: str | Path) -> Callable:
 def _channel(raw) -> SimpleNamespace | None:
     if not isinstance(raw, dict):
         return None
-    return SimpleNamespace(data=raw.get("data"), encoding=raw.get("encoding"),
-                           observedContentType=raw.get("observedContentType"), mode=raw.get("mode"))
+    return SimpleNamespace(
+        data=raw.get("data"),
+        encoding=raw.get("encoding"),
+        observedContentType=raw.get("observedContentType"),
+        mode=raw.get("mode"),
+    )
 
 
 def inference_record(record: dict) -> SimpleNamespace:
@@ -54,8 +58,13 @@ def inference_record(record: dict) -> SimpleNamespace:
     )
 
 
-def preprocess_file(path: Path, handler: Callable, names: Sequence[str] | None, report: ReadReport,
-                    in_window: Callable[[str | None], bool]) -> Iterator[Chunk]:
+def preprocess_file(
+    path: Path,
+    handler: Callable,
+    names: Sequence[str] | None,
+    report: ReadReport,
+    in_window: Callable[[str | None], bool],
+) -> Iterator[Chunk]:
     """Rows of one capture file through the user's handler; failures are counted per line."""
     report.files += 1
     rows: list = []
@@ -80,7 +89,7 @@ def preprocess_file(path: Path, handler: Callable, names: Sequence[str] | None, 
                 continue
             try:
                 result = handler(inference_record(record))
-            except Exception as exc:  # noqa: BLE001 - the user's code: count and carry on
+            except Exception as exc:
                 report.skip(PREPROCESSOR_ERROR, f"{where}: {type(exc).__name__}: {exc}")
                 continue
             report.records += 1

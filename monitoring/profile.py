@@ -107,7 +107,7 @@ class ColumnProfile:
                 self.frequencies = None
                 return
         freq = self.frequencies
-        for value, count in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist()):
+        for value, count in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=False):
             freq[value] = freq.get(value, 0) + count
 
     def distinct_count(self) -> int:

@@ -97,7 +97,11 @@ def read_csv_text(data: bytes, names: list[str], report: ReadReport, where: str)
     """Parse headerless CSV bytes into string columns; rows with another field count are skipped and counted."""
 
     def on_invalid(row) -> str:
-        report.skip(WRONG_COLUMN_COUNT, f"{where}: line {row.number}: {row.text[:80]!r} has {row.actual_columns} fields, expected {row.expected_columns}")
+        report.skip(
+            WRONG_COLUMN_COUNT,
+            f"{where}: line {row.number}: {row.text[:80]!r} has {row.actual_columns} fields, "
+            f"expected {row.expected_columns}",
+        )
         return "skip"
 
     return pacsv.read_csv(
@@ -105,7 +109,9 @@ def read_csv_text(data: bytes, names: list[str], report: ReadReport, where: str)
         read_options=pacsv.ReadOptions(column_names=names, use_threads=True),
         parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, newlines_in_values=False),
         convert_options=pacsv.ConvertOptions(
-            column_types={n: pa.string() for n in names}, strings_can_be_null=True, null_values=[""],
+            column_types={n: pa.string() for n in names},
+            strings_can_be_null=True,
+            null_values=[""],
             quoted_strings_can_be_null=True,
         ),
     )
@@ -127,7 +133,10 @@ def iter_csv(path: Path, header: bool, names: Sequence[str] | None, report: Read
         return
 
     def on_invalid(row) -> str:
-        report.skip(WRONG_COLUMN_COUNT, f"{path}: line {row.number}: {row.actual_columns} fields, expected {row.expected_columns}")
+        report.skip(
+            WRONG_COLUMN_COUNT,
+            f"{path}: line {row.number}: {row.actual_columns} fields, expected {row.expected_columns}",
+        )
         return "skip"
 
     report.files += 1
@@ -137,7 +146,9 @@ def iter_csv(path: Path, header: bool, names: Sequence[str] | None, report: Read
             read_options=pacsv.ReadOptions(column_names=columns, skip_rows=skip, block_size=BLOCK_BYTES),
             parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in columns}, strings_can_be_null=True, null_values=[""],
+                column_types={n: pa.string() for n in columns},
+                strings_can_be_null=True,
+                null_values=[""],
                 quoted_strings_can_be_null=True,
             ),
         )
@@ -172,7 +183,7 @@ def records_to_chunk(records: list, names: Sequence[str] | None) -> Chunk:
             items = record.items()
         else:
             row = record if isinstance(record, list) else [record]
-            items = zip(positional_names(len(row), names), row)
+            items = zip(positional_names(len(row), names), row, strict=False)
         for name, value in items:
             column = columns.get(name)
             if column is None:

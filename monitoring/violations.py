@@ -78,46 +78,72 @@ def drift_of(base: FeatureStatistics, cur: FeatureStatistics, rule: FeatureConst
     return None
 
 
-def _feature_checks(base: FeatureStatistics | None, cur: FeatureStatistics, rule: FeatureConstraints,
-                    drifts: list[FeatureDrift]) -> list[Violation]:
+def _feature_checks(
+    base: FeatureStatistics | None, cur: FeatureStatistics, rule: FeatureConstraints, drifts: list[FeatureDrift]
+) -> list[Violation]:
     cfg = rule.config
     found = []
     expected_type = rule.inferred_type
     match = type_match(cur, expected_type)
     if match is not None and match < cfg.datatype_check_threshold:
-        found.append(Violation(cur.name, DATA_TYPE, (
-            f"Data type match requirement is not met. Expected data type: {expected_type}, "
-            f"Expected match: {_pct(cfg.datatype_check_threshold)}. Observed: Only {_pct(match)} of data is {expected_type}."
-        )))
+        found.append(
+            Violation(
+                cur.name,
+                DATA_TYPE,
+                (
+                    f"Data type match requirement is not met. Expected data type: {expected_type}, "
+                    f"Expected match: {_pct(cfg.datatype_check_threshold)}. "
+                    f"Observed: Only {_pct(match)} of data is {expected_type}."
+                ),
+            )
+        )
     if rule.completeness is not None and cur.num_present + cur.num_missing and cur.completeness < rule.completeness:
-        found.append(Violation(cur.name, COMPLETENESS, (
-            f"Data completeness requirement is not met. Expected completeness: {_pct(rule.completeness)}. "
-            f"Observed: Only {_pct(cur.completeness)} of data is complete."
-        )))
+        found.append(
+            Violation(
+                cur.name,
+                COMPLETENESS,
+                (
+                    f"Data completeness requirement is not met. Expected completeness: {_pct(rule.completeness)}. "
+                    f"Observed: Only {_pct(cur.completeness)} of data is complete."
+                ),
+            )
+        )
     if rule.domains is not None and cur.categories is not None and cur.num_present:
         domain = set(rule.domains)
         inside = sum(count for value, count in cur.categories.items() if value in domain)
         fraction = inside / cur.num_present
         if fraction < cfg.domain_content_threshold:
             unknown = sorted((v for v in cur.categories if v not in domain), key=lambda v: -cur.categories[v])[:5]
-            found.append(Violation(cur.name, CATEGORICAL_VALUES, (
-                f"Categorical value match requirement is not met. Expected match: {_pct(cfg.domain_content_threshold)}. "
-                f"Observed: Only {_pct(fraction)} of data is within the baseline domain; values outside it include "
-                f"{', '.join(repr(v) for v in unknown)}."
-            )))
+            found.append(
+                Violation(
+                    cur.name,
+                    CATEGORICAL_VALUES,
+                    (
+                        "Categorical value match requirement is not met. "
+                        f"Expected match: {_pct(cfg.domain_content_threshold)}. "
+                        f"Observed: Only {_pct(fraction)} of data is within the baseline domain; "
+                        f"values outside it include {', '.join(repr(v) for v in unknown)}."
+                    ),
+                )
+            )
     if base is not None and cfg.perform_comparison:
         drift = drift_of(base, cur, rule)
         if drift is not None:
             drifts.append(drift)
             if drift.drifted:
-                found.append(Violation(cur.name, BASELINE_DRIFT, (
-                    f"Baseline drift distance: {drift.distance!r} exceeds threshold: {drift.threshold!r}"
-                )))
+                found.append(
+                    Violation(
+                        cur.name,
+                        BASELINE_DRIFT,
+                        (f"Baseline drift distance: {drift.distance!r} exceeds threshold: {drift.threshold!r}"),
+                    )
+                )
     return found
 
 
-def check(baseline: DatasetStatistics, constraints: Constraints, current: DatasetStatistics
-          ) -> tuple[list[Violation], list[FeatureDrift]]:
+def check(
+    baseline: DatasetStatistics, constraints: Constraints, current: DatasetStatistics
+) -> tuple[list[Violation], list[FeatureDrift]]:
     """All violations of ``current`` against the baseline, and the drift distance of every comparable feature."""
     violations: list[Violation] = []
     drifts: list[FeatureDrift] = []
@@ -125,7 +151,10 @@ def check(baseline: DatasetStatistics, constraints: Constraints, current: Datase
     current_names = current.names
     missing = [name for name in expected if name not in current_names]
     extra = [name for name in current_names if name not in expected]
-    sizes = f"Number of columns in current dataset: {len(current_names)}, Number of columns in baseline constraints: {len(expected)}"
+    sizes = (
+        f"Number of columns in current dataset: {len(current_names)}, "
+        f"Number of columns in baseline constraints: {len(expected)}"
+    )
     for name in missing:
         violations.append(Violation(name, MISSING_COLUMN, f"There are missing columns in current dataset. {sizes}"))
     for name in extra:

@@ -22,8 +22,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one ``mlops`` command; the exit code says whether it could run."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         return int(args.handler(args) or 0)
     except (FileNotFoundError, ValueError) as exc:

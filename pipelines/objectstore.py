@@ -15,7 +15,7 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     """(bucket, key) of an s3:// URI, with a clear error for anything else."""
     if not is_s3_uri(uri):
         raise ValueError(f"expected an s3://bucket/key URI, got {uri!r}")
-    bucket, _, key = uri[len("s3://"):].partition("/")
+    bucket, _, key = uri[len("s3://") :].partition("/")
     if not bucket:
         raise ValueError(f"S3 URI has no bucket: {uri!r}")
     return bucket, key

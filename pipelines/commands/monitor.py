@@ -26,7 +26,9 @@ def register(commands) -> None:
     header = chk.add_mutually_exclusive_group()
     header.add_argument("--header", dest="header", action="store_true", default=None, help="CSV has a header line")
     header.add_argument("--no-header", dest="header", action="store_false", help="CSV has no header")
-    chk.add_argument("--baseline", required=True, help="directory (or s3:// URI) with statistics.json and constraints.json")
+    chk.add_argument(
+        "--baseline", required=True, help="directory (or s3:// URI) with statistics.json and constraints.json"
+    )
     chk.add_argument("--output", required=True, help="directory for statistics.json and constraint_violations.json")
     chk.add_argument("--start", help="window start (ISO-8601, inclusive) for capture records")
     chk.add_argument("--end", help="window end (ISO-8601, exclusive) for capture records")
@@ -38,10 +40,17 @@ def register(commands) -> None:
 
 def _dataset_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, help="a file, a directory (e.g. of capture files) or an s3:// URI")
-    parser.add_argument("--format", choices=("csv", "json", "parquet", "capture"),
-                        help="dataset format (detected from the files when omitted)")
-    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR,
-                        help="local state directory holding the object store (default .mlops)")
+    parser.add_argument(
+        "--format",
+        choices=("csv", "json", "parquet", "capture"),
+        help="dataset format (detected from the files when omitted)",
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=DEFAULT_STATE_DIR,
+        help="local state directory holding the object store (default .mlops)",
+    )
 
 
 def _format(args):
@@ -76,13 +85,30 @@ def _check(args) -> int:
     if start and end and start >= end:
         raise ValueError(f"--start {args.start} must be before --end {args.end}")
     result = run_check(
-        local_path(args.dataset, args.state_dir), baseline / "statistics.json", baseline / "constraints.json",
-        local_path(args.output, args.state_dir), _format(args), start, end, args.endpoint, args.schedule,
+        local_path(args.dataset, args.state_dir),
+        baseline / "statistics.json",
+        baseline / "constraints.json",
+        local_path(args.output, args.state_dir),
+        _format(args),
+        start,
+        end,
+        args.endpoint,
+        args.schedule,
     )
     if args.json:
-        print(json.dumps({"status": result.status, "message": result.message, "item_count": result.item_count,
-                          "violations": [v.to_json() for v in result.violations], "read": result.read,
-                          "output": str(result.output)}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "status": result.status,
+                    "message": result.message,
+                    "item_count": result.item_count,
+                    "violations": [v.to_json() for v in result.violations],
+                    "read": result.read,
+                    "output": str(result.output),
+                },
+                indent=2,
+            )
+        )
         return 0
     print(result.message)
     print(f"Rows checked: {result.item_count}")
@@ -96,6 +122,8 @@ def _check(args) -> int:
         print("Drift (largest first):")
         for drift in drifted:
             flag = "DRIFT" if drift.drifted else "ok"
-            print(f"  {drift.feature_name:<20} {drift.distance:.4f} (threshold {drift.threshold}, {drift.method}) {flag}")
+            print(
+                f"  {drift.feature_name:<20} {drift.distance:.4f} (threshold {drift.threshold}, {drift.method}) {flag}"
+            )
     print(f"Results in {result.output}")
     return 0

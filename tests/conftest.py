@@ -1,0 +1,38 @@
+"""Shared test setup: fake AWS credentials (no test may reach AWS) and the bundled data and fixtures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+REFERENCE = SHARED / "reference" / "model-monitor"
+QUALITY_BASELINE = REFERENCE / "quality-check-baseline"
+MONITOR_FIXTURES = REFERENCE / "monitor-fixtures"
+
+
+def _bundled_abalone() -> Path:
+    for candidate in (ROOT / "data" / "abalone.csv", SHARED / "data" / "abalone.csv"):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError("abalone.csv not found in data/ or ../shared/data/")
+
+
+ABALONE = _bundled_abalone()
+
+
+@pytest.fixture(autouse=True)
+def _fake_aws(monkeypatch):
+    """Fake credentials and a region for every test: nothing can reach a real AWS account."""
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
