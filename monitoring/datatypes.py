@@ -38,7 +38,16 @@ class TypedChunk:
     num_boolean: int
     num_string: int
     numbers: np.ndarray  # float64 values of the integral and fractional items, in row order
-    texts: pa.Array  # the non-null values as strings (for frequencies)
+    present: pa.Array  # the non-null values, in their own type
+
+    def texts(self) -> pa.Array:
+        """The non-null values as strings (for frequencies); cast only when asked, it costs."""
+        kind = self.present.type
+        return (
+            self.present
+            if pa.types.is_string(kind) or pa.types.is_large_string(kind)
+            else pc.cast(self.present, pa.string())
+        )
 
 
 def infer_type(num_present: int, num_integral: int, num_fractional: int, num_boolean: int, num_string: int) -> str:
@@ -105,7 +114,7 @@ def classify(values: pa.Array) -> TypedChunk:
     if pa.types.is_integer(kind):
         present = values.drop_null()
         numbers = present.to_numpy(zero_copy_only=False).astype(np.float64)
-        return TypedChunk(values.null_count, len(present), 0, 0, 0, numbers, pc.cast(present, pa.string()))
+        return TypedChunk(values.null_count, len(present), 0, 0, 0, numbers, present)
     if pa.types.is_floating(kind) or pa.types.is_decimal(kind):
         floats = pc.cast(values, pa.float64())
         present = pc.drop_null(floats)
@@ -115,10 +124,10 @@ def classify(values: pa.Array) -> TypedChunk:
             numbers = numbers[~nan]
             present = pa.array(numbers)
         missing = len(values) - numbers.size
-        return TypedChunk(missing, 0, numbers.size, 0, 0, numbers, pc.cast(present, pa.string()))
+        return TypedChunk(missing, 0, numbers.size, 0, 0, numbers, present)
     if pa.types.is_boolean(kind):
         present = values.drop_null()
-        return TypedChunk(values.null_count, 0, 0, len(present), 0, np.empty(0), pc.cast(present, pa.string()))
+        return TypedChunk(values.null_count, 0, 0, len(present), 0, np.empty(0), present)
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         return classify_text(values)
     return classify_text(pc.cast(values, pa.string()))

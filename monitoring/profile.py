@@ -76,7 +76,8 @@ class ColumnProfile:
         self.num_boolean += chunk.num_boolean
         self.num_string += chunk.num_string
         self._add_numbers(chunk.numbers)
-        self._add_frequencies(chunk.texts)
+        if self.frequencies is not None:
+            self._add_frequencies(chunk.texts())
 
     def _add_numbers(self, numbers: np.ndarray) -> None:
         n = int(numbers.size)
@@ -96,7 +97,7 @@ class ColumnProfile:
         self.sketch.update(numbers)
 
     def _add_frequencies(self, texts: pa.Array) -> None:
-        if self.frequencies is None or len(texts) == 0:
+        if len(texts) == 0:
             return
         counts = pc.value_counts(texts)
         if len(counts) + len(self.frequencies) > self.max_distinct:
