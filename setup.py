@@ -36,6 +36,8 @@ setup(
     entry_points={
         "console_scripts": [
             "mlops=pipelines.cli:main",
+            "get-pipeline-definition=pipelines.entrypoints:main_get_pipeline_definition",
+            "run-pipeline=pipelines.entrypoints:main_run_pipeline",
         ],
     },
 )

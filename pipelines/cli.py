@@ -7,13 +7,15 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from pipelines.commands import monitor
+from pipelines.commands import definition, models, monitor
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlops", description="SageMaker Pipelines project with a monitoring loop.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    definition.register(commands)
+    models.register(commands)
     monitor.register(commands)
     return parser
 
@@ -27,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args.handler(args) or 0)
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f"mlops {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -1,0 +1,35 @@
+"""``mlops definition``: build the pipeline definition offline and print or write it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def register(commands) -> None:
+    parser = commands.add_parser("definition", help="print or write the pipeline definition JSON (offline)")
+    parser.add_argument("--config", default=None, help="configuration file (default mlops.yaml)")
+    parser.add_argument("--region", help="AWS region (overrides project.region)")
+    parser.add_argument("--role-arn", help="pipeline execution role (default for local runs: a placeholder)")
+    parser.add_argument("--bucket", help="S3 bucket for code and artefacts (default for local runs: mlops-local)")
+    parser.add_argument("--engine", choices=("processing", "model-monitor"), help="monitoring engine of the baseline")
+    parser.add_argument("--output", help="write the JSON here instead of stdout")
+    parser.set_defaults(handler=_definition)
+
+
+def _definition(args) -> int:
+    from pipelines.build import build_definition, config_from_kwargs, local_config
+
+    config = local_config(
+        config_from_kwargs(
+            {"region": args.region, "role": args.role_arn, "default_bucket": args.bucket, "engine": args.engine},
+            args.config,
+        )
+    )
+    built = build_definition(config)
+    if args.output:
+        Path(args.output).write_text(built.json, encoding="utf-8")
+        print(f"Wrote the definition of {config.pipeline_name} ({len(built.json)} bytes) to {args.output}")
+    else:
+        sys.stdout.write(built.json)
+    return 0

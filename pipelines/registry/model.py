@@ -1,0 +1,130 @@
+"""What a registry keeps, independent of where: versions, their status, metrics, baselines, approvals."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Protocol
+
+PENDING = "PendingManualApproval"
+APPROVED = "Approved"
+REJECTED = "Rejected"
+STATUSES = (PENDING, APPROVED, REJECTED)
+
+
+class RegistryError(ValueError):
+    """An unknown group or version, or a request the registry cannot accept."""
+
+
+@dataclass(frozen=True)
+class ApprovalEvent:
+    """One status change of a model version: who, when, from which status, to which, and why."""
+
+    group: str
+    version: int
+    from_status: str
+    to_status: str
+    by: str
+    at: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """A registered model version (a model package)."""
+
+    group: str
+    version: int
+    status: str
+    created: str
+    arn: str
+    model_data_url: str
+    image_uri: str
+    environment: dict[str, str] = field(default_factory=dict)
+    content_types: tuple[str, ...] = ()
+    response_types: tuple[str, ...] = ()
+    metrics: dict[str, str] = field(default_factory=dict)  # evaluation / baseline URIs
+    drift_baselines: dict[str, str] = field(default_factory=dict)  # statistics / constraints URIs
+    approval_note: str = ""
+    source: str = ""  # the pipeline execution that registered it
+
+    @property
+    def reference(self) -> str:
+        return f"{self.group}/{self.version}"
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["content_types"] = list(self.content_types)
+        data["response_types"] = list(self.response_types)
+        return data
+
+
+def _uri(block: dict, *path: str) -> str | None:
+    for key in path:
+        if not isinstance(block, dict):
+            return None
+        block = block.get(key)
+    return block if isinstance(block, str) else None
+
+
+def version_from_request(request: dict) -> dict:
+    """The fields a registry stores, read from a CreateModelPackage request (the pipeline's Register step)."""
+    group = request.get("ModelPackageGroupName")
+    if not isinstance(group, str) or not group:
+        raise RegistryError("CreateModelPackage request has no ModelPackageGroupName")
+    containers = (request.get("InferenceSpecification") or {}).get("Containers") or []
+    if not containers or not isinstance(containers[0].get("ModelDataUrl"), str):
+        raise RegistryError(f"CreateModelPackage request for {group} has no container with a ModelDataUrl")
+    container = containers[0]
+    status = request.get("ModelApprovalStatus", PENDING)
+    if status not in STATUSES:
+        raise RegistryError(f"ModelApprovalStatus must be one of {', '.join(STATUSES)}, got {status!r}")
+    spec = request["InferenceSpecification"]
+    metrics_block = request.get("ModelMetrics") or {}
+    drift_block = request.get("DriftCheckBaselines") or {}
+    metrics = {
+        "model_statistics": _uri(metrics_block, "ModelQuality", "Statistics", "S3Uri"),
+        "model_data_statistics": _uri(metrics_block, "ModelDataQuality", "Statistics", "S3Uri"),
+        "model_data_constraints": _uri(metrics_block, "ModelDataQuality", "Constraints", "S3Uri"),
+    }
+    drift = {
+        "statistics": _uri(drift_block, "ModelDataQuality", "Statistics", "S3Uri"),
+        "constraints": _uri(drift_block, "ModelDataQuality", "Constraints", "S3Uri"),
+    }
+    return {
+        "group": group,
+        "status": status,
+        "model_data_url": container["ModelDataUrl"],
+        "image_uri": container.get("Image", ""),
+        "environment": dict(container.get("Environment") or {}),
+        "content_types": tuple(spec.get("SupportedContentTypes") or ()),
+        "response_types": tuple(spec.get("SupportedResponseMIMETypes") or ()),
+        "metrics": {k: v for k, v in metrics.items() if v},
+        "drift_baselines": {k: v for k, v in drift.items() if v},
+    }
+
+
+def parse_reference(text: str) -> tuple[str, int]:
+    """``group/version`` to (group, version), with a clear error otherwise."""
+    group, sep, version = text.rpartition("/")
+    if not sep or not group or not version.isdigit() or int(version) < 1:
+        raise RegistryError(f"expected GROUP/VERSION such as abalone/3, got {text!r}")
+    return group, int(version)
+
+
+class ModelRegistry(Protocol):
+    """What both implementations provide."""
+
+    def register(self, request: dict, source: str = "") -> ModelVersion:
+        """Create the next version of the request's group (the group is created if missing)."""
+
+    def list_versions(self, group: str | None = None, status: str | None = None) -> list[ModelVersion]:
+        """Versions, newest first per group, optionally of one group and/or status."""
+
+    def get(self, group: str, version: int) -> ModelVersion:
+        """One version; RegistryError naming the group or version when unknown."""
+
+    def set_status(self, group: str, version: int, status: str, by: str, note: str = "") -> ModelVersion:
+        """Approve or reject (or reset to pending) a version, recording who, when and why."""
+
+    def history(self, group: str, version: int) -> list[ApprovalEvent]:
+        """The version's status changes, oldest first."""

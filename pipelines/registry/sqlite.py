@@ -1,0 +1,170 @@
+"""The local model registry: SQLite under the state directory, safe for concurrent registrations."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pipelines.registry.model import (
+    STATUSES,
+    ApprovalEvent,
+    ModelVersion,
+    RegistryError,
+    version_from_request,
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS groups (name TEXT PRIMARY KEY, created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS versions (
+    grp TEXT NOT NULL REFERENCES groups(name), version INTEGER NOT NULL, status TEXT NOT NULL,
+    created TEXT NOT NULL, body TEXT NOT NULL, approval_note TEXT NOT NULL DEFAULT '', source TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (grp, version));
+CREATE TABLE IF NOT EXISTS approvals (
+    grp TEXT NOT NULL, version INTEGER NOT NULL, from_status TEXT NOT NULL, to_status TEXT NOT NULL,
+    by TEXT NOT NULL, at TEXT NOT NULL, note TEXT NOT NULL DEFAULT '');
+"""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+class SQLiteRegistry:
+    """Model package groups and versions in one SQLite file."""
+
+    def __init__(self, path: str | Path, region: str = "local", account: str = "000000000000") -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.region, self.account = region, account
+        with self._connect() as db:
+            db.executescript(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA busy_timeout=30000")
+        return db
+
+    def _arn(self, group: str, version: int) -> str:
+        return f"arn:aws:sagemaker:{self.region}:{self.account}:model-package/{group}/{version}"
+
+    def _row_to_version(self, row) -> ModelVersion:
+        group, version, status, created, body, note, source = row
+        fields = json.loads(body)
+        return ModelVersion(
+            group=group,
+            version=version,
+            status=status,
+            created=created,
+            arn=self._arn(group, version),
+            model_data_url=fields["model_data_url"],
+            image_uri=fields["image_uri"],
+            environment=fields["environment"],
+            content_types=tuple(fields["content_types"]),
+            response_types=tuple(fields["response_types"]),
+            metrics=fields["metrics"],
+            drift_baselines=fields["drift_baselines"],
+            approval_note=note,
+            source=source,
+        )
+
+    def register(self, request: dict, source: str = "") -> ModelVersion:
+        fields = version_from_request(request)
+        group, status = fields.pop("group"), fields.pop("status")
+        body = json.dumps(
+            {
+                **fields,
+                "content_types": list(fields["content_types"]),
+                "response_types": list(fields["response_types"]),
+            },
+            sort_keys=True,
+        )
+        created = _now()
+        db = self._connect()
+        try:
+            db.execute("BEGIN IMMEDIATE")  # one writer at a time: version numbers are consecutive
+            db.execute("INSERT OR IGNORE INTO groups (name, created) VALUES (?, ?)", (group, created))
+            (latest,) = db.execute("SELECT COALESCE(MAX(version), 0) FROM versions WHERE grp = ?", (group,)).fetchone()
+            version = latest + 1
+            db.execute(
+                "INSERT INTO versions (grp, version, status, created, body, source) VALUES (?, ?, ?, ?, ?, ?)",
+                (group, version, status, created, body, source),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        finally:
+            db.close()
+        return self.get(group, version)
+
+    def list_versions(self, group: str | None = None, status: str | None = None) -> list[ModelVersion]:
+        if status is not None and status not in STATUSES:
+            raise RegistryError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+        query = "SELECT grp, version, status, created, body, approval_note, source FROM versions WHERE 1=1"
+        args: list = []
+        if group is not None:
+            self._require_group(group)
+            query += " AND grp = ?"
+            args.append(group)
+        if status is not None:
+            query += " AND status = ?"
+            args.append(status)
+        with self._connect() as db:
+            rows = db.execute(query + " ORDER BY grp, version DESC", args).fetchall()
+        return [self._row_to_version(r) for r in rows]
+
+    def _require_group(self, group: str) -> None:
+        with self._connect() as db:
+            if db.execute("SELECT 1 FROM groups WHERE name = ?", (group,)).fetchone() is None:
+                known = [r[0] for r in db.execute("SELECT name FROM groups ORDER BY name")]
+                raise RegistryError(f"Unknown model package group {group!r}; groups: {', '.join(known) or 'none'}")
+
+    def get(self, group: str, version: int) -> ModelVersion:
+        self._require_group(group)
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT grp, version, status, created, body, approval_note, source FROM versions "
+                "WHERE grp = ? AND version = ?",
+                (group, version),
+            ).fetchone()
+            if row is None:
+                (latest,) = db.execute("SELECT MAX(version) FROM versions WHERE grp = ?", (group,)).fetchone()
+                raise RegistryError(f"Unknown version {group}/{version}; {group} has versions 1..{latest or 0}")
+        return self._row_to_version(row)
+
+    def set_status(self, group: str, version: int, status: str, by: str, note: str = "") -> ModelVersion:
+        if status not in STATUSES:
+            raise RegistryError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+        current = self.get(group, version)
+        db = self._connect()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute(
+                "UPDATE versions SET status = ?, approval_note = ? WHERE grp = ? AND version = ?",
+                (status, note, group, version),
+            )
+            db.execute(
+                "INSERT INTO approvals (grp, version, from_status, to_status, by, at, note) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (group, version, current.status, status, by, _now(), note),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        finally:
+            db.close()
+        return self.get(group, version)
+
+    def history(self, group: str, version: int) -> list[ApprovalEvent]:
+        self.get(group, version)
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT grp, version, from_status, to_status, by, at, note FROM approvals "
+                "WHERE grp = ? AND version = ? ORDER BY rowid",
+                (group, version),
+            ).fetchall()
+        return [ApprovalEvent(*row) for row in rows]

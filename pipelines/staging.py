@@ -1,0 +1,154 @@
+"""Content-addressed code staging: the pipeline references code by the hash of its bytes.
+
+Left to itself the SDK uploads code at definition time under timestamped keys, so two builds differ and
+step caching breaks. Instead the CLI stages the code itself to
+``s3://<bucket>/<pipeline>/code/<sha256>/<name>`` with deterministic archives (sorted entries, fixed
+mtimes and owners, no ``__pycache__``), and the definition only references those URIs.
+
+Artefacts:
+- ``preprocess.py``, ``evaluate.py``: processing step scripts (ScriptProcessor ``code``);
+- ``lib/``: the project's packages that container code imports (``monitoring``, ``inference``,
+  ``processing``), one file per key, delivered as a ProcessingInput put on ``PYTHONPATH``;
+- ``sourcedir.tar.gz``: training's script-mode source (``train.py`` with the handler files it copies
+  into the model), delivered as the ``code`` input channel.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LIB_PACKAGES = ("monitoring", "inference", "processing")
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One staged thing: its files (relative key -> bytes) under one content hash."""
+
+    name: str
+    files: tuple[tuple[str, bytes], ...]
+    kind: str = "code"  # the key prefix: code/<sha256>/... or data/<sha256>/...
+
+    @property
+    def digest(self) -> str:
+        sha = hashlib.sha256()
+        for key, data in self.files:
+            sha.update(key.encode() + b"\0" + hashlib.sha256(data).digest())
+        return sha.hexdigest()
+
+    def prefix(self, bucket: str, pipeline: str) -> str:
+        return f"s3://{bucket}/{pipeline}/{self.kind}/{self.digest}"
+
+    def uri(self, bucket: str, pipeline: str, key: str | None = None) -> str:
+        """URI of one file of the artefact (the artefact's only file when ``key`` is None)."""
+        if key is None:
+            if len(self.files) != 1:
+                raise ValueError(f"artefact {self.name} has {len(self.files)} files: name the key")
+            key = self.files[0][0]
+        return f"{self.prefix(bucket, pipeline)}/{key}"
+
+
+def _python_files(package: Path) -> list[Path]:
+    return sorted(p for p in package.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def deterministic_tarball(files: list[tuple[str, bytes]]) -> bytes:
+    """A gzip'd tar whose bytes depend only on the names and contents given."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in sorted(files):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mtime = 0
+            info.mode = 0o644
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            tar.addfile(info, io.BytesIO(data))
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb", mtime=0, filename="") as gz:
+        gz.write(raw.getvalue())
+    return out.getvalue()
+
+
+def code_artifacts(root: Path = ROOT) -> dict[str, Artifact]:
+    """The artefacts the pipeline needs, read from the source tree."""
+    lib = []
+    for package in LIB_PACKAGES:
+        for path in _python_files(root / package):
+            lib.append((f"lib/{path.relative_to(root).as_posix()}", path.read_bytes()))
+    training = [
+        ("train.py", (root / "training" / "train.py").read_bytes()),
+        ("inference.py", (root / "inference" / "inference.py").read_bytes()),
+        ("feature_transform.py", (root / "inference" / "feature_transform.py").read_bytes()),
+    ]
+    return {
+        "preprocess": Artifact(
+            "preprocess", (("preprocess.py", (root / "processing" / "preprocess.py").read_bytes()),)
+        ),
+        "evaluate": Artifact("evaluate", (("evaluate.py", (root / "processing" / "evaluate.py").read_bytes()),)),
+        "lib": Artifact("lib", tuple(sorted(lib))),
+        "training": Artifact("training", (("sourcedir.tar.gz", deterministic_tarball(training)),)),
+    }
+
+
+def data_artifact(path: Path) -> Artifact:
+    """A local data file, staged by content like the code."""
+    if not path.is_file():
+        raise FileNotFoundError(f"Input data file not found: {path}")
+    return Artifact("data", ((path.name, path.read_bytes()),), kind="data")
+
+
+def staged_objects(artifacts: dict[str, Artifact], bucket: str, pipeline: str) -> list[tuple[str, bytes]]:
+    """Every (s3 uri, bytes) to put so that the definition's references resolve."""
+    return [(f"{a.prefix(bucket, pipeline)}/{key}", data) for a in artifacts.values() for key, data in a.files]
+
+
+def stage_to_directory(objects: list[tuple[str, bytes]], state_dir: Path) -> int:
+    """Write staged objects into the local object store; returns how many were new."""
+    from pipelines.objectstore import local_path
+
+    written = 0
+    for uri, data in objects:
+        target = local_path(uri, state_dir)
+        if target.is_file() and target.stat().st_size == len(data):
+            continue  # content-addressed: same key, same bytes
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+        written += 1
+    return written
+
+
+def stage_to_s3(objects: list[tuple[str, bytes]], s3_client, kms_key_id: str | None = None) -> int:
+    """Upload staged objects that S3 does not hold yet; returns how many were uploaded."""
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    from pipelines.cloud import CloudError
+    from pipelines.objectstore import split_s3_uri
+
+    uploaded = 0
+    for uri, data in objects:
+        bucket, key = split_s3_uri(uri)
+        try:
+            try:
+                s3_client.head_object(Bucket=bucket, Key=key)
+                continue
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+                    raise
+            extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id} if kms_key_id else {}
+            s3_client.put_object(Bucket=bucket, Key=key, Body=data, **extra)
+        except NoCredentialsError as exc:
+            raise CloudError(
+                f"Cannot stage code to {uri}: no AWS credentials found (configure a profile, or the CodeBuild role)"
+            ) from exc
+        except (ClientError, BotoCoreError) as exc:
+            raise CloudError(f"Cannot stage code to {uri}: {exc}") from exc
+        uploaded += 1
+    return uploaded
