@@ -7,13 +7,14 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from pipelines.commands import definition, models, monitor
+from pipelines.commands import definition, models, monitor, run
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlops", description="SageMaker Pipelines project with a monitoring loop.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run.register(commands)
     definition.register(commands)
     models.register(commands)
     monitor.register(commands)

@@ -316,4 +316,9 @@ def load_config(path: str | Path | None = None) -> Config:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    return parse_config(raw, str(path))
+    config = parse_config(raw, str(path))
+    data_input = Path(config.data.input)
+    if not config.data.input.startswith("s3://") and not data_input.is_absolute():
+        # relative paths are relative to the configuration file, wherever the command runs
+        config = replace(config, data=replace(config.data, input=str((path.parent / data_input).resolve())))
+    return config

@@ -1,0 +1,110 @@
+"""What each step type does locally. The runner never imports step internals: jobs run the staged code
+in subprocesses; the register step writes the local registry."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelines.local.expressions import Context, condition_holds, evaluate
+from pipelines.local.jobs import run_processing, run_training
+from pipelines.local.store import ObjectStore, StepFailure
+
+
+@dataclass
+class StepEnvironment:
+    """What a step executor needs from the runner."""
+
+    store: ObjectStore
+    execution_dir: Path
+    execution_id: str
+    pipeline: str
+    registry: object  # ModelRegistry
+
+
+def job_name(env: StepEnvironment, step: str) -> str:
+    return f"{env.pipeline}-{step}-{env.execution_id}"[:63].rstrip("-")
+
+
+def run_step(step: dict, ctx: Context, env: StepEnvironment, log: Path) -> dict:
+    """Execute one step; returns its properties. Raises StepFailure."""
+    kind, name = step["Type"], step["Name"]
+    work = env.execution_dir / "steps" / name
+    if kind == "Processing":
+        return run_processing(evaluate(step["Arguments"], ctx), work, env.store, log, job_name(env, name))
+    if kind == "Training":
+        return run_training(evaluate(step["Arguments"], ctx), work, env.store, log, job_name(env, name))
+    if kind == "QualityCheck":
+        return _quality_check(step, ctx, env, work, log)
+    if kind == "RegisterModel":
+        request = evaluate(step["Arguments"], ctx)
+        version = env.registry.register(request, source=env.execution_id)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(f"registered {version.reference} ({version.status}) from {version.model_data_url}\n")
+        return {
+            "ModelPackageArn": version.arn,
+            "ModelPackageVersion": version.version,
+            "ModelPackageGroupName": version.group,
+            "ModelApprovalStatus": version.status,
+        }
+    if kind == "Condition":
+        outcome = all(condition_holds(c, ctx) for c in step["Arguments"].get("Conditions", []))
+        return {"Outcome": outcome}
+    if kind == "Fail":
+        message = evaluate(step.get("Arguments", {}).get("ErrorMessage", ""), ctx)
+        raise StepFailure(str(message) or f"Fail step {name} reached", "Fail")
+    raise StepFailure(f"step type {kind} is not supported by the local runner", "ClientError")
+
+
+def _quality_check(step: dict, ctx: Context, env: StepEnvironment, work: Path, log: Path) -> dict:
+    """A QualityCheckStep: the project's analyzer in Model Monitor's place, with the step's properties."""
+    arguments = evaluate(step["Arguments"], ctx)
+    skip = evaluate(step.get("SkipCheck", False), ctx)
+    register_new = evaluate(step.get("RegisterNewBaseline", False), ctx)
+    properties = run_processing(arguments, work, env.store, log, job_name(env, step["Name"]))
+    (output,) = arguments["ProcessingOutputConfig"]["Outputs"]
+    prefix = output["S3Output"]["S3Uri"].rstrip("/")
+    calculated = {"statistics": f"{prefix}/statistics.json", "constraints": f"{prefix}/constraints.json"}
+    used = calculated
+    if not register_new:
+        used = _latest_drift_baseline(env, step.get("ModelPackageGroupName")) or calculated
+    if not skip and used is not calculated:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "a") as out:
+            out.write(f"drift check of the new baseline against {used} is left to monitoring (skip_check=false)\n")
+    properties.update(
+        {
+            "CalculatedBaselineStatistics": calculated["statistics"],
+            "CalculatedBaselineConstraints": calculated["constraints"],
+            "BaselineUsedForDriftCheckStatistics": used["statistics"],
+            "BaselineUsedForDriftCheckConstraints": used["constraints"],
+        }
+    )
+    return properties
+
+
+def _latest_drift_baseline(env: StepEnvironment, group: str | None) -> dict | None:
+    if not group:
+        return None
+    try:
+        versions = env.registry.list_versions(group, "Approved")
+    except ValueError:
+        return None
+    for version in versions:
+        if {"statistics", "constraints"} <= set(version.drift_baselines):
+            return dict(version.drift_baselines)
+    return None
+
+
+def read_property_file(step: dict, properties: dict, file_name: str, store: ObjectStore) -> dict:
+    """The JSON of a step's property file, read from its output in the object store."""
+    for spec in step.get("PropertyFiles", []):
+        if spec.get("PropertyFileName") == file_name:
+            output = properties["ProcessingOutputConfig"]["Outputs"][spec["OutputName"]]
+            path = store.path(output["S3Output"]["S3Uri"].rstrip("/") + "/" + spec["FilePath"])
+            try:
+                return json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as exc:
+                raise StepFailure(f"property file {file_name} of {step['Name']} unreadable at {path}: {exc}") from exc
+    raise StepFailure(f"step {step['Name']} declares no property file {file_name}", "ClientError")

@@ -1,0 +1,70 @@
+"""Moving data between the local object store and a job's ``/opt/ml`` directory."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from pipelines.objectstore import local_path
+
+
+class StepFailure(RuntimeError):
+    """A step failed. ``kind`` is what SageMaker's retry policies match on (e.g. SageMaker.JOB_INTERNAL_ERROR)."""
+
+    def __init__(self, message: str, kind: str = "AlgorithmError") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class ObjectStore:
+    """``s3://bucket/key`` <-> ``<state dir>/s3/bucket/key``."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = Path(state_dir)
+
+    def path(self, uri: str) -> Path:
+        return local_path(uri, self.state_dir)
+
+    def download(self, uri: str, destination: Path, what: str) -> None:
+        """Copy an object (into ``destination/<name>``) or a prefix (its tree into ``destination``)."""
+        source = self.path(uri)
+        destination.mkdir(parents=True, exist_ok=True)
+        if source.is_file():
+            _link_or_copy(source, destination / source.name)
+        elif source.is_dir():
+            for item in sorted(source.rglob("*")):
+                if item.is_file():
+                    target = destination / item.relative_to(source)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    _link_or_copy(item, target)
+        else:
+            raise StepFailure(f"{what}: {uri} does not exist in the local object store ({source})", "ClientError")
+
+    def upload(self, source: Path, uri: str) -> None:
+        """Replace the prefix ``uri`` with the contents of ``source`` (a directory or one file)."""
+        target = self.path(uri)
+        if target.exists():
+            shutil.rmtree(target) if target.is_dir() else target.unlink()
+        if source.is_dir():
+            shutil.copytree(source, target)
+        elif source.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+        else:
+            target.mkdir(parents=True, exist_ok=True)
+
+    def put_bytes(self, uri: str, data: bytes) -> None:
+        target = self.path(uri)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    if target.exists():
+        target.unlink()
+    try:
+        target.hardlink_to(source)
+    except OSError:
+        shutil.copy2(source, target)

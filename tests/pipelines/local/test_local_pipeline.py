@@ -1,0 +1,204 @@
+"""The real pipeline, run locally end to end on the bundled data (no Docker, no AWS)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from pipelines.cli import main
+from pipelines.local.record import ExecutionRecord, list_records
+from pipelines.objectstore import local_path
+from pipelines.registry.sqlite import SQLiteRegistry
+from tests.conftest import ABALONE, ROOT
+
+CONFIG = str(ROOT / "mlops.yaml")
+
+
+@pytest.fixture(scope="module")
+def state(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("state")
+
+
+def run(state: Path, *extra: str, config: str = CONFIG) -> int:
+    return main(["run", "--config", config, "--state-dir", str(state), "--quiet", *extra])
+
+
+def latest(state: Path) -> dict:
+    return list_records(state)[0]
+
+
+def registry(state: Path) -> SQLiteRegistry:
+    return SQLiteRegistry(state / "registry.db")
+
+
+def test_run_registers_a_pending_version_with_real_metrics_and_baselines(state, capsys):
+    assert run(state) == 0
+    out = capsys.readouterr().out
+    assert "Registered abalone/1 (PendingManualApproval)" in out
+    record = latest(state)
+    assert record["status"] == "Succeeded"
+    steps = record["steps"]
+    assert {n: s["status"] for n, s in steps.items()} == {
+        "Preprocess": "Succeeded",
+        "DataQualityBaseline": "Succeeded",
+        "Train": "Succeeded",
+        "Evaluate": "Succeeded",
+        "QualityGate": "Succeeded",
+        "Register": "Succeeded",
+        "QualityGateFailed": "NotRun",
+    }
+    (version,) = registry(state).list_versions("abalone")
+    assert version.status == "PendingManualApproval" and version.source == record["execution_id"]
+    for uri in [*version.metrics.values(), *version.drift_baselines.values(), version.model_data_url]:
+        assert local_path(uri, state).is_file(), uri
+    evaluation = json.loads(local_path(version.metrics["model_statistics"], state).read_text())
+    assert evaluation["regression_metrics"]["rmse"]["value"] < 2.6
+    statistics = json.loads(local_path(version.drift_baselines["statistics"], state).read_text())
+    assert {f["name"] for f in statistics["features"]} == {
+        "sex",
+        "length",
+        "diameter",
+        "height",
+        "whole_weight",
+        "shucked_weight",
+        "viscera_weight",
+        "shell_weight",
+    }
+    # baseline and training ran side by side: neither waited for the other
+    base, train = steps["DataQualityBaseline"], steps["Train"]
+    assert base["started"] < train["ended"] and train["started"] < base["ended"]
+
+
+def test_identical_rerun_reuses_every_cached_step(state, capsys):
+    first = latest(state)["execution_id"]
+    assert run(state) == 0
+    record = latest(state)
+    assert record["execution_id"] != first
+    for name in ("Preprocess", "DataQualityBaseline", "Train", "Evaluate"):
+        assert record["steps"][name]["cache_hit_from"] == first, name
+    assert "definition from cache" in capsys.readouterr().out
+
+
+def test_a_gate_that_cannot_pass_fails_with_the_fail_steps_message(state, capsys):
+    before = len(registry(state).list_versions("abalone"))
+    assert run(state, "--param", "GateThreshold=0.01") == 1
+    record = latest(state)
+    assert record["status"] == "Failed"
+    assert record["steps"]["QualityGateFailed"]["status"] == "Failed"
+    assert record["steps"]["Register"]["status"] == "NotRun"
+    assert (
+        "Quality gate failed: rmse =" in record["failure_reason"] and "but must be <= 0.01" in record["failure_reason"]
+    )
+    assert len(registry(state).list_versions("abalone")) == before
+    assert "Quality gate failed" in capsys.readouterr().err
+
+
+def test_a_broken_input_fails_at_preprocess_and_registers_nothing(state, tmp_path, capsys):
+    broken = tmp_path / "broken.csv"
+    rows = ABALONE.read_text().splitlines()
+    broken.write_text("\n".join([rows[0], rows[1], rows[2].replace("0.35", "heavy", 1), *rows[3:50]]) + "\n")
+    before = len(registry(state).list_versions("abalone"))
+    assert run(state, "--param", f"InputDataUrl={broken}") == 1
+    record = latest(state)
+    assert record["steps"]["Preprocess"]["status"] == "Failed"
+    assert "heavy" in record["steps"]["Preprocess"]["failure_reason"]
+    assert all(record["steps"][n]["status"] == "NotRun" for n in ("Train", "Register", "DataQualityBaseline"))
+    assert len(registry(state).list_versions("abalone")) == before
+    assert Path(record["steps"]["Preprocess"]["log"]).is_file()
+
+
+def test_resume_after_an_injected_failure_reruns_only_what_failed(state, capsys):
+    from pipelines.build import config_from_kwargs, local_config
+    from pipelines.local.definitions import local_definition
+    from pipelines.local.runner import LocalRunner
+    from pipelines.local.store import StepFailure
+
+    config = local_config(config_from_kwargs({"config": CONFIG}))
+    definition, _ = local_definition(config, state)
+    attempts: list[tuple[str, int]] = []
+
+    def fault(step, attempt):
+        attempts.append((step, attempt))
+        return StepFailure("injected: disk full", "AlgorithmError") if step == "Evaluate" else None
+
+    # new hyperparameters so nothing comes from the cache
+    broken = LocalRunner(state, registry(state), fault=fault).start(definition, config.pipeline_name, {"MaxDepth": "4"})
+    assert broken.status == "Failed" and broken.steps["Evaluate"]["status"] == "Failed"
+    resumed = LocalRunner(state, registry(state)).resume(broken.execution_id)
+    assert resumed.status == "Succeeded" and resumed.execution_id == broken.execution_id
+    record = ExecutionRecord.load(state, broken.execution_id).data
+    assert record["resumed"] and record["steps"]["Evaluate"]["previous_attempts"] == 1
+    for name in ("Preprocess", "Train", "DataQualityBaseline"):
+        assert "previous_attempts" not in record["steps"][name], name  # succeeded first time, kept
+    assert record["steps"]["Register"]["status"] == "Succeeded"
+
+
+def test_retry_policy_retries_internal_errors(state):
+    from pipelines.build import config_from_kwargs, local_config
+    from pipelines.local.definitions import local_definition
+    from pipelines.local.runner import LocalRunner
+    from pipelines.local.store import StepFailure
+
+    config = local_config(config_from_kwargs({"config": CONFIG}))
+    definition, _ = local_definition(config, state)
+    waits: list[float] = []
+
+    def fault(step, attempt):
+        if step == "Train" and attempt == 1:
+            return StepFailure("instance lost", "SageMaker.JOB_INTERNAL_ERROR")
+        return None
+
+    result = LocalRunner(state, registry(state), fault=fault, sleep=waits.append).start(
+        definition, config.pipeline_name, {"MaxDepth": "3"}
+    )
+    assert result.status == "Succeeded"
+    assert result.steps["Train"]["attempts"] == 2 and waits == [30.0]
+
+
+def test_model_monitor_engine_runs_locally(tmp_path):
+    state = tmp_path / "state"
+    assert main(["run", "--config", CONFIG, "--state-dir", str(state), "--engine", "model-monitor", "--quiet"]) == 0
+    record = latest(state)
+    assert record["steps"]["DataQualityBaseline"]["type"] == "QualityCheck"
+    props = record["steps"]["DataQualityBaseline"]["properties"]
+    assert local_path(props["CalculatedBaselineStatistics"], state).is_file()
+    (version,) = registry(state).list_versions("abalone")
+    assert version.drift_baselines["statistics"] == props["BaselineUsedForDriftCheckStatistics"]
+
+
+def test_binary_classification_end_to_end(tmp_path):
+    data = tmp_path / "abalone-old.csv"
+    with open(ABALONE, newline="") as source, open(data, "w", newline="") as target:
+        reader, writer = csv.reader(source), csv.writer(target)
+        header = next(reader)
+        writer.writerow([*header[:-1], "old"])
+        for row in reader:
+            writer.writerow([*row[:-1], "yes" if int(row[-1]) >= 10 else "no"])
+    config = tmp_path / "binary.yaml"
+    config.write_text(
+        "project: {name: abalone-old}\n"
+        f"data: {{input: {data}, target: old, problem_type: binary, positive_class: 'yes', categorical: [sex],\n"
+        "       numeric: [length, diameter, height, whole_weight, shucked_weight, viscera_weight, shell_weight]}\n"
+        "training: {objective: 'binary:logistic', eval_metric: auc,\n"
+        "           hyperparameters: {num_round: 100, max_depth: 4, eta: 0.2, early_stopping_rounds: 10}}\n"
+        "gate: {metric: auc, threshold: 0.75}\n"
+    )
+    state = tmp_path / "state"
+    assert run(state, config=str(config)) == 0
+    (version,) = registry(state).list_versions("abalone-old")
+    evaluation = json.loads(local_path(version.metrics["model_statistics"], state).read_text())
+    assert evaluation["binary_classification_metrics"]["auc"]["value"] > 0.75
+
+
+def test_executions_list_and_show(state, capsys):
+    assert main(["executions", "list", "--state-dir", str(state), "--config", CONFIG, "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert len(listed) >= 3 and {"execution_id", "status", "created"} <= set(listed[0])
+    assert main(["executions", "show", listed[-1]["execution_id"], "--state-dir", str(state), "--config", CONFIG]) == 0
+    shown = capsys.readouterr().out
+    assert "Preprocess" in shown and "log:" in shown
+    assert main(["executions", "show", "nope", "--state-dir", str(state), "--config", CONFIG]) == 2
+    assert "Unknown execution 'nope'" in capsys.readouterr().err
