@@ -26,7 +26,7 @@ class Context:
 
 
 def path_tokens(path: str) -> list[str | int]:
-    """``ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri`` -> ['ProcessingOutputConfig', 'Outputs', 'train', ...]."""
+    """``Outputs['train'].S3Output.S3Uri`` -> ['Outputs', 'train', 'S3Output', 'S3Uri']."""
     tokens: list[str | int] = []
     position = 0
     for match in _TOKEN.finditer(path):
@@ -41,7 +41,9 @@ def path_tokens(path: str) -> list[str | int]:
 
 def navigate(value, tokens: list, where: str):
     for token in tokens:
-        if (isinstance(value, dict) and token in value) or (isinstance(value, list) and isinstance(token, int) and token < len(value)):
+        in_dict = isinstance(value, dict) and token in value
+        in_list = isinstance(value, list) and isinstance(token, int) and token < len(value)
+        if in_dict or in_list:
             value = value[token]
         else:
             raise ExpressionError(
