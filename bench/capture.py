@@ -82,7 +82,8 @@ def timed(argv: list[str]) -> tuple[float, float, str]:
         "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
         "wall = time.perf_counter() - t\n"
         "rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
-        "print(json.dumps({'wall': wall, 'rss': rss, 'code': p.returncode, 'out': p.stdout, 'err': p.stderr[-2000:]}))\n"
+        "result = {'wall': wall, 'rss': rss, 'code': p.returncode, 'out': p.stdout, 'err': p.stderr[-2000:]}\n"
+        "print(json.dumps(result))\n"
     )
     done = subprocess.run([sys.executable, "-c", wrapper, *argv], capture_output=True, text=True, check=True)
     result = json.loads(done.stdout)
@@ -106,11 +107,22 @@ PARSE_ONLY = (
 def run_case(records: int, repeat: int, baseline: Path) -> dict:
     root = generate(records, WORK / f"records-{records}")
     mlops = str(ROOT / ".venv" / "bin" / "mlops") if (ROOT / ".venv" / "bin" / "mlops").exists() else "mlops"
-    check = [mlops, "monitor", "check", "--dataset", str(root / "ep"), "--format", "capture",
-             "--baseline", str(baseline), "--output", str(WORK / f"check-{records}")]
+    check = [
+        mlops,
+        "monitor",
+        "check",
+        "--dataset",
+        str(root / "ep"),
+        "--format",
+        "capture",
+        "--baseline",
+        str(baseline),
+        "--output",
+        str(WORK / f"check-{records}"),
+    ]
     walls, rsss, parses = [], [], []
     for _ in range(repeat):
-        wall, rss, out = timed(check)
+        wall, rss, _ = timed(check)
         walls.append(wall)
         rsss.append(rss)
         parse_wall, _, rows = timed([sys.executable, "-c", PARSE_ONLY, str(root / "ep")])
@@ -118,8 +130,14 @@ def run_case(records: int, repeat: int, baseline: Path) -> dict:
         parses.append(parse_wall)
     summary = json.loads((WORK / f"check-{records}" / "analysis_summary.json").read_text())
     assert summary["item_count"] == records, summary
-    return {"records": records, "wall_s": statistics.median(walls), "peak_rss_mib": statistics.median(rsss),
-            "parse_only_s": statistics.median(parses), "walls": walls, "status": summary["status"]}
+    return {
+        "records": records,
+        "wall_s": statistics.median(walls),
+        "peak_rss_mib": statistics.median(rsss),
+        "parse_only_s": statistics.median(parses),
+        "walls": walls,
+        "status": summary["status"],
+    }
 
 
 def main() -> int:
@@ -130,22 +148,42 @@ def main() -> int:
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     baseline = WORK / "baseline"
-    subprocess.run([sys.executable, "-m", "pipelines.cli", "monitor", "baseline", "--dataset",
-                    str(ROOT / "data" / "abalone.csv"), "--output", str(baseline)], check=True, cwd=ROOT,
-                   capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.cli",
+            "monitor",
+            "baseline",
+            "--dataset",
+            str(ROOT / "data" / "abalone.csv"),
+            "--output",
+            str(baseline),
+        ],
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+    )
     results = [run_case(args.records, args.repeat, baseline)]
     if args.memory:
         results.append(run_case(4 * args.records, 1, baseline))
     print(f"{'records':>10} {'wall s':>8} {'parse s':>8} {'peak RSS MiB':>13}  (median of runs)")
     for r in results:
-        print(f"{r['records']:>10} {r['wall_s']:>8.2f} {r['parse_only_s']:>8.2f} {r['peak_rss_mib']:>13.0f}  {r['status']}")
+        print(
+            f"{r['records']:>10} {r['wall_s']:>8.2f} {r['parse_only_s']:>8.2f} {r['peak_rss_mib']:>13.0f}  "
+            f"{r['status']}"
+        )
     first = results[0]
-    print(f"target 1M in <= 6 s: {'PASS' if first['wall_s'] <= 6 else 'FAIL'} ({first['wall_s']:.2f} s); "
-          f"<= 1024 MiB: {'PASS' if first['peak_rss_mib'] <= 1024 else 'FAIL'} ({first['peak_rss_mib']:.0f} MiB)")
+    print(
+        f"target 1M in <= 6 s: {'PASS' if first['wall_s'] <= 6 else 'FAIL'} ({first['wall_s']:.2f} s); "
+        f"<= 1024 MiB: {'PASS' if first['peak_rss_mib'] <= 1024 else 'FAIL'} ({first['peak_rss_mib']:.0f} MiB)"
+    )
     if args.memory:
         growth = results[1]["peak_rss_mib"] / first["peak_rss_mib"] - 1
-        print(f"peak RSS {results[1]['records']:,} vs {first['records']:,} records: {growth:+.1%} "
-              f"({'PASS' if abs(growth) <= 0.15 else 'FAIL'}, target within 15%)")
+        print(
+            f"peak RSS {results[1]['records']:,} vs {first['records']:,} records: {growth:+.1%} "
+            f"({'PASS' if abs(growth) <= 0.15 else 'FAIL'}, target within 15%)"
+        )
     (WORK / "capture_results.json").write_text(json.dumps(results, indent=2))
     return 0
 

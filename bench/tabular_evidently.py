@@ -7,17 +7,16 @@ Writes OUTPUT_DIR/report.json and OUTPUT_DIR/report.html, and prints a ``BENCH_P
 
 from __future__ import annotations
 
+import json
 import os
+import sys
+import time
+from pathlib import Path
 
-os.environ.setdefault("DO_NOT_TRACK", "1")
-os.environ.setdefault("ITERATIVE_DO_NOT_TRACK", "1")
+import pandas as pd
 
-import json  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import pandas as pd  # noqa: E402
+os.environ.setdefault("DO_NOT_TRACK", "1")  # no usage telemetry: this benchmark sends no traffic
+os.environ.setdefault("ITERATIVE_DO_NOT_TRACK", "1")  # no usage telemetry: this benchmark sends no traffic
 
 
 def definition_for(frame: pd.DataFrame):
@@ -43,6 +42,7 @@ def main(argv: list[str]) -> int:
     import evidently
     from evidently import Dataset, Report
     from evidently.presets import DataDriftPreset, DataSummaryPreset
+
     phases["import"] = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -65,8 +65,10 @@ def main(argv: list[str]) -> int:
 
     summary = json.loads((out / "report.json").read_text())
     metrics = summary.get("metrics", [])
-    print(f"evidently {evidently.__version__}: {len(reference):,} reference rows, {len(current):,} current rows, "
-          f"{len(metrics)} metrics")
+    print(
+        f"evidently {evidently.__version__}: {len(reference):,} reference rows, {len(current):,} current rows, "
+        f"{len(metrics)} metrics"
+    )
     print("BENCH_PHASES " + json.dumps(phases), flush=True)
     return 0
 

@@ -30,8 +30,9 @@ def main(argv: list[str]) -> int:
         print(f"mlops monitor baseline exited {code}", file=sys.stderr)
         return code
     started = time.perf_counter()
-    code = mlops(["monitor", "check", "--dataset", current, "--baseline", f"{output}/baseline",
-                  "--output", f"{output}/check"])
+    code = mlops(
+        ["monitor", "check", "--dataset", current, "--baseline", f"{output}/baseline", "--output", f"{output}/check"]
+    )
     phases["check"] = time.perf_counter() - started
     if code:
         print(f"mlops monitor check exited {code}", file=sys.stderr)

@@ -8,16 +8,15 @@ Writes the two profiles (.bin and summary .csv) and drift_scores.json to OUTPUT_
 
 from __future__ import annotations
 
+import json
 import os
+import sys
+import time
+from pathlib import Path
 
-os.environ.setdefault("WHYLOGS_NO_ANALYTICS", "1")
+import pandas as pd
 
-import json  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import pandas as pd  # noqa: E402
+os.environ.setdefault("WHYLOGS_NO_ANALYTICS", "1")  # no usage telemetry: this benchmark sends no traffic
 
 
 def main(argv: list[str]) -> int:
@@ -33,6 +32,7 @@ def main(argv: list[str]) -> int:
     started = time.perf_counter()
     import whylogs as why
     from whylogs.viz.drift.column_drift_algorithms import calculate_drift_scores
+
     phases["import"] = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -58,8 +58,10 @@ def main(argv: list[str]) -> int:
     phases["save"] = time.perf_counter() - started
 
     drifted = sorted(name for name, score in scores.items() if score and score.get("drift_category") == "DRIFT")
-    print(f"whylogs {why.__version__}: {len(reference):,} reference rows, {len(current):,} current rows, "
-          f"{len(scores)} columns scored, drift in {drifted}")
+    print(
+        f"whylogs {why.__version__}: {len(reference):,} reference rows, {len(current):,} current rows, "
+        f"{len(scores)} columns scored, drift in {drifted}"
+    )
     print("BENCH_PHASES " + json.dumps(phases), flush=True)
     return 0
 

@@ -115,7 +115,7 @@ def run_baseline(
         )
     statistics = profile_to_json(profile)
     output = Path(output)
-    stats_path = write_json(statistics, output / STATISTICS)
+    stats_path = write_json(statistics, output / STATISTICS, compact=True)
     constraints_path = write_json(suggest_constraints(profile_to_statistics(profile), config), output / CONSTRAINTS)
     write_json({"status": COMPLETED, "item_count": profile.item_count, "read": report.to_json()}, output / SUMMARY)
     log.info("baseline of %d rows, %d features written to %s", profile.item_count, len(profile.columns), output)
@@ -144,7 +144,7 @@ def run_check(
     output = Path(output)
     now = now or datetime.now(timezone.utc)
     window = f" between {start.isoformat() if start else 'the beginning'} and {end.isoformat() if end else 'now'}"
-    paths = {"statistics": write_json(profile_to_json(profile), output / STATISTICS)}
+    paths = {"statistics": write_json(profile_to_json(profile), output / STATISTICS, compact=True)}
     if profile.item_count == 0:
         message = f"No data to analyze: no records in {dataset}{window if (start or end) else ''}"
         if report.malformed:

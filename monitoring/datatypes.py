@@ -106,6 +106,34 @@ def classify_text(values: pa.Array) -> TypedChunk:
     return TypedChunk(missing, num_integral, num_fractional, num_boolean, num_string, numbers, texts)
 
 
+def classify_with_counts(values: pa.Array, counts: pa.StructArray) -> TypedChunk:
+    """Classify a string array from its distinct values (``pc.value_counts`` of its non-null values): the
+    patterns run once per distinct value instead of once per row, which is what low-cardinality columns need."""
+    missing = values.null_count
+    present = values.drop_null() if missing else values
+    distinct = counts.field("values")
+    weights = counts.field("counts").to_numpy(zero_copy_only=False)
+    is_fractional = pc.match_substring_regex(distinct, FRACTIONAL_PATTERN).to_numpy(zero_copy_only=False)
+    is_integral = pc.match_substring_regex(distinct, INTEGRAL_PATTERN).to_numpy(zero_copy_only=False)
+    is_boolean = pc.match_substring_regex(distinct, BOOLEAN_PATTERN).to_numpy(zero_copy_only=False)
+    num_fractional = int(weights[is_fractional].sum())
+    num_integral = int(weights[is_integral].sum())
+    num_boolean = int(weights[is_boolean].sum())
+    numeric = is_fractional | is_integral
+    numbers = np.empty(0)
+    if numeric.any():
+        numeric_values = distinct.filter(pa.array(numeric))
+        rows = present if numeric.all() else present.filter(pc.is_in(present, value_set=numeric_values))
+        numbers = _parse_numbers(rows)
+        numbers = numbers[~np.isnan(numbers)]
+    num_string = len(present) - num_fractional - num_integral - num_boolean
+    return TypedChunk(missing, num_integral, num_fractional, num_boolean, num_string, numbers, present)
+
+
+def is_text(values: pa.Array) -> bool:
+    return pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
+
+
 def classify(values: pa.Array) -> TypedChunk:
     """Classify an Arrow array of any type (typed sources such as Parquet keep their numbers)."""
     if isinstance(values, pa.ChunkedArray):

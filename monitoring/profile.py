@@ -8,16 +8,19 @@ low-cardinality columns (dropped once a column exceeds ``max_distinct`` values, 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from monitoring.datatypes import classify, infer_type
+from monitoring.datatypes import classify, classify_with_counts, infer_type, is_text
 from monitoring.kll import DEFAULT_SHRINKING_FACTOR, DEFAULT_SKETCH_SIZE, KLLSketch
 
 DEFAULT_MAX_DISTINCT = 10_000
+WORKERS = min(4, os.cpu_count() or 1)
 
 
 class ColumnProfile:
@@ -69,15 +72,20 @@ class ColumnProfile:
 
     def add(self, values: pa.Array) -> None:
         """Add one chunk of this column's values, in row order."""
-        chunk = classify(values)
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        counts = None
+        if not is_text(values):
+            self._stop_frequencies(self.distinct_count())  # typed numbers are never a String feature's domain
+        elif self.frequencies is not None:
+            counts = self._add_frequencies(values.drop_null() if values.null_count else values)
+        chunk = classify_with_counts(values, counts) if counts is not None else classify(values)
         self.num_missing += chunk.num_missing
         self.num_integral += chunk.num_integral
         self.num_fractional += chunk.num_fractional
         self.num_boolean += chunk.num_boolean
         self.num_string += chunk.num_string
         self._add_numbers(chunk.numbers)
-        if self.frequencies is not None:
-            self._add_frequencies(chunk.texts())
 
     def _add_numbers(self, numbers: np.ndarray) -> None:
         n = int(numbers.size)
@@ -96,20 +104,29 @@ class ColumnProfile:
         self.max = max(self.max, float(np.max(numbers)))
         self.sketch.update(numbers)
 
-    def _add_frequencies(self, texts: pa.Array) -> None:
+    def _stop_frequencies(self, seen: int) -> None:
+        if self.frequencies is not None:
+            self.distinct_overflow = seen
+            self.frequencies = None
+
+    def _add_frequencies(self, texts: pa.Array) -> pa.StructArray | None:
+        """Merge this chunk's value counts; returns them, or None once the column has too many values."""
         if len(texts) == 0:
-            return
+            return None
         counts = pc.value_counts(texts)
+        if len(counts) > self.max_distinct:
+            self._stop_frequencies(max(len(counts), len(self.frequencies)))
+            return None
+        values = counts.field("values").to_pylist()
         if len(counts) + len(self.frequencies) > self.max_distinct:
-            keys = set(self.frequencies)
-            keys.update(counts.field("values").to_pylist())
-            if len(keys) > self.max_distinct:
-                self.distinct_overflow = len(keys)
-                self.frequencies = None
-                return
+            union = len(set(self.frequencies).union(values))
+            if union > self.max_distinct:
+                self._stop_frequencies(union)
+                return None
         freq = self.frequencies
-        for value, count in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=False):
+        for value, count in zip(values, counts.field("counts").to_pylist(), strict=True):
             freq[value] = freq.get(value, 0) + count
+        return counts
 
     def distinct_count(self) -> int:
         """Exact distinct count, or a lower bound once tracking stopped (see ``frequencies_complete``)."""
@@ -132,12 +149,14 @@ class DatasetProfile:
         self.item_count = 0
         self.columns: dict[str, ColumnProfile] = {}
         self._options = (sketch_size, shrinking_factor, max_distinct)
+        self._pool: ThreadPoolExecutor | None = None
 
     def add(self, columns: Mapping[str, pa.Array] | pa.Table) -> None:
         """Add one chunk given as a table or a mapping of column name to equally long arrays."""
         if isinstance(columns, pa.Table):
             columns = {name: columns.column(name) for name in columns.column_names}
         rows = len(next(iter(columns.values()))) if columns else 0
+        work = []
         for name, values in columns.items():
             if len(values) != rows:
                 raise ValueError(f"column {name!r} has {len(values)} values in a chunk of {rows} rows")
@@ -145,13 +164,28 @@ class DatasetProfile:
             if profile is None:
                 profile = self.columns[name] = ColumnProfile(name, *self._options)
                 profile.add_missing(self.item_count)
-            profile.add(values)
+            work.append((profile, values))
         for name, profile in self.columns.items():
             if name not in columns:
                 profile.add_missing(rows)
+        # Columns are independent: profile them on all cores (sorting, regexes and casts release the GIL).
+        if self._pool is None and len(work) > 1 and WORKERS > 1:
+            self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="profile")
+        if self._pool is not None:
+            for future in [self._pool.submit(profile.add, values) for profile, values in work]:
+                future.result()
+        else:
+            for profile, values in work:
+                profile.add(values)
         self.item_count += rows
 
     def add_all(self, chunks: Iterable[Mapping[str, pa.Array] | pa.Table]) -> DatasetProfile:
-        for chunk in chunks:
-            self.add(chunk)
+        """Add every chunk of a stream; returns self."""
+        try:
+            for chunk in chunks:
+                self.add(chunk)
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown()
+                self._pool = None
         return self

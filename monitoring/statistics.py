@@ -183,11 +183,12 @@ def read_json_file(path: str | Path, what: str) -> dict:
         raise ValueError(f"Baseline {what} file {path} is not valid JSON: {exc}") from exc
 
 
-def write_json(doc: dict, path: str | Path) -> Path:
-    """Write a JSON document atomically (a reader never sees half a file)."""
+def write_json(doc: dict, path: str | Path, compact: bool = False) -> Path:
+    """Write a JSON document atomically (a reader never sees half a file); ``compact`` for large files."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    text = json.dumps(doc, separators=(",", ":")) if compact else json.dumps(doc, indent=2)
+    tmp.write_text(text + "\n", encoding="utf-8")
     tmp.replace(path)
     return path
