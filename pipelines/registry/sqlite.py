@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -38,7 +39,7 @@ class SQLiteRegistry:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.region, self.account = region, account
-        with self._connect() as db:
+        with closing(self._connect()) as db:
             db.executescript(_SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
@@ -46,6 +47,10 @@ class SQLiteRegistry:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA busy_timeout=30000")
         return db
+
+    def _query(self, sql: str, args: tuple | list = ()) -> list[tuple]:
+        with closing(self._connect()) as db:
+            return db.execute(sql, args).fetchall()
 
     def _arn(self, group: str, version: int) -> str:
         return f"arn:aws:sagemaker:{self.region}:{self.account}:model-package/{group}/{version}"
@@ -112,28 +117,24 @@ class SQLiteRegistry:
         if status is not None:
             query += " AND status = ?"
             args.append(status)
-        with self._connect() as db:
-            rows = db.execute(query + " ORDER BY grp, version DESC", args).fetchall()
-        return [self._row_to_version(r) for r in rows]
+        return [self._row_to_version(r) for r in self._query(query + " ORDER BY grp, version DESC", args)]
 
     def _require_group(self, group: str) -> None:
-        with self._connect() as db:
-            if db.execute("SELECT 1 FROM groups WHERE name = ?", (group,)).fetchone() is None:
-                known = [r[0] for r in db.execute("SELECT name FROM groups ORDER BY name")]
-                raise RegistryError(f"Unknown model package group {group!r}; groups: {', '.join(known) or 'none'}")
+        if not self._query("SELECT 1 FROM groups WHERE name = ?", (group,)):
+            known = [r[0] for r in self._query("SELECT name FROM groups ORDER BY name")]
+            raise RegistryError(f"Unknown model package group {group!r}; groups: {', '.join(known) or 'none'}")
 
     def get(self, group: str, version: int) -> ModelVersion:
         self._require_group(group)
-        with self._connect() as db:
-            row = db.execute(
-                "SELECT grp, version, status, created, body, approval_note, source FROM versions "
-                "WHERE grp = ? AND version = ?",
-                (group, version),
-            ).fetchone()
-            if row is None:
-                (latest,) = db.execute("SELECT MAX(version) FROM versions WHERE grp = ?", (group,)).fetchone()
-                raise RegistryError(f"Unknown version {group}/{version}; {group} has versions 1..{latest or 0}")
-        return self._row_to_version(row)
+        rows = self._query(
+            "SELECT grp, version, status, created, body, approval_note, source FROM versions "
+            "WHERE grp = ? AND version = ?",
+            (group, version),
+        )
+        if not rows:
+            ((latest,),) = self._query("SELECT MAX(version) FROM versions WHERE grp = ?", (group,))
+            raise RegistryError(f"Unknown version {group}/{version}; {group} has versions 1..{latest or 0}")
+        return self._row_to_version(rows[0])
 
     def set_status(self, group: str, version: int, status: str, by: str, note: str = "") -> ModelVersion:
         if status not in STATUSES:
@@ -161,10 +162,9 @@ class SQLiteRegistry:
 
     def history(self, group: str, version: int) -> list[ApprovalEvent]:
         self.get(group, version)
-        with self._connect() as db:
-            rows = db.execute(
-                "SELECT grp, version, from_status, to_status, by, at, note FROM approvals "
-                "WHERE grp = ? AND version = ? ORDER BY rowid",
-                (group, version),
-            ).fetchall()
+        rows = self._query(
+            "SELECT grp, version, from_status, to_status, by, at, note FROM approvals "
+            "WHERE grp = ? AND version = ? ORDER BY rowid",
+            (group, version),
+        )
         return [ApprovalEvent(*row) for row in rows]
