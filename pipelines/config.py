@@ -87,6 +87,32 @@ class SageMakerConfig:
 
 
 @dataclass(frozen=True)
+class CaptureConfig:
+    """DataCaptureConfig of the endpoint."""
+
+    enabled: bool = True
+    sampling_percentage: int = 100
+    capture_input: bool = True
+    capture_output: bool = True
+    csv_content_types: tuple[str, ...] = ("text/csv",)
+    json_content_types: tuple[str, ...] = ("application/json",)
+    destination: str | None = None  # default s3://<bucket>/<pipeline>/datacapture
+
+
+@dataclass(frozen=True)
+class ServingConfig:
+    endpoint_name: str | None = None  # default <project.name>-endpoint
+    variant_name: str = "AllTraffic"
+    instance_type: str = "ml.m5.large"
+    instance_count: int = 1
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_mib: float = 6.0
+    deploy_on_approval: bool = True
+    capture: CaptureConfig = field(default_factory=CaptureConfig)
+
+
+@dataclass(frozen=True)
 class MonitoringConfig:
     engine: str = "processing"
 
@@ -99,7 +125,16 @@ class Config:
     gate: GateConfig = field(default_factory=GateConfig)
     sagemaker: SageMakerConfig = field(default_factory=SageMakerConfig)
     monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
+    serving: ServingConfig = field(default_factory=ServingConfig)
     source: str = "defaults"
+
+    @property
+    def endpoint_name(self) -> str:
+        return self.serving.endpoint_name or f"{self.project.name}-endpoint"
+
+    @property
+    def capture_destination(self) -> str:
+        return self.serving.capture.destination or f"s3://{self.sagemaker.bucket}/{self.pipeline_name}/datacapture"
 
     @property
     def pipeline_name(self) -> str:
@@ -164,7 +199,7 @@ def parse_config(raw: dict, source: str = "config") -> Config:
     """Typed, validated configuration from the YAML document's mapping."""
     where = f"{source}: "
     _expect(isinstance(raw, dict), source, "a YAML mapping", type(raw).__name__)
-    known = {"project", "data", "training", "gate", "sagemaker", "monitoring"}
+    known = {"project", "data", "training", "gate", "sagemaker", "monitoring", "serving"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"{source}: unknown section(s) {', '.join(unknown)}; sections are {', '.join(sorted(known))}")
@@ -252,9 +287,71 @@ def parse_config(raw: dict, source: str = "config") -> Config:
     )
     m = _section(raw, "monitoring", MonitoringConfig, where)
     monitoring = MonitoringConfig(engine=m.get("engine", "processing"))
-    config = Config(project, data, training, gate, sagemaker, monitoring, source)
+    config = Config(project, data, training, gate, sagemaker, monitoring, _serving(raw, where), source)
     validate(config)
     return config
+
+
+def _bool(value: Any, where: str) -> bool:
+    _expect(isinstance(value, bool), where, "true or false", value)
+    return value
+
+
+def _serving(raw: dict, where: str) -> ServingConfig:
+    v = _section(raw, "serving", ServingConfig, where)
+    d = ServingConfig()
+    c = v.get("capture") or {}
+    _expect(isinstance(c, dict), f"{where}serving.capture", "a mapping", c)
+    known = {f.name for f in fields(CaptureConfig)}
+    unknown = sorted(set(c) - known)
+    if unknown:
+        raise ConfigError(
+            f"{where}serving.capture: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
+    cw = f"{where}serving.capture."
+    sampling = c.get("sampling_percentage", 100)
+    _expect(
+        isinstance(sampling, int) and not isinstance(sampling, bool) and 0 <= sampling <= 100,
+        f"{cw}sampling_percentage",
+        "an integer from 0 to 100",
+        sampling,
+    )
+    capture = CaptureConfig(
+        enabled=_bool(c.get("enabled", True), f"{cw}enabled"),
+        sampling_percentage=sampling,
+        capture_input=_bool(c.get("capture_input", True), f"{cw}capture_input"),
+        capture_output=_bool(c.get("capture_output", True), f"{cw}capture_output"),
+        csv_content_types=_strings(c.get("csv_content_types", ["text/csv"]), f"{cw}csv_content_types"),
+        json_content_types=_strings(c.get("json_content_types", ["application/json"]), f"{cw}json_content_types"),
+        destination=_string(c.get("destination"), f"{cw}destination", optional=True),
+    )
+    if capture.destination is not None:
+        _expect(capture.destination.startswith("s3://"), f"{cw}destination", "an s3:// URI", capture.destination)
+    port = v.get("port", d.port)
+    _expect(
+        isinstance(port, int) and not isinstance(port, bool) and 0 <= port <= 65535,
+        f"{where}serving.port",
+        "a port number from 0 to 65535",
+        port,
+    )
+    body = v.get("max_body_mib", d.max_body_mib)
+    _expect(
+        isinstance(body, (int, float)) and not isinstance(body, bool) and body > 0,
+        f"{where}serving.max_body_mib",
+        "a positive number of MiB",
+        body,
+    )
+    return ServingConfig(
+        endpoint_name=_string(v.get("endpoint_name"), f"{where}serving.endpoint_name", optional=True),
+        variant_name=_string(v.get("variant_name", d.variant_name), f"{where}serving.variant_name"),
+        instance_type=_string(v.get("instance_type", d.instance_type), f"{where}serving.instance_type"),
+        instance_count=_int(v.get("instance_count", 1), f"{where}serving.instance_count", 1),
+        host=_string(v.get("host", d.host), f"{where}serving.host"),
+        port=port,
+        max_body_mib=float(body),
+        deploy_on_approval=_bool(v.get("deploy_on_approval", True), f"{where}serving.deploy_on_approval"),
+        capture=capture,
+    )
 
 
 def validate(config: Config) -> None:

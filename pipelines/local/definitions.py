@@ -14,9 +14,10 @@ from pipelines.staging import Artifact, code_artifacts, data_artifact, stage_to_
 
 def definition_key(config: Config, artifacts: dict[str, Artifact], data: Artifact | None, sdk: str) -> str:
     described = asdict(config)
-    described.pop("source", None)
     payload = {
-        "config": described,
+        # only what the definition is built from: serving and monitoring settings do not change it
+        "config": {k: described[k] for k in ("project", "data", "training", "gate", "sagemaker")},
+        "engine": config.monitoring.engine,
         "code": {name: a.digest for name, a in sorted(artifacts.items())},
         "data": data.digest if data else None,
         "sdk": sdk,
