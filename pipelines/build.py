@@ -4,6 +4,7 @@ local runner share (config + overrides -> staged artefacts -> definition JSON)."
 from __future__ import annotations
 
 import importlib
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,9 +72,10 @@ def build_definition(
     config: Config, module_name: str = "pipelines.definition", root: Path | None = None, session=None
 ) -> BuiltDefinition:
     """Stage nothing, build everything: artefacts hashed from the tree, the definition JSON offline."""
-    from pipelines.sdk import pipeline_session
+    from pipelines.sdk import offline_sdk, pipeline_session
 
-    module = importlib.import_module(module_name)
+    with offline_sdk(config.project.region):  # a user module may import the SDK at its top
+        module = importlib.import_module(module_name)
     if not hasattr(module, "get_pipeline"):
         raise ConfigError(f"--module-name {module_name}: the module has no get_pipeline(config, session)")
     artifacts = code_artifacts(root) if root else code_artifacts()
@@ -83,8 +85,11 @@ def build_definition(
         if not path.is_absolute() and root is not None:
             path = root / path
         data = data_artifact(path)
-    session = session or pipeline_session(config.project.region, config.sagemaker.bucket)
-    pipeline = module.get_pipeline(config, session, artifacts, data)
-    from pipelines.definition import definition_json
+    with warnings.catch_warnings():
+        # "Running within a PipelineSession, there will be No Wait...": expected, that is the point
+        warnings.filterwarnings("ignore", message="Running within a PipelineSession", category=UserWarning)
+        session = session or pipeline_session(config.project.region, config.sagemaker.bucket)
+        pipeline = module.get_pipeline(config, session, artifacts, data)
+        from pipelines.definition import definition_json
 
-    return BuiltDefinition(config, definition_json(pipeline), artifacts, data)
+        return BuiltDefinition(config, definition_json(pipeline), artifacts, data)

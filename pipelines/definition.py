@@ -9,9 +9,10 @@ every upsert. Code is referenced by content hash (see ``pipelines.staging``).
 from __future__ import annotations
 
 import json
+import logging
 
 from pipelines.config import Config
-from pipelines.sdk import prepare_environment
+from pipelines.sdk import offline_sdk
 from pipelines.staging import Artifact, code_artifacts
 
 CONTAINER_ROOT = "/opt/ml/processing"
@@ -45,13 +46,18 @@ def input_data_default(config: Config, data: Artifact | None) -> str:
 
 
 def get_pipeline(config: Config, session, artifacts: dict[str, Artifact] | None = None, data: Artifact | None = None):
-    """Build the SageMaker Pipeline for ``config`` (role and bucket must be set)."""
+    """Build the SageMaker Pipeline for ``config`` (role and bucket must be set), offline."""
     sm = config.sagemaker
     if not sm.role_arn:
         raise ValueError("sagemaker.role_arn is not set: pass --role-arn or set it in the configuration")
     if not sm.bucket:
         raise ValueError("sagemaker.bucket is not set: pass --bucket or set it in the configuration")
-    prepare_environment(config.project.region)
+    with offline_sdk(config.project.region):
+        return _build(config, session, artifacts, data)
+
+
+def _build(config: Config, session, artifacts: dict[str, Artifact] | None, data: Artifact | None):
+    sm = config.sagemaker
 
     from sagemaker.core import image_uris
     from sagemaker.core.drift_check_baselines import DriftCheckBaselines
@@ -335,6 +341,7 @@ def get_pipeline(config: Config, session, artifacts: dict[str, Artifact] | None 
         image_uri=image,
         s3_model_data_url=model_data,
         role_arn=sm.role_arn,
+        log_level=logging.ERROR,  # its default, DEBUG, would print on the CLI
         sagemaker_session=session,
         env_vars=dict(INFERENCE_ENV),
     )

@@ -96,12 +96,12 @@ def _run(args) -> int:
         if "InputDataUrl" in params:
             params["InputDataUrl"] = stage_input_override(params["InputDataUrl"], config, state)
         result = runner.start(definition, config.pipeline_name, params)
-    _summary(result, state)
+    _summary(result, time.monotonic() - printer.started)
     return 0 if result.status == "Succeeded" else 1
 
 
-def _summary(result, state: Path) -> None:
-    print(f"Execution {result.execution_id}: {result.status} in {time.process_time():.1f} s CPU")
+def _summary(result, seconds: float) -> None:
+    print(f"Execution {result.execution_id}: {result.status} in {seconds:.1f} s")
     register = result.steps.get("Register", {})
     if register.get("status") == "Succeeded":
         props = register["properties"]
