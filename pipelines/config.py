@@ -113,8 +113,42 @@ class ServingConfig:
 
 
 @dataclass(frozen=True)
+class AlarmConfig:
+    """Per-feature drift alarms (metric feature_baseline_drift_<f>) under one composite drift alarm."""
+
+    threshold: float = 0.1
+    evaluation_periods: int = 1
+    datapoints_to_alarm: int = 1
+    period_seconds: int = 3600
+    treat_missing_data: str = "notBreaching"
+
+
+@dataclass(frozen=True)
+class AlertConfig:
+    log: bool = True
+    jsonl: str | None = None  # local path of a JSON-lines alert file (relative: under the state directory)
+    webhook_url: str | None = None
+    webhook_timeout_seconds: float = 5.0
+    webhook_retries: int = 3
+    sns_emails: tuple[str, ...] = ()  # AWS: SNS subscriptions
+    sns_https: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RetrainConfig:
+    enabled: bool = True
+    data_uri: str | None = None  # default s3://<bucket>/<pipeline>/retraining/
+    cooldown_hours: float = 24.0
+
+
+@dataclass(frozen=True)
 class MonitoringConfig:
     engine: str = "processing"
+    schedule: str = "0 * * * *"  # cron: hourly, over the last complete hour
+    reports_destination: str | None = None  # default s3://<bucket>/<pipeline>/monitoring
+    alarm: AlarmConfig = field(default_factory=AlarmConfig)
+    alerts: AlertConfig = field(default_factory=AlertConfig)
+    retrain: RetrainConfig = field(default_factory=RetrainConfig)
 
 
 @dataclass(frozen=True)
@@ -131,6 +165,14 @@ class Config:
     @property
     def endpoint_name(self) -> str:
         return self.serving.endpoint_name or f"{self.project.name}-endpoint"
+
+    @property
+    def reports_destination(self) -> str:
+        return self.monitoring.reports_destination or f"s3://{self.sagemaker.bucket}/{self.pipeline_name}/monitoring"
+
+    @property
+    def retrain_data_uri(self) -> str:
+        return self.monitoring.retrain.data_uri or f"s3://{self.sagemaker.bucket}/{self.pipeline_name}/retraining/"
 
     @property
     def capture_destination(self) -> str:
@@ -285,8 +327,7 @@ def parse_config(raw: dict, source: str = "config") -> Config:
         cache_expire_after=_string(s.get("cache_expire_after", "P30D"), f"{where}sagemaker.cache_expire_after"),
         retry_attempts=_int(s.get("retry_attempts", 2), f"{where}sagemaker.retry_attempts"),
     )
-    m = _section(raw, "monitoring", MonitoringConfig, where)
-    monitoring = MonitoringConfig(engine=m.get("engine", "processing"))
+    monitoring = _monitoring(raw, where)
     config = Config(project, data, training, gate, sagemaker, monitoring, _serving(raw, where), source)
     validate(config)
     return config
@@ -295,6 +336,81 @@ def parse_config(raw: dict, source: str = "config") -> Config:
 def _bool(value: Any, where: str) -> bool:
     _expect(isinstance(value, bool), where, "true or false", value)
     return value
+
+
+def _subsection(block: dict, name: str, kind: type, where: str) -> dict:
+    sub = block.get(name) or {}
+    _expect(isinstance(sub, dict), f"{where}{name}", "a mapping", sub)
+    known = {f.name for f in fields(kind)}
+    unknown = sorted(set(sub) - known)
+    if unknown:
+        raise ConfigError(f"{where}{name}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return sub
+
+
+def _number(value: Any, where: str, minimum: float = 0.0) -> float:
+    _expect(
+        isinstance(value, (int, float)) and not isinstance(value, bool) and value >= minimum,
+        where,
+        f"a number >= {minimum:g}",
+        value,
+    )
+    return float(value)
+
+
+def _monitoring(raw: dict, where: str) -> MonitoringConfig:
+    m = _section(raw, "monitoring", MonitoringConfig, where)
+    mw = f"{where}monitoring."
+    a = _subsection(m, "alarm", AlarmConfig, mw)
+    treat = a.get("treat_missing_data", "notBreaching")
+    _expect(
+        treat in ("missing", "notBreaching", "breaching", "ignore"),
+        f"{mw}alarm.treat_missing_data",
+        "missing, notBreaching, breaching or ignore",
+        treat,
+    )
+    alarm = AlarmConfig(
+        threshold=_number(a.get("threshold", 0.1), f"{mw}alarm.threshold"),
+        evaluation_periods=_int(a.get("evaluation_periods", 1), f"{mw}alarm.evaluation_periods", 1),
+        datapoints_to_alarm=_int(a.get("datapoints_to_alarm", 1), f"{mw}alarm.datapoints_to_alarm", 1),
+        period_seconds=_int(a.get("period_seconds", 3600), f"{mw}alarm.period_seconds", 60),
+        treat_missing_data=treat,
+    )
+    _expect(
+        alarm.datapoints_to_alarm <= alarm.evaluation_periods,
+        f"{mw}alarm.datapoints_to_alarm",
+        f"at most evaluation_periods ({alarm.evaluation_periods})",
+        alarm.datapoints_to_alarm,
+    )
+    al = _subsection(m, "alerts", AlertConfig, mw)
+    webhook = _string(al.get("webhook_url"), f"{mw}alerts.webhook_url", optional=True)
+    if webhook is not None:
+        _expect(webhook.startswith(("http://", "https://")), f"{mw}alerts.webhook_url", "an http(s):// URL", webhook)
+    alerts = AlertConfig(
+        log=_bool(al.get("log", True), f"{mw}alerts.log"),
+        jsonl=_string(al.get("jsonl"), f"{mw}alerts.jsonl", optional=True),
+        webhook_url=webhook,
+        webhook_timeout_seconds=_number(al.get("webhook_timeout_seconds", 5.0), f"{mw}alerts.webhook_timeout_seconds"),
+        webhook_retries=_int(al.get("webhook_retries", 3), f"{mw}alerts.webhook_retries"),
+        sns_emails=_strings(al.get("sns_emails", []), f"{mw}alerts.sns_emails"),
+        sns_https=_strings(al.get("sns_https", []), f"{mw}alerts.sns_https"),
+    )
+    r = _subsection(m, "retrain", RetrainConfig, mw)
+    retrain = RetrainConfig(
+        enabled=_bool(r.get("enabled", True), f"{mw}retrain.enabled"),
+        data_uri=_string(r.get("data_uri"), f"{mw}retrain.data_uri", optional=True),
+        cooldown_hours=_number(r.get("cooldown_hours", 24.0), f"{mw}retrain.cooldown_hours"),
+    )
+    schedule = _string(m.get("schedule", "0 * * * *"), f"{mw}schedule")
+    _expect(len(schedule.split()) == 5, f"{mw}schedule", "a 5-field cron expression such as '0 * * * *'", schedule)
+    return MonitoringConfig(
+        engine=m.get("engine", "processing"),
+        schedule=schedule,
+        reports_destination=_string(m.get("reports_destination"), f"{mw}reports_destination", optional=True),
+        alarm=alarm,
+        alerts=alerts,
+        retrain=retrain,
+    )
 
 
 def _serving(raw: dict, where: str) -> ServingConfig:
