@@ -1,0 +1,288 @@
+"""The feature transform shared by preprocessing, training and serving: raw records in, a float matrix out.
+
+Numeric columns are kept as floats (missing values stay NaN: XGBoost handles them); categorical columns are
+one-hot encoded with the categories seen in training, in sorted order; a category not seen in training (or a
+missing one) encodes as all zeros. The fitted transform is plain JSON, so it travels inside the model artefact
+and loads with nothing but the standard library, numpy and pandas.
+
+This module is imported as ``inference.feature_transform`` in the repository and as the sibling module
+``feature_transform`` from a model's ``code/`` directory; it must stay importable both ways (no package-relative
+imports) and Python 3.10 compatible.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+FORMAT = "feature-transform/v1"
+
+# pandas' default missing-value markers: a numeric field written like this is missing (NaN), in training
+# (pandas.read_csv) and in serving alike.
+NA_TOKENS = frozenset(
+    {
+        "",
+        "#N/A",
+        "#N/A N/A",
+        "#NA",
+        "-1.#IND",
+        "-1.#QNAN",
+        "-NaN",
+        "-nan",
+        "1.#IND",
+        "1.#QNAN",
+        "<NA>",
+        "N/A",
+        "NA",
+        "NULL",
+        "NaN",
+        "None",
+        "n/a",
+        "nan",
+        "null",
+    }
+)
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    if isinstance(value, str):
+        return value.strip() in NA_TOKENS
+    return value is pd.NA or value is pd.NaT
+
+
+def _to_float(value: Any, column: str, where: str) -> float:
+    """One raw value of a numeric column as a float; a clear ValueError if it is not a number."""
+    if isinstance(value, bool):  # a JSON true/false is not a measurement
+        raise ValueError(f"Column '{column}' must be numeric, got {value!r}{where}")
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return float(value)
+    if _is_missing(value):
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"Column '{column}' must be numeric, got {value!r}{where}") from None
+
+
+def _category(value: Any) -> str | None:
+    if _is_missing(value):
+        return None
+    return value.strip() if isinstance(value, str) else str(value)
+
+
+def numeric_column(values: pd.Series, column: str) -> np.ndarray:
+    """A raw column as float64 (missing -> NaN); a ValueError naming the column and a bad value if not numeric."""
+    if pd.api.types.is_bool_dtype(values):
+        raise ValueError(f"Column '{column}' must be numeric, got booleans (e.g. {values.iloc[0]!r})")
+    if pd.api.types.is_numeric_dtype(values):
+        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+    cleaned = values.map(lambda v: math.nan if _is_missing(v) else v)
+    converted = pd.to_numeric(cleaned, errors="coerce")
+    bad = converted.isna() & cleaned.notna()
+    if bad.any():
+        position = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ValueError(
+            f"Column '{column}' must be numeric, got {values.iloc[position]!r} (record {position + 1}); "
+            f"{int(bad.sum())} non-numeric value(s) in all"
+        )
+    return converted.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+@dataclass(frozen=True)
+class FeatureTransform:
+    """A fitted transform: raw columns ``input_columns`` -> the float matrix with columns ``feature_names``.
+
+    ``categories`` maps each categorical column (in ``input_columns`` order) to its sorted training categories.
+    """
+
+    input_columns: tuple[str, ...]
+    numeric: tuple[str, ...]
+    categories: tuple[tuple[str, tuple[str, ...]], ...]
+
+    @property
+    def categorical(self) -> tuple[str, ...]:
+        """Names of the categorical input columns."""
+        return tuple(name for name, _ in self.categories)
+
+    @cached_property
+    def feature_names(self) -> tuple[str, ...]:
+        """Output column names: numeric columns as is, one ``<column>=<category>`` per known category."""
+        cats = dict(self.categories)
+        names: list[str] = []
+        for column in self.input_columns:
+            if column in cats:
+                names.extend(f"{column}={category}" for category in cats[column])
+            else:
+                names.append(column)
+        return tuple(names)
+
+    @cached_property
+    def _layout(self) -> list[tuple[str, int, dict[str, int] | None]]:
+        """Per input column: (name, first output column, category -> offset or None for numeric)."""
+        cats = dict(self.categories)
+        layout, start = [], 0
+        for column in self.input_columns:
+            if column in cats:
+                index = {category: i for i, category in enumerate(cats[column])}
+                layout.append((column, start, index))
+                start += len(index)
+            else:
+                layout.append((column, start, None))
+                start += 1
+        return layout
+
+    def apply(self, records: pd.DataFrame | Sequence[Sequence[Any]]) -> np.ndarray:
+        """Transform raw records into a float64 matrix (rows x ``feature_names``).
+
+        ``records`` is a DataFrame with (at least) the ``input_columns`` by name, or positional rows: a sequence
+        of sequences, each with exactly one value per input column, in ``input_columns`` order. Raises
+        ValueError naming the column and an example value for a missing column, a wrong number of fields or a
+        non-numeric value in a numeric column.
+        """
+        if isinstance(records, pd.DataFrame):
+            return self._apply_frame(records)
+        return self._apply_rows(records)
+
+    def _apply_frame(self, frame: pd.DataFrame) -> np.ndarray:
+        missing = [c for c in self.input_columns if c not in frame.columns]
+        if missing:
+            raise ValueError(
+                f"Column '{missing[0]}' not found in the records; expected columns: {', '.join(self.input_columns)}"
+            )
+        out = np.zeros((len(frame), len(self.feature_names)), dtype=np.float64)
+        for column, start, index in self._layout:
+            if index is None:
+                out[:, start] = numeric_column(frame[column], column)
+                continue
+            codes = frame[column].map(_category).map(index)
+            rows = np.flatnonzero(codes.notna().to_numpy())
+            out[rows, start + codes.iloc[rows].to_numpy(dtype=np.int64)] = 1.0
+        return out
+
+    def _apply_rows(self, rows: Sequence[Sequence[Any]]) -> np.ndarray:
+        width = len(self.input_columns)
+        for r, row in enumerate(rows):
+            if isinstance(row, (str, bytes)) or not isinstance(row, (Sequence, np.ndarray)):
+                raise ValueError(f"Record {r + 1} must be a list of {width} values, got {type(row).__name__}")
+            if len(row) != width:
+                example = ",".join(map(str, row))[:80]
+                raise ValueError(
+                    f"Record {r + 1} has {len(row)} field(s), expected {width} "
+                    f"({', '.join(self.input_columns)}); got: {example!r}"
+                )
+        out = np.zeros((len(rows), len(self.feature_names)), dtype=np.float64)
+        if not len(rows):
+            return out
+        for (column, start, index), values in zip(self._layout, zip(*rows, strict=True), strict=True):
+            if index is None:
+                out[:, start] = self._numbers(values, column)
+                continue
+            for r, value in enumerate(values):
+                offset = index.get(value) if type(value) is str else None  # the common case: an exact match
+                if offset is None:
+                    if isinstance(value, (list, dict, tuple)):
+                        raise ValueError(f"Column '{column}' must be a single value, got {value!r} (record {r + 1})")
+                    offset = index.get(_category(value))  # type: ignore[arg-type]
+                if offset is not None:
+                    out[r, start + offset] = 1.0
+        return out
+
+    @staticmethod
+    def _numbers(values: tuple[Any, ...], column: str) -> np.ndarray | list[float]:
+        """One numeric column of positional records: numpy's parser when every value is a plain number or
+        numeric text, else value by value (missing-value markers, and a clear error for anything else)."""
+        if not any(type(v) is bool or isinstance(v, (np.bool_, list, dict, tuple)) for v in values):
+            try:
+                return np.array(values, dtype=np.float64)
+            except (TypeError, ValueError):
+                pass
+        return [_to_float(v, column, f" (record {r + 1})") for r, v in enumerate(values)]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The transform as a JSON-ready dict."""
+        return {
+            "format": FORMAT,
+            "input_columns": list(self.input_columns),
+            "numeric": list(self.numeric),
+            "categorical": {name: list(values) for name, values in self.categories},
+            "feature_names": list(self.feature_names),
+        }
+
+    def to_json(self, extra: Mapping[str, Any] | None = None) -> str:
+        """The transform as JSON text; ``extra`` adds top-level keys (e.g. the data schema) that loading ignores."""
+        return json.dumps({**self.to_dict(), **(extra or {})}, indent=2, sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FeatureTransform:
+        """Load a transform written by ``to_dict``; ValueError if it is not one."""
+        if not isinstance(data, Mapping) or data.get("format") != FORMAT:
+            found = data.get("format") if isinstance(data, Mapping) else type(data).__name__
+            raise ValueError(f"Not a feature transform: expected format {FORMAT!r}, got {found!r}")
+        try:
+            inputs = tuple(str(c) for c in data["input_columns"])
+            numeric = tuple(str(c) for c in data["numeric"])
+            categorical = data["categorical"]
+            categories = tuple((str(k), tuple(str(v) for v in categorical[k])) for k in inputs if k in categorical)
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"Malformed feature transform: {exc!r}") from exc
+        unknown = set(inputs) - set(numeric) - set(dict(categories))
+        if unknown:
+            raise ValueError(
+                f"Malformed feature transform: columns {sorted(unknown)} are neither numeric nor categorical"
+            )
+        return cls(inputs, numeric, categories)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> FeatureTransform:
+        """Load a transform from JSON text written by ``to_json``."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"Feature transform is not valid JSON: {exc}") from exc
+        return cls.from_dict(data)
+
+
+def fit_transform(frame: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str]) -> FeatureTransform:
+    """Fit a transform on raw training features.
+
+    ``input_columns`` keeps the frame's column order (so positional records follow the data file's order);
+    categories are the distinct non-missing values of each categorical column, as text, sorted. Raises
+    ValueError for a missing column, a column listed twice, or a non-numeric value in a numeric column.
+    """
+    numeric, categorical = list(numeric), list(categorical)
+    both = sorted(set(numeric) & set(categorical))
+    if both:
+        raise ValueError(f"Column '{both[0]}' is listed as both numeric and categorical")
+    wanted = numeric + categorical
+    if not wanted:
+        raise ValueError("No feature columns: give at least one numeric or categorical column")
+    missing = [c for c in wanted if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"Column '{missing[0]}' not found in the training features; "
+            f"columns are: {', '.join(map(str, frame.columns))}"
+        )
+    for column in numeric:
+        numeric_column(frame[column], column)  # validates, with the column and an example in the message
+    categories = []
+    for column in categorical:
+        values = {c for c in frame[column].map(_category) if c is not None}
+        categories.append((column, tuple(sorted(values))))
+    inputs = tuple(str(c) for c in frame.columns if c in set(wanted))
+    order = {c: i for i, c in enumerate(inputs)}
+    return FeatureTransform(
+        input_columns=inputs,
+        numeric=tuple(sorted(numeric, key=order.__getitem__)),
+        categories=tuple(sorted(categories, key=lambda item: order[item[0]])),
+    )

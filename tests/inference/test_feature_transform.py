@@ -1,0 +1,116 @@
+"""The shared feature transform on the bundled abalone data: fit, apply (frames and rows), JSON, errors."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from inference.feature_transform import FeatureTransform, fit_transform
+from tests.conftest import ABALONE
+
+NUMERIC = ("length", "diameter", "height", "whole_weight", "shucked_weight", "viscera_weight", "shell_weight")
+
+
+@pytest.fixture(scope="module")
+def raw() -> pd.DataFrame:
+    return pd.read_csv(ABALONE, dtype=str).drop(columns="rings")
+
+
+@pytest.fixture(scope="module")
+def transform(raw) -> FeatureTransform:
+    return fit_transform(raw, NUMERIC, ["sex"])
+
+
+def test_fit_keeps_the_file_order_and_sorts_categories(transform):
+    assert transform.input_columns == ("sex", *NUMERIC)
+    assert transform.categorical == ("sex",)
+    assert dict(transform.categories) == {"sex": ("F", "I", "M")}
+    assert transform.feature_names == ("sex=F", "sex=I", "sex=M", *NUMERIC)
+
+
+def test_apply_one_hot_encodes_and_keeps_numbers(transform, raw):
+    matrix = transform.apply(raw)
+    assert matrix.shape == (4177, 10) and matrix.dtype == np.float64
+    assert matrix[:, :3].sum(axis=1).tolist() == [1.0] * 4177
+    first = raw.iloc[0]  # M,0.455,0.365,0.095,0.514,0.2245,0.101,0.15
+    assert first["sex"] == "M"
+    assert matrix[0].tolist() == [0, 0, 1, 0.455, 0.365, 0.095, 0.514, 0.2245, 0.101, 0.15]
+    np.testing.assert_array_equal(matrix[:, 3:], raw[list(NUMERIC)].astype(float).to_numpy())
+
+
+def test_positional_rows_give_the_same_matrix_as_the_frame(transform, raw):
+    rows = raw.to_numpy().tolist()
+    np.testing.assert_array_equal(transform.apply(rows), transform.apply(raw))
+    # numbers as numbers (JSON) and as text (CSV) agree
+    numbers = [[r[0], *map(float, r[1:])] for r in rows[:50]]
+    np.testing.assert_array_equal(transform.apply(numbers), transform.apply(raw.iloc[:50]))
+
+
+def test_frame_columns_are_found_by_name_in_any_order(transform, raw):
+    shuffled = raw[list(reversed(raw.columns))].assign(extra="ignored")
+    np.testing.assert_array_equal(transform.apply(shuffled), transform.apply(raw))
+
+
+def test_unseen_and_missing_categories_encode_as_zeros_and_missing_numbers_as_nan(transform):
+    matrix = transform.apply([["X", "0.5", "", "NA", None, "nan", " 0.25 ", 1], [None, *["1"] * 7], ["", *["1"] * 7]])
+    assert matrix[0, :3].tolist() == [0, 0, 0]
+    assert matrix[0, 3] == 0.5 and matrix[0, 8] == 0.25 and matrix[0, 9] == 1.0
+    assert all(math.isnan(v) for v in matrix[0, 4:8])
+    assert matrix[1, :3].tolist() == [0, 0, 0] and matrix[2, :3].tolist() == [0, 0, 0]
+    frame = pd.DataFrame([{"sex": "X", **dict.fromkeys(NUMERIC, np.nan)}])
+    assert np.isnan(transform.apply(frame)[0, 3:]).all() and transform.apply(frame)[0, :3].tolist() == [0, 0, 0]
+
+
+def test_json_round_trip(transform, raw):
+    text = transform.to_json({"schema": {"target": "rings"}})
+    data = json.loads(text)
+    assert data["input_columns"] == list(transform.input_columns)
+    assert data["categorical"] == {"sex": ["F", "I", "M"]}
+    assert data["feature_names"] == list(transform.feature_names)
+    assert data["schema"] == {"target": "rings"}
+    loaded = FeatureTransform.from_json(text)
+    assert loaded == transform
+    np.testing.assert_array_equal(loaded.apply(raw), transform.apply(raw))
+
+
+def test_non_numeric_values_are_named_with_column_and_example(transform, raw):
+    with pytest.raises(ValueError, match=r"Column 'height' must be numeric, got 'tall' \(record 2\)"):
+        transform.apply([raw.iloc[0].tolist(), ["M", "0.4", "0.3", "tall", "1", "1", "1", "1"]])
+    with pytest.raises(ValueError, match=r"Column 'length' must be numeric, got True"):
+        transform.apply([["M", True, 1, 1, 1, 1, 1, 1]])
+    broken = raw.iloc[:5].copy()
+    broken.loc[3, "diameter"] = "wide"
+    with pytest.raises(ValueError, match=r"Column 'diameter' must be numeric, got 'wide' \(record 4\)"):
+        transform.apply(broken)
+    with pytest.raises(ValueError, match=r"Column 'diameter' must be numeric, got 'wide'"):
+        fit_transform(broken, NUMERIC, ["sex"])
+
+
+def test_wrong_field_counts_and_missing_columns_are_rejected(transform, raw):
+    with pytest.raises(ValueError, match=r"Record 1 has 7 field\(s\), expected 8 \(sex, length, diameter"):
+        transform.apply([["M", "1", "1", "1", "1", "1", "1"]])
+    with pytest.raises(ValueError, match=r"Record 1 must be a list of 8 values, got str"):
+        transform.apply(["M,1,1,1,1,1,1,1"])
+    with pytest.raises(ValueError, match=r"Column 'sex' must be a single value"):
+        transform.apply([[["M"], "1", "1", "1", "1", "1", "1", "1"]])
+    with pytest.raises(ValueError, match=r"Column 'height' not found in the records; expected columns: sex, length"):
+        transform.apply(raw.drop(columns="height"))
+    with pytest.raises(ValueError, match=r"Column 'weight' not found in the training features; columns are: sex"):
+        fit_transform(raw, [*NUMERIC, "weight"], ["sex"])
+    with pytest.raises(ValueError, match=r"Column 'sex' is listed as both numeric and categorical"):
+        fit_transform(raw, ["sex"], ["sex"])
+
+
+def test_loading_rejects_what_is_not_a_transform():
+    with pytest.raises(ValueError, match=r"Not a feature transform: expected format 'feature-transform/v1'"):
+        FeatureTransform.from_json('{"input_columns": []}')
+    with pytest.raises(ValueError, match=r"not valid JSON"):
+        FeatureTransform.from_json("{")
+    with pytest.raises(ValueError, match=r"neither numeric nor categorical"):
+        FeatureTransform.from_dict(
+            {"format": "feature-transform/v1", "input_columns": ["a", "b"], "numeric": ["a"], "categorical": {}}
+        )
