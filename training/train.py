@@ -1,0 +1,315 @@
+"""Train step: script-mode XGBoost training for the SageMaker XGBoost framework container.
+
+The container runs ``python train.py --num_round 300 --max_depth 5 ...`` (hyperparameters as command-line
+arguments, all strings) with ``SM_MODEL_DIR``, ``SM_CHANNEL_TRAIN``, ``SM_CHANNEL_VALIDATION``,
+``SM_CHANNEL_TRANSFORM`` and ``SM_OUTPUT_DATA_DIR`` in the environment. The model directory it leaves is
+everything an endpoint needs: ``xgboost-model.json`` (the booster as XGBoost JSON, never a pickle, cut at the
+best iteration), ``transform.json`` and ``code/inference.py`` + ``code/feature_transform.py``.
+
+Imports only the standard library, numpy, pandas and xgboost; Python 3.10 compatible.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+
+logger = logging.getLogger(__name__)
+
+MODEL_FILE = "xgboost-model.json"
+TRANSFORM_FILE = "transform.json"
+HANDLER_FILES = ("inference.py", "feature_transform.py")
+OBJECTIVES = {"reg:squarederror": "rmse", "binary:logistic": "logloss"}
+EVAL_METRICS = {
+    "reg:squarederror": ("rmse", "mae", "mape", "rmsle"),
+    "binary:logistic": ("logloss", "auc", "aucpr", "error"),
+}
+
+
+class TrainingError(ValueError):
+    """Bad hyperparameters or training data; the message says what was expected and what was received."""
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    """The supported hyperparameters, typed (CreateTrainingJob passes them as strings)."""
+
+    objective: str = "reg:squarederror"
+    num_round: int = 100
+    max_depth: int = 6
+    eta: float = 0.3
+    subsample: float = 1.0
+    min_child_weight: float = 1.0
+    colsample_bytree: float = 1.0
+    early_stopping_rounds: int = 10
+    eval_metric: str | None = None  # default: rmse for regression, logloss for binary
+    seed: int = 0
+    nthread: int = 0  # 0: every available core
+
+    @property
+    def metric(self) -> str:
+        """The evaluation metric used for early stopping."""
+        return self.eval_metric or OBJECTIVES[self.objective]
+
+    def booster_params(self) -> dict[str, object]:
+        """The parameters as ``xgboost.train`` takes them."""
+        return {
+            "objective": self.objective,
+            "max_depth": self.max_depth,
+            "eta": self.eta,
+            "subsample": self.subsample,
+            "min_child_weight": self.min_child_weight,
+            "colsample_bytree": self.colsample_bytree,
+            "eval_metric": self.metric,
+            "seed": self.seed,
+            "tree_method": "hist",
+            **({"nthread": self.nthread} if self.nthread > 0 else {}),
+        }
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What training produced: the model file, where it stopped and its scores at the best iteration."""
+
+    model_path: str
+    best_iteration: int
+    num_boosted_rounds: int
+    eval_metric: str
+    validation_score: float
+    train_score: float
+    train_rows: int
+    validation_rows: int
+
+
+def _number(name: str, text: str, kind: type, low: float, high: float, low_open: bool = False) -> int | float:
+    try:
+        value = kind(text)
+    except (TypeError, ValueError):
+        expected = "an integer" if kind is int else "a number"
+        raise TrainingError(f"Hyperparameter {name} must be {expected}, got {text!r}") from None
+    if value < low or value > high or (low_open and value == low):
+        bracket = "(" if low_open else "["
+        raise TrainingError(f"Hyperparameter {name} must be in {bracket}{low}, {high}], got {text!r}")
+    return value
+
+
+def parse_hyperparameters(values: Mapping[str, str]) -> TrainParams:
+    """Typed, validated hyperparameters from their string form; TrainingError names the bad or unknown one."""
+    known = set(TrainParams.__dataclass_fields__)
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise TrainingError(
+            f"Unknown hyperparameter(s): {', '.join(unknown)}; supported: {', '.join(TrainParams.__dataclass_fields__)}"
+        )
+    inf = float("inf")
+    v = {k: str(x).strip() for k, x in values.items()}
+    objective = v.get("objective", TrainParams.objective)
+    if objective not in OBJECTIVES:
+        raise TrainingError(f"Hyperparameter objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    metric = v.get("eval_metric") or None
+    if metric is not None and metric not in EVAL_METRICS[objective]:
+        raise TrainingError(
+            f"Hyperparameter eval_metric must be one of {', '.join(EVAL_METRICS[objective])} for {objective}, "
+            f"got {metric!r}"
+        )
+    spec = {
+        "num_round": (int, 1, inf, False),
+        "max_depth": (int, 0, inf, False),
+        "eta": (float, 0.0, 1.0, True),
+        "subsample": (float, 0.0, 1.0, True),
+        "min_child_weight": (float, 0.0, inf, False),
+        "colsample_bytree": (float, 0.0, 1.0, True),
+        "early_stopping_rounds": (int, 0, inf, False),
+        "seed": (int, 0, 2**31 - 1, False),
+        "nthread": (int, 0, 1024, False),
+    }
+    typed = {name: _number(name, v[name], *rule) for name, rule in spec.items() if name in v}
+    return TrainParams(objective=objective, eval_metric=metric, **typed)
+
+
+def read_split(directory: str | os.PathLike, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, features) from the headerless CSV files of a channel (``<name>.csv`` or every ``*.csv``)."""
+    root = Path(directory)
+    files = [root / f"{name}.csv"] if (root / f"{name}.csv").is_file() else sorted(root.glob("*.csv"))
+    if not files:
+        raise TrainingError(f"No {name} data: expected {root / (name + '.csv')} (target first, no header)")
+    frames = []
+    for path in files:
+        try:
+            frames.append(pd.read_csv(path, header=None, dtype=np.float64))
+        except pd.errors.EmptyDataError:
+            raise TrainingError(f"{path} is empty: expected rows of target,feature,...") from None
+        except ValueError as exc:
+            raise TrainingError(f"{path} must hold only numbers (target first, no header): {exc}") from None
+    data = pd.concat(frames, ignore_index=True).to_numpy()
+    if data.shape[1] < 2:
+        raise TrainingError(f"{files[0]} has {data.shape[1]} column(s): expected the target and at least one feature")
+    labels, features = data[:, 0], data[:, 1:]
+    if np.isnan(labels).any():
+        raise TrainingError(f"{name} data has {int(np.isnan(labels).sum())} row(s) with no target in {root}")
+    return labels, features
+
+
+def handler_sources(search: Sequence[Path] | None = None) -> Path:
+    """The directory holding ``inference.py`` and ``feature_transform.py``: next to this script (the staged
+    training tarball is flat), else the repository's ``inference/``."""
+    here = Path(__file__).resolve().parent
+    for directory in search or (here, here.parent / "inference"):
+        if all((directory / f).is_file() for f in HANDLER_FILES):
+            return directory
+    raise TrainingError(f"Cannot find {' and '.join(HANDLER_FILES)} next to {here} or in {here.parent / 'inference'}")
+
+
+def _transform(transform_dir: str | os.PathLike) -> tuple[Path, dict]:
+    path = Path(transform_dir) / TRANSFORM_FILE
+    try:
+        return path, json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TrainingError(f"Feature transform not found: expected {path} (written by the Preprocess step)") from None
+    except json.JSONDecodeError as exc:
+        raise TrainingError(f"{path} is not valid JSON: {exc}") from None
+
+
+def train(
+    train_dir: str | os.PathLike,
+    validation_dir: str | os.PathLike,
+    transform_dir: str | os.PathLike,
+    model_dir: str | os.PathLike,
+    params: TrainParams | Mapping[str, str],
+    output_data_dir: str | os.PathLike | None = None,
+    source_dir: str | os.PathLike | None = None,
+) -> TrainResult:
+    """Train with early stopping on the validation split and write a self-contained model directory.
+
+    ``params`` is a TrainParams or the hyperparameters as strings. ``output_data_dir`` receives
+    ``training_metrics.json``; ``source_dir`` overrides where the handler files are copied from.
+    """
+    if not isinstance(params, TrainParams):
+        params = parse_hyperparameters(params)
+    transform_path, transform = _transform(transform_dir)
+    y_train, x_train = read_split(train_dir, "train")
+    y_valid, x_valid = read_split(validation_dir, "validation")
+    width = len(transform.get("feature_names", []))
+    for name, matrix in (("train", x_train), ("validation", x_valid)):
+        if matrix.shape[1] != width:
+            raise TrainingError(
+                f"The {name} data has {matrix.shape[1]} feature column(s) but {transform_path} describes {width}"
+            )
+    if params.objective == "binary:logistic":
+        for name, labels in (("train", y_train), ("validation", y_valid)):
+            if not np.isin(labels, (0.0, 1.0)).all():
+                bad = labels[~np.isin(labels, (0.0, 1.0))][0]
+                raise TrainingError(f"binary:logistic needs 0/1 targets, but the {name} data holds {bad!r}")
+    sources = handler_sources([Path(source_dir)] if source_dir else None)
+
+    dtrain = xgb.DMatrix(x_train, label=y_train)
+    dvalid = xgb.DMatrix(x_valid, label=y_valid)
+    history: dict = {}
+    booster = xgb.train(
+        params.booster_params(),
+        dtrain,
+        num_boost_round=params.num_round,
+        evals=[(dtrain, "train"), (dvalid, "validation")],
+        early_stopping_rounds=params.early_stopping_rounds or None,
+        evals_result=history,
+        verbose_eval=False,
+    )
+    rounds = booster.num_boosted_rounds()
+    scores = history["validation"][params.metric]
+    best = booster.best_iteration if params.early_stopping_rounds else rounds - 1
+    booster = booster[: best + 1]  # keep the best trees only: every consumer then predicts the same thing
+
+    model = Path(model_dir)
+    (model / "code").mkdir(parents=True, exist_ok=True)
+    booster.save_model(str(model / MODEL_FILE))
+    shutil.copyfile(transform_path, model / TRANSFORM_FILE)
+    for name in HANDLER_FILES:
+        shutil.copyfile(sources / name, model / "code" / name)
+    result = TrainResult(
+        model_path=str(model / MODEL_FILE),
+        best_iteration=best,
+        num_boosted_rounds=best + 1,
+        eval_metric=params.metric,
+        validation_score=float(scores[best]),
+        train_score=float(history["train"][params.metric][best]),
+        train_rows=len(y_train),
+        validation_rows=len(y_valid),
+    )
+    # the SageMaker metric-definition style, e.g. regex "validation-rmse:([0-9.]+)"
+    m = params.metric
+    logger.info(
+        f"[{best}] train-{m}:{result.train_score:.6f} validation-{m}:{result.validation_score:.6f} (of {rounds})"
+    )
+    if output_data_dir is not None:
+        out = Path(output_data_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        metrics = {**asdict(result), "hyperparameters": asdict(params), "rounds_trained": rounds}
+        (out / "training_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    return result
+
+
+def parse_args(argv: Sequence[str] | None) -> dict[str, str]:
+    """``--name value`` pairs (also ``--name=value``) as given by the container; TrainingError on anything else."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    values: dict[str, str] = {}
+    i = 0
+    while i < len(args):
+        token = args[i]
+        if not token.startswith("--") or len(token) == 2:
+            raise TrainingError(f"Expected --name value pairs of hyperparameters, got {token!r}")
+        name, eq, value = token[2:].partition("=")
+        if not eq:
+            if i + 1 >= len(args):
+                raise TrainingError(f"Hyperparameter --{name} has no value")
+            value, i = args[i + 1], i + 1
+        values[name.replace("-", "_")] = value
+        i += 1
+    return values
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Container entry: hyperparameters from the command line, directories from the SM_* environment."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    env = os.environ
+    failure = Path(env.get("SM_OUTPUT_DIR", "/opt/ml/output")) / "failure"
+    try:
+        params = parse_hyperparameters(parse_args(argv))
+        logger.info("Hyperparameters: %s", asdict(params))
+        train(
+            env.get("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train"),
+            env.get("SM_CHANNEL_VALIDATION", "/opt/ml/input/data/validation"),
+            env.get("SM_CHANNEL_TRANSFORM", "/opt/ml/input/data/transform"),
+            env.get("SM_MODEL_DIR", "/opt/ml/model"),
+            params,
+            output_data_dir=env.get("SM_OUTPUT_DATA_DIR", "/opt/ml/output/data"),
+        )
+    except TrainingError as exc:
+        logger.error("%s", exc)
+        _write_failure(failure, str(exc))
+        return 1
+    except Exception as exc:
+        _write_failure(failure, f"Training failed unexpectedly: {type(exc).__name__}: {exc}")
+        raise
+    return 0
+
+
+def _write_failure(path: Path, message: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(message[:1024] + "\n", encoding="utf-8")
+    except OSError as exc:
+        logger.warning("Could not write the failure message to %s: %s", path, exc)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
