@@ -17,6 +17,7 @@ OPT_ML = "/opt/ml"
 PYTHON_COMMANDS = ("python", "python3")
 ANALYZER_IMAGE = "sagemaker-model-monitor-analyzer"
 TAIL_LINES = 25
+JOB_THREADS = max(1, (os.cpu_count() or 1) // 2)
 
 
 class ContainerPaths:
@@ -41,6 +42,9 @@ def _environment(paths: ContainerPaths, extra: dict[str, str]) -> dict[str, str]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SM_", "SAGEMAKER_")) and k != "PYTHONPATH"}
     env.update({k: paths.text(str(v)) for k, v in extra.items()})
     env["SM_OPT_ML"] = str(paths.map(OPT_ML))
+    # Steps run side by side on one machine: each job gets its share of the cores, not all of them (an
+    # oversubscribed XGBoost or BLAS is many times slower). A container would see its own instance's cores.
+    env.setdefault("OMP_NUM_THREADS", str(JOB_THREADS))
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env["PYTHONUNBUFFERED"] = "1"
     return env
