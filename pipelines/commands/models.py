@@ -47,10 +47,12 @@ def register(commands) -> None:
 
 
 def _open(args):
-    from pipelines.build import config_from_kwargs
+    from pipelines.build import config_from_kwargs, local_config
     from pipelines.registry.factory import open_registry
 
     config = config_from_kwargs({"bucket": args.bucket}, args.config)
+    if args.backend == "local":
+        config = local_config(config)
     state = args.state_dir or Path(config.project.state_dir)
     return config, open_registry(args.backend, config, state)
 
@@ -92,9 +94,14 @@ def _show(args) -> int:
 
 
 def _set_status(args) -> int:
-    _, registry = _open(args)
+    config, registry = _open(args)
     group, version = parse_reference(args.reference)
     by = args.by or getpass.getuser()
     model = registry.set_status(group, version, args.status, by, args.note)
     print(f"{model.reference} is now {model.status} (by {by}: {args.note})")
+    if args.backend == "local" and model.status == APPROVED:
+        from inference.deploy import deploy_on_approval
+
+        state = args.state_dir or Path(config.project.state_dir)
+        print(deploy_on_approval(config, state, group, version).message)
     return 0
