@@ -1,0 +1,319 @@
+"""The local endpoint: the SageMaker container contract (``GET /ping``, ``POST /invocations``) over HTTP/1.1,
+serving the model version deployed to the endpoint, with data capture.
+
+- The version comes from the endpoint's deploy state (``<state>/endpoints/<endpoint>.json``, written by
+  ``mlops deploy``). The server polls it; on a change it loads the new version first (extract, import the
+  handler, ``model_fn``) in a worker thread while the old one keeps serving, then switches with one assignment.
+  A version that fails to load is logged and the old one keeps serving.
+- ``/ping`` answers 200 when a model is loaded, 503 before the first deploy. ``/invocations`` runs the handler:
+  the handler's ``RequestError`` (any exception with a 4xx ``status``) and ``ValueError`` are the client's
+  mistake and answered 4xx with the message; an empty body is 400, a body over the limit 413 (before it is read).
+- Small requests run on the event loop (a prediction of a few rows takes well under a millisecond); bodies over
+  ``INLINE_BODY_BYTES`` run in a worker thread so that a large batch does not stall other clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import os
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from inference.capture import CaptureWriter, Clock
+from inference.endpoint_state import EndpointState, models_dir, read_state, state_path
+from inference.http import Request, Response, drain, error_response, start_server
+from inference.model_loader import LoadedModel, limit_native_threads, load_model
+from pipelines.objectstore import local_path
+
+logger = logging.getLogger(__name__)
+
+INLINE_BODY_BYTES = 64 * 1024
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """Where the endpoint's state lives and how the server listens."""
+
+    state_dir: Path
+    endpoint: str
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = 6 * MIB
+    poll_seconds: float = 0.25
+    flush_seconds: float = 0.5
+    idle_timeout: float = 60.0
+    clock: Clock = field(default=time.time)
+
+
+@dataclass
+class Active:
+    """The version being served, with its capture writer; ``inflight`` counts requests in worker threads."""
+
+    state: EndpointState
+    model: LoadedModel
+    capture: CaptureWriter | None
+    inflight: int = 0
+
+
+def _client_status(exc: Exception) -> int | None:
+    status = getattr(exc, "status", None)
+    if isinstance(status, int) and 400 <= status < 500:
+        return status
+    return 400 if isinstance(exc, ValueError) else None
+
+
+def _message(exc: Exception) -> str:
+    return str(getattr(exc, "message", None) or exc) or type(exc).__name__
+
+
+class Endpoint:
+    """The app behind the HTTP server: routes, the active model, switching, capture."""
+
+    def __init__(self, options: ServeOptions) -> None:
+        self.options = options
+        self.active: Active | None = None
+        self.executor = ThreadPoolExecutor(2, thread_name_prefix="invoke", initializer=limit_native_threads)
+        self.loader = ThreadPoolExecutor(1, thread_name_prefix="loader")
+        self._signature: tuple | None = None
+        self.switches = 0
+        self._tasks: set[asyncio.Task] = set()
+
+    # -- requests ------------------------------------------------------------------------------------
+    def __call__(self, request: Request) -> Response | asyncio.Future:
+        path = request.path.split("?", 1)[0]
+        if path == "/ping":
+            if request.method not in ("GET", "HEAD"):
+                return Response(405, b"Use GET /ping\n", headers={"Allow": "GET, HEAD"})
+            return self._ping()
+        if path == "/invocations":
+            if request.method != "POST":
+                return Response(
+                    405, b"Use POST /invocations with a text/csv or application/json body\n", headers={"Allow": "POST"}
+                )
+            return self._invocations(request)
+        return error_response(404, f"No route {path[:200]!r}: this endpoint serves GET /ping and POST /invocations")
+
+    def _ping(self) -> Response:
+        active = self.active
+        if active is None:
+            return error_response(503, f"No model deployed to endpoint {self.options.endpoint!r}: run mlops deploy")
+        return Response(
+            200, f'{{"status": "healthy", "model": "{active.state.reference}"}}\n'.encode(), "application/json"
+        )
+
+    def _invocations(self, request: Request) -> Response | asyncio.Future:
+        active = self.active
+        if active is None:
+            return error_response(503, f"No model deployed to endpoint {self.options.endpoint!r}: run mlops deploy")
+        if not request.body:
+            return error_response(400, "Empty request body: send one or more records")
+        if len(request.body) <= INLINE_BODY_BYTES:
+            return self._invoke(active, request)
+        active.inflight += 1
+        future = asyncio.get_running_loop().run_in_executor(self.executor, self._invoke, active, request)
+        future.add_done_callback(lambda _: setattr(active, "inflight", active.inflight - 1))
+        return future
+
+    def _invoke(self, active: Active, request: Request) -> Response:
+        headers = request.headers
+        content_type = headers.get("content-type", "")
+        accept = headers.get("accept")
+        try:
+            body, response_type = active.model.invoke(request.body, content_type, accept)
+        except Exception as exc:
+            status = _client_status(exc)
+            if status is None:
+                logger.exception("Handler of %s failed", active.state.reference)
+                return error_response(500, f"The model's handler failed: {type(exc).__name__} (logged by the server)")
+            return error_response(status, _message(exc))
+        if active.capture is not None:
+            active.capture.capture(
+                request.body, content_type, body, response_type, headers.get("x-amzn-sagemaker-inference-id")
+            )
+        return Response(200, body, response_type, {"X-Amzn-Invoked-Production-Variant": active.state.variant})
+
+    # -- deploy state --------------------------------------------------------------------------------
+    def _state_signature(self) -> tuple | None:
+        try:
+            st = os.stat(state_path(self.options.state_dir, self.options.endpoint))
+        except FileNotFoundError:
+            return None
+        return st.st_mtime_ns, st.st_size, st.st_ino
+
+    def _activate(self, state: EndpointState, previous: Active | None) -> Active:
+        """Load ``state``'s version (worker thread); the old one keeps serving meanwhile."""
+        o = self.options
+        if previous is not None and previous.state.model_data_url == state.model_data_url:
+            model = previous.model
+        else:
+            model = load_model(
+                local_path(state.model_data_url, o.state_dir),
+                models_dir(o.state_dir, o.endpoint),
+                state.reference,
+                state.environment,
+            )
+        reuse = (
+            previous is not None
+            and previous.capture is not None
+            and previous.state.capture == state.capture
+            and previous.state.variant == state.variant
+        )
+        if reuse:
+            capture = previous.capture
+        elif state.capture.enabled:
+            root = local_path(state.capture.destination, o.state_dir)
+            capture = CaptureWriter(state.capture, root, o.endpoint, state.variant, o.clock, o.flush_seconds)
+        else:
+            capture = None
+        return Active(state, model, capture)
+
+    async def refresh(self) -> bool:
+        """Switch to the deployed version if the state file changed; returns whether it switched."""
+        signature = self._state_signature()
+        if signature == self._signature:
+            return False
+        self._signature = signature
+        loop = asyncio.get_running_loop()
+        try:
+            state = read_state(self.options.state_dir, self.options.endpoint)
+        except ValueError as exc:
+            logger.error("%s; still serving %s", exc, self.active.state.reference if self.active else "nothing")
+            return False
+        if state is None:
+            return False
+        previous = self.active
+        if previous is not None and previous.state == state:
+            return False
+        try:
+            new = await loop.run_in_executor(self.loader, self._activate, state, previous)
+        except Exception as exc:
+            logger.error(
+                "Could not load %s (%s): %s; still serving %s",
+                state.reference,
+                state.model_data_url,
+                exc,
+                previous.state.reference if previous else "nothing",
+            )
+            return False
+        self.active = new  # the switch: requests from now on use the new version
+        self.switches += 1
+        gc.freeze()  # the loaded libraries and model are permanent: keep them out of full collections (ms pauses)
+        logger.info("Endpoint %s now serves %s", self.options.endpoint, state.reference)
+        if previous is not None and previous.capture is not None and previous.capture is not new.capture:
+            self._tasks.add(task := loop.create_task(self._retire(previous)))
+            task.add_done_callback(self._tasks.discard)
+        return True
+
+    async def _retire(self, old: Active) -> None:
+        """Close the old version's capture once its last in-flight request is done."""
+        deadline = time.monotonic() + 120
+        while old.inflight and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        await asyncio.get_running_loop().run_in_executor(self.loader, old.capture.close)
+
+    async def watch(self) -> None:
+        """Poll the deploy state forever."""
+        while True:
+            try:
+                await self.refresh()
+            except Exception:
+                logger.exception("Deploy state watch failed; retrying")
+            await asyncio.sleep(self.options.poll_seconds)
+
+    def close(self) -> None:
+        """Write all captured records and stop the worker threads (after the HTTP server has drained)."""
+        self.executor.shutdown(wait=True)
+        self.loader.shutdown(wait=True)
+        if self.active is not None and self.active.capture is not None:
+            self.active.capture.close()
+
+
+async def run(options: ServeOptions, stop: asyncio.Event, ready=None) -> Endpoint:
+    """Serve until ``stop`` is set, then stop gracefully; ``ready(port, endpoint)`` is called once listening."""
+    limit_native_threads()
+    endpoint = Endpoint(options)
+    await endpoint.refresh()
+    server, connections = await start_server(
+        endpoint, options.host, options.port, options.max_body_bytes, options.idle_timeout
+    )
+    port = server.sockets[0].getsockname()[1]
+    watcher = asyncio.get_running_loop().create_task(endpoint.watch())
+    if ready is not None:
+        ready(port, endpoint)
+    try:
+        await stop.wait()
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        await drain(server, connections)
+        await asyncio.get_running_loop().run_in_executor(None, endpoint.close)
+    return endpoint
+
+
+def serve_forever(options: ServeOptions, ready=None) -> Endpoint:
+    """Run the endpoint in this thread until SIGINT or SIGTERM, then stop gracefully (capture flushed)."""
+
+    async def main() -> Endpoint:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        return await run(options, stop, ready)
+
+    return asyncio.run(main())
+
+
+class BackgroundServer:
+    """The endpoint on an event loop in a background thread (tests, benchmarks, demos)."""
+
+    def __init__(self, options: ServeOptions) -> None:
+        self.options = options
+        self.port: int | None = None
+        self.endpoint: Endpoint | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, name="endpoint", daemon=True)
+
+    def _main(self) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            await run(self.options, self._stop, self._on_ready)
+
+        try:
+            asyncio.run(main())
+        except BaseException as exc:
+            self._error = exc
+            self._ready.set()
+
+    def _on_ready(self, port: int, endpoint: Endpoint) -> None:
+        self.port, self.endpoint = port, endpoint
+        self._ready.set()
+
+    def start(self, timeout: float = 30.0) -> BackgroundServer:
+        self._thread.start()
+        if not self._ready.wait(timeout) or self._error is not None:
+            raise RuntimeError(f"Endpoint server did not start: {self._error!r}")
+        return self
+
+    def stop(self, timeout: float = 60.0) -> None:
+        if self._loop is not None and self._stop is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout)
+
+    def __enter__(self) -> BackgroundServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
