@@ -1,0 +1,102 @@
+"""``mlops deploy``: deploy the newest Approved model version (or the one given) to the local endpoint or to a
+SageMaker endpoint; idempotent, and never an older version over a newer one without ``--force``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def register(commands) -> None:
+    parser = commands.add_parser("deploy", help="deploy an approved model version to the endpoint (local or SageMaker)")
+    add_arguments(parser)
+    parser.set_defaults(handler=_deploy)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--group", default=None, help="model package group (default from config)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--version", type=int, default=None, help="this version (default: the newest Approved)")
+    which.add_argument("--model-package-arn", default=None, help="this model package (e.g. from an approval event)")
+    parser.add_argument("--endpoint", default=None, help="endpoint name (default serving.endpoint_name)")
+    parser.add_argument("--force", action="store_true", help="deploy even an older or not Approved version")
+    parser.add_argument("--backend", choices=("local", "sagemaker"), default="local", help="where (default local)")
+    parser.add_argument("--config", default=None, help="configuration file (default mlops.yaml)")
+    parser.add_argument("--state-dir", type=Path, default=None, help="local state directory (default from config)")
+    cloud = parser.add_argument_group("sagemaker backend")
+    cloud.add_argument("--role-arn", default=None, help="execution role of the SageMaker model")
+    cloud.add_argument("--bucket", default=None, help="bucket of the default capture destination")
+    cloud.add_argument("--region", default=None, help="AWS region (default project.region)")
+    cloud.add_argument(
+        "--rollback-alarm",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="CloudWatch alarm that rolls an update back (repeatable; default: the two alarms of "
+        "infrastructure/deploy-on-approval.yaml, <endpoint>-invocation-5xx-errors and <endpoint>-model-latency)",
+    )
+    cloud.add_argument("--poll-seconds", type=float, default=30.0, help="progress interval while waiting (default 30)")
+    cloud.add_argument("--timeout-seconds", type=float, default=3600.0, help="give up waiting after (default 3600)")
+
+
+def _deploy(args, clients=None) -> int:
+    from pipelines.build import config_from_kwargs, local_config
+
+    if args.version is not None and args.version < 1:
+        raise ValueError(f"--version must be 1 or more, got {args.version}")
+    overrides = {"role_arn": args.role_arn, "bucket": args.bucket, "region": args.region}
+    config = config_from_kwargs(overrides, args.config)
+    if args.backend == "local":
+        from inference.deploy import deploy_local
+        from pipelines.registry.factory import open_registry
+
+        config = local_config(config)
+        state = Path(args.state_dir or config.project.state_dir)
+        result = deploy_local(
+            config,
+            state,
+            open_registry("local", config, state),
+            group=args.group,
+            version=args.version,
+            arn=args.model_package_arn,
+            endpoint=args.endpoint,
+            force=args.force,
+        )
+    else:
+        from inference.deploy_sagemaker import Clients, SageMakerDeployer, WaitPolicy
+
+        if clients is None:
+            import boto3
+
+            clients = Clients.from_session(boto3.Session(region_name=config.project.region))
+        deployer = SageMakerDeployer(
+            config,
+            clients,
+            endpoint=args.endpoint,
+            rollback_alarms=args.rollback_alarm,
+            wait=WaitPolicy(args.poll_seconds, args.timeout_seconds),
+            progress=lambda message: print(f"  {message}", flush=True),
+        )
+        result = deployer.deploy(args.group, args.version, args.model_package_arn, args.force)
+    print(result.message)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m pipelines.commands.deploy`` (the same as ``mlops deploy``)."""
+    parser = argparse.ArgumentParser(prog="mlops deploy")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return _deploy(args)
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        print(f"mlops deploy: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
