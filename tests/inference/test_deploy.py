@@ -1,0 +1,196 @@
+"""Local deploy: which version, idempotence, no silent rollback, deploy on approval, and a running server switching
+versions under load without failing a request."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from inference.deploy import DeployError, deploy_local, deploy_on_approval, parse_package_arn
+from inference.endpoint_state import read_state, state_path, write_state
+from inference.server import BackgroundServer, ServeOptions
+from pipelines.build import config_from_kwargs, local_config
+from pipelines.commands import deploy as deploy_command
+from pipelines.registry.sqlite import SQLiteRegistry
+from tests.conftest import ROOT
+from tests.inference.test_server_model import ROW, abalone_rows, approve, state_copy
+
+
+@pytest.fixture(scope="module")
+def config():
+    return local_config(config_from_kwargs({}, str(ROOT / "mlops.yaml")))
+
+
+@pytest.fixture()
+def state(tmp_path) -> Path:
+    return state_copy(tmp_path / "state")
+
+
+def registry(state: Path) -> SQLiteRegistry:
+    return SQLiteRegistry(state / "registry.db")
+
+
+def test_nothing_approved_is_refused_with_what_to_do(state, config):
+    with pytest.raises(DeployError, match=r"No Approved version in model package group 'abalone': approve one first"):
+        deploy_local(config, state, registry(state))
+    assert read_state(state, config.endpoint_name) is None
+
+
+def test_deploys_the_newest_approved_version_and_is_idempotent(state, config):
+    approve(state, 1)
+    first = deploy_local(config, state, registry(state))
+    assert (first.action, first.version, first.previous) == ("deployed", "abalone/1", None)
+    live = read_state(state, config.endpoint_name)
+    assert (live.group, live.version, live.variant) == ("abalone", 1, "AllTraffic")
+    assert live.capture.destination == "s3://mlops-local/abalone-pipeline/datacapture"
+    written = state_path(state, config.endpoint_name).read_text()
+    again = deploy_local(config, state, registry(state))
+    assert again.action == "unchanged" and "already live" in again.message
+    assert state_path(state, config.endpoint_name).read_text() == written  # nothing rewritten
+    approve(state, 2)
+    second = deploy_local(config, state, registry(state))
+    assert (second.action, second.version, second.previous) == ("deployed", "abalone/2", "abalone/1")
+
+
+def test_an_older_version_needs_force(state, config):
+    approve(state, 1)
+    approve(state, 2)
+    deploy_local(config, state, registry(state))
+    with pytest.raises(DeployError, match=r"serves abalone/2, newer than abalone/1: not replacing .* --force"):
+        deploy_local(config, state, registry(state), version=1)
+    assert read_state(state, config.endpoint_name).version == 2
+    rolled = deploy_local(config, state, registry(state), version=1, force=True)
+    assert rolled.action == "deployed" and read_state(state, config.endpoint_name).version == 1
+
+
+def test_a_version_not_approved_needs_force(state, config):
+    with pytest.raises(DeployError, match=r"abalone/2 is PendingManualApproval, not Approved"):
+        deploy_local(config, state, registry(state), version=2)
+    assert deploy_local(config, state, registry(state), version=2, force=True).action == "deployed"
+
+
+def test_by_model_package_arn(state, config):
+    approve(state, 2)
+    arn = registry(state).get("abalone", 2).arn
+    assert parse_package_arn(arn) == ("abalone", 2)
+    result = deploy_local(config, state, registry(state), arn=arn)
+    assert result.version == "abalone/2"
+    with pytest.raises(DeployError, match="--model-package-arn must look like"):
+        deploy_local(config, state, registry(state), arn="arn:aws:sagemaker:us-east-1:1:model/abalone")
+
+
+def test_a_missing_model_archive_is_refused_naming_the_file(state, config):
+    approve(state, 1)
+    archive = state / "s3" / registry(state).get("abalone", 1).model_data_url.removeprefix("s3://")
+    archive.unlink()
+    with pytest.raises(DeployError, match=r"abalone/1: model data s3://.*model.tar.gz not found at"):
+        deploy_local(config, state, registry(state))
+
+
+def test_deploy_on_approval_says_what_it_did(state, config):
+    off = replace(config, serving=replace(config.serving, deploy_on_approval=False))
+    approve(state, 1)
+    skipped = deploy_on_approval(off, state, "abalone", 1)
+    assert skipped.action == "skipped" and "serving.deploy_on_approval is false" in skipped.message
+    assert read_state(state, config.endpoint_name) is None
+    done = deploy_on_approval(config, state, "abalone", 1)
+    assert done.action == "deployed" and "Deployed abalone/1 to local endpoint 'abalone-endpoint'" in done.message
+    approve(state, 2)
+    assert deploy_on_approval(config, state, "abalone", 2).action == "deployed"
+    approve(state, 1)  # approving an older version again does not roll the endpoint back
+    kept = deploy_on_approval(config, state, "abalone", 1)
+    assert kept.action == "refused" and "serves abalone/2, newer than abalone/1" in kept.message
+    assert read_state(state, config.endpoint_name).version == 2
+
+
+def test_the_command_prints_the_outcome_and_fails_with_exit_2(state, capsys):
+    approve(state, 1)
+    args = ["--config", str(ROOT / "mlops.yaml"), "--state-dir", str(state)]
+    assert deploy_command.main(args) == 0
+    assert "Deployed abalone/1" in capsys.readouterr().out
+    assert deploy_command.main(args) == 0
+    assert "already live" in capsys.readouterr().out
+    assert deploy_command.main([*args, "--version", "2"]) == 2
+    assert "abalone/2 is PendingManualApproval" in capsys.readouterr().err
+
+
+# -- a running server switches ---------------------------------------------------------------------------
+def _load(port: int, body: bytes, stop: threading.Event, results: list) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        while not stop.is_set():
+            try:
+                connection.request("POST", "/invocations", body=body, headers={"Content-Type": "text/csv"})
+                response = connection.getresponse()
+                results.append((response.status, response.read()))
+            except (OSError, http.client.HTTPException) as exc:
+                results.append((0, repr(exc).encode()))
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    finally:
+        connection.close()
+
+
+def test_a_running_server_switches_under_load_without_a_failed_request(state, config):
+    approve(state, 1)
+    approve(state, 2)
+    deploy_local(config, state, registry(state), version=1)
+    batch = ("\n".join(",".join(r) for r in abalone_rows()[:2000])).encode()  # large: runs in a worker thread
+    options = ServeOptions(state, config.endpoint_name, port=0, poll_seconds=0.05)
+    with BackgroundServer(options) as server:
+        stop = threading.Event()
+        results: list[list] = [[] for _ in range(4)]
+        bodies = [ROW, ROW, ROW, batch]
+        threads = [
+            threading.Thread(target=_load, args=(server.port, body, stop, out))
+            for body, out in zip(bodies, results, strict=True)
+        ]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.5)
+        assert deploy_local(config, state, registry(state)).version == "abalone/2"
+        deadline = time.monotonic() + 20
+        while server.endpoint.active.state.version != 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+        status, body, _ = ping(server.port)
+    failed = [(s, b[:200]) for out in results for s, b in out if s != 200]
+    assert not failed, failed
+    singles = [b for out in results[:3] for _, b in out]
+    assert len(set(singles)) == 2  # both versions answered: before and after the switch
+    assert status == 200 and server.endpoint.switches == 2 and json.loads(body)["model"] == "abalone/2"
+    assert len(results[3]) >= 2 and all(len(b.split()) == 2000 for _, b in results[3])
+
+
+def ping(port: int):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", "/ping")
+    response = connection.getresponse()
+    return response.status, response.read(), response.getheaders()
+
+
+def test_a_version_that_fails_to_load_leaves_the_old_one_serving(state, config, caplog):
+    approve(state, 1)
+    deploy_local(config, state, registry(state))
+    options = ServeOptions(state, config.endpoint_name, port=0, poll_seconds=0.05)
+    with BackgroundServer(options) as server:
+        live = read_state(state, config.endpoint_name)
+        broken = state / "s3" / "mlops-local" / "broken" / "model.tar.gz"
+        broken.parent.mkdir(parents=True)
+        broken.write_bytes(b"not a tarball")
+        write_state(state, replace(live, version=9, model_data_url="s3://mlops-local/broken/model.tar.gz"))
+        deadline = time.monotonic() + 10
+        while "Could not load abalone/9" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "Could not load abalone/9" in caplog.text and "still serving abalone/1" in caplog.text
+        status, body, _ = ping(server.port)
+        assert status == 200 and json.loads(body)["model"] == "abalone/1"
