@@ -24,7 +24,7 @@ from inference.deploy import DeployError, DeployResult, capture_settings, check_
 from inference.smoke import row_from_statistics
 from pipelines.config import Config
 from pipelines.objectstore import split_s3_uri
-from pipelines.registry.model import ModelVersion
+from pipelines.registry.model import APPROVED, PENDING, ModelVersion, version_from_request
 from pipelines.registry.sagemaker import SageMakerRegistry
 
 logger = logging.getLogger(__name__)
@@ -106,6 +106,27 @@ def data_capture_config(config: Config) -> dict:
     return block
 
 
+def _package_version(described: dict) -> ModelVersion:
+    """A DescribeModelPackage answer as a registry version."""
+    fields = version_from_request(
+        {
+            "ModelPackageGroupName": described.get("ModelPackageGroupName"),
+            "ModelApprovalStatus": described.get("ModelApprovalStatus", PENDING),
+            "InferenceSpecification": described.get("InferenceSpecification") or {},
+            "ModelMetrics": described.get("ModelMetrics") or {},
+            "DriftCheckBaselines": described.get("DriftCheckBaselines") or {},
+        }
+    )
+    return ModelVersion(
+        group=fields.pop("group"),
+        version=int(described["ModelPackageVersion"]),
+        status=fields.pop("status"),
+        created=str(described.get("CreationTime", "")),
+        arn=described["ModelPackageArn"],
+        **fields,
+    )
+
+
 class SageMakerDeployer:
     """One deploy to one endpoint."""
 
@@ -162,11 +183,18 @@ class SageMakerDeployer:
 
     # -- the version --------------------------------------------------------------------------------
     def choose(self, group: str | None, version: int | None, arn: str | None, force: bool) -> ModelVersion:
-        group = group or self.config.model_package_group
-        if arn is not None:  # the event's ARN: ask SageMaker which group/version it is
-            described = _call("DescribeModelPackage", self.c.sagemaker.describe_model_package, ModelPackageName=arn)
-            group, version = described["ModelPackageGroupName"], int(described["ModelPackageVersion"])
-        return choose_version(self.registry, group, version, None, force)
+        """By ARN (the approval event's path) only DescribeModelPackage is called, so the deploy role needs no
+        ListModelPackages (an action without resource-level permissions); otherwise through the registry."""
+        if arn is None:
+            return choose_version(self.registry, group or self.config.model_package_group, version, None, force)
+        described = _call("DescribeModelPackage", self.c.sagemaker.describe_model_package, ModelPackageName=arn)
+        chosen = _package_version(described)
+        if chosen.status != APPROVED and not force:
+            raise DeployError(
+                f"{chosen.reference} is {chosen.status}, not Approved: approve it first "
+                f"(mlops models approve {chosen.reference} --backend sagemaker --note '...') or pass --force"
+            )
+        return chosen
 
     # -- resources ----------------------------------------------------------------------------------
     def ensure_model(self, chosen: ModelVersion) -> str:

@@ -175,34 +175,6 @@ def endpoint(status: str, config_name: str) -> dict:
 def stub_update(sm: Stubber, cw: Stubber, config, final_config: str | None) -> None:
     """The calls of an update from abalone/1 to abalone/2 (by ARN), in order."""
     sm.add_response("describe_model_package", described_package(ARN2, 2), {"ModelPackageName": ARN2})
-    sm.add_response(
-        "describe_model_package_group",
-        {
-            "ModelPackageGroupName": "abalone",
-            "ModelPackageGroupArn": "arn:aws:sagemaker:us-east-1:123456789012:model-package-group/abalone",
-            "CreationTime": "2024-01-01T00:00:00Z",
-            "CreatedBy": {},
-            "ModelPackageGroupStatus": "Completed",
-        },
-        {"ModelPackageGroupName": "abalone"},
-    )
-    sm.add_response(
-        "list_model_packages",
-        {
-            "ModelPackageSummaryList": [
-                {
-                    "ModelPackageArn": arn,
-                    "ModelPackageVersion": v,
-                    "ModelPackageGroupName": "abalone",
-                    "CreationTime": "2024-01-01T00:00:00Z",
-                    "ModelPackageStatus": "Completed",
-                }
-                for arn, v in ((ARN2, 2), (ARN1, 1))
-            ]
-        },
-        {"ModelPackageGroupName": "abalone", "SortBy": "CreationTime", "SortOrder": "Descending"},
-    )
-    sm.add_response("describe_model_package", described_package(ARN2, 2), {"ModelPackageName": ARN2})
     sm.add_response("describe_endpoint", endpoint("InService", "old-config"), {"EndpointName": "abalone-endpoint"})
     sm.add_response(
         "describe_endpoint_config",
