@@ -426,19 +426,19 @@ class AlarmStore:
                 row = conn.execute("SELECT value FROM alarm_state WHERE name = ?", (name,)).fetchone()
                 old = row[0] if row else INSUFFICIENT_DATA
                 if row is not None and old == new.value:
-                    conn.execute("UPDATE alarm_state SET evaluated = ? WHERE name = ?", (_iso(moment), name))
+                    conn.execute("UPDATE alarm_state SET evaluated = ? WHERE name = ?", (moment.isoformat(), name))
                     conn.execute("COMMIT")
                     return None
                 data = json.dumps(new.reason_data)
                 conn.execute(
                     "INSERT OR REPLACE INTO alarm_state VALUES (?, ?, ?, ?, ?, ?)",
-                    (name, new.value, new.reason, data, _iso(moment), _iso(moment)),
+                    (name, new.value, new.reason, data, moment.isoformat(), moment.isoformat()),
                 )
                 if old != new.value:
                     conn.execute(
                         "INSERT INTO alarm_history (name, timestamp, old_value, new_value, reason, reason_data) "
                         "VALUES (?, ?, ?, ?, ?, ?)",
-                        (name, _iso(moment), old, new.value, new.reason, data),
+                        (name, moment.isoformat(), old, new.value, new.reason, data),
                     )
                 conn.execute("COMMIT")
             except BaseException:
