@@ -45,10 +45,13 @@ def _document(width: int, height: int, body: list[str], title: str) -> str:
     )
 
 
-def _text(x: float, y: float, text: str, size: int = 11, anchor: str = "middle", color: str = "#333333") -> str:
+def _text(
+    x: float, y: float, text: str, size: int = 11, anchor: str = "middle", color: str = "#333333", halo: bool = False
+) -> str:
+    outline = ' stroke="#ffffff" stroke-width="3" paint-order="stroke"' if halo else ""
     return (
         f'<text x="{x:.1f}" y="{y:.1f}" {_FONT} font-size="{size}" text-anchor="{anchor}" '
-        f'fill="{color}">{escape(text)}</text>'
+        f'fill="{color}"{outline}>{escape(text)}</text>'
     )
 
 
@@ -147,13 +150,15 @@ def line_chart(
             f'<line x1="{_LEFT}" y1="{y:.1f}" x2="{width - _RIGHT}" y2="{y:.1f}" stroke="{THRESHOLD_COLOR}" '
             f'stroke-dasharray="5,4"/>'
         )
-        body.append(_text(width - _RIGHT - 2, y - 4, f"threshold {threshold:g}", 10, "end", THRESHOLD_COLOR))
+        body.append(_text(width - _RIGHT - 2, y - 4, f"threshold {threshold:g}", 10, "end", THRESHOLD_COLOR, True))
     if marker is not None:
         x = sx(marker[0])
         bottom = height - _BOTTOM
         body.append(f'<line x1="{x:.1f}" y1="{_TOP}" x2="{x:.1f}" y2="{bottom}" stroke="#888" stroke-dasharray="2,3"/>')
         left = x > _LEFT + plot_w * 0.6
-        body.append(_text(x - 4 if left else x + 4, _TOP + 26, marker[1], 10, "end" if left else "start", "#555555"))
+        body.append(
+            _text(x - 4 if left else x + 4, _TOP + 26, marker[1], 10, "end" if left else "start", "#555555", True)
+        )
     for item in series:
         coords = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in zip(item.xs, item.values, strict=True))
         dash = ' stroke-dasharray="6,3"' if item.dashed else ""

@@ -128,6 +128,8 @@ def datum_to_row(
         count = sum(counts)
         total = sum(v * c for v, c in zip(values, counts, strict=True))
         low, high = min(values), max(values)
+    if datum.get("StorageResolution", 60) not in (1, 60):
+        raise ValueError(f"{where}.StorageResolution: expected 1 or 60, got {datum['StorageResolution']!r}")
     stamp = to_utc(datum["Timestamp"], f"{where}.Timestamp") if "Timestamp" in datum else received
     dims = dimensions_key(datum.get("Dimensions"), f"{where}.Dimensions")
     return name, dims, _millis(stamp), unit, count, total, low, high

@@ -141,6 +141,7 @@ def test_data_survive_the_store_object_and_a_failed_batch_stores_nothing(tmp_pat
         ),
         ({"Value": 1.0, "Dimensions": [{"Name": "Endpoint"}]}, r"Dimensions\[0\]: expected \{'Name': str"),
         ({"Value": 1.0, "MetricName": ""}, "MetricName: expected a non-empty string"),
+        ({"Value": 1.0, "StorageResolution": 5}, r"StorageResolution: expected 1 or 60, got 5"),
     ],
 )
 def test_invalid_data_are_rejected_naming_the_field(tmp_path, bad, message):
