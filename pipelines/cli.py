@@ -7,16 +7,19 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from pipelines.commands import definition, models, monitor, run
+from pipelines.commands import definition, demo, deploy, models, monitor, run, serve
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlops", description="SageMaker Pipelines project with a monitoring loop.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    demo.register(commands)
     run.register(commands)
     definition.register(commands)
     models.register(commands)
+    deploy.register(commands)
+    serve.register(commands)
     monitor.register(commands)
     return parser
 

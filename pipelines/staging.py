@@ -25,8 +25,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # What container code imports, and nothing else: serving and cloud modules stay out, so editing them neither
 # ships them to jobs nor invalidates the step cache.
-LIB_FILES = ("monitoring/*.py", "processing/*.py", "inference/__init__.py", "inference/feature_transform.py",
-             "inference/inference.py")
+LIB_FILES = (
+    "monitoring/*.py",
+    "processing/*.py",
+    "inference/__init__.py",
+    "inference/feature_transform.py",
+    "inference/inference.py",
+)
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,36 @@ def register(commands) -> None:
     chk.add_argument("--json", action="store_true", help="print the summary as JSON")
     chk.set_defaults(handler=_check)
 
+    def loop_options(p):
+        p.add_argument("--config", default=None, help="configuration file (default mlops.yaml)")
+        p.add_argument("--state-dir", type=Path, default=None, help="local state directory (default from config)")
+        p.add_argument("--endpoint", default=None, help="endpoint (default from config)")
+
+    run = sub.add_parser("run", help="one data-quality check of an endpoint's captured traffic")
+    loop_options(run)
+    window = run.add_mutually_exclusive_group()
+    window.add_argument("--window", help="START..END (ISO-8601), e.g. 2026-11-25T10:00Z..2026-11-25T11:00Z")
+    window.add_argument("--last-hour", action="store_true", help="the last complete hour (default)")
+    run.add_argument("--json", action="store_true", help="print the execution record as JSON")
+    run.set_defaults(handler=_run)
+
+    schedule = sub.add_parser("schedule", help="run checks on a schedule (hourly by default) until stopped")
+    loop_options(schedule)
+    schedule.add_argument("--cron", default=None, help="cron expression (default monitoring.schedule)")
+    schedule.add_argument("--iterations", type=int, default=None, help="stop after this many firings")
+    schedule.set_defaults(handler=_schedule)
+
+    executions = sub.add_parser("executions", help="the recorded monitoring executions")
+    loop_options(executions)
+    executions.add_argument("--json", action="store_true")
+    executions.set_defaults(handler=_executions)
+
+    report = sub.add_parser("report", help="a self-contained HTML report of one execution (default: the latest)")
+    loop_options(report)
+    report.add_argument("execution", nargs="?", help="monitoring execution id")
+    report.add_argument("--output", help="where to write the HTML (default: beside the execution's files)")
+    report.set_defaults(handler=_report)
+
 
 def _dataset_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, help="a file, a directory (e.g. of capture files) or an s3:// URI")
@@ -126,4 +156,117 @@ def _check(args) -> int:
                 f"  {drift.feature_name:<20} {drift.distance:.4f} (threshold {drift.threshold}, {drift.method}) {flag}"
             )
     print(f"Results in {result.output}")
+    return 0
+
+
+def _loop_setup(args):
+    from pipelines.build import config_from_kwargs, local_config
+    from pipelines.monitor.environment import local_environment
+
+    config = local_config(config_from_kwargs({}, args.config))
+    state = args.state_dir or Path(config.project.state_dir)
+    return config, state, args.endpoint or config.endpoint_name, local_environment(config, state)
+
+
+def _print_execution(execution) -> None:
+    print(
+        f"{execution.execution_id}  {execution.endpoint}  {execution.window_start[:16]}..{execution.window_end[11:16]}"
+        f"  {execution.status}  rows={execution.item_count} violations={execution.violations}"
+    )
+    if execution.message:
+        print(f"  {execution.message}")
+    for transition in execution.alarm_transitions:
+        print(f"  alarm {transition['alarm_name']}: {transition['old_state']} -> {transition['new_state']}")
+    for alert in execution.alerts:
+        print(f"  alert: {alert['summary']}")
+    if execution.retrain:
+        print(f"  retraining: {execution.retrain['action']} ({execution.retrain['reason']})")
+    print(f"  report: {execution.report_uri}")
+
+
+def _run(args) -> int:
+    from pipelines.monitor.loop import check_window, execution_json, last_complete_window, parse_window
+
+    _, _, endpoint, env = _loop_setup(args)
+    start, end = parse_window(args.window) if args.window else last_complete_window(env.clock())
+    execution = check_window(env, endpoint, start, end)
+    if args.json:
+        print(execution_json(execution))
+    else:
+        _print_execution(execution)
+    return 0 if execution.status != "Failed" else 1
+
+
+def _schedule(args) -> int:
+    import time
+
+    from pipelines.monitor.cron import Cron
+    from pipelines.monitor.schedule import run_schedule
+
+    config, _, endpoint, env = _loop_setup(args)
+    cron = Cron.parse(args.cron or config.monitoring.schedule)
+    print(f"Monitoring {endpoint} on schedule {cron.expression!r} (UTC); stop with Ctrl-C")
+    try:
+        run_schedule(env, endpoint, cron, iterations=args.iterations, wait=time.sleep, report=_print_execution)
+    except KeyboardInterrupt:
+        print("Stopped.")
+    return 0
+
+
+def _executions(args) -> int:
+    from pipelines.monitor.executions import ExecutionLog
+
+    _, state, _, _ = _loop_setup(args)
+    executions = ExecutionLog(state).all(args.endpoint)
+    if args.json:
+        print(json.dumps([e.__dict__ for e in executions], indent=2, default=str))
+        return 0
+    if not executions:
+        print(f"No monitoring executions under {state}.")
+    for execution in executions:
+        _print_execution(execution)
+    return 0
+
+
+def _report(args) -> int:
+    from monitoring.html_report import render_report
+    from pipelines.monitor.executions import ExecutionLog
+    from pipelines.objectstore import local_path
+    from pipelines.registry.factory import open_registry
+    from pipelines.registry.model import parse_reference
+
+    config, state, _, _ = _loop_setup(args)
+    log_ = ExecutionLog(state)
+    executions = log_.all()
+    if not executions:
+        raise ValueError(f"No monitoring executions under {state}: run `mlops monitor run` first")
+    execution = log_.get(args.execution) if args.execution else executions[-1]
+    if execution.status in ("Failed", "NoData"):
+        raise ValueError(f"Execution {execution.execution_id} is {execution.status}: {execution.message}")
+    folder = local_path(execution.report_uri, state)
+    version = open_registry("local", config, state).get(*parse_reference(execution.model_version))
+    history = [
+        (e.window_start, {d["feature"]: d["distance"] for d in e.drift})
+        for e in executions
+        if e.endpoint == execution.endpoint and e.drift
+    ][-24:]
+    html = render_report(
+        local_path(version.drift_baselines["statistics"], state),
+        folder / "statistics.json",
+        folder / "constraint_violations.json",
+        folder / "analysis_summary.json",
+        history,
+        title=f"Data quality of {execution.endpoint}",
+        context={
+            "endpoint": execution.endpoint,
+            "model version": execution.model_version,
+            "window": f"{execution.window_start} .. {execution.window_end}",
+            "execution": execution.execution_id,
+            "status": execution.status,
+        },
+    )
+    target = Path(args.output) if args.output else folder / "report.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(html, encoding="utf-8")
+    print(f"Report: {target}")
     return 0

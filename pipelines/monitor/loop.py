@@ -1,0 +1,316 @@
+"""One monitoring check, end to end: captured traffic of a window against the deployed version's baseline,
+then metrics, alarms, alerts and the retraining decision. Every check is recorded, whatever happens."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from pipelines.config import Config
+from pipelines.monitor.executions import (
+    COMPLETED,
+    FAILED,
+    NO_DATA,
+    WITH_VIOLATIONS,
+    ExecutionLog,
+    MonitoringExecution,
+)
+from pipelines.monitor.retrain import STARTED, DecisionLog, RetrainDecision, content_hash, decide
+from pipelines.objectstore import local_path
+
+log = logging.getLogger(__name__)
+ON_DEMAND = "on-demand"
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class MonitorEnvironment:
+    """What a check needs besides its window: configuration, state, a clock, and how to start a retraining run."""
+
+    config: Config
+    state_dir: Path
+    clock: Callable[[], datetime] = utc_now
+    sleep: Callable[[float], None] = field(default=lambda seconds: None)
+    start_retraining: Callable[[str], tuple[str, str]] | None = None  # data URI -> (execution id, status)
+
+    @property
+    def directory(self) -> Path:
+        return Path(self.state_dir) / "monitoring"
+
+
+def report_prefix(config: Config, endpoint: str, schedule: str, start: datetime) -> str:
+    """SageMaker's layout: ``<output>/<endpoint>/<schedule>/yyyy/mm/dd/hh``."""
+    return f"{config.reports_destination.rstrip('/')}/{endpoint}/{schedule}/{start:%Y/%m/%d/%H}"
+
+
+def _sinks(env: MonitorEnvironment) -> list:
+    from monitoring.alerts import JsonLinesSink, LogSink, WebhookSink
+
+    alerts = env.config.monitoring.alerts
+    sinks: list = [LogSink()] if alerts.log else []
+    if alerts.jsonl:
+        path = Path(alerts.jsonl)
+        sinks.append(JsonLinesSink(path if path.is_absolute() else Path(env.state_dir) / path))
+    if alerts.webhook_url:
+        sinks.append(
+            WebhookSink(alerts.webhook_url, timeout=alerts.webhook_timeout_seconds, retries=alerts.webhook_retries)
+        )
+    return sinks
+
+
+def _training_data_hash(env: MonitorEnvironment, version) -> str | None:
+    """Content hash of the data the serving version was trained on (from its pipeline execution's record)."""
+    from pipelines.local.record import ExecutionRecord
+
+    if not version.source:
+        return None
+    try:
+        record = ExecutionRecord.load(env.state_dir, version.source)
+    except ValueError:
+        return None
+    uri = record.data["parameters"].get("InputDataUrl")
+    path = local_path(uri, env.state_dir) if uri else None
+    return content_hash(path) if path is not None and path.exists() else None
+
+
+def _retrain(env: MonitorEnvironment, version) -> RetrainDecision:
+    config = env.config
+    now = env.clock()
+    data_uri = config.retrain_data_uri
+    data = local_path(data_uri, env.state_dir)
+    has_data = data.is_file() or (data.is_dir() and any(p.is_file() for p in data.rglob("*")))
+    decisions = DecisionLog(env.state_dir)
+    decision = decide(
+        now,
+        config.monitoring.retrain.enabled,
+        timedelta(hours=config.monitoring.retrain.cooldown_hours),
+        decisions.last_started(),
+        content_hash(data) if has_data else None,
+        _training_data_hash(env, version),
+    )
+    if decision.action == STARTED:
+        if env.start_retraining is None:
+            decision = RetrainDecision(
+                "disabled", "no pipeline runner available to start retraining", decision.at, decision.data_hash
+            )
+        else:
+            execution_id, status = env.start_retraining(data_uri)
+            decision = RetrainDecision(
+                STARTED,
+                f"{decision.reason}; retraining execution {execution_id}: {status}",
+                decision.at,
+                decision.data_hash,
+                execution_id,
+            )
+    decisions.append(decision)
+    log.info("retraining decision: %s (%s)", decision.action, decision.reason)
+    return decision
+
+
+def check_window(
+    env: MonitorEnvironment, endpoint: str, start: datetime, end: datetime, schedule: str = ON_DEMAND
+) -> MonitoringExecution:
+    """Check the capture of [start, end) on ``endpoint``; record and return what happened."""
+    from inference.endpoint_state import read_state
+    from monitoring.analyzer import run_check
+    from monitoring.sources import DatasetFormat
+    from pipelines.registry.factory import open_registry
+
+    config, state = env.config, Path(env.state_dir)
+    started = env.clock()
+    execution_id = f"{start:%Y%m%d%H%M}-{uuid.uuid4().hex[:8]}"
+    prefix = report_prefix(config, endpoint, schedule, start)
+    report_dir = local_path(prefix, state)
+    base = {
+        "execution_id": execution_id,
+        "endpoint": endpoint,
+        "schedule": schedule,
+        "window_start": start.isoformat(),
+        "window_end": end.isoformat(),
+        "started": started.isoformat(),
+        "report_uri": prefix,
+    }
+    version = None
+    try:
+        deployed = read_state(state, endpoint)
+        if deployed is None:
+            raise ValueError(f"endpoint {endpoint!r} has no deployed model version: deploy one first (mlops deploy)")
+        version = open_registry("local", config, state).get(deployed.group, deployed.version)
+        if not {"statistics", "constraints"} <= set(version.drift_baselines):
+            raise ValueError(f"{version.reference} has no drift-check baselines (statistics and constraints)")
+        statistics = local_path(version.drift_baselines["statistics"], state)
+        constraints = local_path(version.drift_baselines["constraints"], state)
+        capture = local_path(f"{config.capture_destination.rstrip('/')}/{endpoint}/{deployed.variant}", state)
+        if not capture.is_dir():
+            capture.mkdir(parents=True, exist_ok=True)  # an endpoint that has not been called yet: no data
+        result = run_check(
+            capture,
+            statistics,
+            constraints,
+            report_dir,
+            DatasetFormat("capture"),
+            start,
+            end,
+            endpoint=endpoint,
+            schedule=schedule,
+            now=env.clock(),
+        )
+        shutil.copyfile(constraints, report_dir / "constraints.json")  # Model Monitor's report layout
+    except Exception as exc:  # a failing check is recorded, and the schedule goes on
+        log.error("monitoring check of %s %s..%s failed: %s", endpoint, start, end, exc)
+        execution = MonitoringExecution(
+            **base,
+            status=FAILED,
+            ended=env.clock().isoformat(),
+            model_version=version.reference if version else "",
+            message=str(exc),
+        )
+        execution = _after_failure(env, execution)
+        ExecutionLog(state).append(execution)
+        return execution
+    status = {"NoData": NO_DATA, "CompletedWithViolations": WITH_VIOLATIONS}.get(result.status, COMPLETED)
+    drift = [
+        {"feature": d.feature_name, "distance": d.distance, "threshold": d.threshold, "method": d.method}
+        for d in result.drifts
+    ]
+    execution = MonitoringExecution(
+        **base,
+        status=status,
+        ended=env.clock().isoformat(),
+        model_version=version.reference,
+        message=result.message,
+        item_count=result.item_count,
+        violations=len(result.violations),
+        drift=drift,
+    )
+    execution = _alarms_alerts_retrain(
+        env, execution, version, [f.name for f in _baseline_features(statistics)], result.metrics, report_dir
+    )
+    ExecutionLog(state).append(execution)
+    return execution
+
+
+def _baseline_features(path: Path):
+    from monitoring.statistics import read_statistics
+
+    return read_statistics(path).features
+
+
+def _alarms_alerts_retrain(
+    env: MonitorEnvironment,
+    execution: MonitoringExecution,
+    version,
+    features: list[str],
+    metrics: tuple[dict, ...],
+    report_dir: Path,
+) -> MonitoringExecution:
+    from dataclasses import replace
+
+    from monitoring.alarms import ALARM, AlarmStore, evaluate_alarms, feature_drift_alarms
+    from monitoring.alerts import alert_from_transition, deliver
+    from monitoring.metrics import NAMESPACE
+    from monitoring.metrics_store import MetricsStore
+
+    alarm = env.config.monitoring.alarm
+    store = MetricsStore(env.directory)
+    if metrics:
+        store.put_metric_data(NAMESPACE, list(metrics))
+    alarms, composite = feature_drift_alarms(
+        {f: alarm.threshold for f in features},
+        execution.endpoint,
+        execution.schedule,
+        period=alarm.period_seconds,
+        evaluation_periods=alarm.evaluation_periods,
+        datapoints_to_alarm=alarm.datapoints_to_alarm,
+        treat_missing_data=alarm.treat_missing_data,
+    )
+    evaluation = evaluate_alarms(alarms, [composite], store, AlarmStore(env.directory), env.clock)
+    transitions = [t.to_json() for t in evaluation.transitions]
+    alerts, retrain = [], {}
+    change = evaluation.transition_of(composite.name)
+    if change is not None and ALARM in (change.new_state, change.old_state):
+        summary = {"drift": execution.drift}
+        alert = alert_from_transition(
+            change,
+            execution.endpoint,
+            version.reference,
+            summary,
+            report=str(report_dir),
+            details={"execution": execution.execution_id},
+        )
+        results = deliver(alert, _sinks(env), env.sleep)
+        alerts = [
+            {
+                "alarm": alert.alarm_name,
+                "state": alert.new_state,
+                "summary": alert.summary,
+                "delivered": {r.sink: r.ok for r in results},
+            }
+        ]
+        if change.new_state == ALARM:
+            retrain = _retrain(env, version).__dict__
+    return replace(execution, alarm_transitions=transitions, alerts=alerts, retrain=retrain)
+
+
+def _after_failure(env: MonitorEnvironment, execution: MonitoringExecution) -> MonitoringExecution:
+    """A failed check alerts (as the AWS rule on failed monitoring jobs does); it never raises."""
+    from dataclasses import replace
+
+    from monitoring.alerts import Alert, deliver
+
+    alert = Alert(
+        endpoint=execution.endpoint,
+        model_version=execution.model_version or "unknown",
+        alarm_name=f"{execution.endpoint}-{execution.schedule}-check-failed",
+        new_state="FAILED",
+        old_state="-",
+        reason=execution.message,
+        report=execution.report_uri,
+        time=env.clock(),
+        details={"execution": execution.execution_id},
+    )
+    results = deliver(alert, _sinks(env), env.sleep)
+    return replace(
+        execution,
+        alerts=[
+            {
+                "alarm": alert.alarm_name,
+                "state": "FAILED",
+                "summary": alert.summary,
+                "delivered": {r.sink: r.ok for r in results},
+            }
+        ],
+    )
+
+
+def last_complete_window(now: datetime, hours: int = 1) -> tuple[datetime, datetime]:
+    end = now.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    return end - timedelta(hours=hours), end
+
+
+def parse_window(text: str) -> tuple[datetime, datetime]:
+    """``START..END`` (ISO-8601) to a window, with a clear error otherwise."""
+    from monitoring.capture import parse_time
+
+    first, sep, second = text.partition("..")
+    if not sep:
+        raise ValueError(
+            f"--window must be START..END in ISO-8601, e.g. 2026-11-25T10:00Z..2026-11-25T11:00Z, got {text!r}"
+        )
+    start, end = parse_time(first, "window start"), parse_time(second, "window end")
+    if start >= end:
+        raise ValueError(f"--window start {first} must be before its end {second}")
+    return start, end
+
+
+def execution_json(execution: MonitoringExecution) -> str:
+    return json.dumps(execution.__dict__, indent=2, default=str)

@@ -1,0 +1,63 @@
+"""Checks on a schedule: at every cron firing, the last complete window, each window checked once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from pipelines.monitor.cron import Cron
+from pipelines.monitor.executions import ExecutionLog, MonitoringExecution
+from pipelines.monitor.loop import MonitorEnvironment, check_window, last_complete_window
+
+log = logging.getLogger(__name__)
+SCHEDULE_NAME = "hourly"
+
+
+def due_windows(cron: Cron, last_run: datetime, now: datetime) -> list[tuple[datetime, datetime]]:
+    """The last complete hour before each firing in (last_run, now], oldest first, without repeats."""
+    windows = []
+    for fired in cron.fires_between(last_run, now):
+        window = last_complete_window(fired)
+        if window not in windows:
+            windows.append(window)
+    return windows
+
+
+def run_schedule(
+    env: MonitorEnvironment,
+    endpoint: str,
+    cron: Cron,
+    schedule: str = SCHEDULE_NAME,
+    iterations: int | None = None,
+    until: datetime | None = None,
+    wait: Callable[[float], None] | None = None,
+    report: Callable[[MonitoringExecution], None] = lambda e: None,
+) -> list[MonitoringExecution]:
+    """Run checks as the cron fires (catching up on the last due window at start); survives failing checks,
+    never checks a window twice. Stops after ``iterations`` firings or at ``until`` (else runs forever)."""
+    wait = wait or (lambda seconds: None)
+    done = ExecutionLog(env.state_dir).checked_windows(endpoint, schedule)
+    results: list[MonitoringExecution] = []
+    last_fire = env.clock()
+    pending = [last_complete_window(last_fire)]  # catch up: the most recent complete window
+    fired = 0
+    while True:
+        for start, end in pending:
+            if (start.isoformat(), end.isoformat()) in done:
+                log.info("window %s..%s already checked", start, end)
+                continue
+            execution = check_window(env, endpoint, start, end, schedule)
+            done.add((start.isoformat(), end.isoformat()))
+            results.append(execution)
+            report(execution)
+        if iterations is not None and fired >= iterations:
+            return results
+        next_fire = cron.next_after(env.clock())
+        if until is not None and next_fire > until:
+            return results
+        wait(max(0.0, (next_fire - env.clock()).total_seconds()))
+        fired += 1
+        # every firing since the last one (several, if the process was suspended), oldest first
+        pending = due_windows(cron, last_fire, max(env.clock(), next_fire))
+        last_fire = max(env.clock(), next_fire)
