@@ -49,6 +49,7 @@ INITIAL_REASON = "Unchecked: Initial alarm creation"
 
 
 def utc_now() -> datetime:
+    """The default clock: now, in UTC."""
     return datetime.now(timezone.utc)
 
 
