@@ -93,14 +93,18 @@ def _csv_column_count(path: Path) -> int:
     return max(counts, key=counts.get) if counts else 0
 
 
+def _line(row) -> str:
+    """`: line N` when Arrow knows the row's line (it does not when it parses blocks in parallel)."""
+    return f": line {row.number}" if getattr(row, "number", None) is not None else ""
+
+
 def read_csv_text(data: bytes, names: list[str], report: ReadReport, where: str) -> pa.Table:
     """Parse headerless CSV bytes into string columns; rows with another field count are skipped and counted."""
 
     def on_invalid(row) -> str:
         report.skip(
             WRONG_COLUMN_COUNT,
-            f"{where}: line {row.number}: {row.text[:80]!r} has {row.actual_columns} fields, "
-            f"expected {row.expected_columns}",
+            f"{where}{_line(row)}: {row.text[:80]!r} has {row.actual_columns} fields, expected {row.expected_columns}",
         )
         return "skip"
 
@@ -135,7 +139,7 @@ def iter_csv(path: Path, header: bool, names: Sequence[str] | None, report: Read
     def on_invalid(row) -> str:
         report.skip(
             WRONG_COLUMN_COUNT,
-            f"{path}: line {row.number}: {row.actual_columns} fields, expected {row.expected_columns}",
+            f"{path}{_line(row)}: {row.text[:80]!r} has {row.actual_columns} fields, expected {row.expected_columns}",
         )
         return "skip"
 

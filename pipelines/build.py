@@ -69,7 +69,12 @@ def local_config(config: Config) -> Config:
 
 
 def build_definition(
-    config: Config, module_name: str = "pipelines.definition", root: Path | None = None, session=None
+    config: Config,
+    module_name: str = "pipelines.definition",
+    root: Path | None = None,
+    session=None,
+    artifacts: dict[str, Artifact] | None = None,
+    data: Artifact | None = None,
 ) -> BuiltDefinition:
     """Stage nothing, build everything: artefacts hashed from the tree, the definition JSON offline."""
     from pipelines.sdk import offline_sdk, pipeline_session
@@ -78,9 +83,9 @@ def build_definition(
         module = importlib.import_module(module_name)
     if not hasattr(module, "get_pipeline"):
         raise ConfigError(f"--module-name {module_name}: the module has no get_pipeline(config, session)")
-    artifacts = code_artifacts(root) if root else code_artifacts()
-    data = None
-    if not config.data.input.startswith("s3://"):
+    if artifacts is None:  # read once: what is staged and what the definition names must be the same bytes
+        artifacts = code_artifacts(root) if root else code_artifacts()
+    if data is None and not config.data.input.startswith("s3://"):
         path = Path(config.data.input)
         if not path.is_absolute() and root is not None:
             path = root / path

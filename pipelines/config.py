@@ -120,7 +120,7 @@ class AlarmConfig:
     evaluation_periods: int = 1
     datapoints_to_alarm: int = 1
     period_seconds: int = 3600
-    treat_missing_data: str = "notBreaching"
+    treat_missing_data: str = "ignore"  # an hour without traffic keeps the drift state: one event, one alert
 
 
 @dataclass(frozen=True)
@@ -362,7 +362,7 @@ def _monitoring(raw: dict, where: str) -> MonitoringConfig:
     m = _section(raw, "monitoring", MonitoringConfig, where)
     mw = f"{where}monitoring."
     a = _subsection(m, "alarm", AlarmConfig, mw)
-    treat = a.get("treat_missing_data", "notBreaching")
+    treat = a.get("treat_missing_data", "ignore")
     _expect(
         treat in ("missing", "notBreaching", "breaching", "ignore"),
         f"{mw}alarm.treat_missing_data",

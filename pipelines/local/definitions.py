@@ -43,7 +43,7 @@ def local_definition(config: Config, state_dir: Path, root: Path | None = None) 
         return cache.read_text(encoding="utf-8"), True
     from pipelines.build import build_definition
 
-    built = build_definition(config, root=root)
+    built = build_definition(config, root=root, artifacts=artifacts, data=data)
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_name(cache.name + ".tmp")
     tmp.write_text(built.json, encoding="utf-8")

@@ -224,8 +224,12 @@ def _alarms_alerts_retrain(
     store = MetricsStore(env.directory)
     if metrics:
         store.put_metric_data(NAMESPACE, list(metrics))
+    # the threshold each feature's drift is judged by in constraints.json, so alarms and violations agree;
+    # the configured alarm threshold for features the check could not compare
+    thresholds = {f: alarm.threshold for f in features}
+    thresholds.update({d["feature"]: d["threshold"] for d in execution.drift if d["feature"] in thresholds})
     alarms, composite = feature_drift_alarms(
-        {f: alarm.threshold for f in features},
+        thresholds,
         execution.endpoint,
         execution.schedule,
         period=alarm.period_seconds,

@@ -1,0 +1,85 @@
+"""Cron, windows, the schedule loop and the retraining rule."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from pipelines.build import config_from_kwargs, local_config
+from pipelines.monitor.cron import Cron
+from pipelines.monitor.executions import FAILED, ExecutionLog
+from pipelines.monitor.loop import MonitorEnvironment, check_window, last_complete_window, parse_window
+from pipelines.monitor.retrain import COOLDOWN, DISABLED, NO_DATA, NO_NEW_DATA, STARTED, decide
+from pipelines.monitor.schedule import run_schedule
+from tests.conftest import ROOT
+
+T = datetime(2026, 11, 25, 10, 17, tzinfo=timezone.utc)
+
+
+def test_cron_expressions():
+    hourly = Cron.parse("0 * * * *")
+    assert hourly.next_after(T) == datetime(2026, 11, 25, 11, 0, tzinfo=timezone.utc)
+    assert Cron.parse("*/15 9-17 * * 1-5").next_after(T) == datetime(2026, 11, 25, 10, 30, tzinfo=timezone.utc)
+    assert Cron.parse("30 2 * * 0").next_after(T).weekday() == 6  # Sunday
+    assert len(hourly.fires_between(T, T + timedelta(hours=3))) == 3
+    for bad, message in (("* * *", "5 fields"), ("61 * * * *", "outside 0-59"), ("*/0 * * * *", "step")):
+        with pytest.raises(ValueError, match=message):
+            Cron.parse(bad)
+
+
+def test_windows():
+    assert last_complete_window(T) == (datetime(2026, 11, 25, 9, tzinfo=timezone.utc),
+                                       datetime(2026, 11, 25, 10, tzinfo=timezone.utc))
+    start, end = parse_window("2026-11-25T08:00Z..2026-11-25T09:30Z")
+    assert (end - start) == timedelta(minutes=90)
+    with pytest.raises(ValueError, match="START..END"):
+        parse_window("2026-11-25T08:00Z")
+    with pytest.raises(ValueError, match="must be before"):
+        parse_window("2026-11-25T09:00Z..2026-11-25T08:00Z")
+
+
+def test_retraining_rule():
+    hour = timedelta(hours=1)
+    day = timedelta(hours=24)
+    assert decide(T, False, day, None, "a", "b").action == DISABLED
+    assert decide(T, True, day, None, None, "b").action == NO_DATA
+    assert decide(T, True, day, T - hour, "a", "b").action == COOLDOWN
+    unchanged = decide(T, True, day, None, "a", "a")
+    assert unchanged.action == NO_NEW_DATA and "no new data" in unchanged.reason
+    assert decide(T, True, day, T - 2 * day, "a", "b").action == STARTED
+    assert decide(T, True, day, None, "a", None).action == STARTED
+
+
+class Clock:
+    def __init__(self, moment: datetime) -> None:
+        self.moment = moment
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+    def advance(self, seconds: float) -> None:
+        self.moment += timedelta(seconds=seconds)
+
+
+def test_schedule_survives_failing_checks_and_never_checks_a_window_twice(tmp_path):
+    config = local_config(config_from_kwargs({"config": str(ROOT / "mlops.yaml")}))
+    clock = Clock(T)
+    env = MonitorEnvironment(config, tmp_path, clock)
+    # no model is deployed: every check fails, is recorded, and the schedule goes on
+    results = run_schedule(env, "abalone-endpoint", Cron.parse("0 * * * *"), iterations=3, wait=clock.advance)
+    windows = [(e.window_start, e.window_end) for e in results]
+    assert len(windows) == 4 and len(set(windows)) == 4
+    assert all(e.status == FAILED and "has no deployed model version" in e.message for e in results)
+    assert all(e.alerts and e.alerts[0]["state"] == "FAILED" for e in results)
+    again = run_schedule(env, "abalone-endpoint", Cron.parse("0 * * * *"), iterations=0, wait=clock.advance)
+    assert len(again) == 1  # failed windows may be retried; completed ones never are
+    assert len(ExecutionLog(tmp_path).all()) == 5
+
+
+def test_a_failed_check_is_recorded_with_its_reason(tmp_path):
+    config = local_config(config_from_kwargs({"config": str(ROOT / "mlops.yaml")}))
+    env = MonitorEnvironment(config, tmp_path, Clock(T))
+    execution = check_window(env, "nowhere", *last_complete_window(T))
+    assert execution.status == FAILED and "endpoint 'nowhere' has no deployed model version" in execution.message
+    assert ExecutionLog(tmp_path).get(execution.execution_id).status == FAILED
