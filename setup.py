@@ -20,16 +20,18 @@ setup(
     include_package_data=True,
     install_requires=[
         *CONTAINER_PINS,
+        # The pipeline definition is built with the SageMaker Python SDK v3 (about 1 GB with mlflow and pyiceberg),
+        # locally too: the local runner executes the very definition SageMaker gets.
+        "sagemaker==3.27.0",
         "PyYAML>=6.0",
         "boto3>=1.35",
     ],
     extras_require={
-        "sagemaker": ["sagemaker==3.27.0"],
         "test": [
-            "sagemaker==3.27.0",
             "pytest>=8",
             "pytest-mock>=3.14",
             "moto[all]==5.2.5",
+            "cfn-lint>=1.20",
             "ruff>=0.6",
         ],
     },
