@@ -1,0 +1,216 @@
+"""Lambda target of the EventBridge Scheduler schedule: one data-quality check of the last complete hour.
+
+The schedule passes ``{"scheduled_time": "<aws.scheduler.scheduled-time>", "execution_id":
+"<aws.scheduler.execution-id>"}``. CreateProcessingJob cannot turn a scheduled time into an hour prefix by itself,
+so this function does: the window is the complete hour before the scheduled time, the input is that hour's capture
+prefix ``<capture>/<endpoint>/<variant>/yyyy/mm/dd/hh/``, and the job runs the project's analyzer
+(``monitoring.container_entry``) with Model Monitor's environment, against the deployed version's drift baselines,
+publishing the CloudWatch metrics itself.
+
+The job name is derived from the execution id, so a duplicate delivery of the same execution names the same job
+and SageMaker refuses the second one: that refusal is reported as ``AlreadyStarted``, not as an error. An hour
+without capture files starts no job (``NoData``): a processing job over an empty prefix would only fail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from monitoring.cloud.check_settings import CheckSettings
+from monitoring.cloud.s3util import aws_call, list_keys, split_s3_uri
+
+log = logging.getLogger(__name__)
+
+ROOT = "/opt/ml/processing"
+LIB_DIR = f"{ROOT}/input/lib"
+CAPTURE_DIR = f"{ROOT}/input/endpoint"
+STATISTICS_DIR = f"{ROOT}/baseline/statistics"
+CONSTRAINTS_DIR = f"{ROOT}/baseline/constraints"
+OUTPUT_DIR = f"{ROOT}/resultdata"
+
+
+@dataclass(frozen=True)
+class CheckWindow:
+    """The hour a scheduled execution checks: [start, end), end = the scheduled time rounded down to the hour."""
+
+    start: datetime
+    end: datetime
+
+    @property
+    def hour_path(self) -> str:
+        """``yyyy/mm/dd/hh`` of the checked hour, as in the capture files' keys."""
+        return self.start.strftime("%Y/%m/%d/%H")
+
+
+def parse_scheduled_time(text: str) -> datetime:
+    """EventBridge Scheduler's ``<aws.scheduler.scheduled-time>`` (``2025-01-31T13:00:00Z``) as an aware UTC time."""
+    if not isinstance(text, str) or not text:
+        raise ValueError(f"scheduled_time must be an ISO-8601 time such as 2025-01-31T13:00:00Z, got {text!r}")
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValueError(f"scheduled_time must be an ISO-8601 time such as 2025-01-31T13:00:00Z, got {text!r}") from exc
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def check_window(scheduled: datetime) -> CheckWindow:
+    """The last complete hour before ``scheduled`` (13:00 and 13:20 both check 12:00-13:00)."""
+    end = scheduled.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    return CheckWindow(end - timedelta(hours=1), end)
+
+
+def job_name(prefix: str, window: CheckWindow, execution_id: str) -> str:
+    """``<prefix>-<yyyymmddhh of the checked hour>-<8 hex of the execution id>``: one name per execution."""
+    if not execution_id:
+        raise ValueError("execution_id is empty: the schedule must pass <aws.scheduler.execution-id>")
+    digest = hashlib.sha256(execution_id.encode()).hexdigest()[:8]
+    return f"{prefix}-{window.start:%Y%m%d%H}-{digest}"
+
+
+def _iso(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _s3_input(name: str, uri: str, local: str) -> dict:
+    return {
+        "InputName": name,
+        "S3Input": {
+            "S3Uri": uri,
+            "LocalPath": local,
+            "S3DataType": "S3Prefix",
+            "S3InputMode": "File",
+            "S3DataDistributionType": "FullyReplicated",
+        },
+    }
+
+
+def capture_prefix(settings: CheckSettings, window: CheckWindow) -> str:
+    """The checked hour's capture prefix, ``s3://.../<endpoint>/<variant>/yyyy/mm/dd/hh/``."""
+    return f"{settings.capture_uri}/{window.hour_path}/"
+
+
+def report_uri(settings: CheckSettings, window: CheckWindow) -> str:
+    """Model Monitor's report layout: ``<reports>/<endpoint>/<schedule>/yyyy/mm/dd/hh`` of the scheduled hour."""
+    return f"{settings.reports_uri}/{settings.endpoint_name}/{settings.schedule_name}/{window.end:%Y/%m/%d/%H}"
+
+
+def processing_job_request(settings: CheckSettings, window: CheckWindow, execution_id: str) -> dict:
+    """The CreateProcessingJob request of one check."""
+    statistics_file = settings.baseline_statistics_uri.rsplit("/", 1)[-1]
+    constraints_file = settings.baseline_constraints_uri.rsplit("/", 1)[-1]
+    environment = {
+        "dataset_source": CAPTURE_DIR,
+        "dataset_format": json.dumps({"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput"]}}),
+        "output_path": OUTPUT_DIR,
+        "baseline_statistics": f"{STATISTICS_DIR}/{statistics_file}",
+        "baseline_constraints": f"{CONSTRAINTS_DIR}/{constraints_file}",
+        "start_time": _iso(window.start),
+        "end_time": _iso(window.end),
+        "sagemaker_endpoint_name": settings.endpoint_name,
+        "sagemaker_monitoring_schedule_name": settings.schedule_name,
+        "publish_cloudwatch_metrics": "Enabled",
+        "PYTHONPATH": LIB_DIR,
+        "AWS_DEFAULT_REGION": settings.region,
+    }
+    cluster = {
+        "InstanceCount": settings.instance_count,
+        "InstanceType": settings.instance_type,
+        "VolumeSizeInGB": settings.volume_size_gb,
+    }
+    output_config: dict = {
+        "Outputs": [
+            {
+                "OutputName": "result",
+                "S3Output": {
+                    "S3Uri": report_uri(settings, window),
+                    "LocalPath": OUTPUT_DIR,
+                    "S3UploadMode": "EndOfJob",
+                },
+            }
+        ]
+    }
+    if settings.kms_key_id:
+        cluster["VolumeKmsKeyId"] = settings.kms_key_id
+        output_config["KmsKeyId"] = settings.kms_key_id
+    network: dict = {
+        "EnableNetworkIsolation": settings.network_isolation,
+        "EnableInterContainerTrafficEncryption": settings.inter_container_encryption,
+    }
+    if settings.subnets:
+        network["VpcConfig"] = {
+            "Subnets": list(settings.subnets),
+            "SecurityGroupIds": list(settings.security_group_ids),
+        }
+    tags = {"mlops:endpoint": settings.endpoint_name, "mlops:monitoring-schedule": settings.schedule_name}
+    if settings.serving_model_package_arn:
+        tags["mlops:model-package"] = settings.serving_model_package_arn
+    return {
+        "ProcessingJobName": job_name(settings.job_name_prefix, window, execution_id),
+        "ProcessingInputs": [
+            _s3_input("endpoint", capture_prefix(settings, window), CAPTURE_DIR),
+            _s3_input("baseline_statistics", settings.baseline_statistics_uri, STATISTICS_DIR),
+            _s3_input("baseline_constraints", settings.baseline_constraints_uri, CONSTRAINTS_DIR),
+            _s3_input("lib", settings.lib_uri, LIB_DIR),
+        ],
+        "ProcessingOutputConfig": output_config,
+        "ProcessingResources": {"ClusterConfig": cluster},
+        "StoppingCondition": {"MaxRuntimeInSeconds": settings.max_runtime_seconds},
+        "AppSpecification": {
+            "ImageUri": settings.image_uri,
+            "ContainerEntrypoint": ["python3", "-m", "monitoring.container_entry"],
+        },
+        "Environment": environment,
+        "NetworkConfig": network,
+        "RoleArn": settings.role_arn,
+        "Tags": [{"Key": k, "Value": v[:256]} for k, v in sorted(tags.items())],
+    }
+
+
+def _already_exists(exc) -> bool:
+    error = exc.response.get("Error", {})
+    return error.get("Code") == "ResourceInUse" or (
+        error.get("Code") == "ValidationException" and "already exists" in error.get("Message", "")
+    )
+
+
+def start_check(settings: CheckSettings, event: Mapping, sagemaker, s3) -> dict:
+    """Start the check of the hour before ``event["scheduled_time"]``; returns what happened (never raises on a
+    duplicate delivery or an hour without traffic)."""
+    from botocore.exceptions import ClientError
+
+    window = check_window(parse_scheduled_time(event.get("scheduled_time", "")))
+    execution_id = str(event.get("execution_id") or "")
+    request = processing_job_request(settings, window, execution_id)
+    name = request["ProcessingJobName"]
+    outcome = {"job_name": name, "window_start": _iso(window.start), "window_end": _iso(window.end)}
+    bucket, key = split_s3_uri(capture_prefix(settings, window))
+    found = aws_call(f"Listing the capture files under s3://{bucket}/{key}", list, list_keys(s3, bucket, key, limit=1))
+    if not found:
+        log.info("no capture files under s3://%s/%s: no check for %s", bucket, key, window.hour_path)
+        return {**outcome, "status": "NoData", "reason": f"no capture files under s3://{bucket}/{key}"}
+    try:
+        arn = sagemaker.create_processing_job(**request)["ProcessingJobArn"]
+    except ClientError as exc:
+        if _already_exists(exc):
+            log.info("processing job %s already exists: duplicate delivery of execution %s", name, execution_id)
+            return {**outcome, "status": "AlreadyStarted"}
+        raise RuntimeError(f"CreateProcessingJob {name} failed: {exc}") from exc
+    log.info("started data-quality check %s over %s", arn, window.hour_path)
+    return {**outcome, "status": "Started", "job_arn": arn}
+
+
+def handler(event, context) -> dict:
+    """Lambda entry point (``monitoring.cloud.check_job.handler``)."""
+    import boto3
+
+    logging.getLogger().setLevel(logging.INFO)
+    settings = CheckSettings.from_env(os.environ)
+    return start_check(settings, event, boto3.client("sagemaker"), boto3.client("s3"))
