@@ -1,0 +1,262 @@
+"""Lambda target of the composite drift alarm's state change: apply the retraining rule and maybe start a run.
+
+EventBridge delivers "CloudWatch Alarm State Change" events of the composite alarm (state ALARM). For each event
+the function hashes the retraining data, finds the training data hash of the serving model version, applies
+``retrain_rules.decide`` and, when it says so, calls StartPipelineExecution with ``InputDataUrl`` = the retraining
+location. Every decision is kept in S3 with its reason:
+
+- ``<decisions>/decisions/yyyy-mm-dd/<HHMMSS>-<event id>.json``: one per event; a second delivery of the same event
+  finds it and returns it without acting again (the function runs with reserved concurrency 1, so deliveries are
+  handled one at a time);
+- ``<decisions>/state.json``: the last started run (the cool-down's reference);
+- ``<decisions>/executions/<execution id>.json``: the data hash each started run trained on, which is how a later
+  decision knows the serving version's training data.
+
+StartPipelineExecution gets a client request token derived from the event id, so a retry after a crash between
+starting and recording starts nothing new. "No new data" and "no data" are alerted on the SNS topic, as is a start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from monitoring.cloud.datahash import is_content_addressed, s3_content_hash
+from monitoring.cloud.retrain_rules import NO_DATA, NO_NEW_DATA, STARTED, RetrainDecision, decide
+from monitoring.cloud.s3util import aws_call, get_json, put_json, split_s3_uri
+
+log = logging.getLogger(__name__)
+ALERTED = (STARTED, NO_NEW_DATA, NO_DATA)
+
+
+@dataclass(frozen=True)
+class RetrainSettings:
+    """The Lambda's environment, set by the stack's parameters."""
+
+    pipeline_name: str
+    enabled: bool
+    data_uri: str
+    cooldown_hours: float
+    decisions_uri: str
+    topic_arn: str
+    endpoint_name: str
+    serving_model_package_arn: str = ""
+    kms_key_id: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> RetrainSettings:
+        """Read and check the environment; ValueError naming the variable and what it must be."""
+
+        def need(name: str) -> str:
+            value = env.get(name, "").strip()
+            if not value:
+                raise ValueError(f"environment variable {name} is not set (it comes from the monitoring stack)")
+            return value
+
+        enabled = env.get("RETRAIN_ENABLED", "").strip().lower()
+        if enabled not in ("true", "false"):
+            raise ValueError(f"environment variable RETRAIN_ENABLED must be true or false, got {enabled!r}")
+        try:
+            cooldown = float(need("COOLDOWN_HOURS"))
+        except ValueError as exc:
+            raise ValueError(
+                f"environment variable COOLDOWN_HOURS must be a number, got {env.get('COOLDOWN_HOURS')!r}"
+            ) from exc
+        settings = cls(
+            pipeline_name=need("PIPELINE_NAME"),
+            enabled=enabled == "true",
+            data_uri=need("RETRAIN_DATA_URI"),
+            cooldown_hours=cooldown,
+            decisions_uri=need("DECISIONS_S3_URI").rstrip("/"),
+            topic_arn=need("ALERTS_TOPIC_ARN"),
+            endpoint_name=need("ENDPOINT_NAME"),
+            serving_model_package_arn=env.get("SERVING_MODEL_PACKAGE_ARN", "").strip(),
+            kms_key_id=env.get("KMS_KEY_ID", "").strip(),
+        )
+        split_s3_uri(settings.data_uri, "RETRAIN_DATA_URI")
+        split_s3_uri(settings.decisions_uri, "DECISIONS_S3_URI")
+        return settings
+
+
+class DecisionStore:
+    """Decisions, the last started run and the started runs' data hashes, as JSON objects under one S3 prefix."""
+
+    def __init__(self, s3, uri: str, kms_key_id: str = "") -> None:
+        self.s3, self.kms_key_id = s3, kms_key_id
+        self.bucket, prefix = split_s3_uri(uri, "decisions location")
+        self.prefix = prefix.rstrip("/")
+
+    def _key(self, name: str) -> str:
+        return f"{self.prefix}/{name}" if self.prefix else name
+
+    def decision_key(self, event: Mapping) -> str:
+        when = event.get("time") or "unknown-time"
+        day, _, clock = when.partition("T")
+        return self._key(f"decisions/{day}/{clock[:8].replace(':', '')}-{event['id']}.json")
+
+    def get(self, key: str) -> dict | None:
+        return aws_call(f"Reading s3://{self.bucket}/{key}", get_json, s3=self.s3, bucket=self.bucket, key=key)
+
+    def put(self, key: str, value: dict) -> None:
+        aws_call(
+            f"Writing s3://{self.bucket}/{key}",
+            put_json,
+            s3=self.s3,
+            bucket=self.bucket,
+            key=key,
+            value=value,
+            kms_key_id=self.kms_key_id,
+        )
+
+    def last_started(self) -> datetime | None:
+        state = self.get(self._key("state.json"))
+        return datetime.fromisoformat(state["last_started"]) if state and state.get("last_started") else None
+
+    def record_start(self, execution_arn: str, data_uri: str, data_hash: str, at: datetime, event_id: str) -> None:
+        record = {"execution_arn": execution_arn, "data_uri": data_uri, "data_hash": data_hash, "event_id": event_id}
+        self.put(
+            self._key(f"executions/{execution_arn.rsplit('/', 1)[-1]}.json"), {**record, "started": at.isoformat()}
+        )
+        self.put(self._key("state.json"), {**record, "last_started": at.isoformat()})
+
+    def execution_hash(self, execution_arn: str) -> str | None:
+        record = self.get(self._key(f"executions/{execution_arn.rsplit('/', 1)[-1]}.json"))
+        return record.get("data_hash") if record else None
+
+
+def serving_training_hash(settings: RetrainSettings, sagemaker, s3, store: DecisionStore) -> tuple[str | None, str]:
+    """(content hash of the data the serving version was trained on, or None; how it was found or why not)."""
+    arn = settings.serving_model_package_arn
+    if not arn:
+        return None, "no serving model version is recorded in the monitoring stack"
+    described = aws_call(f"DescribeModelPackage {arn}", sagemaker.describe_model_package, ModelPackageName=arn)
+    execution = (described.get("MetadataProperties") or {}).get("GeneratedBy") or (
+        described.get("CustomerMetadataProperties") or {}
+    ).get("source", "")
+    if ":pipeline/" not in execution or "/execution/" not in execution:
+        return None, f"{arn} names no pipeline execution that trained it"
+    recorded = store.execution_hash(execution)
+    if recorded:
+        return recorded, f"recorded when retraining run {execution} started"
+    parameters, token = {}, None
+    while True:
+        page = aws_call(
+            f"ListPipelineParametersForExecution {execution}",
+            sagemaker.list_pipeline_parameters_for_execution,
+            PipelineExecutionArn=execution,
+            **({"NextToken": token} if token else {}),
+        )
+        parameters.update({p["Name"]: p["Value"] for p in page.get("PipelineParameters", [])})
+        token = page.get("NextToken")
+        if not token:
+            break
+    url = parameters.get("InputDataUrl", "")
+    if not url.startswith("s3://"):
+        return None, f"{execution} has no s3:// InputDataUrl parameter"
+    if not is_content_addressed(url):
+        return None, f"{url} (the training data of {execution}) may have changed since, and no hash was recorded"
+    hashed = s3_content_hash(s3, url)
+    if hashed is None:
+        return None, f"the staged training data {url} is gone"
+    return hashed[0], f"hash of the staged training data {url}"
+
+
+def _alert(sns, settings: RetrainSettings, decision: RetrainDecision, execution_arn: str) -> str:
+    """Publish the decision; returns an error text instead of raising (an alert never blocks the decision)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    subjects = {
+        STARTED: "retraining started",
+        NO_NEW_DATA: "drift, but no new data to retrain on",
+        NO_DATA: "drift, but no retraining data",
+    }
+    lines = [
+        f"Endpoint {settings.endpoint_name}: {decision.reason}.",
+        f"Retraining data: {settings.data_uri}",
+        f"Pipeline: {settings.pipeline_name}",
+    ]
+    if execution_arn:
+        lines.append(f"Execution: {execution_arn}")
+    try:
+        sns.publish(
+            TopicArn=settings.topic_arn,
+            Subject=f"[{settings.endpoint_name}] {subjects[decision.action]}"[:100],
+            Message="\n".join(lines),
+        )
+    except (ClientError, BotoCoreError) as exc:
+        log.error("could not publish the retraining alert to %s: %s", settings.topic_arn, exc)
+        return str(exc)
+    return ""
+
+
+def handle_alarm(settings: RetrainSettings, event: Mapping, sagemaker, s3, sns, now: datetime) -> dict:
+    """Decide on one alarm state-change event (idempotent per event id); returns the decision record."""
+    if not event.get("id"):
+        raise ValueError("the event has no id: expected an EventBridge 'CloudWatch Alarm State Change' event")
+    detail = event.get("detail") or {}
+    state = (detail.get("state") or {}).get("value")
+    if state != "ALARM":
+        return {"action": "ignored", "reason": f"alarm state is {state!r}, not ALARM", "event_id": event["id"]}
+    store = DecisionStore(s3, settings.decisions_uri, settings.kms_key_id)
+    key = store.decision_key(event)
+    previous = store.get(key)
+    if previous is not None:
+        log.info("event %s was already decided (%s): duplicate delivery", event["id"], previous.get("action"))
+        return {**previous, "duplicate": True}
+    hashed = aws_call(f"Hashing {settings.data_uri}", s3_content_hash, s3=s3, uri=settings.data_uri)
+    data_hash = hashed[0] if hashed else None
+    last_started = store.last_started()
+    rule = (now, settings.enabled, timedelta(hours=settings.cooldown_hours), last_started, data_hash)
+    decision = decide(*rule, None, settings.data_uri)
+    trained_on, trained_note = None, ""
+    if decision.action == STARTED:  # only now does the serving version's training data matter
+        trained_on, trained_note = serving_training_hash(settings, sagemaker, s3, store)
+        decision = decide(*rule, trained_on, settings.data_uri)
+    execution_arn = ""
+    if decision.action == STARTED:
+        execution_arn = aws_call(
+            f"StartPipelineExecution {settings.pipeline_name}",
+            sagemaker.start_pipeline_execution,
+            PipelineName=settings.pipeline_name,
+            PipelineParameters=[{"Name": "InputDataUrl", "Value": settings.data_uri}],
+            PipelineExecutionDisplayName=f"retrain-{now:%Y%m%d-%H%M%S}",
+            PipelineExecutionDescription=f"Drift alarm {detail.get('alarmName', '')}: {decision.reason}"[:3072],
+            ClientRequestToken=hashlib.sha256(f"retrain:{event['id']}".encode()).hexdigest(),
+        )["PipelineExecutionArn"]
+        store.record_start(execution_arn, settings.data_uri, decision.data_hash, now, event["id"])
+        log.info("started retraining %s on %s", execution_arn, settings.data_uri)
+    alert_error = _alert(sns, settings, decision, execution_arn) if decision.action in ALERTED else ""
+    record = {
+        **decision.to_json(),
+        "event_id": event["id"],
+        "alarm_name": detail.get("alarmName", ""),
+        "data_uri": settings.data_uri,
+        "serving_model_package": settings.serving_model_package_arn,
+        "trained_on_hash": trained_on or "",
+        "trained_on": trained_note,
+        "execution_arn": execution_arn,
+        "alert_error": alert_error,
+    }
+    store.put(key, record)
+    log.info("retraining decision %s: %s", decision.action, decision.reason)
+    return record
+
+
+def handler(event, context) -> dict:
+    """Lambda entry point (``monitoring.cloud.retrain_job.handler``)."""
+    import boto3
+
+    logging.getLogger().setLevel(logging.INFO)
+    settings = RetrainSettings.from_env(os.environ)
+    return handle_alarm(
+        settings,
+        event,
+        boto3.client("sagemaker"),
+        boto3.client("s3"),
+        boto3.client("sns"),
+        datetime.now(timezone.utc),
+    )
