@@ -60,6 +60,10 @@ def parse_package_arn(arn: str) -> tuple[str, int]:
 def capture_settings(config: Config) -> CaptureSettings:
     """The endpoint's DataCaptureConfig from configuration (destination resolved)."""
     c = config.serving.capture
+    if c.destination is None and not config.sagemaker.bucket:
+        raise DeployError(
+            f"{config.source}: data capture needs serving.capture.destination or sagemaker.bucket (--bucket)"
+        )
     return CaptureSettings(
         enabled=c.enabled,
         sampling_percentage=c.sampling_percentage,

@@ -56,8 +56,8 @@ def _reason(status: int) -> str:
         return "Unknown"
 
 
-def render(response: Response, keep_alive: bool) -> bytes:
-    """The response's bytes on the wire."""
+def render(response: Response, keep_alive: bool, head_only: bool = False) -> bytes:
+    """The response's bytes on the wire (``head_only``: the answer to HEAD, headers without the body)."""
     head = [
         f"HTTP/1.1 {response.status} {_reason(response.status)}\r\n"
         f"Content-Type: {response.content_type}\r\nContent-Length: {len(response.body)}\r\n"
@@ -67,7 +67,7 @@ def render(response: Response, keep_alive: bool) -> bytes:
     if not keep_alive:
         head.append("Connection: close\r\n")
     head.append("\r\n")
-    return "".join(head).encode("latin-1") + response.body
+    return "".join(head).encode("latin-1") + (b"" if head_only else response.body)
 
 
 def error_response(status: int, message: str) -> Response:
@@ -276,28 +276,29 @@ class HttpProtocol(asyncio.Protocol):
         except Exception:
             logger.exception("Unhandled error for %s %s", head.method, head.path)
             result = error_response(500, "Internal server error (logged by the server)")
+        head_only = head.method == "HEAD"
         if inspect.isawaitable(result):
             self.busy = True
-            self.loop.create_task(self._finish(result, head.keep_alive))
+            self.loop.create_task(self._finish(result, head.keep_alive, head_only))
             return
-        self._send(result, head.keep_alive)
+        self._send(result, head.keep_alive, head_only)
 
-    async def _finish(self, pending: Awaitable[Response], keep_alive: bool) -> None:
+    async def _finish(self, pending: Awaitable[Response], keep_alive: bool, head_only: bool) -> None:
         try:
             response = await pending
         except Exception:
             logger.exception("Unhandled error in a deferred request")
             response = error_response(500, "Internal server error (logged by the server)")
         self.busy = False
-        self._send(response, keep_alive)
+        self._send(response, keep_alive, head_only)
         if self.transport is not None and not self.transport.is_closing():
             self._process()
 
-    def _send(self, response: Response, keep_alive: bool) -> None:
+    def _send(self, response: Response, keep_alive: bool, head_only: bool = False) -> None:
         if self.transport is None:
             return
         keep_alive = keep_alive and not self.closing
-        self.transport.write(render(response, keep_alive))
+        self.transport.write(render(response, keep_alive, head_only))
         if not keep_alive:
             self.transport.close()
 

@@ -130,6 +130,9 @@ def test_refusals_against_moto(aws, config):
     registry.set_status("abalone", 1, "Approved", "tests", "older")
     with pytest.raises(DeployError, match="serves abalone/2, newer than abalone/1"):
         SageMakerDeployer(config, aws, wait=NO_WAIT).deploy(version=1)
+    no_bucket = replace(config, sagemaker=replace(config.sagemaker, bucket=None))
+    with pytest.raises(DeployError, match=r"data capture needs serving\.capture\.destination or sagemaker\.bucket"):
+        SageMakerDeployer(no_bucket, aws, endpoint="other", wait=NO_WAIT).deploy(version=2, force=True)
     no_role = replace(config, sagemaker=replace(config.sagemaker, role_arn=None))
     with pytest.raises(DeployError, match=r"needs sagemaker\.role_arn"):
         SageMakerDeployer(no_role, aws, endpoint="other", wait=NO_WAIT).deploy()

@@ -94,6 +94,16 @@ def test_ping_answers_with_the_served_version(served):
     assert status == 200 and json.loads(body) == {"status": "healthy", "model": "abalone/1"}
 
 
+def test_head_ping_has_headers_and_no_body(served):
+    with socket.create_connection(("127.0.0.1", served.port), timeout=30) as sock:
+        sock.sendall(b"HEAD /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK") and b"Content-Length: 44" in head and body == b""
+
+
 def test_csv_single_record_equals_the_booster(served, model_dir):
     status, body, headers = invoke(served.port, ROW)
     assert status == 200 and headers["Content-Type"] == "text/csv"
