@@ -199,8 +199,12 @@ def deploy_local(
 def deploy_on_approval(config: Config, state_dir: Path, group: str, version: int) -> DeployResult:
     """Called after ``mlops models approve GROUP/VERSION``: deploy it locally when configuration says so.
 
-    Never raises for a refusal: a newer live version is kept, and the result's message says so.
+    Never raises for a refusal: a newer live version is kept, and the result's message says so. The endpoint is
+    the local one, so an unset bucket is the local object store's (as ``mlops serve`` and ``mlops deploy`` use).
     """
+    from pipelines.build import local_config
+
+    config = local_config(config)
     endpoint = config.endpoint_name
     reference = f"{group}/{version}"
     if not config.serving.deploy_on_approval:

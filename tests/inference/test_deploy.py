@@ -109,6 +109,19 @@ def test_deploy_on_approval_says_what_it_did(state, config):
     assert read_state(state, config.endpoint_name).version == 2
 
 
+def test_mlops_models_approve_deploys_through_the_cli(state, capsys):
+    from pipelines.cli import main
+
+    common = ["--config", str(ROOT / "mlops.yaml"), "--state-dir", str(state)]
+    assert main(["models", "approve", "abalone/1", "--note", "good", *common]) == 0
+    out = capsys.readouterr().out
+    assert "abalone/1 is now Approved" in out and "Deployed abalone/1 to local endpoint 'abalone-endpoint'" in out
+    live = read_state(state, "abalone-endpoint")
+    assert live.version == 1 and live.capture.destination == "s3://mlops-local/abalone-pipeline/datacapture"
+    assert main(["deploy", *common]) == 0
+    assert "already live" in capsys.readouterr().out
+
+
 def test_the_command_prints_the_outcome_and_fails_with_exit_2(state, capsys):
     approve(state, 1)
     args = ["--config", str(ROOT / "mlops.yaml"), "--state-dir", str(state)]
