@@ -225,3 +225,30 @@ def test_missing_or_broken_baseline_is_a_clear_error(baseline, sample, tmp_path)
     with pytest.raises(ValueError, match=r"Baseline constraints file .*broken\.json is not valid JSON"):
         run_check(current, baseline / "statistics.json", broken, tmp_path / "o")
     assert not (tmp_path / "o").exists()  # nothing half-written
+
+
+def test_parquet_and_json_lines_read_like_the_csv(baseline, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    header, rows = read_rows()
+    columns = {name: [row[i] for row in rows] for i, name in enumerate(header)}
+    typed = {
+        name: pa.array(values if name == "sex" else [float(v) for v in values], type=None)
+        for name, values in columns.items()
+    }
+    typed["rings"] = pa.array([int(v) for v in columns["rings"]])
+    pq.write_table(pa.table(typed), tmp_path / "abalone.parquet")
+    with open(tmp_path / "abalone.jsonl", "w") as handle:
+        for row in rows:
+            record = {
+                n: (v if n == "sex" else (int(v) if n == "rings" else float(v)))
+                for n, v in zip(header, row, strict=True)
+            }
+            handle.write(json.dumps(record) + "\n")
+        handle.write('{"sex": "M", "length": 0.4\n')  # a truncated line: counted, skipped
+    for name in ("abalone.parquet", "abalone.jsonl"):
+        result = run(baseline, tmp_path / name, tmp_path / name.replace(".", "-"))
+        assert result.item_count == 4177 and result.violations == (), name
+        assert {d.feature_name for d in result.drifts} == set(header)
+    assert result.read["malformed_by_reason"] == {"invalid_json": 1}

@@ -11,6 +11,7 @@ from tests.conftest import ROOT
 
 ROLE = "arn:aws:iam::123456789012:role/sagemaker-execution"
 BUCKET = "mlops-project-bucket"
+_SESSION: list[boto3.Session] = []  # one session for every test: service models load once (moto patches botocore)
 
 
 @pytest.fixture
@@ -23,6 +24,8 @@ def cloud_config():
 def aws():
     """A boto3 session on moto, with the project's bucket."""
     with mock_aws():
-        session = boto3.Session(region_name="us-east-1")
+        if not _SESSION:  # created inside a test, so its credentials are the fake ones tests/conftest.py sets
+            _SESSION.append(boto3.Session(region_name="us-east-1"))
+        session = _SESSION[0]
         session.client("s3").create_bucket(Bucket=BUCKET)
         yield session

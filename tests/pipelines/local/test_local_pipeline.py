@@ -202,3 +202,18 @@ def test_executions_list_and_show(state, capsys):
     assert "Preprocess" in shown and "log:" in shown
     assert main(["executions", "show", "nope", "--state-dir", str(state), "--config", CONFIG]) == 2
     assert "Unknown execution 'nope'" in capsys.readouterr().err
+
+
+def test_a_run_with_a_cached_definition_imports_no_sdk(state):
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from pipelines.cli import main\n"
+        f"code = main(['run', '--config', {CONFIG!r}, '--state-dir', {str(state)!r}, '--quiet'])\n"
+        "print(code, any(m == 'sagemaker' or m.startswith('sagemaker.') for m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert "definition from cache" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "0 False"

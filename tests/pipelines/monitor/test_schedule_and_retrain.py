@@ -29,8 +29,10 @@ def test_cron_expressions():
 
 
 def test_windows():
-    assert last_complete_window(T) == (datetime(2026, 11, 25, 9, tzinfo=timezone.utc),
-                                       datetime(2026, 11, 25, 10, tzinfo=timezone.utc))
+    assert last_complete_window(T) == (
+        datetime(2026, 11, 25, 9, tzinfo=timezone.utc),
+        datetime(2026, 11, 25, 10, tzinfo=timezone.utc),
+    )
     start, end = parse_window("2026-11-25T08:00Z..2026-11-25T09:30Z")
     assert (end - start) == timedelta(minutes=90)
     with pytest.raises(ValueError, match="START..END"):

@@ -1,0 +1,44 @@
+"""cfn-lint (errors, warnings and informational checks) finds nothing in the monitoring templates."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from monitoring.cloud.template import load_yaml, render_template, template_body
+from tests.conftest import ROOT
+
+cfnlint_api = pytest.importorskip("cfnlint.api", reason="cfn-lint is part of the test extras")
+REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
+FEATURES = ["length", "diameter", "height", "whole_weight", "shucked_weight", "viscera_weight", "shell_weight", "sex"]
+
+
+def lint(text: str) -> list[str]:
+    config = cfnlint_api.ManualArgs(regions=REGIONS, include_checks=["I"])
+    return [str(match) for match in cfnlint_api.lint(text, config=config)]
+
+
+def test_the_base_template_is_clean():
+    assert lint((ROOT / "infrastructure" / "monitoring.yaml").read_text(encoding="utf-8")) == []
+
+
+def test_the_rendered_template_is_clean():
+    rendered = render_template(FEATURES, ["ops@example.com", "oncall@example.com"], ["https://hooks.example.com/x"])
+    assert lint(template_body(rendered)) == []
+
+
+def test_the_linter_does_catch_a_broken_template():
+    """The negative control: the same template with an action IAM does not know and a dangling reference."""
+    broken = copy.deepcopy(render_template(FEATURES))
+    role = broken["Resources"]["RetrainFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    role[0]["Action"] = "sagemaker:StartPipelineExecutionNow"
+    broken["Resources"]["DriftAlarm"]["Properties"]["AlarmActions"] = [{"Ref": "NoSuchTopic"}]
+    findings = lint(template_body(broken))
+    assert any("W3037" in f and "startpipelineexecutionnow" in f for f in findings)
+    assert any("E1020" in f and "NoSuchTopic" in f for f in findings)
+
+
+def test_the_fragments_file_declares_what_the_renderer_expects():
+    fragments = load_yaml(ROOT / "infrastructure" / "monitoring-fragments.yaml")
+    assert set(fragments) == {"Parameters", "FeatureAlarm", "DriftAlarm", "EmailSubscription", "HttpsSubscription"}

@@ -1,0 +1,76 @@
+"""Resource names derived from the configuration, and the cron conversion to AWS's six fields."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import pytest
+
+from monitoring.cloud import names
+from monitoring.cloud.cron import aws_cron, is_hourly
+
+AWS_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("0 * * * *", "cron(0 * * * ? *)"),
+        ("15 */2 * * *", "cron(15 */2 * * ? *)"),
+        ("0 6 1 * *", "cron(0 6 1 * ? *)"),
+        ("0 6 * * 1-5", "cron(0 6 ? * 2,3,4,5,6 *)"),
+        ("0 6 * * 0", "cron(0 6 ? * 1 *)"),
+        ("0 6 * * 5-7", "cron(0 6 ? * 1,6,7 *)"),  # Friday to Sunday: 7 is Sunday too
+        ("0 6 * * MON-FRI", "cron(0 6 ? * MON-FRI *)"),
+    ],
+)
+def test_five_field_cron_becomes_aws_cron(expression, expected):
+    assert aws_cron(expression) == expected
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("0 * * *", "must be five cron fields"),
+        ("0 6 1 * 1", "cannot restrict both day of month and day of week"),
+        ("0 6 * * 8", "within 0-7"),
+        ("0 6 * * */2", "day of week must be N, N-M"),
+        ("0 6 * * 5-2", "ascending range"),
+    ],
+)
+def test_cron_that_aws_cannot_express_is_refused(expression, message):
+    with pytest.raises(ValueError, match=f"monitoring.schedule: .*{message}"):
+        aws_cron(expression)
+
+
+def test_hourly_detection():
+    assert is_hourly("0 * * * *") and is_hourly("5 * * * *")
+    assert not is_hourly("0 */2 * * *") and not is_hourly("0 6 * * *")
+
+
+def test_names_of_the_bundled_configuration(cloud_config):
+    assert names.stack_name(cloud_config) == "abalone-endpoint-monitoring"
+    assert names.schedule_name(cloud_config) == "abalone-endpoint-data-quality"
+    assert names.job_name_prefix(cloud_config) == "abalone-endpoint-dq"
+    assert names.drift_alarm_name(cloud_config) == "abalone-endpoint-drift"
+    assert names.feature_alarm_name(cloud_config, "whole_weight") == "abalone-endpoint-drift-whole_weight"
+
+
+def test_long_and_odd_endpoint_names_still_give_valid_names(cloud_config):
+    config = replace(cloud_config, serving=replace(cloud_config.serving, endpoint_name="9" + "Very-Long-Endpoint" * 3))
+    assert len(config.endpoint_name) == 55
+    assert names.stack_name(config).startswith("mlops-9")
+    assert AWS_NAME.match(names.schedule_name(config)) and len(names.schedule_name(config)) <= 63
+    prefix = names.job_name_prefix(config)
+    assert prefix == prefix.lower() and len(prefix) <= 37 and AWS_NAME.match(prefix)
+    assert len(names.name_prefix(config)) <= 40
+
+
+def test_features_that_alarm_names_cannot_carry_are_refused(cloud_config):
+    config = replace(cloud_config, data=replace(cloud_config.data, numeric=('len"gth',), categorical=()))
+    with pytest.raises(ValueError, match="data feature 'len\"gth'"):
+        names.monitored_features(config)
+    many = replace(cloud_config, data=replace(cloud_config.data, numeric=tuple(f"f{i}" for i in range(101))))
+    with pytest.raises(ValueError, match="at most 100 alarms, got 102"):
+        names.monitored_features(many)
