@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 from pipelines.cli import main
 from pipelines.registry.sqlite import SQLiteRegistry
@@ -22,7 +23,7 @@ def test_demo_runs_the_whole_loop(tmp_path, capsys):
     assert len(alerts) == 1 and alerts[0]["new_state"] == "ALARM"  # one drift event, one alert
     assert {f["name"] for f in alerts[0]["features"]} >= {"length", "diameter", "sex"}
     report = re.search(r"report: (\S+report\.html)", out).group(1)
-    html = open(report).read()
+    html = Path(report).read_text()
     assert "length" in html and "http://" not in html and "https://" not in html
     assert main(["demo", "--config", str(ROOT / "mlops.yaml"), "--state-dir", str(state)]) == 2
     assert "is not empty" in capsys.readouterr().err
