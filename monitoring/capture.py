@@ -36,6 +36,7 @@ from monitoring.report import (
     NOT_UTF8,
     UNSUPPORTED_CONTENT,
     ReadReport,
+    parse_json_line,
 )
 from monitoring.sources import BLOCK_BYTES, Chunk, list_files, positional_names, read_csv_text, records_to_chunk
 
@@ -128,17 +129,8 @@ def _slow_block(block: bytes, path: Path, first_line: int, report: ReadReport) -
     for offset, raw in enumerate(block.split(b"\n")):
         if not raw.strip():
             continue
-        where = f"{path}: line {first_line + offset}"
-        try:
-            record = json.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            report.skip(NOT_UTF8, where)
-            continue
-        except json.JSONDecodeError as exc:
-            report.skip(INVALID_JSON, f"{where}: {exc}")
-            continue
-        if not isinstance(record, dict):
-            report.skip(INVALID_JSON, f"{where}: expected a JSON object")
+        record = parse_json_line(raw, f"{path}: line {first_line + offset}", report)
+        if record is None:
             continue
         endpoint_input = (record.get("captureData") or {}).get("endpointInput")
         if not isinstance(endpoint_input, dict):

@@ -9,12 +9,11 @@ The script defines ``preprocess_handler(inference_record)``; the record exposes 
 from __future__ import annotations
 
 import importlib.util
-import json
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 
-from monitoring.report import INVALID_JSON, NOT_UTF8, ReadReport
+from monitoring.report import ReadReport, parse_json_line
 from monitoring.sources import Chunk, records_to_chunk
 
 PREPROCESSOR_ERROR = "preprocessor_error"
@@ -73,16 +72,8 @@ def preprocess_file(
             if not raw.strip():
                 continue
             where = f"{path}: line {number}"
-            try:
-                record = json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                report.skip(NOT_UTF8, where)
-                continue
-            except json.JSONDecodeError as exc:
-                report.skip(INVALID_JSON, f"{where}: {exc}")
-                continue
-            if not isinstance(record, dict):
-                report.skip(INVALID_JSON, f"{where}: expected a JSON object")
+            record = parse_json_line(raw, where, report)
+            if record is None:
                 continue
             if not in_window((record.get("eventMetadata") or {}).get("inferenceTime")):
                 report.outside_window += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -43,3 +44,20 @@ class ReadReport:
             "malformed_by_reason": dict(sorted(self.skipped.items())),
             "malformed_examples": dict(sorted(self.examples.items())),
         }
+
+
+def parse_json_line(raw: bytes, where: str, report: ReadReport, require_object: bool = True):
+    """One line of JSON, or None once the reason it cannot be read is counted (non-UTF-8, invalid JSON, or not an
+    object when one is required)."""
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        report.skip(NOT_UTF8, where)
+        return None
+    except json.JSONDecodeError as exc:
+        report.skip(INVALID_JSON, f"{where}: {exc}")
+        return None
+    if require_object and not isinstance(record, dict):
+        report.skip(INVALID_JSON, f"{where}: expected a JSON object")
+        return None
+    return record

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from monitoring.report import INVALID_JSON, NOT_UTF8, WRONG_COLUMN_COUNT, ReadReport
+from monitoring.report import WRONG_COLUMN_COUNT, ReadReport, parse_json_line
 
 BLOCK_BYTES = 16 << 20
 JSON_LINES_PER_CHUNK = 50_000
@@ -207,13 +207,8 @@ def iter_json_lines(path: Path, names: Sequence[str] | None, report: ReadReport)
         for number, raw in enumerate(handle, start=1):
             if not raw.strip():
                 continue
-            try:
-                record = json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                report.skip(NOT_UTF8, f"{path}: line {number}")
-                continue
-            except json.JSONDecodeError as exc:
-                report.skip(INVALID_JSON, f"{path}: line {number}: {exc}")
+            record = parse_json_line(raw, f"{path}: line {number}", report, require_object=False)
+            if record is None:
                 continue
             report.records += 1
             batch.append(record)

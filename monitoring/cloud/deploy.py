@@ -1,0 +1,267 @@
+"""``mlops monitor deploy --backend sagemaker`` and the repoint after a model deploy.
+
+Deploy: stage the functions' zip and the analyzer's code (content-addressed), render the template for the
+configured features and alert addresses, deploy it through a change set with parameters from the configuration,
+and for the ``model-monitor`` engine create or update the Model Monitor schedule. What the monitoring checks
+against is the deployed model version's DriftCheckBaselines: the version given, else the one the stack already
+monitors, else the newest Approved version of the group, else none yet (the processing schedule stays disabled).
+
+Repoint: after a model deploy, point the stack (and the Model Monitor schedule) at the new version's baselines:
+a change set on the deployed template that changes only the baseline parameters.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from monitoring.cloud import changeset, model_monitor
+from monitoring.cloud.names import monitored_features, stack_name
+from monitoring.cloud.package import lambda_artifact
+from monitoring.cloud.parameters import Artifacts, Baselines, kms_key_arn, stack_parameters
+from monitoring.cloud.template import MAX_BODY, render_template, template_body
+from pipelines.cloud import CloudError
+from pipelines.config import Config, ConfigError
+from pipelines.registry.model import APPROVED, ModelVersion, RegistryError
+from pipelines.staging import Artifact, code_artifacts, stage_to_s3, staged_objects
+
+log = logging.getLogger(__name__)
+
+
+class MonitoringNotDeployed(CloudError):
+    """The monitoring stack does not exist yet (``mlops monitor deploy --backend sagemaker`` creates it)."""
+
+
+@dataclass(frozen=True)
+class MonitoringClients:
+    """The boto3 clients the deploy uses (injected so tests use moto or botocore's Stubber)."""
+
+    cloudformation: object
+    s3: object
+    sagemaker: object
+    sts: object
+
+    @classmethod
+    def from_session(cls, session) -> MonitoringClients:
+        return cls(*(session.client(name) for name in ("cloudformation", "s3", "sagemaker", "sts")))
+
+
+@dataclass(frozen=True)
+class Images:
+    processing: str  # the SageMaker XGBoost framework image of the check jobs
+    model_monitor: str  # Model Monitor's analyzer
+
+
+@dataclass(frozen=True)
+class MonitoringDeployment:
+    """What ``deploy_monitoring`` did."""
+
+    stack: changeset.StackDeployment
+    engine: str
+    baselines: Baselines
+    baselines_source: str
+    schedule: str  # processing: ENABLED | DISABLED; model-monitor: created | updated | unchanged | would ... | skipped
+    warnings: tuple[str, ...] = ()
+
+
+def resolve_images(config: Config) -> Images:
+    """The images of both engines, from the SDK's offline image table."""
+    from pipelines.sdk import prepare_environment
+
+    prepare_environment(config.project.region)
+    from sagemaker.core import image_uris
+
+    try:
+        return Images(
+            image_uris.retrieve("xgboost", config.project.region, config.sagemaker.framework_version),
+            image_uris.retrieve("model-monitor", config.project.region),
+        )
+    except ValueError as exc:
+        raise ConfigError(f"No SageMaker image for region {config.project.region}: {exc}") from exc
+
+
+def baselines_of(version: ModelVersion) -> Baselines:
+    """The version's DriftCheckBaselines; ConfigError naming the version when it has none."""
+    statistics, constraints = version.drift_baselines.get("statistics"), version.drift_baselines.get("constraints")
+    if not (statistics and constraints):
+        raise ConfigError(
+            f"Model version {version.reference} has no DriftCheckBaselines (statistics and constraints): monitoring "
+            f"needs a version registered with drift-check baselines, got {version.drift_baselines}"
+        )
+    return Baselines(statistics, constraints, version.arn)
+
+
+def _resolve_baselines(config: Config, clients: MonitoringClients, stack, version) -> tuple[Baselines, str]:
+    if version is not None:
+        return baselines_of(version), f"model version {version.reference}"
+    previous = changeset.stack_parameters(stack)
+    if previous.get("ServingModelPackageArn"):
+        kept = Baselines(
+            previous.get("BaselineStatisticsUri", ""),
+            previous.get("BaselineConstraintsUri", ""),
+            previous["ServingModelPackageArn"],
+        )
+        return kept, f"{kept.model_package_arn} (as the stack already monitors)"
+    from pipelines.registry.sagemaker import SageMakerRegistry
+
+    registry = SageMakerRegistry(clients.sagemaker, clients.s3, config.sagemaker.bucket, config.pipeline_name)
+    try:
+        approved = registry.list_versions(config.model_package_group, APPROVED)
+    except RegistryError as exc:
+        log.info("no approved versions: %s", exc)
+        approved = []
+    if approved:
+        return baselines_of(approved[0]), f"model version {approved[0].reference} (newest Approved)"
+    return Baselines(), "none: no Approved model version yet"
+
+
+def _partition(region: str) -> str:
+    return "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
+
+
+def _warnings(config: Config, baselines: Baselines) -> list[str]:
+    sm, found = config.sagemaker, []
+    if config.monitoring.engine == "processing" and sm.enable_network_isolation:
+        found.append(
+            "sagemaker.enable_network_isolation: the check jobs publish their metrics with PutMetricData, which "
+            "network isolation blocks; the drift alarms will see no data"
+        )
+    if config.monitoring.engine == "processing" and sm.subnets:
+        found.append(
+            "sagemaker.subnets: VPC-only check jobs need S3 and CloudWatch (monitoring) VPC endpoints or a NAT "
+            "to read capture files and publish metrics"
+        )
+    if not baselines.model_package_arn:
+        found.append("no deployed model version: nothing is checked until one is deployed and the stack repointed")
+    if config.monitoring.alerts.sns_emails:
+        found.append("SNS sends a confirmation email to each new address in monitoring.alerts.sns_emails")
+    return found
+
+
+def _tags(config: Config) -> dict[str, str]:
+    return {"mlops:project": config.project.name, "mlops:endpoint": config.endpoint_name}
+
+
+def deploy_monitoring(
+    config: Config,
+    *,
+    clients: MonitoringClients | None = None,
+    model_version: ModelVersion | None = None,
+    dry_run: bool = False,
+    images: Images | None = None,
+    wait: changeset.WaitPolicy = changeset.DEFAULT_WAIT,
+    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+) -> MonitoringDeployment:
+    """Deploy (or with ``dry_run`` only describe) the monitoring of ``config``'s endpoint."""
+    sm = config.sagemaker
+    if not sm.bucket or not sm.role_arn:
+        raise ConfigError("monitor deploy needs sagemaker.bucket and sagemaker.role_arn (--bucket, --role-arn)")
+    if clients is None:
+        import boto3
+
+        clients = MonitoringClients.from_session(boto3.Session(region_name=config.project.region))
+    images = images or resolve_images(config)
+    name = stack_name(config)
+    stack = changeset.describe_stack(clients.cloudformation, name)
+    baselines, source = _resolve_baselines(config, clients, stack, model_version)
+    lambdas, lib = lambda_artifact(), code_artifacts()["lib"]
+    bucket, pipeline = sm.bucket, config.pipeline_name
+    account = None
+    if sm.kms_key_id and not sm.kms_key_id.startswith("arn:"):
+        account = changeset.cloud_call("GetCallerIdentity", clients.sts.get_caller_identity)["Account"]
+    region = config.project.region
+    parameters = stack_parameters(
+        config,
+        Artifacts(
+            lambda_code_key=lambdas.uri(bucket, pipeline).split("/", 3)[3],
+            lib_uri=f"{lib.prefix(bucket, pipeline)}/lib",
+            processing_image_uri=images.processing,
+        ),
+        baselines,
+        kms_key_arn(sm.kms_key_id, _partition(region), region, account),
+    )
+    alerts = config.monitoring.alerts
+    body = template_body(render_template(monitored_features(config), alerts.sns_emails, alerts.sns_https))
+    template_url = None
+    if len(body.encode()) > MAX_BODY:  # too large to send inline: staged like the code
+        template = Artifact("monitoring-template", (("monitoring.template.json", body.encode()),))
+        stage_to_s3(staged_objects({"template": template}, bucket, pipeline), clients.s3, sm.kms_key_id)
+        key = template.uri(bucket, pipeline).split("/", 3)[3]
+        template_url = f"https://{bucket}.s3.{region}.amazonaws.com/{key}"
+    if not dry_run:
+        code = staged_objects({"lambdas": lambdas, "lib": lib}, bucket, pipeline)
+        uploaded = stage_to_s3(code, clients.s3, sm.kms_key_id)
+        log.info("staged %d new code objects", uploaded)
+    deployment = changeset.deploy_stack(
+        clients.cloudformation,
+        name,
+        parameters,
+        template_body=None if template_url else body,
+        template_url=template_url,
+        tags=_tags(config),
+        dry_run=dry_run,
+        wait=wait,
+        now=now,
+    )
+    if config.monitoring.engine == "model-monitor":
+        schedule = "skipped (no deployed model version)"
+        if baselines.model_package_arn:
+            schedule = model_monitor.upsert_schedule(
+                clients.sagemaker, config, baselines, images.model_monitor, _tags(config), dry_run
+            )
+    else:
+        schedule = "ENABLED" if baselines.statistics and baselines.constraints else "DISABLED"
+    return MonitoringDeployment(
+        deployment, config.monitoring.engine, baselines, source, schedule, tuple(_warnings(config, baselines))
+    )
+
+
+@dataclass(frozen=True)
+class Repointed:
+    """What ``repoint_after_deploy`` changed."""
+
+    stack: changeset.StackDeployment
+    baselines: Baselines
+    schedule: str  # model-monitor: updated | unchanged | created; processing: ENABLED
+
+
+def repoint_after_deploy(
+    config: Config,
+    model_version: ModelVersion,
+    *,
+    clients: MonitoringClients | None = None,
+    images: Images | None = None,
+    wait: changeset.WaitPolicy = changeset.DEFAULT_WAIT,
+    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+) -> Repointed:
+    """Point the deployed monitoring at ``model_version``'s drift baselines (call it after deploying that version).
+
+    Raises MonitoringNotDeployed when the stack does not exist, ConfigError when the version has no baselines.
+    """
+    baselines = baselines_of(model_version)
+    if clients is None:
+        import boto3
+
+        clients = MonitoringClients.from_session(boto3.Session(region_name=config.project.region))
+    name = stack_name(config)
+    stack = changeset.describe_stack(clients.cloudformation, name)
+    if stack is None or stack.get("StackStatus") == "REVIEW_IN_PROGRESS":
+        raise MonitoringNotDeployed(
+            f"Monitoring stack {name} is not deployed: run `mlops monitor deploy --backend sagemaker` first"
+        )
+    previous = changeset.stack_parameters(stack)
+    parameters = {**dict.fromkeys(previous), **baselines.as_parameters()}
+    deployment = changeset.deploy_stack(
+        clients.cloudformation, name, parameters, use_previous_template=True, tags=_tags(config), wait=wait, now=now
+    )
+    if previous.get("Engine") == "model-monitor":
+        images = images or resolve_images(config)
+        schedule = model_monitor.upsert_schedule(
+            clients.sagemaker, config, baselines, images.model_monitor, _tags(config)
+        )
+    else:
+        schedule = "ENABLED"
+    log.info("monitoring of %s now checks against %s", config.endpoint_name, model_version.reference)
+    return Repointed(deployment, baselines, schedule)

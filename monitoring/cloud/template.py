@@ -1,0 +1,119 @@
+"""The monitoring stack's template: ``infrastructure/monitoring.yaml`` plus the per-item fragments of
+``infrastructure/monitoring-fragments.yaml`` rendered for the configured features and alert subscriptions.
+
+Rendering is a pure function of the two files and the lists (no clock, no AWS), so the same configuration gives
+the same template, and the change set shows only real changes. See the fragments file for why this is rendered
+rather than written with ``Fn::ForEach``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from monitoring.cloud.names import logical_id
+
+INFRASTRUCTURE = Path(__file__).resolve().parents[2] / "infrastructure"
+TEMPLATE = "monitoring.yaml"
+FRAGMENTS = "monitoring-fragments.yaml"
+MAX_BODY = 51_200  # CreateChangeSet's TemplateBody limit; larger templates go through S3
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short-form intrinsics (``!Ref``, ``!Sub``, ``!GetAtt a.b`` ...) as long form."""
+
+
+def _intrinsic(loader: _CfnLoader, suffix: str, node: yaml.Node) -> dict:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if suffix == "Ref":
+        return {"Ref": value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{suffix}": value}
+
+
+_CfnLoader.add_multi_constructor("!", _intrinsic)
+
+
+def load_yaml(path: Path) -> dict:
+    """A CloudFormation YAML file as plain data (intrinsics in their long form)."""
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)  # a SafeLoader subclass
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"Cannot read the template {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a YAML mapping, got {type(data).__name__}")
+    return data
+
+
+def _substitute(value: Any, token: str, text: str) -> Any:
+    """``value`` with ``token`` replaced by ``text`` in every string (keys untouched)."""
+    if isinstance(value, str):
+        return value.replace(token, text)
+    if isinstance(value, list):
+        return [_substitute(v, token, text) for v in value]
+    if isinstance(value, dict):
+        return {k: _substitute(v, token, text) for k, v in value.items()}
+    return value
+
+
+def _add(resources: dict, logical: str, resource: dict, where: str) -> None:
+    if logical in resources:
+        raise ValueError(f"{where}: logical id {logical} is already in the template")
+    resources[logical] = resource
+
+
+def render_template(
+    features: Sequence[str],
+    emails: Sequence[str] = (),
+    https_endpoints: Sequence[str] = (),
+    directory: Path = INFRASTRUCTURE,
+) -> dict:
+    """The deployable template: the base template with one drift alarm per feature, the composite drift alarm
+    over them, and one subscription per alert address."""
+    if not features:
+        raise ValueError("the monitoring template needs at least one feature to watch (data.numeric/categorical)")
+    if len(set(features)) != len(features):
+        raise ValueError(f"features must be distinct, got {list(features)}")
+    template = load_yaml(directory / TEMPLATE)
+    fragments = load_yaml(directory / FRAGMENTS)
+    for key in ("Parameters", "FeatureAlarm", "DriftAlarm", "EmailSubscription", "HttpsSubscription"):
+        if key not in fragments:
+            raise ValueError(f"{directory / FRAGMENTS}: missing the {key} fragment")
+    parameters = template.setdefault("Parameters", {})
+    for name, spec in fragments["Parameters"].items():
+        if name in parameters:
+            raise ValueError(f"{directory / FRAGMENTS}: parameter {name} is already in {TEMPLATE}")
+        parameters[name] = spec
+    resources = template["Resources"]
+    alarm_ids = []
+    for feature in features:
+        logical = logical_id("FeatureDriftAlarm", feature)
+        _add(resources, logical, _substitute(copy.deepcopy(fragments["FeatureAlarm"]), "{feature}", feature), feature)
+        alarm_ids.append(logical)
+    composite = copy.deepcopy(fragments["DriftAlarm"])
+    # the alarm names are the feature alarms' own AlarmName expressions (Fn::Sub of the NamePrefix parameter)
+    names = [resources[logical]["Properties"]["AlarmName"]["Fn::Sub"] for logical in alarm_ids]
+    composite["Properties"]["AlarmRule"] = {"Fn::Sub": " OR ".join(f'ALARM("{name}")' for name in names)}
+    composite["DependsOn"] = alarm_ids
+    _add(resources, "DriftAlarm", composite, "composite alarm")
+    for kind, items in (("Email", emails), ("Https", https_endpoints)):
+        for item in items:
+            fragment = _substitute(copy.deepcopy(fragments[f"{kind}Subscription"]), "{endpoint}", item)
+            _add(resources, logical_id(f"Alerts{kind}Subscription", item), fragment, item)
+    return template
+
+
+def template_body(template: dict) -> str:
+    """The template as compact JSON (key order kept: identical inputs give identical bytes)."""
+    return json.dumps(template, separators=(",", ":"), ensure_ascii=False)
