@@ -13,8 +13,6 @@ from botocore.stub import Stubber
 from monitoring.cloud.changeset import WaitPolicy, deploy_stack, describe_stack, stack_parameters
 from pipelines.cloud import CloudError
 
-pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")  # moto: no CFN model for some types
-
 FAST = WaitPolicy(delay=1, max_attempts=3)
 TEMPLATE = json.dumps(
     {
