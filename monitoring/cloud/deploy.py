@@ -140,6 +140,20 @@ def _warnings(config: Config, baselines: Baselines) -> list[str]:
     return found
 
 
+def _template(config: Config, s3) -> tuple[str | None, str | None]:
+    """(template body, None), or (None, its S3 URL) when it is too large to send inline: then it is staged like the
+    code, under its content hash."""
+    alerts = config.monitoring.alerts
+    body = template_body(render_template(monitored_features(config), alerts.sns_emails, alerts.sns_https))
+    if len(body.encode()) <= MAX_BODY:
+        return body, None
+    bucket, pipeline, region = config.sagemaker.bucket, config.pipeline_name, config.project.region
+    template = Artifact("monitoring-template", (("monitoring.template.json", body.encode()),))
+    stage_to_s3(staged_objects({"template": template}, bucket, pipeline), s3, config.sagemaker.kms_key_id)
+    suffix = ".cn" if region.startswith("cn-") else ""
+    return None, f"https://{bucket}.s3.{region}.amazonaws.com{suffix}/{template.uri(bucket, pipeline).split('/', 3)[3]}"
+
+
 def _tags(config: Config) -> dict[str, str]:
     return {"mlops:project": config.project.name, "mlops:endpoint": config.endpoint_name}
 
@@ -154,7 +168,11 @@ def deploy_monitoring(
     wait: changeset.WaitPolicy = changeset.DEFAULT_WAIT,
     now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
 ) -> MonitoringDeployment:
-    """Deploy (or with ``dry_run`` only describe) the monitoring of ``config``'s endpoint."""
+    """Deploy (or with ``dry_run`` only describe) the monitoring of ``config``'s endpoint.
+
+    A dry run creates the change set, reports it and deletes it; it stages no code (a template too large to send
+    inline is still staged, content-addressed, since the change set needs it).
+    """
     sm = config.sagemaker
     if not sm.bucket or not sm.role_arn:
         raise ConfigError("monitor deploy needs sagemaker.bucket and sagemaker.role_arn (--bucket, --role-arn)")
@@ -182,14 +200,7 @@ def deploy_monitoring(
         baselines,
         kms_key_arn(sm.kms_key_id, _partition(region), region, account),
     )
-    alerts = config.monitoring.alerts
-    body = template_body(render_template(monitored_features(config), alerts.sns_emails, alerts.sns_https))
-    template_url = None
-    if len(body.encode()) > MAX_BODY:  # too large to send inline: staged like the code
-        template = Artifact("monitoring-template", (("monitoring.template.json", body.encode()),))
-        stage_to_s3(staged_objects({"template": template}, bucket, pipeline), clients.s3, sm.kms_key_id)
-        key = template.uri(bucket, pipeline).split("/", 3)[3]
-        template_url = f"https://{bucket}.s3.{region}.amazonaws.com/{key}"
+    body, template_url = _template(config, clients.s3)
     if not dry_run:
         code = staged_objects({"lambdas": lambdas, "lib": lib}, bucket, pipeline)
         uploaded = stage_to_s3(code, clients.s3, sm.kms_key_id)
@@ -198,7 +209,7 @@ def deploy_monitoring(
         clients.cloudformation,
         name,
         parameters,
-        template_body=None if template_url else body,
+        template_body=body,
         template_url=template_url,
         tags=_tags(config),
         dry_run=dry_run,

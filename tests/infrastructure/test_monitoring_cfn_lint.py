@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import copy
 
-import pytest
+from cfnlint.api import ManualArgs
+from cfnlint.api import lint as cfn_lint
 
 from monitoring.cloud.template import load_yaml, render_template, template_body
 from tests.conftest import ROOT
 
-cfnlint_api = pytest.importorskip("cfnlint.api", reason="cfn-lint is part of the test extras")
 REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
 FEATURES = ["length", "diameter", "height", "whole_weight", "shucked_weight", "viscera_weight", "shell_weight", "sex"]
 
 
 def lint(text: str) -> list[str]:
-    config = cfnlint_api.ManualArgs(regions=REGIONS, include_checks=["I"])
-    return [str(match) for match in cfnlint_api.lint(text, config=config)]
+    config = ManualArgs(regions=REGIONS, include_checks=["I"])
+    return [str(match) for match in cfn_lint(text, config=config)]
 
 
 def test_the_base_template_is_clean():

@@ -7,6 +7,7 @@ import hashlib
 import pytest
 
 from monitoring.cloud.datahash import is_content_addressed, s3_content_hash
+from pipelines.monitor import retrain as local
 from tests.conftest import ABALONE
 from tests.monitoring.cloud.conftest import BUCKET
 
@@ -44,7 +45,6 @@ def test_nothing_there_is_none(aws):
 
 
 def test_the_same_files_hash_alike_locally_and_in_s3(aws, tmp_path):
-    local = pytest.importorskip("pipelines.monitor.retrain", reason="the local loop's retraining module")
     s3 = aws.client("s3")
     (tmp_path / "snap" / "part").mkdir(parents=True)
     (tmp_path / "snap" / "abalone.csv").write_bytes(DATA)
