@@ -81,8 +81,31 @@ def _deploy(args, clients=None) -> int:
             progress=lambda message: print(f"  {message}", flush=True),
         )
         result = deployer.deploy(args.group, args.version, args.model_package_arn, args.force)
+        if result.action == "deployed":
+            print(result.message)
+            _repoint_monitoring(config, clients, result.version)
+            return 0
     print(result.message)
     return 0
+
+
+def _repoint_monitoring(config, clients, reference: str) -> None:
+    """After a SageMaker deploy, monitoring checks against the new version's baselines (when it is deployed)."""
+    from monitoring.cloud.deploy import MonitoringNotDeployed, repoint_after_deploy
+    from pipelines.registry.model import parse_reference
+    from pipelines.registry.sagemaker import SageMakerRegistry
+
+    registry = SageMakerRegistry(clients.sagemaker, clients.s3, config.sagemaker.bucket or "", config.pipeline_name)
+    version = registry.get(*parse_reference(reference))
+    try:
+        repointed = repoint_after_deploy(config, version)
+    except MonitoringNotDeployed as exc:
+        print(
+            f"Monitoring is not deployed, nothing to repoint ({exc}); deploy it with mlops monitor deploy "
+            "--backend sagemaker"
+        )
+        return
+    print(f"Monitoring now checks against {reference}'s baselines: {repointed}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

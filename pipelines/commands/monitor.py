@@ -37,6 +37,10 @@ def register(commands) -> None:
     chk.add_argument("--json", action="store_true", help="print the summary as JSON")
     chk.set_defaults(handler=_check)
 
+    from pipelines.commands.monitor_cloud import register_cloud_commands
+
+    register_cloud_commands(sub)
+
     def loop_options(p):
         p.add_argument("--config", default=None, help="configuration file (default mlops.yaml)")
         p.add_argument("--state-dir", type=Path, default=None, help="local state directory (default from config)")
