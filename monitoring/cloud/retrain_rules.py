@@ -1,4 +1,5 @@
-"""The retraining rule of the drift alarm, as a pure function (the same order and outcomes as the local loop).
+"""The retraining rule of the drift alarm, as a pure function: the one rule of the retraining Lambda and the local
+loop (``pipelines.monitor``).
 
 Disabled -> no data at the retraining location -> cool-down since the last started run -> data unchanged since
 the serving version was trained (content hash) -> start. A serving version whose training data hash is unknown
@@ -26,6 +27,7 @@ class RetrainDecision:
     reason: str
     at: str
     data_hash: str = ""
+    execution_id: str = ""  # the retraining run, once started
 
     def to_json(self) -> dict:
         return asdict(self)

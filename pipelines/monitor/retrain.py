@@ -1,27 +1,35 @@
-"""Whether a drift alarm starts retraining: only with new data, and not twice within the cool-down."""
+"""Retraining locally: the content hash of the data and the log of decisions. The rule itself (only with new
+data, never twice within the cool-down) is shared with the retraining Lambda: ``monitoring.cloud.retrain_rules``."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 
-STARTED = "started"
-COOLDOWN = "cooldown"
-NO_NEW_DATA = "no-new-data"
-NO_DATA = "no-data"
-DISABLED = "disabled"
+from monitoring.cloud.retrain_rules import (
+    COOLDOWN,
+    DISABLED,
+    NO_DATA,
+    NO_NEW_DATA,
+    STARTED,
+    RetrainDecision,
+    decide,
+)
 
-
-@dataclass(frozen=True)
-class RetrainDecision:
-    action: str  # started | cooldown | no-new-data | no-data | disabled
-    reason: str
-    at: str
-    data_hash: str = ""
-    execution_id: str = ""
+__all__ = [
+    "COOLDOWN",
+    "DISABLED",
+    "NO_DATA",
+    "NO_NEW_DATA",
+    "STARTED",
+    "DecisionLog",
+    "RetrainDecision",
+    "content_hash",
+    "decide",
+]
 
 
 def content_hash(path: Path) -> str:
@@ -34,39 +42,6 @@ def content_hash(path: Path) -> str:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 sha.update(block)
     return sha.hexdigest()
-
-
-def decide(
-    now: datetime,
-    enabled: bool,
-    cooldown: timedelta,
-    last_started: datetime | None,
-    data_hash: str | None,
-    trained_on_hash: str | None,
-) -> RetrainDecision:
-    """The pure rule: disabled, no data, cool-down, unchanged data, else start."""
-    at = now.isoformat()
-    if not enabled:
-        return RetrainDecision(DISABLED, "retraining is disabled in the configuration", at)
-    if data_hash is None:
-        return RetrainDecision(NO_DATA, "the retraining location holds no data", at)
-    if last_started is not None and now - last_started < cooldown:
-        left = cooldown - (now - last_started)
-        return RetrainDecision(
-            COOLDOWN,
-            f"a retraining run started at {last_started.isoformat()}; cool-down ends in "
-            f"{left.total_seconds() / 3600:.1f} h",
-            at,
-            data_hash,
-        )
-    if trained_on_hash is not None and data_hash == trained_on_hash:
-        return RetrainDecision(
-            NO_NEW_DATA,
-            "no new data: the retraining data is unchanged since the serving version was trained (same content hash)",
-            at,
-            data_hash,
-        )
-    return RetrainDecision(STARTED, "drift alarm with new data and no retraining within the cool-down", at, data_hash)
 
 
 class DecisionLog:
