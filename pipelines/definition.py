@@ -201,9 +201,9 @@ def _build(config: Config, session, artifacts: dict[str, Artifact] | None, data:
     baseline_dataset = outputs["baseline"].S3Output.S3Uri
 
     # -- DataQualityBaseline -------------------------------------------------------------------
+    # The baseline's URIs are read from the step's own properties, never rebuilt from this execution's id: a cached
+    # step keeps the outputs of the execution that computed them, and the registered version must point there.
     baseline_prefix = Join(on="/", values=[base, "executions", ExecutionVariables.PIPELINE_EXECUTION_ID, "baseline"])
-    statistics_uri = Join(on="/", values=[baseline_prefix, "statistics.json"])
-    constraints_uri = Join(on="/", values=[baseline_prefix, "constraints.json"])
     extra_parameters = []
     if config.monitoring.engine == "processing":
         baseline = ProcessingStep(
@@ -227,6 +227,9 @@ def _build(config: Config, session, artifacts: dict[str, Artifact] | None, data:
             cache_config=cache,
             retry_policies=job_retries,
         )
+        produced = baseline.properties.ProcessingOutputConfig.Outputs["baseline"].S3Output.S3Uri
+        statistics_uri = Join(on="/", values=[produced, "statistics.json"])
+        constraints_uri = Join(on="/", values=[produced, "constraints.json"])
         drift_statistics, drift_constraints = statistics_uri, constraints_uri
     else:
         from sagemaker.core.model_monitor.dataset_format import DatasetFormat
@@ -260,6 +263,8 @@ def _build(config: Config, session, artifacts: dict[str, Artifact] | None, data:
             model_package_group_name=config.model_package_group,
             cache_config=cache,
         )
+        statistics_uri = baseline.properties.CalculatedBaselineStatistics
+        constraints_uri = baseline.properties.CalculatedBaselineConstraints
         drift_statistics = baseline.properties.BaselineUsedForDriftCheckStatistics
         drift_constraints = baseline.properties.BaselineUsedForDriftCheckConstraints
 
