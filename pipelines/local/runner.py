@@ -114,7 +114,7 @@ class LocalRunner:
         sleep: Callable[[float], None] = time.sleep,
         fault: Callable[[str, int], StepFailure | None] | None = None,
     ) -> None:
-        self.state_dir = Path(state_dir)
+        self.state_dir = Path(state_dir).resolve()  # jobs run in their own directory: paths must be absolute
         self.store = ObjectStore(self.state_dir)
         self.registry = registry
         self.max_parallel = max_parallel

@@ -217,3 +217,11 @@ def test_a_run_with_a_cached_definition_imports_no_sdk(state):
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
     assert "definition from cache" in done.stdout
     assert done.stdout.strip().splitlines()[-1] == "0 False"
+
+
+def test_a_relative_state_directory_works(state, monkeypatch):
+    monkeypatch.chdir(state.parent)
+    # a new hyperparameter value: Train and Evaluate really run, from a state directory given relative to the cwd
+    assert run(Path(state.name), "--param", "MaxDepth=2") == 0
+    record = latest(state)
+    assert record["status"] == "Succeeded" and not record["steps"]["Train"].get("cache_hit_from")
