@@ -34,8 +34,10 @@ def raw(**changes) -> dict:
         ({"data__split": [0.5, 0.5]}, "data.split: must be three positive fractions summing to 1, got [0.5, 0.5]"),
         ({"data__problem_type": "ranking"}, "data.problem_type: must be regression or binary, got 'ranking'"),
         ({"gate__metric": "auc"}, "gate.metric: must be one of mse, rmse, mae, r2 for regression, got 'auc'"),
-        ({"data__problem_type": "binary", "training__objective": "binary:logistic", "gate__metric": "auc"},
-         "data.positive_class: must be set for binary classification"),
+        (
+            {"data__problem_type": "binary", "training__objective": "binary:logistic", "gate__metric": "auc"},
+            "data.positive_class: must be set for binary classification",
+        ),
         ({"sagemaker__role_arn": "admin"}, "sagemaker.role_arn: must be an IAM role ARN"),
         ({"sagemaker__subnets": ["subnet-1"]}, "sagemaker.subnets/security_group_ids: must be both set or both empty"),
         ({"sagemaker__processing_instance_count": 0}, "processing_instance_count: must be an integer >= 1, got 0"),

@@ -19,8 +19,12 @@ def test_checks_follow_the_deployed_version(tmp_path):
     config = local_config(config_from_kwargs({"config": str(ROOT / "mlops.yaml")}))
     state = tmp_path / "state"
     assert main(["run", "--config", str(ROOT / "mlops.yaml"), "--state-dir", str(state), "--quiet"]) == 0
-    assert main(["run", "--config", str(ROOT / "mlops.yaml"), "--state-dir", str(state), "--quiet",
-                 "--param", "MaxDepth=3"]) == 0
+    assert (
+        main(
+            ["run", "--config", str(ROOT / "mlops.yaml"), "--state-dir", str(state), "--quiet", "--param", "MaxDepth=3"]
+        )
+        == 0
+    )
     registry = SQLiteRegistry(state / "registry.db")
     rows = ABALONE.read_text().splitlines()[1:301]
     features = [",".join(r.split(",")[:-1]) for r in rows]
