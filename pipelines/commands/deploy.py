@@ -4,7 +4,6 @@ SageMaker endpoint; idempotent, and never an older version over a newer one with
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -109,16 +108,10 @@ def _repoint_monitoring(config, clients, reference: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m pipelines.commands.deploy`` (the same as ``mlops deploy``)."""
-    parser = argparse.ArgumentParser(prog="mlops deploy")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return _deploy(args)
-    except (FileNotFoundError, ValueError, RuntimeError) as exc:
-        print(f"mlops deploy: error: {exc}", file=sys.stderr)
-        return 2
+    """``python -m pipelines.commands.deploy`` (the same as ``mlops deploy``, with its error handling)."""
+    from pipelines.cli import main as cli
+
+    return cli(["deploy", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

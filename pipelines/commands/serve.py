@@ -64,16 +64,10 @@ def _serve(args) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m pipelines.commands.serve`` (the same as ``mlops serve``)."""
-    parser = argparse.ArgumentParser(prog="mlops serve")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return _serve(args)
-    except (FileNotFoundError, ValueError, RuntimeError) as exc:
-        print(f"mlops serve: error: {exc}", file=sys.stderr)
-        return 2
+    """``python -m pipelines.commands.serve`` (the same as ``mlops serve``, with its error handling)."""
+    from pipelines.cli import main as cli
+
+    return cli(["serve", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":
