@@ -14,7 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from monitoring.report import ReadReport, parse_json_line
-from monitoring.sources import Chunk, records_to_chunk
+from monitoring.sources import Chunk, chunked_rows
 
 PREPROCESSOR_ERROR = "preprocessor_error"
 ROWS_PER_CHUNK = 50_000
@@ -66,32 +66,28 @@ def preprocess_file(
 ) -> Iterator[Chunk]:
     """Rows of one capture file through the user's handler; failures are counted per line."""
     report.files += 1
-    rows: list = []
-    with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            where = f"{path}: line {number}"
-            record = parse_json_line(raw, where, report)
-            if record is None:
-                continue
-            if not in_window((record.get("eventMetadata") or {}).get("inferenceTime")):
-                report.outside_window += 1
-                continue
-            try:
-                result = handler(inference_record(record))
-            except Exception as exc:
-                report.skip(PREPROCESSOR_ERROR, f"{where}: {type(exc).__name__}: {exc}")
-                continue
-            report.records += 1
-            if isinstance(result, list) and result and isinstance(result[0], (dict, list)):
-                rows.extend(result)
-            elif result is not None:
-                rows.append(result)
-            if len(rows) >= ROWS_PER_CHUNK:
-                report.rows += len(rows)
-                yield records_to_chunk(rows, names)
-                rows = []
-    if rows:
-        report.rows += len(rows)
-        yield records_to_chunk(rows, names)
+
+    def rows() -> Iterator:
+        with open(path, "rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                if not raw.strip():
+                    continue
+                where = f"{path}: line {number}"
+                record = parse_json_line(raw, where, report)
+                if record is None:
+                    continue
+                if not in_window((record.get("eventMetadata") or {}).get("inferenceTime")):
+                    report.outside_window += 1
+                    continue
+                try:
+                    result = handler(inference_record(record))
+                except Exception as exc:
+                    report.skip(PREPROCESSOR_ERROR, f"{where}: {type(exc).__name__}: {exc}")
+                    continue
+                report.records += 1
+                if isinstance(result, list) and result and isinstance(result[0], (dict, list)):
+                    yield from result
+                elif result is not None:
+                    yield result
+
+    yield from chunked_rows(rows(), names, report, ROWS_PER_CHUNK)

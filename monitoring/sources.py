@@ -7,7 +7,7 @@ import csv
 import io
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -199,26 +199,37 @@ def records_to_chunk(records: list, names: Sequence[str] | None) -> Chunk:
     return {name: pa.array(values, type=pa.string()) for name, values in columns.items()}
 
 
-def iter_json_lines(path: Path, names: Sequence[str] | None, report: ReadReport) -> Iterator[Chunk]:
-    """Stream a JSON Lines file of records; bad lines are counted and skipped."""
-    report.files += 1
+def chunked_rows(
+    rows: Iterable, names: Sequence[str] | None, report: ReadReport, size: int = JSON_LINES_PER_CHUNK
+) -> Iterator[Chunk]:
+    """Rows (JSON objects or arrays) as string-column chunks of at most ``size`` rows, counted in ``report``."""
     batch: list = []
-    with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            record = parse_json_line(raw, f"{path}: line {number}", report, require_object=False)
-            if record is None:
-                continue
-            report.records += 1
-            batch.append(record)
-            if len(batch) >= JSON_LINES_PER_CHUNK:
-                report.rows += len(batch)
-                yield records_to_chunk(batch, names)
-                batch = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            report.rows += len(batch)
+            yield records_to_chunk(batch, names)
+            batch = []
     if batch:
         report.rows += len(batch)
         yield records_to_chunk(batch, names)
+
+
+def iter_json_lines(path: Path, names: Sequence[str] | None, report: ReadReport) -> Iterator[Chunk]:
+    """Stream a JSON Lines file of records; bad lines are counted and skipped."""
+    report.files += 1
+
+    def records() -> Iterator:
+        with open(path, "rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                if not raw.strip():
+                    continue
+                record = parse_json_line(raw, f"{path}: line {number}", report, require_object=False)
+                if record is not None:
+                    report.records += 1
+                    yield record
+
+    yield from chunked_rows(records(), names, report)
 
 
 # -- Parquet -----------------------------------------------------------------------------------------
