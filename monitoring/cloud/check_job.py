@@ -102,6 +102,14 @@ def report_uri(settings: CheckSettings, window: CheckWindow) -> str:
     return f"{settings.reports_uri}/{settings.endpoint_name}/{settings.schedule_name}/{window.end:%Y/%m/%d/%H}"
 
 
+def network_config(isolation: bool, encryption: bool, subnets, security_group_ids) -> dict:
+    """The NetworkConfig of a processing or monitoring job: isolation, encryption and, when subnets are set, the VPC."""
+    network: dict = {"EnableNetworkIsolation": isolation, "EnableInterContainerTrafficEncryption": encryption}
+    if subnets:
+        network["VpcConfig"] = {"Subnets": list(subnets), "SecurityGroupIds": list(security_group_ids)}
+    return network
+
+
 def processing_job_request(settings: CheckSettings, window: CheckWindow, execution_id: str) -> dict:
     """The CreateProcessingJob request of one check."""
     statistics_file = settings.baseline_statistics_uri.rsplit("/", 1)[-1]
@@ -140,15 +148,9 @@ def processing_job_request(settings: CheckSettings, window: CheckWindow, executi
     if settings.kms_key_id:
         cluster["VolumeKmsKeyId"] = settings.kms_key_id
         output_config["KmsKeyId"] = settings.kms_key_id
-    network: dict = {
-        "EnableNetworkIsolation": settings.network_isolation,
-        "EnableInterContainerTrafficEncryption": settings.inter_container_encryption,
-    }
-    if settings.subnets:
-        network["VpcConfig"] = {
-            "Subnets": list(settings.subnets),
-            "SecurityGroupIds": list(settings.security_group_ids),
-        }
+    network = network_config(
+        settings.network_isolation, settings.inter_container_encryption, settings.subnets, settings.security_group_ids
+    )
     tags = {"mlops:endpoint": settings.endpoint_name, "mlops:monitoring-schedule": settings.schedule_name}
     if settings.serving_model_package_arn:
         tags["mlops:model-package"] = settings.serving_model_package_arn

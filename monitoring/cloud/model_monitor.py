@@ -14,6 +14,7 @@ import logging
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from monitoring.cloud.check_job import network_config
 from monitoring.cloud.cron import aws_cron
 from monitoring.cloud.names import schedule_name
 from monitoring.cloud.parameters import Baselines
@@ -53,12 +54,9 @@ def schedule_config(config: Config, baselines: Baselines, image_uri: str) -> dic
     if sm.kms_key_id:
         cluster["VolumeKmsKeyId"] = sm.kms_key_id
         outputs["KmsKeyId"] = sm.kms_key_id
-    network: dict = {
-        "EnableNetworkIsolation": sm.enable_network_isolation,
-        "EnableInterContainerTrafficEncryption": sm.enable_inter_container_encryption,
-    }
-    if sm.subnets:
-        network["VpcConfig"] = {"Subnets": list(sm.subnets), "SecurityGroupIds": list(sm.security_group_ids)}
+    network = network_config(
+        sm.enable_network_isolation, sm.enable_inter_container_encryption, sm.subnets, sm.security_group_ids
+    )
     return {
         "ScheduleConfig": {"ScheduleExpression": aws_cron(config.monitoring.schedule)},
         "MonitoringJobDefinition": {
