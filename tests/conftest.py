@@ -8,20 +8,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-REFERENCE = SHARED / "reference" / "model-monitor"
+# Copies of ../shared/reference/model-monitor (real Model Monitor files; its README says which fields are real output):
+# the suite needs nothing outside the repository.
+REFERENCE = Path(__file__).resolve().parent / "fixtures" / "model-monitor"
 QUALITY_BASELINE = REFERENCE / "quality-check-baseline"
 MONITOR_FIXTURES = REFERENCE / "monitor-fixtures"
 
 
-def _bundled_abalone() -> Path:
-    for candidate in (ROOT / "data" / "abalone.csv", SHARED / "data" / "abalone.csv"):
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError("abalone.csv not found in data/ or ../shared/data/")
-
-
-ABALONE = _bundled_abalone()
+ABALONE = ROOT / "data" / "abalone.csv"  # the project's own copy of the bundled data set
 
 
 @pytest.fixture(autouse=True)

@@ -7,6 +7,9 @@ import re
 from tests.conftest import ROOT
 
 
+SHARED_PATH = re.compile(r"""parents?\b[^\n]*/\s*["']shared["']|["']\.\./shared""")
+
+
 def readme_commands() -> list[str]:
     return re.findall(r"```bash\n(.+?)\n```", (ROOT / "README.md").read_text())[:2]
 
@@ -21,3 +24,19 @@ def test_ci_runs_the_readmes_test_command_verbatim():
     _, tests = readme_commands()
     run = (ROOT / ".ci" / "run").read_text().splitlines()
     assert tests in run
+
+
+def test_the_suite_reads_its_fixtures_from_the_repository():
+    """Fresh clones run the tests without ../shared beside them: every fixture path lies inside the repository."""
+    from tests import conftest
+
+    for name in ("ABALONE", "REFERENCE", "QUALITY_BASELINE", "MONITOR_FIXTURES"):
+        path = getattr(conftest, name).resolve()
+        assert path.is_relative_to(ROOT), f"{name} = {path} lies outside the repository"
+        assert path.exists(), f"{name} = {path} is missing"
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "tests").rglob("*.py")
+        if p.name != "test_project.py" and SHARED_PATH.search(p.read_text(encoding="utf-8"))
+    ]
+    assert not offenders, f"tests that read ../shared: {offenders}"
