@@ -6,7 +6,6 @@ import re
 
 from tests.conftest import ROOT
 
-
 SHARED_PATH = re.compile(r"""parents?\b[^\n]*/\s*["']shared["']|["']\.\./shared""")
 
 
