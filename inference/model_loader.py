@@ -2,7 +2,8 @@
 
 The container extracts ``model.tar.gz`` into ``/opt/ml/model``, puts ``/opt/ml/model/code`` on ``sys.path``,
 imports ``SAGEMAKER_PROGRAM`` (``inference.py``) from there, calls ``model_fn(model_dir)`` once, then per request
-``input_fn`` -> ``predict_fn`` -> ``output_fn`` (or ``transform_fn`` when the module defines it).
+``input_fn`` -> ``predict_fn`` -> ``output_fn`` (or ``transform_fn`` when the module defines it alone), and
+answers a returned tuple with 200 and a returned response object with its own status (``invoke`` -> ``Invocation``).
 
 Here each version is extracted into its own directory and its handler is imported under a module name unique to
 that archive, with its ``code/`` first on ``sys.path`` only while it is imported and its sibling modules (e.g.
@@ -20,6 +21,7 @@ import sys
 import tarfile
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -28,6 +30,11 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 DEFAULT_PROGRAM = "inference.py"
+DEFAULT_ACCEPT_VARIABLE = "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT"
+JSON = "application/json"
+ANY = "*/*"
+UTF8_TYPES = (JSON, "text/csv")  # the toolkit decodes these bodies to text before input_fn sees them
+REQUEST_FUNCTIONS = ("input_fn", "predict_fn", "output_fn")
 _IMPORT_LOCK = threading.Lock()
 _READY = ".extracted"
 
@@ -37,29 +44,62 @@ class ModelLoadError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class Invocation:
+    """One answer of the handler: the body, its content type and the HTTP status (200 unless the handler said)."""
+
+    body: bytes
+    content_type: str
+    status: int
+
+
+Transform = Callable[[Any, Any, str, str], Any]
+
+
+@dataclass(frozen=True)
 class LoadedModel:
-    """A model version ready to serve: its handler module and what ``model_fn`` returned."""
+    """A model version ready to serve: its handler module, what ``model_fn`` returned and the serving settings."""
 
     name: str  # e.g. abalone/3
     model_dir: Path
     module: ModuleType
     model: Any
+    transform: Transform
+    default_accept: str = JSON
 
-    def invoke(self, body: bytes, content_type: str, accept: str | None) -> tuple[bytes, str]:
-        """One invocation through the handler; returns (response body, response content type)."""
-        module = self.module
-        transform = getattr(module, "transform_fn", None)
-        if transform is not None:
-            result = transform(self.model, body, content_type, accept)
-        else:
-            result = module.output_fn(module.predict_fn(module.input_fn(body, content_type), self.model), accept)
-        if isinstance(result, tuple):
-            payload, response_type = result
-        else:
-            payload, response_type = result, accept or content_type
-        if isinstance(payload, str):
-            payload = payload.encode("utf-8")
-        return bytes(payload), str(response_type)
+    def invoke(self, body: bytes, content_type: str | None, accept: str | None) -> Invocation:
+        """One invocation as the container's worker makes it; handler exceptions propagate (the server's 500).
+
+        Mirrors sagemaker-containers 2.8.6.post2 ``_worker.Request``: a missing Content-Type is application/json;
+        a JSON or CSV body reaches the handler as text (UTF-8, undecodable bytes replaced); a missing or ``*/*``
+        Accept is the model's ``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT`` (application/json when unset).
+        """
+        content_type = content_type or JSON
+        accept = self.default_accept if not accept or accept == ANY else accept
+        content: bytes | str = bytes(body)
+        if content_type in UTF8_TYPES:
+            content = content.decode("utf-8", "replace")
+        return _invocation(self.transform(self.model, content, content_type, accept), self.name)
+
+    def unseen_categories(self) -> dict[str, int]:
+        """Per feature, how many category values this model has met that training never saw (encoded as missing)."""
+        counts = getattr(self.model, "unseen_categories", None)
+        return {str(k): int(v) for k, v in counts().items()} if callable(counts) else {}
+
+
+def _invocation(result: Any, name: str) -> Invocation:
+    """What the container's worker answers for ``result``: a tuple is (body, content type) with status 200."""
+    if isinstance(result, tuple):
+        payload, content_type, status = result[0], result[1], 200
+    elif hasattr(result, "status_code") and callable(getattr(result, "get_data", None)):
+        payload, content_type, status = result.get_data(), getattr(result, "mimetype", None), result.status_code
+    else:
+        raise TypeError(
+            f"The handler of {name} returned {type(result).__name__}: expected a (body, content type) tuple "
+            "or a response object (status_code, get_data(), mimetype)"
+        )
+    if isinstance(payload, str):
+        payload = payload.encode("utf-8")
+    return Invocation(bytes(payload or b""), str(content_type or JSON), int(status))
 
 
 def _digest(path: Path) -> str:
@@ -137,15 +177,44 @@ def import_handler(code_dir: Path, program: str, module_name: str) -> ModuleType
             for name in siblings:
                 sys.modules.pop(name, None)
             sys.modules.update(saved)
-    has_transform = hasattr(module, "transform_fn")
-    required = ("model_fn",) + (() if has_transform else ("input_fn", "predict_fn", "output_fn"))
-    missing = [f for f in required if not callable(getattr(module, f, None))]
-    if missing:
-        raise ModelLoadError(
-            f"{path} defines no {', '.join(missing)}: the handler needs model_fn and "
-            "input_fn/predict_fn/output_fn (or transform_fn)"
-        )
     return module
+
+
+def resolve_transform(module: ModuleType, path: Path) -> Transform:
+    """The handler's request path by serving.py's rules (aws/sagemaker-xgboost-container v3.0-5, lines 116-134).
+
+    ``transform_fn`` together with any of input_fn/predict_fn/output_fn is the container's start-up UserError;
+    a function the module lacks would fall back to the container's XGBoost defaults, which the local endpoint
+    does not reproduce, so it is refused here too.
+    """
+    found = {name: getattr(module, name, None) for name in ("model_fn", "transform_fn", *REQUEST_FUNCTIONS)}
+    transform_fn = found["transform_fn"]
+    mixed = [name for name in REQUEST_FUNCTIONS if found[name]]
+    if transform_fn and mixed:
+        raise ModelLoadError(
+            f"{path} defines transform_fn and {', '.join(mixed)}: the SageMaker container refuses this at start-up "
+            "(UserError: Cannot use transform_fn implementation with input_fn, predict_fn, and/or output_fn); "
+            "define transform_fn alone or the other three"
+        )
+    needed = ("model_fn", "transform_fn") if transform_fn else ("model_fn", *REQUEST_FUNCTIONS)
+    for name in needed:
+        if not found[name]:
+            raise ModelLoadError(
+                f"{path} defines no {name}: the SageMaker XGBoost container would fall back to its own default_{name} "
+                "(algorithm-mode loading and encoding), which the local endpoint does not reproduce; define "
+                "model_fn and input_fn, predict_fn, output_fn (or model_fn and transform_fn alone)"
+            )
+        if not callable(found[name]):
+            raise ModelLoadError(f"{path}: {name} is a {type(found[name]).__name__}, not a function")
+    if transform_fn:
+        return transform_fn
+    input_fn, predict_fn, output_fn = (found[name] for name in REQUEST_FUNCTIONS)
+
+    def transform(model: Any, content: Any, content_type: str, accept: str) -> Any:
+        # the toolkit's _default_transform_fn; its 415/406 branches catch an exception class no handler raises
+        return output_fn(predict_fn(input_fn(content, content_type), model), accept)
+
+    return transform
 
 
 def limit_native_threads() -> None:
@@ -168,10 +237,12 @@ def load_model(archive: Path, models_dir: Path, name: str, environment: dict[str
     if not code_dir.is_dir():
         raise ModelLoadError(f"{archive} has no code/ directory: the model artefact must carry code/{program}")
     module = import_handler(code_dir, program, f"mlops_handler_{model_dir.name}_{uuid.uuid4().hex[:6]}")
+    transform = resolve_transform(module, code_dir / program)
     try:
         model = module.model_fn(str(model_dir))
     except Exception as exc:
         raise ModelLoadError(f"model_fn({model_dir}) failed: {type(exc).__name__}: {exc}") from exc
     limit_native_threads()
     logger.info("Loaded %s from %s", name, archive)
-    return LoadedModel(name, model_dir, module, model)
+    default_accept = environment.get(DEFAULT_ACCEPT_VARIABLE, JSON)  # as the toolkit's ServingEnv reads it
+    return LoadedModel(name, model_dir, module, model, transform, default_accept)

@@ -112,9 +112,9 @@ def test_the_pipeline_model_archive_has_the_container_layout(state):
 
 def test_load_model_serves_like_the_booster(state, tmp_path):
     loaded = load_model(archive_of(state, 1), tmp_path / "models", "abalone/1", {"SAGEMAKER_PROGRAM": "inference.py"})
-    body, content_type = loaded.invoke(ROW + b"\n" + ROW, "text/csv", "text/csv")
-    assert content_type == "text/csv"
-    got = np.array([float(x) for x in body.split()], dtype=np.float32)
+    answer = loaded.invoke(ROW + b"\n" + ROW, "text/csv", "text/csv")
+    assert (answer.status, answer.content_type) == (200, "text/csv")
+    got = np.array([float(x) for x in answer.body.split()], dtype=np.float32)
     np.testing.assert_array_equal(got, booster_predictions(loaded.model_dir, [ROW.decode().split(",")] * 2))
     assert loaded.module.__name__.startswith("mlops_handler_")
     assert "feature_transform" not in sys.modules  # the version's siblings do not leak into other imports
@@ -124,10 +124,10 @@ def test_two_versions_coexist_with_their_own_modules(state, tmp_path):
     first = load_model(archive_of(state, 1), tmp_path / "models", "abalone/1")
     second = load_model(archive_of(state, 2), tmp_path / "models", "abalone/2")
     assert first.module is not second.module and first.model_dir != second.model_dir
-    one = float(first.invoke(ROW, "text/csv", None)[0])
-    two = float(second.invoke(ROW, "text/csv", None)[0])
+    one = float(first.invoke(ROW, "text/csv", "text/csv").body)
+    two = float(second.invoke(ROW, "text/csv", "text/csv").body)
     assert one != two  # different boosters answer, each through its own handler
-    assert float(first.invoke(ROW, "text/csv", None)[0]) == one
+    assert float(first.invoke(ROW, "text/csv", "text/csv").body) == one
 
 
 def test_extraction_is_reused_and_keyed_by_content(state, tmp_path):
@@ -159,7 +159,7 @@ def test_a_handler_without_the_functions_is_refused(tmp_path):
     (model / "code").mkdir(parents=True)
     (model / "code" / "inference.py").write_text("def model_fn(model_dir):\n    return None\n")
     archive = tar_model(model, tmp_path / "out")
-    with pytest.raises(ModelLoadError, match="defines no input_fn, predict_fn, output_fn"):
+    with pytest.raises(ModelLoadError, match="defines no input_fn: the SageMaker XGBoost container would fall back"):
         load_model(archive, tmp_path / "models", "bad/1")
     with pytest.raises(ModelLoadError, match=r"Handler .*serve.py not found"):
         load_model(archive, tmp_path / "models", "bad/1", {"SAGEMAKER_PROGRAM": "serve.py"})
