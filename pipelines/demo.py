@@ -12,12 +12,14 @@ import getpass
 import http.client
 import json
 import random
+import shlex
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from pipelines.config import Config
+from pipelines.invocation import command
 
 HOURS = 3  # one clean hour, then two drifted ones
 REQUESTS_PER_HOUR = 240
@@ -198,7 +200,7 @@ def summary(report: DemoReport) -> str:
         "  retraining: "
         + (f"{report.retrained_version} registered, PendingManualApproval" if report.retrained_version else "none"),
         f"  report: {report.report or 'none'}",
-        "  next: mlops models list --state-dir " + str(report.state_dir),
+        "  next: " + command("models", "list", "--state-dir", shlex.quote(str(report.state_dir))),
     ]
     return "\n".join(lines)
 

@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from pipelines.invocation import command
+
 
 def register(commands) -> None:
     run = commands.add_parser("run", help="run the pipeline locally (the embedded default: no Docker, no AWS)")
@@ -107,12 +109,14 @@ def _summary(result, seconds: float) -> None:
         props = register["properties"]
         print(
             f"Registered {props['ModelPackageGroupName']}/{props['ModelPackageVersion']} "
-            f"({props['ModelApprovalStatus']}); approve with: mlops models approve "
-            f"{props['ModelPackageGroupName']}/{props['ModelPackageVersion']} --note '...'"
+            f"({props['ModelApprovalStatus']}); approve with: "
+            + command(
+                "models", "approve", f"{props['ModelPackageGroupName']}/{props['ModelPackageVersion']}", "--note '...'"
+            )
         )
     if result.failure_reason:
         print(f"Failure: {result.failure_reason}", file=sys.stderr)
-    print(f"Record: {result.directory / 'execution.json'}  (mlops executions show {result.execution_id})")
+    print(f"Record: {result.directory / 'execution.json'}  ({command('executions', 'show', result.execution_id)})")
 
 
 def _list(args) -> int:
