@@ -39,3 +39,15 @@ def test_the_suite_reads_its_fixtures_from_the_repository():
         if p.name != "test_project.py" and SHARED_PATH.search(p.read_text(encoding="utf-8"))
     ]
     assert not offenders, f"tests that read ../shared: {offenders}"
+
+
+def test_every_readme_command_starts_with_a_program_a_new_shell_finds():
+    """After the first command a new shell has no virtualenv on PATH: commands name the console script by path."""
+    blocks = re.findall(r"```bash\n(.+?)\n```", (ROOT / "README.md").read_text(), re.S)
+    programs = {line.split()[0] for block in blocks for line in block.splitlines() if line.strip()}
+    console_scripts = {".venv/bin/mlops", ".venv/bin/run-pipeline", ".venv/bin/get-pipeline-definition"}
+    system = {"python3", "bash", "aws", "curl", "source", "cd"}
+    unknown = programs - console_scripts - system
+    assert not unknown, f"commands a new shell cannot find: {unknown}"
+    for script in programs & console_scripts:
+        assert script.rsplit("/", 1)[1] in (ROOT / "setup.py").read_text(), f"{script} is not a console script"
