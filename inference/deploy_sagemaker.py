@@ -41,6 +41,7 @@ class Clients:
     runtime: object
     s3: object
     cloudwatch: object
+    sns: object = None  # the alert of a failed repoint
 
     @classmethod
     def from_session(cls, session) -> Clients:
@@ -49,6 +50,7 @@ class Clients:
             session.client("sagemaker-runtime"),
             session.client("s3"),
             session.client("cloudwatch"),
+            session.client("sns"),
         )
 
 
@@ -146,6 +148,7 @@ class SageMakerDeployer:
         self.wait = wait or WaitPolicy()
         self.progress = progress or (lambda message: logger.info("%s", message))
         self.registry = SageMakerRegistry(clients.sagemaker, clients.s3, config.sagemaker.bucket or "-", "")
+        self.chosen: ModelVersion | None = None  # the version the last deploy() chose (what a repoint points at)
 
     # -- what is live -------------------------------------------------------------------------------
     def describe_endpoint(self) -> dict | None:
@@ -172,6 +175,18 @@ class SageMakerDeployer:
         containers = [model.get("PrimaryContainer") or {}, *(model.get("Containers") or [])]
         arn = next((c["ModelPackageName"] for c in containers if c.get("ModelPackageName")), None)
         return arn, endpoint_config
+
+    def live_version(self) -> ModelVersion | None:
+        """The model version the endpoint's configured variant serves (None: no endpoint, or not from a package)."""
+        described = self.describe_endpoint()
+        if described is None:
+            return None
+        arn, _ = self.live(described)
+        if arn is None:
+            return None
+        return _package_version(
+            _call(f"DescribeModelPackage {arn}", self.c.sagemaker.describe_model_package, ModelPackageName=arn)
+        )
 
     def _live_version(self, arn: str | None) -> tuple[str, int] | None:
         if arn is None:
@@ -338,7 +353,7 @@ class SageMakerDeployer:
     def deploy(
         self, group: str | None = None, version: int | None = None, arn: str | None = None, force: bool = False
     ) -> DeployResult:
-        chosen = self.choose(group, version, arn, force)
+        chosen = self.chosen = self.choose(group, version, arn, force)
         described = self.describe_endpoint()
         if described is not None and described["EndpointStatus"] in BUSY:
             described = self.wait_until_settled("waiting for an earlier change to finish")

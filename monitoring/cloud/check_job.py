@@ -7,6 +7,10 @@ prefix ``<capture>/<endpoint>/<variant>/yyyy/mm/dd/hh/``, and the job runs the p
 (``monitoring.container_entry``) with Model Monitor's environment, against the deployed version's drift baselines,
 publishing the CloudWatch metrics itself.
 
+Each check first reads the live pointer (``LIVE_POINTER_URI``, written by every SageMaker deploy) and compares with
+the baselines it names; without a pointer it falls back to the stack's baseline parameters, and without either it
+starts nothing (``NoBaselines``): no model version with drift-check baselines has been deployed yet.
+
 The job name is derived from the execution id, so a duplicate delivery of the same execution names the same job
 and SageMaker refuses the second one: that refusal is reported as ``AlreadyStarted``, not as an error. An hour
 without capture files starts no job (``NoData``): a processing job over an empty prefix would only fail.
@@ -22,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from monitoring.cloud.check_settings import CheckSettings
+from monitoring.cloud.check_settings import CheckSettings, read_pointer
 from monitoring.cloud.s3util import aws_call, list_keys, split_s3_uri
 
 log = logging.getLogger(__name__)
@@ -183,16 +187,36 @@ def _already_exists(exc) -> bool:
     )
 
 
+def live_settings(settings: CheckSettings, s3) -> tuple[CheckSettings, str]:
+    """``settings`` with the baselines of the live pointer when there is one; and where the baselines came from."""
+    if settings.live_pointer_uri:
+        pointer = read_pointer(s3, settings.live_pointer_uri)
+        if pointer is not None:
+            return settings.with_pointer(pointer), f"{pointer.reference} (live pointer {settings.live_pointer_uri})"
+    if settings.has_baselines:
+        return settings, "the monitoring stack's baseline parameters"
+    return settings, ""
+
+
 def start_check(settings: CheckSettings, event: Mapping, sagemaker, s3) -> dict:
     """Start the check of the hour before ``event["scheduled_time"]``; returns what happened (never raises on a
-    duplicate delivery or an hour without traffic)."""
+    duplicate delivery, an hour without traffic or a deployment without baselines yet)."""
     from botocore.exceptions import ClientError
 
     window = check_window(parse_scheduled_time(event.get("scheduled_time", "")))
     execution_id = str(event.get("execution_id") or "")
+    settings, source = live_settings(settings, s3)
+    outcome = {"window_start": _iso(window.start), "window_end": _iso(window.end)}
+    if not source:
+        reason = (
+            f"no live pointer at {settings.live_pointer_uri or '(LIVE_POINTER_URI not set)'} and no baseline "
+            "parameters: deploy a model version with drift-check baselines (mlops deploy --backend sagemaker)"
+        )
+        log.info("no baselines: %s", reason)
+        return {**outcome, "status": "NoBaselines", "reason": reason}
     request = processing_job_request(settings, window, execution_id)
     name = request["ProcessingJobName"]
-    outcome = {"job_name": name, "window_start": _iso(window.start), "window_end": _iso(window.end)}
+    outcome = {"job_name": name, **outcome, "baselines": source}
     bucket, key = split_s3_uri(capture_prefix(settings, window))
     found = aws_call(f"Listing the capture files under s3://{bucket}/{key}", list, list_keys(s3, bucket, key, limit=1))
     if not found:

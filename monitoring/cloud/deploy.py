@@ -3,11 +3,11 @@
 Deploy: stage the functions' zip and the analyzer's code (content-addressed), render the template for the
 configured features and alert addresses, deploy it through a change set with parameters from the configuration,
 and for the ``model-monitor`` engine create or update the Model Monitor schedule. What the monitoring checks
-against is the deployed model version's DriftCheckBaselines: the version given, else the one the stack already
-monitors, else the newest Approved version of the group, else none yet (the processing schedule stays disabled).
+against is the deployed model version's DriftCheckBaselines: the version given (then the live pointer is rewritten
+to it), else the live pointer's (what the last deploy wrote), else the one the stack already monitors, else the
+newest Approved version of the group, else none yet (the checks find no baselines and start no job).
 
-Repoint: after a model deploy, point the stack (and the Model Monitor schedule) at the new version's baselines:
-a change set on the deployed template that changes only the baseline parameters.
+Repointing after a model deploy needs no stack update: see ``monitoring.cloud.repoint``.
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from monitoring.cloud import changeset, model_monitor
+from monitoring.cloud.check_settings import read_pointer
 from monitoring.cloud.names import monitored_features, stack_name
 from monitoring.cloud.package import lambda_artifact
 from monitoring.cloud.parameters import Artifacts, Baselines, kms_key_arn, stack_parameters
+from monitoring.cloud.repoint import live_pointer_uri, pointer_for, write_pointer
 from monitoring.cloud.template import MAX_BODY, render_template, template_body
 from pipelines.cloud import CloudError
 from pipelines.config import Config, ConfigError
@@ -28,10 +30,6 @@ from pipelines.registry.model import APPROVED, ModelVersion, RegistryError
 from pipelines.staging import Artifact, code_artifacts, stage_to_s3, staged_objects
 
 log = logging.getLogger(__name__)
-
-
-class MonitoringNotDeployed(CloudError):
-    """The monitoring stack does not exist yet (``mlops monitor deploy --backend sagemaker`` creates it)."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +94,14 @@ def baselines_of(version: ModelVersion) -> Baselines:
 def _resolve_baselines(config: Config, clients: MonitoringClients, stack, version) -> tuple[Baselines, str]:
     if version is not None:
         return baselines_of(version), f"model version {version.reference}"
+    uri = live_pointer_uri(config)
+    try:
+        pointer = read_pointer(clients.s3, uri)
+    except (RuntimeError, ValueError) as exc:
+        raise CloudError(f"Reading the live pointer failed: {exc}") from exc
+    if pointer is not None:
+        live = Baselines(pointer.baseline_statistics_uri, pointer.baseline_constraints_uri, pointer.model_package_arn)
+        return live, f"model version {pointer.reference} (live pointer {uri})"
     previous = changeset.stack_parameters(stack)
     if previous.get("ServingModelPackageArn"):
         kept = Baselines(
@@ -134,7 +140,9 @@ def _warnings(config: Config, baselines: Baselines) -> list[str]:
             "to read capture files and publish metrics"
         )
     if not baselines.model_package_arn:
-        found.append("no deployed model version: nothing is checked until one is deployed and the stack repointed")
+        found.append(
+            "no deployed model version: nothing is checked until one is deployed (the deploy writes the live pointer)"
+        )
     if config.monitoring.alerts.sns_emails:
         found.append("SNS sends a confirmation email to each new address in monitoring.alerts.sns_emails")
     return found
@@ -223,56 +231,11 @@ def deploy_monitoring(
                 clients.sagemaker, config, baselines, images.model_monitor, _tags(config), dry_run
             )
     else:
-        schedule = "ENABLED" if baselines.statistics and baselines.constraints else "DISABLED"
+        schedule = "ENABLED" if baselines.statistics and baselines.constraints else "ENABLED (no baselines yet)"
+    if model_version is not None and not dry_run:
+        write_pointer(
+            clients.s3, live_pointer_uri(config), pointer_for(model_version, config.endpoint_name, now()), sm.kms_key_id
+        )
     return MonitoringDeployment(
         deployment, config.monitoring.engine, baselines, source, schedule, tuple(_warnings(config, baselines))
     )
-
-
-@dataclass(frozen=True)
-class Repointed:
-    """What ``repoint_after_deploy`` changed."""
-
-    stack: changeset.StackDeployment
-    baselines: Baselines
-    schedule: str  # model-monitor: updated | unchanged | created; processing: ENABLED
-
-
-def repoint_after_deploy(
-    config: Config,
-    model_version: ModelVersion,
-    *,
-    clients: MonitoringClients | None = None,
-    images: Images | None = None,
-    wait: changeset.WaitPolicy = changeset.DEFAULT_WAIT,
-    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-) -> Repointed:
-    """Point the deployed monitoring at ``model_version``'s drift baselines (call it after deploying that version).
-
-    Raises MonitoringNotDeployed when the stack does not exist, ConfigError when the version has no baselines.
-    """
-    baselines = baselines_of(model_version)
-    if clients is None:
-        import boto3
-
-        clients = MonitoringClients.from_session(boto3.Session(region_name=config.project.region))
-    name = stack_name(config)
-    stack = changeset.describe_stack(clients.cloudformation, name)
-    if stack is None or stack.get("StackStatus") == "REVIEW_IN_PROGRESS":
-        raise MonitoringNotDeployed(
-            f"Monitoring stack {name} is not deployed: run `mlops monitor deploy --backend sagemaker` first"
-        )
-    previous = changeset.stack_parameters(stack)
-    parameters = {**dict.fromkeys(previous), **baselines.as_parameters()}
-    deployment = changeset.deploy_stack(
-        clients.cloudformation, name, parameters, use_previous_template=True, tags=_tags(config), wait=wait, now=now
-    )
-    if previous.get("Engine") == "model-monitor":
-        images = images or resolve_images(config)
-        schedule = model_monitor.upsert_schedule(
-            clients.sagemaker, config, baselines, images.model_monitor, _tags(config)
-        )
-    else:
-        schedule = "ENABLED"
-    log.info("monitoring of %s now checks against %s", config.endpoint_name, model_version.reference)
-    return Repointed(deployment, baselines, schedule)

@@ -10,6 +10,7 @@ version, so the CLI owns this one; the alarms, topic and retraining function sti
 
 from __future__ import annotations
 
+import json
 import logging
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -125,4 +126,34 @@ def upsert_schedule(
         verb = "CreateMonitoringSchedule" if existing is None else "UpdateMonitoringSchedule"
         raise CloudError(f"{verb} {name} failed: {exc}") from exc
     log.info("updated monitoring schedule %s", name)
+    return "updated"
+
+
+def repoint_schedule(sagemaker, name: str, baselines: Baselines) -> str:
+    """Point the existing schedule ``name`` at ``baselines`` and change nothing else (DescribeMonitoringSchedule,
+    then UpdateMonitoringSchedule with only BaselineConfig replaced): "updated", "unchanged", or "not deployed" when
+    there is no schedule yet (``mlops monitor deploy`` creates it from the live pointer)."""
+    existing = current_schedule(sagemaker, name)
+    if existing is None:
+        return "not deployed"
+    wanted = json.loads(json.dumps(existing.get("MonitoringScheduleConfig") or {}, default=str))
+    definition = wanted.get("MonitoringJobDefinition")
+    if not isinstance(definition, dict):
+        raise CloudError(
+            f"Monitoring schedule {name} has no inline MonitoringJobDefinition (it was not created by mlops monitor "
+            "deploy): repoint it by hand or delete it and run mlops monitor deploy --backend sagemaker"
+        )
+    baseline = {
+        "StatisticsResource": {"S3Uri": baselines.statistics},
+        "ConstraintsResource": {"S3Uri": baselines.constraints},
+    }
+    if definition.get("BaselineConfig") == baseline:
+        return "unchanged"
+    definition["BaselineConfig"] = baseline
+    try:
+        sagemaker.update_monitoring_schedule(MonitoringScheduleName=name, MonitoringScheduleConfig=wanted)
+    except (ClientError, BotoCoreError) as exc:
+        code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else type(exc).__name__
+        raise CloudError(f"UpdateMonitoringSchedule {name} failed ({code}): {exc}") from exc
+    log.info("monitoring schedule %s now checks against %s", name, baselines.statistics)
     return "updated"

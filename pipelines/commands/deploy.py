@@ -37,6 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="CloudWatch alarm that rolls an update back (repeatable; default: the two alarms of "
         "infrastructure/deploy-on-approval.yaml, <endpoint>-invocation-5xx-errors and <endpoint>-model-latency)",
     )
+    cloud.add_argument(
+        "--alert-topic-arn",
+        default=None,
+        help="SNS topic alerted when monitoring cannot be repointed after a deploy (the monitoring stack's "
+        "AlertsTopicArn output; default: no alert, only the exit code)",
+    )
     cloud.add_argument("--poll-seconds", type=float, default=30.0, help="progress interval while waiting (default 30)")
     cloud.add_argument("--timeout-seconds", type=float, default=3600.0, help="give up waiting after (default 3600)")
 
@@ -80,31 +86,37 @@ def _deploy(args, clients=None) -> int:
             progress=lambda message: print(f"  {message}", flush=True),
         )
         result = deployer.deploy(args.group, args.version, args.model_package_arn, args.force)
-        if result.action == "deployed":
-            print(result.message)
-            _repoint_monitoring(config, clients, result.version)
-            return 0
+        print(result.message, flush=True)  # the endpoint's new state comes first, whatever the repoint does
+        return repoint_after_deploy(config, clients, deployer.chosen, deployer.endpoint, args.alert_topic_arn)
     print(result.message)
     return 0
 
 
-def _repoint_monitoring(config, clients, reference: str) -> None:
-    """After a SageMaker deploy, monitoring checks against the new version's baselines (when it is deployed)."""
-    from monitoring.cloud.deploy import MonitoringNotDeployed, repoint_after_deploy
-    from pipelines.registry.model import parse_reference
-    from pipelines.registry.sagemaker import SageMakerRegistry
+def repoint_after_deploy(config, clients, version, endpoint: str, alert_topic_arn: str | None) -> int:
+    """Point monitoring at the version now live on ``endpoint``; 0, or REPOINT_FAILED after saying what failed,
+    alerting ``alert_topic_arn`` and printing the command that retries the repoint alone."""
+    from monitoring.cloud.repoint import REPOINT_FAILED, RepointClients, RepointError, repoint
+    from pipelines.invocation import command
 
-    registry = SageMakerRegistry(clients.sagemaker, clients.s3, config.sagemaker.bucket or "", config.pipeline_name)
-    version = registry.get(*parse_reference(reference))
     try:
-        repointed = repoint_after_deploy(config, version)
-    except MonitoringNotDeployed as exc:
-        print(
-            f"Monitoring is not deployed, nothing to repoint ({exc}); deploy it with mlops monitor deploy "
-            "--backend sagemaker"
+        repointed = repoint(config, version, RepointClients(clients.s3, clients.sagemaker), endpoint)
+    except RepointError as exc:
+        retry = command("monitor", "repoint", "--backend", "sagemaker", "--endpoint", endpoint)
+        message = (
+            f"Monitoring was NOT repointed: {exc}. Endpoint {endpoint} serves {version.reference}, but its checks "
+            f"still compare with the previous version's baselines. Retry the repoint alone: {retry}"
         )
-        return
-    print(f"Monitoring now checks against {reference}'s baselines: {repointed}")
+        print(f"mlops deploy: error: {message}", file=sys.stderr)
+        if alert_topic_arn and clients.sns is not None:
+            from monitoring.cloud.repoint import publish_alert
+
+            subject = f"Monitoring of {endpoint} not repointed to {version.reference}"
+            print(f"mlops deploy: {publish_alert(clients.sns, alert_topic_arn, subject, message)}", file=sys.stderr)
+        else:
+            print("mlops deploy: no alert sent (no --alert-topic-arn)", file=sys.stderr)
+        return REPOINT_FAILED
+    print(repointed.describe())
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,5 +1,6 @@
 """``mlops monitor deploy --backend sagemaker``: deploy the monitoring stack (CloudFormation change set) and, for the
-``model-monitor`` engine, the Model Monitor schedule."""
+``model-monitor`` engine, the Model Monitor schedule. ``mlops monitor repoint``: point monitoring at the model
+version live on the endpoint (the retry of a deploy whose repoint failed)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,49 @@ def register_cloud_commands(monitor_subparsers) -> None:
     )
     parser.add_argument("--dry-run", action="store_true", help="create and print the change set, then delete it")
     parser.set_defaults(handler=_deploy)
+
+    repoint = monitor_subparsers.add_parser(
+        "repoint",
+        help="point monitoring at the model version live on the endpoint (no stack update)",
+        description="Read the model version the endpoint serves, write its drift-check baselines to the live pointer "
+        "the scheduled checks read and, for monitoring.engine model-monitor, update the Model Monitor schedule's "
+        "baselines. This is what mlops deploy --backend sagemaker does after a deploy; run it when that step failed.",
+    )
+    repoint.add_argument("--backend", choices=BACKENDS, default="sagemaker", help="where (default sagemaker)")
+    repoint.add_argument("--endpoint", default=None, help="endpoint name (default serving.endpoint_name)")
+    repoint.add_argument("--config", default=None, help="configuration file (default mlops.yaml)")
+    repoint.add_argument("--region", default=None, help="AWS region (default: project.region)")
+    repoint.add_argument("--bucket", default=None, help="the project's S3 bucket (where the live pointer is)")
+    repoint.set_defaults(handler=_repoint)
+
+
+def _repoint(args: argparse.Namespace, clients=None) -> int:
+    import sys
+
+    from inference.deploy_sagemaker import Clients, SageMakerDeployer
+    from monitoring.cloud.repoint import REPOINT_FAILED, RepointClients, RepointError, repoint
+    from pipelines.build import config_from_kwargs
+
+    config = config_from_kwargs({"default_bucket": args.bucket, "region": args.region}, args.config)
+    if clients is None:
+        import boto3
+
+        clients = Clients.from_session(boto3.Session(region_name=config.project.region))
+    deployer = SageMakerDeployer(config, clients, endpoint=args.endpoint)
+    version = deployer.live_version()
+    if version is None:
+        raise RuntimeError(
+            f"Endpoint {deployer.endpoint} does not exist or serves no model package: nothing to repoint "
+            "(deploy a version first: mlops deploy --backend sagemaker)"
+        )
+    print(f"Endpoint {deployer.endpoint} serves {version.reference}")
+    try:
+        repointed = repoint(config, version, RepointClients(clients.s3, clients.sagemaker), deployer.endpoint)
+    except RepointError as exc:
+        print(f"mlops monitor repoint: error: {exc}", file=sys.stderr)
+        return REPOINT_FAILED
+    print(repointed.describe())
+    return 0
 
 
 def _deploy(args: argparse.Namespace) -> int:

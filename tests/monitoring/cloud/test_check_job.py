@@ -20,7 +20,7 @@ from monitoring.cloud.check_job import (
     processing_job_request,
     start_check,
 )
-from monitoring.cloud.check_settings import CheckSettings
+from monitoring.cloud.check_settings import CheckSettings, LivePointer, read_pointer
 from tests.monitoring.cloud.conftest import BUCKET, ROLE
 
 UTC = timezone.utc
@@ -95,7 +95,8 @@ def test_the_job_name_is_made_unique_by_the_execution_id_and_stable_for_a_redeli
         ({"ROLE_ARN": ""}, "ROLE_ARN is not set"),
         ({"INSTANCE_COUNT": "two"}, "INSTANCE_COUNT must be a positive integer, got 'two'"),
         ({"ENABLE_NETWORK_ISOLATION": "yes"}, "ENABLE_NETWORK_ISOLATION must be true or false"),
-        ({"BASELINE_STATISTICS_URI": ""}, "no model version with drift-check baselines has been deployed"),
+        ({"BASELINE_STATISTICS_URI": ""}, "BASELINE_STATISTICS_URI and BASELINE_CONSTRAINTS_URI must be both set"),
+        ({"LIVE_POINTER_URI": "live.json"}, "LIVE_POINTER_URI must be an s3:// URI"),
         ({"JOB_NAME_PREFIX": "x" * 44}, "JOB_NAME_PREFIX must be 1-43 letters"),
         ({"SUBNET_IDS": "subnet-1"}, "SUBNET_IDS and SECURITY_GROUP_IDS must be both set or both empty"),
         ({"LIB_S3_URI": "/opt/lib"}, "LIB_S3_URI must be an s3:// URI"),
@@ -231,3 +232,91 @@ def test_the_lambda_handler_reads_its_environment_and_starts_the_job(aws, monkey
     inputs = {i["InputName"]: i["S3Input"]["S3Uri"] for i in described["ProcessingInputs"]}  # moto keeps no Environment
     assert inputs["endpoint"] == f"{CAPTURE}/2025/03/04/12/"
     assert described["RoleArn"] == ROLE
+
+
+# -- the live pointer: each check compares with the baselines the last deploy wrote -------------------------------
+POINTER = f"s3://{BUCKET}/abalone-pipeline/monitoring/abalone-endpoint/live.json"
+V4_STATISTICS = f"s3://{BUCKET}/abalone-pipeline/executions/e4/baseline/statistics.json"
+V4_CONSTRAINTS = f"s3://{BUCKET}/abalone-pipeline/executions/e4/baseline/constraints.json"
+V4_ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/abalone/4"
+
+
+def _pointer(endpoint: str = "abalone-endpoint") -> LivePointer:
+    return LivePointer(endpoint, "abalone", 4, V4_ARN, V4_STATISTICS, V4_CONSTRAINTS, "2025-03-04T12:30:00Z")
+
+
+def _started_request(aws, env: dict) -> dict:
+    sagemaker, stub = _stubbed_sagemaker()
+    seen: list[dict] = []
+    stub.add_response("create_processing_job", {"ProcessingJobArn": "arn:aws:sagemaker:us-east-1:1:processing-job/x"})
+    sagemaker.meta.events.register(
+        "provide-client-params.sagemaker.CreateProcessingJob", lambda params, **_: seen.append(params)
+    )
+    with stub:
+        outcome = start_check(CheckSettings.from_env(env), EVENT, sagemaker, aws.client("s3"))
+    assert outcome["status"] == "Started", outcome
+    (request,) = seen
+    return {
+        "outcome": outcome,
+        **{i["InputName"]: i["S3Input"]["S3Uri"] for i in request["ProcessingInputs"]},
+        "tags": {t["Key"]: t["Value"] for t in request["Tags"]},
+    }
+
+
+def test_a_check_compares_with_the_live_pointers_baselines_not_the_stacks(aws):
+    _capture(aws)
+    bucket, key = POINTER[5:].split("/", 1)
+    aws.client("s3").put_object(Bucket=bucket, Key=key, Body=_pointer().to_json())
+    started = _started_request(aws, {**ENV, "LIVE_POINTER_URI": POINTER})
+    assert (started["baseline_statistics"], started["baseline_constraints"]) == (V4_STATISTICS, V4_CONSTRAINTS)
+    assert started["tags"]["mlops:model-package"] == V4_ARN
+    assert started["outcome"]["baselines"] == f"abalone/4 (live pointer {POINTER})"
+
+
+def test_without_a_pointer_the_stacks_baselines_are_used_and_without_either_no_job_starts(aws):
+    _capture(aws)
+    started = _started_request(aws, {**ENV, "LIVE_POINTER_URI": POINTER})
+    assert started["baseline_statistics"] == ENV["BASELINE_STATISTICS_URI"]
+    sagemaker, stub = _stubbed_sagemaker()  # nothing queued: a CreateProcessingJob would fail the test
+    env = {**ENV, "LIVE_POINTER_URI": POINTER, "BASELINE_STATISTICS_URI": "", "BASELINE_CONSTRAINTS_URI": ""}
+    with stub:
+        outcome = start_check(CheckSettings.from_env(env), EVENT, sagemaker, aws.client("s3"))
+    assert outcome["status"] == "NoBaselines" and POINTER in outcome["reason"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"{", "is not JSON"),
+        (json.dumps({**json.loads(_pointer().to_json()), "schema": 2}).encode(), "schema must be 1, got 2"),
+        (
+            json.dumps({**json.loads(_pointer().to_json()), "model_package_version": "4"}).encode(),
+            "model_package_version must be a positive integer",
+        ),
+        (
+            json.dumps({**json.loads(_pointer().to_json()), "baseline_constraints_uri": "/tmp/c.json"}).encode(),
+            "baseline_constraints_uri must be an s3:// URI",
+        ),
+        (_pointer("other-endpoint").to_json(), "is for endpoint 'other-endpoint', expected 'abalone-endpoint'"),
+    ],
+)
+def test_a_broken_or_foreign_pointer_fails_the_check_naming_it(aws, body, message):
+    bucket, key = POINTER[5:].split("/", 1)
+    aws.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        start_check(settings(LIVE_POINTER_URI=POINTER), EVENT, _stubbed_sagemaker()[0], aws.client("s3"))
+
+
+def test_a_denied_pointer_read_says_which_call_and_error_code():
+    s3 = boto3.client("s3", region_name="us-east-1")
+    stub = Stubber(s3)
+    stub.add_client_error(
+        "list_objects_v2", service_error_code="AccessDenied", service_message="no", http_status_code=403
+    )
+    with (
+        stub,
+        pytest.raises(
+            RuntimeError, match=re.escape(f"ListObjectsV2 {POINTER} (the live pointer) failed (AccessDenied)")
+        ),
+    ):
+        read_pointer(s3, POINTER)
