@@ -12,6 +12,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.local import quality_check
 from pipelines.local.cache import CACHEABLE, StepCache, cache_key, expire_after
 from pipelines.local.expressions import Context, ExpressionError, references
 from pipelines.local.record import EXECUTING, FAILED, NOT_RUN, PENDING, SUCCEEDED, ExecutionRecord, now
@@ -19,6 +20,15 @@ from pipelines.local.steps import StepEnvironment, read_property_file, run_step
 from pipelines.local.store import ObjectStore, StepFailure
 
 Progress = Callable[[str, str, dict], None]
+# a QualityCheck step's fields outside its Arguments that may refer to other steps' properties
+QUALITY_CHECK_FIELDS = (
+    "SkipCheck",
+    "RegisterNewBaseline",
+    "FailOnViolation",
+    "ModelPackageGroupName",
+    "SuppliedBaselineStatistics",
+    "SuppliedBaselineConstraints",
+)
 
 
 @dataclass(frozen=True)
@@ -48,7 +58,7 @@ def plan(definition: dict) -> dict[str, StepNode]:
         for step in steps:
             name = step["Name"]
             needs = set(step.get("DependsOn", [])) | references(step.get("Arguments", {}))
-            for key in ("SkipCheck", "RegisterNewBaseline"):
+            for key in QUALITY_CHECK_FIELDS:
                 needs |= references(step.get(key))
             if branch:
                 needs.add(branch[0])
@@ -261,6 +271,8 @@ class LocalRunner:
                 snapshot = Context(ctx.parameters, ctx.execution, dict(ctx.properties), ctx.read_property_file)
             if step["Type"] in CACHEABLE and config.get("Enabled"):
                 key = cache_key(step, snapshot)
+                if step["Type"] == "QualityCheck":  # the outcome also depends on the baseline checked against
+                    key = quality_check.cache_key(key, step, snapshot, env.registry)
                 hit = cache.lookup(key, expire_after(config.get("ExpireAfter")))
                 if hit is not None:
                     elapsed = time.monotonic() - started

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pipelines.local.expressions import Context, condition_holds, evaluate
 from pipelines.local.jobs import run_processing, run_training
+from pipelines.local.quality_check import run_quality_check
 from pipelines.local.store import ObjectStore, StepFailure
 
 
@@ -24,6 +25,7 @@ class StepEnvironment:
 
 
 def job_name(env: StepEnvironment, step: str) -> str:
+    """The job name SageMaker would give the step's job in this execution (at most 63 characters)."""
     return f"{env.pipeline}-{step}-{env.execution_id}"[:63].rstrip("-")
 
 
@@ -36,7 +38,7 @@ def run_step(step: dict, ctx: Context, env: StepEnvironment, log: Path) -> dict:
     if kind == "Training":
         return run_training(evaluate(step["Arguments"], ctx), work, env.store, log, job_name(env, name))
     if kind == "QualityCheck":
-        return _quality_check(step, ctx, env, work, log)
+        return run_quality_check(step, ctx, env.store, env.registry, work, log, job_name(env, name))
     if kind == "RegisterModel":
         request = evaluate(step["Arguments"], ctx)
         version = env.registry.register(request, source=env.execution_id)
@@ -55,46 +57,6 @@ def run_step(step: dict, ctx: Context, env: StepEnvironment, log: Path) -> dict:
         message = evaluate(step.get("Arguments", {}).get("ErrorMessage", ""), ctx)
         raise StepFailure(str(message) or f"Fail step {name} reached", "Fail")
     raise StepFailure(f"step type {kind} is not supported by the local runner", "ClientError")
-
-
-def _quality_check(step: dict, ctx: Context, env: StepEnvironment, work: Path, log: Path) -> dict:
-    """A QualityCheckStep: the project's analyzer in Model Monitor's place, with the step's properties."""
-    arguments = evaluate(step["Arguments"], ctx)
-    skip = evaluate(step.get("SkipCheck", False), ctx)
-    register_new = evaluate(step.get("RegisterNewBaseline", False), ctx)
-    properties = run_processing(arguments, work, env.store, log, job_name(env, step["Name"]))
-    (output,) = arguments["ProcessingOutputConfig"]["Outputs"]
-    prefix = output["S3Output"]["S3Uri"].rstrip("/")
-    calculated = {"statistics": f"{prefix}/statistics.json", "constraints": f"{prefix}/constraints.json"}
-    used = calculated
-    if not register_new:
-        used = _latest_drift_baseline(env, step.get("ModelPackageGroupName")) or calculated
-    if not skip and used is not calculated:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with open(log, "a") as out:
-            out.write(f"drift check of the new baseline against {used} is left to monitoring (skip_check=false)\n")
-    properties.update(
-        {
-            "CalculatedBaselineStatistics": calculated["statistics"],
-            "CalculatedBaselineConstraints": calculated["constraints"],
-            "BaselineUsedForDriftCheckStatistics": used["statistics"],
-            "BaselineUsedForDriftCheckConstraints": used["constraints"],
-        }
-    )
-    return properties
-
-
-def _latest_drift_baseline(env: StepEnvironment, group: str | None) -> dict | None:
-    if not group:
-        return None
-    try:
-        versions = env.registry.list_versions(group, "Approved")
-    except ValueError:
-        return None
-    for version in versions:
-        if {"statistics", "constraints"} <= set(version.drift_baselines):
-            return dict(version.drift_baselines)
-    return None
 
 
 def read_property_file(step: dict, properties: dict, file_name: str, store: ObjectStore) -> dict:
