@@ -1,13 +1,17 @@
-"""The local endpoint: the SageMaker container contract (``GET /ping``, ``POST /invocations``) over HTTP/1.1,
-serving the model version deployed to the endpoint, with data capture.
+"""The local endpoint: the SageMaker container contract (``GET /ping``, ``POST /invocations``) and the Runtime API's
+InvokeEndpoint (``POST /endpoints/<endpoint>/invocations``, see ``runtime_api``) over HTTP/1.1, serving the model
+version deployed to the endpoint, with data capture.
 
 - The version comes from the endpoint's deploy state (``<state>/endpoints/<endpoint>.json``, written by
   ``mlops deploy``). The server polls it; on a change it loads the new version first (extract, import the
   handler, ``model_fn``) in a worker thread while the old one keeps serving, then switches with one assignment.
   A version that fails to load is logged and the old one keeps serving.
-- ``/ping`` answers 200 when a model is loaded, 503 before the first deploy. ``/invocations`` runs the handler:
-  the handler's ``RequestError`` (any exception with a 4xx ``status``) and ``ValueError`` are the client's
-  mistake and answered 4xx with the message; an empty body is 400, a body over the limit 413 (before it is read).
+- ``/ping`` answers 200 with the served version and its unseen-category counts when a model is loaded, 503 before
+  the first deploy. ``/invocations`` answers what the handler answers, status included (its 400/415/406 pass
+  through with their body and content type); an exception from the handler is a bug in the model: 500, traceback
+  logged, as the container answers it. An empty body is 400, a body over the limit 413 (before it is read).
+- Successful invocations are captured, with the caller's ``X-Amzn-SageMaker-Inference-Id`` as
+  ``eventMetadata.inferenceId``.
 - Small requests run on the event loop (a prediction of a few rows takes well under a millisecond); bodies over
   ``INLINE_BODY_BYTES`` run in a worker thread so that a large batch does not stall other clients.
 """
@@ -27,14 +31,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from inference.capture import CaptureWriter, Clock
+from inference.endpoint_routes import Active, Routes
 from inference.endpoint_state import EndpointState, models_dir, read_state, state_path
-from inference.http import Request, Response, drain, error_response, start_server
-from inference.model_loader import LoadedModel, limit_native_threads, load_model
+from inference.http import drain, start_server
+from inference.http_limits import Limits
+from inference.model_loader import limit_native_threads, load_model
 from pipelines.objectstore import local_path
 
 logger = logging.getLogger(__name__)
 
-INLINE_BODY_BYTES = 64 * 1024
 MIB = 1024 * 1024
 
 
@@ -50,32 +55,18 @@ class ServeOptions:
     poll_seconds: float = 0.25
     flush_seconds: float = 0.5
     idle_timeout: float = 60.0
+    header_timeout: float = 10.0
+    max_connections: int | None = None  # None: below the descriptor limit (http_limits.default_max_connections)
     clock: Clock = field(default=time.time)
 
-
-@dataclass
-class Active:
-    """The version being served, with its capture writer; ``inflight`` counts requests in worker threads."""
-
-    state: EndpointState
-    model: LoadedModel
-    capture: CaptureWriter | None
-    inflight: int = 0
+    @property
+    def limits(self) -> Limits:
+        """The HTTP server's limits (ValueError naming the bad one)."""
+        return Limits(self.max_body_bytes, self.idle_timeout, self.header_timeout, self.max_connections)
 
 
-def _client_status(exc: Exception) -> int | None:
-    status = getattr(exc, "status", None)
-    if isinstance(status, int) and 400 <= status < 500:
-        return status
-    return 400 if isinstance(exc, ValueError) else None
-
-
-def _message(exc: Exception) -> str:
-    return str(getattr(exc, "message", None) or exc) or type(exc).__name__
-
-
-class Endpoint:
-    """The app behind the HTTP server: routes, the active model, switching, capture."""
+class Endpoint(Routes):
+    """The app behind the HTTP server: routes (``Routes``), the active model, switching, capture."""
 
     def __init__(self, options: ServeOptions) -> None:
         self.options = options
@@ -85,60 +76,6 @@ class Endpoint:
         self._signature: tuple | None = None
         self.switches = 0
         self._tasks: set[asyncio.Task] = set()
-
-    # -- requests ------------------------------------------------------------------------------------
-    def __call__(self, request: Request) -> Response | asyncio.Future:
-        path = request.path.split("?", 1)[0]
-        if path == "/ping":
-            if request.method not in ("GET", "HEAD"):
-                return Response(405, b"Use GET /ping\n", headers={"Allow": "GET, HEAD"})
-            return self._ping()
-        if path == "/invocations":
-            if request.method != "POST":
-                return Response(
-                    405, b"Use POST /invocations with a text/csv or application/json body\n", headers={"Allow": "POST"}
-                )
-            return self._invocations(request)
-        return error_response(404, f"No route {path[:200]!r}: this endpoint serves GET /ping and POST /invocations")
-
-    def _ping(self) -> Response:
-        active = self.active
-        if active is None:
-            return error_response(503, f"No model deployed to endpoint {self.options.endpoint!r}: run mlops deploy")
-        return Response(
-            200, f'{{"status": "healthy", "model": "{active.state.reference}"}}\n'.encode(), "application/json"
-        )
-
-    def _invocations(self, request: Request) -> Response | asyncio.Future:
-        active = self.active
-        if active is None:
-            return error_response(503, f"No model deployed to endpoint {self.options.endpoint!r}: run mlops deploy")
-        if not request.body:
-            return error_response(400, "Empty request body: send one or more records")
-        if len(request.body) <= INLINE_BODY_BYTES:
-            return self._invoke(active, request)
-        active.inflight += 1
-        future = asyncio.get_running_loop().run_in_executor(self.executor, self._invoke, active, request)
-        future.add_done_callback(lambda _: setattr(active, "inflight", active.inflight - 1))
-        return future
-
-    def _invoke(self, active: Active, request: Request) -> Response:
-        headers = request.headers
-        content_type = headers.get("content-type", "")
-        accept = headers.get("accept")
-        try:
-            body, response_type = active.model.invoke(request.body, content_type, accept)
-        except Exception as exc:
-            status = _client_status(exc)
-            if status is None:
-                logger.exception("Handler of %s failed", active.state.reference)
-                return error_response(500, f"The model's handler failed: {type(exc).__name__} (logged by the server)")
-            return error_response(status, _message(exc))
-        if active.capture is not None:
-            active.capture.capture(
-                request.body, content_type, body, response_type, headers.get("x-amzn-sagemaker-inference-id")
-            )
-        return Response(200, body, response_type, {"X-Amzn-Invoked-Production-Variant": active.state.variant})
 
     # -- deploy state --------------------------------------------------------------------------------
     def _state_signature(self) -> tuple | None:
@@ -241,9 +178,7 @@ async def run(options: ServeOptions, stop: asyncio.Event, ready=None) -> Endpoin
     limit_native_threads()
     endpoint = Endpoint(options)
     await endpoint.refresh()
-    server, connections = await start_server(
-        endpoint, options.host, options.port, options.max_body_bytes, options.idle_timeout
-    )
+    server, connections = await start_server(endpoint, options.host, options.port, options.limits, endpoint.error_page)
     port = server.sockets[0].getsockname()[1]
     watcher = asyncio.get_running_loop().create_task(endpoint.watch())
     if ready is not None:
