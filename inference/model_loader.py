@@ -13,12 +13,9 @@ the server switches from one to the other.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import logging
-import shutil
 import sys
-import tarfile
 import threading
 import uuid
 from collections.abc import Callable
@@ -26,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from inference.artefact import ExtractionLimits, ModelLoadError, extract_archive
 
 logger = logging.getLogger(__name__)
 
@@ -36,11 +35,6 @@ ANY = "*/*"
 UTF8_TYPES = (JSON, "text/csv")  # the toolkit decodes these bodies to text before input_fn sees them
 REQUEST_FUNCTIONS = ("input_fn", "predict_fn", "output_fn")
 _IMPORT_LOCK = threading.Lock()
-_READY = ".extracted"
-
-
-class ModelLoadError(RuntimeError):
-    """The archive or its handler cannot be loaded; the message names the file and what was expected."""
 
 
 @dataclass(frozen=True)
@@ -100,52 +94,6 @@ def _invocation(result: Any, name: str) -> Invocation:
     if isinstance(payload, str):
         payload = payload.encode("utf-8")
     return Invocation(bytes(payload or b""), str(content_type or JSON), int(status))
-
-
-def _digest(path: Path) -> str:
-    sha = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()
-
-
-def _safe_members(tar: tarfile.TarFile, archive: Path) -> list[tarfile.TarInfo]:
-    members = []
-    for member in tar.getmembers():
-        name = member.name
-        if name.startswith(("/", "\\")) or ".." in Path(name).parts:
-            raise ModelLoadError(f"{archive}: member {name!r} points outside the model directory")
-        if not (member.isfile() or member.isdir()):
-            raise ModelLoadError(f"{archive}: member {name!r} is a link or device; only files and directories")
-        members.append(member)
-    return members
-
-
-def extract_archive(archive: Path, models_dir: Path) -> Path:
-    """Extract ``model.tar.gz`` once into ``models_dir/<sha256 prefix>``; returns the model directory."""
-    archive = Path(archive)
-    if not archive.is_file():
-        raise ModelLoadError(f"Model archive not found: {archive}")
-    target = Path(models_dir) / _digest(archive)[:16]
-    if (target / _READY).is_file():
-        return target
-    staging = target.with_name(f"{target.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with tarfile.open(archive, "r:gz") as tar:
-            members = _safe_members(tar, archive)
-            tar.extractall(staging, members=members)  # members checked above
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise ModelLoadError(f"{archive}: not a readable model.tar.gz ({exc})") from exc
-    (staging / _READY).write_text(str(archive), encoding="utf-8")
-    try:
-        staging.rename(target)
-    except OSError:  # another process extracted the same archive first
-        shutil.rmtree(staging, ignore_errors=True)
-        if not (target / _READY).is_file():
-            raise
-    return target
 
 
 def import_handler(code_dir: Path, program: str, module_name: str) -> ModuleType:
@@ -228,11 +176,17 @@ def limit_native_threads() -> None:
         module.set_config(nthread=1)
 
 
-def load_model(archive: Path, models_dir: Path, name: str, environment: dict[str, str] | None = None) -> LoadedModel:
+def load_model(
+    archive: Path,
+    models_dir: Path,
+    name: str,
+    environment: dict[str, str] | None = None,
+    limits: ExtractionLimits | None = None,
+) -> LoadedModel:
     """Extract, import the handler and call ``model_fn`` once: a model ready to serve."""
     environment = environment or {}
     program = environment.get("SAGEMAKER_PROGRAM") or DEFAULT_PROGRAM
-    model_dir = extract_archive(Path(archive), Path(models_dir))
+    model_dir = extract_archive(Path(archive), Path(models_dir), limits)
     code_dir = model_dir / "code"
     if not code_dir.is_dir():
         raise ModelLoadError(f"{archive} has no code/ directory: the model artefact must carry code/{program}")
