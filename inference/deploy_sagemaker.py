@@ -62,8 +62,9 @@ class WaitPolicy:
 
 
 def default_rollback_alarms(endpoint: str) -> list[str]:
-    """The alarms infrastructure/deploy-on-approval.yaml creates for the endpoint."""
-    return [f"{endpoint}-invocation-5xx-errors", f"{endpoint}-model-latency"]
+    """The rollback alarms infrastructure/deploy-on-approval.yaml creates for the endpoint, in the order of its
+    RollbackAlarms output (the 5xx and 4xx rates and the p99 latency of the variant; a test holds the two equal)."""
+    return [f"{endpoint}-invocation-5xx-rate", f"{endpoint}-invocation-4xx-rate", f"{endpoint}-model-latency-p99"]
 
 
 def _call(what: str, func, **kwargs):

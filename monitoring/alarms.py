@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from monitoring.alarm_names import alarm_name_part
 from monitoring.alarm_rule import ALARM, INSUFFICIENT_DATA, OK, atom_true, evaluate_rule, parse_rule, rule_children
 from monitoring.metrics import NAMESPACE
 from monitoring.metrics_store import STATISTICS, MetricsStore, to_utc
@@ -426,7 +427,7 @@ def feature_drift_alarms(
     dims = {"Endpoint": endpoint, "MonitoringSchedule": schedule}
     alarms = [
         MetricAlarm(
-            name=f"{endpoint}-{schedule}-drift-{feature}",
+            name=f"{endpoint}-{schedule}-drift-{alarm_name_part(feature)}",
             metric_name=f"feature_baseline_drift_{feature}",
             threshold=float(threshold),
             comparison_operator="GreaterThanThreshold",

@@ -3,18 +3,23 @@ schedule, the alarms and the Lambda functions agree)."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 
+from monitoring.alarm_names import alarm_name_part, ascii_fold, name_digest
 from pipelines.config import Config
 
-FEATURE = re.compile(r"^[A-Za-z0-9 _.:/+=@-]{1,200}$")
 MAX_FEATURES = 100  # a composite alarm's rule names at most 100 alarms
+MAX_NAME = 255  # CloudWatch alarm and metric names, CloudFormation logical ids
+MAX_PREFIX = 40  # name_prefix
+DRIFT_METRIC = "feature_baseline_drift_"  # the analyzer's (and Model Monitor's) metric, + the raw feature name
+# What a feature contributes to its alarm's name, so that "<prefix>-drift-<part>" fits in MAX_NAME.
+MAX_ALARM_PART = MAX_NAME - MAX_PREFIX - len("-drift-")  # 208, alarm_name_part's default
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def name_prefix(config: Config) -> str:
     """Lower-case prefix of the functions, alarms, topic and key alias: the endpoint name, at most 40 characters."""
-    return config.endpoint_name.lower()[:40].rstrip("-")
+    return config.endpoint_name.lower()[:MAX_PREFIX].rstrip("-")
 
 
 def stack_name(config: Config) -> str:
@@ -34,7 +39,8 @@ def job_name_prefix(config: Config) -> str:
 
 
 def feature_alarm_name(config: Config, feature: str) -> str:
-    return f"{name_prefix(config)}-drift-{feature}"
+    """The drift alarm of one feature: ``<prefix>-drift-<alarm_name_part(feature)>``."""
+    return f"{name_prefix(config)}-drift-{alarm_name_part(feature, MAX_ALARM_PART)}"
 
 
 def drift_alarm_name(config: Config) -> str:
@@ -46,10 +52,7 @@ def monitored_features(config: Config) -> tuple[str, ...]:
     """The features that get a drift alarm (numeric, then categorical), checked for what alarm names accept."""
     features = (*config.data.numeric, *config.data.categorical)
     for feature in features:
-        if not FEATURE.match(feature):
-            raise ValueError(
-                f"data feature {feature!r}: a drift alarm needs a name of 1-200 letters, digits, spaces or _.:/+=@-"
-            )
+        check_feature_name(feature)
     if len(features) > MAX_FEATURES:
         raise ValueError(
             f"data.numeric/categorical: a composite alarm watches at most {MAX_FEATURES} alarms, got {len(features)}"
@@ -57,8 +60,29 @@ def monitored_features(config: Config) -> tuple[str, ...]:
     return features
 
 
+def check_feature_name(feature: str) -> None:
+    """Refuse a feature whose drift metric CloudWatch cannot hold (blank, control characters,
+    ``feature_baseline_drift_<feature>`` longer than 255 characters) or that CloudFormation would read as a
+    reference (``${``)."""
+    if not feature.strip():
+        raise ValueError(f"data feature {feature!r}: a drift alarm needs a non-blank feature name")
+    if _CONTROL.search(feature):
+        raise ValueError(f"data feature {feature!r}: CloudWatch metric names cannot contain control characters")
+    if "${" in feature:
+        raise ValueError(
+            f"data feature {feature!r}: the alarm's description is an Fn::Sub, where CloudFormation reads ${{...}} as "
+            "a reference; rename the column"
+        )
+    if len(DRIFT_METRIC) + len(feature) > MAX_NAME:
+        raise ValueError(
+            f"data feature {feature[:40]!r}... ({len(feature)} characters): its drift metric {DRIFT_METRIC}<feature> "
+            f"must be at most {MAX_NAME} characters, so the name at most {MAX_NAME - len(DRIFT_METRIC)}"
+        )
+
+
 def logical_id(kind: str, value: str) -> str:
     """A CloudFormation logical id for one per-item resource: stable for the value, distinct for distinct values
-    (``FeatureDriftAlarmWholeWeight1a2b3c4d``), so adding or removing one item never renames the others."""
-    readable = "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", value) if part)[:60]
-    return f"{kind}{readable}{hashlib.sha256(value.encode()).hexdigest()[:8]}"
+    (``FeatureDriftAlarmWholeWeight1a2b3c4d``), so adding or removing one item never renames the others. Only
+    ASCII letters and digits (accents folded), at most 255 characters."""
+    readable = "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", ascii_fold(value)) if part)[:60]
+    return f"{kind}{readable}{name_digest(value)}"

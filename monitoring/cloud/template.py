@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from monitoring.cloud.names import logical_id
+from monitoring.cloud.names import MAX_ALARM_PART, alarm_name_part, check_feature_name, logical_id
 
 INFRASTRUCTURE = Path(__file__).resolve().parents[2] / "infrastructure"
 TEMPLATE = "monitoring.yaml"
@@ -56,14 +57,16 @@ def load_yaml(path: Path) -> dict:
     return data
 
 
-def _substitute(value: Any, token: str, text: str) -> Any:
-    """``value`` with ``token`` replaced by ``text`` in every string (keys untouched)."""
+def _substitute(value: Any, replacements: Mapping[str, str]) -> Any:
+    """``value`` with each token replaced by its text in every string (keys untouched), in one pass: a text that
+    happens to contain a token stays as it is."""
     if isinstance(value, str):
-        return value.replace(token, text)
+        pattern = "|".join(re.escape(token) for token in replacements)
+        return re.sub(pattern, lambda match: replacements[match.group(0)], value) if pattern else value
     if isinstance(value, list):
-        return [_substitute(v, token, text) for v in value]
+        return [_substitute(v, replacements) for v in value]
     if isinstance(value, dict):
-        return {k: _substitute(v, token, text) for k, v in value.items()}
+        return {k: _substitute(v, replacements) for k, v in value.items()}
     return value
 
 
@@ -96,10 +99,16 @@ def render_template(
             raise ValueError(f"{directory / FRAGMENTS}: parameter {name} is already in {TEMPLATE}")
         parameters[name] = spec
     resources = template["Resources"]
-    alarm_ids = []
+    alarm_ids, parts = [], {}
     for feature in features:
+        check_feature_name(feature)
+        part = alarm_name_part(feature, MAX_ALARM_PART)
+        if part in parts:
+            raise ValueError(f"features {parts[part]!r} and {feature!r} would both name their drift alarm ...-{part}")
+        parts[part] = feature
         logical = logical_id("FeatureDriftAlarm", feature)
-        _add(resources, logical, _substitute(copy.deepcopy(fragments["FeatureAlarm"]), "{feature}", feature), feature)
+        fragment = _substitute(fragments["FeatureAlarm"], {"{feature}": feature, "{alarm_name_part}": part})
+        _add(resources, logical, fragment, feature)
         alarm_ids.append(logical)
     composite = copy.deepcopy(fragments["DriftAlarm"])
     # the alarm names are the feature alarms' own AlarmName expressions (Fn::Sub of the NamePrefix parameter)
@@ -109,7 +118,7 @@ def render_template(
     _add(resources, "DriftAlarm", composite, "composite alarm")
     for kind, items in (("Email", emails), ("Https", https_endpoints)):
         for item in items:
-            fragment = _substitute(copy.deepcopy(fragments[f"{kind}Subscription"]), "{endpoint}", item)
+            fragment = _substitute(fragments[f"{kind}Subscription"], {"{endpoint}": item})
             _add(resources, logical_id(f"Alerts{kind}Subscription", item), fragment, item)
     return template
 

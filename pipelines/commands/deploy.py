@@ -34,8 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=None,
         metavar="NAME",
-        help="CloudWatch alarm that rolls an update back (repeatable; default: the two alarms of "
-        "infrastructure/deploy-on-approval.yaml, <endpoint>-invocation-5xx-errors and <endpoint>-model-latency)",
+        help="CloudWatch alarm that rolls an update back (repeatable; default: the rollback alarms of "
+        "infrastructure/deploy-on-approval.yaml, <endpoint>-invocation-5xx-rate, <endpoint>-invocation-4xx-rate "
+        "and <endpoint>-model-latency-p99)",
     )
     cloud.add_argument(
         "--alert-topic-arn",

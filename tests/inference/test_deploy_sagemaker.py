@@ -141,7 +141,11 @@ def test_refusals_against_moto(aws, config):
 # -- UpdateEndpoint through the Stubber -------------------------------------------------------------------
 ARN1 = "arn:aws:sagemaker:us-east-1:123456789012:model-package/abalone/1"
 ARN2 = "arn:aws:sagemaker:us-east-1:123456789012:model-package/abalone/2"
-ALARMS = ["abalone-endpoint-invocation-5xx-errors", "abalone-endpoint-model-latency"]
+ALARMS = [
+    "abalone-endpoint-invocation-5xx-rate",
+    "abalone-endpoint-invocation-4xx-rate",
+    "abalone-endpoint-model-latency-p99",
+]
 
 
 def described_package(arn: str, version: int) -> dict:

@@ -17,7 +17,6 @@ from cfnlint.api import lint_file
 from cfnlint.decode import decode_str
 from moto import mock_aws
 
-from inference.deploy_sagemaker import default_rollback_alarms
 from pipelines.commands import deploy as deploy_command
 from tests.conftest import ROOT
 
@@ -168,6 +167,7 @@ def test_the_build_runs_a_deploy_command_that_parses(template):
         "SAGEMAKER_ROLE_ARN": "arn:aws:iam::123456789012:role/sm",
         "ARTIFACT_BUCKET": "bucket",
         "AWS_REGION": "us-east-1",
+        "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:abalone-endpoint-monitoring-alerts",
     }
     variables = {v["Name"] for v in project["Environment"]["EnvironmentVariables"]}
     assert set(environment) - {"AWS_REGION"} <= variables  # CodeBuild sets AWS_REGION itself
@@ -176,18 +176,10 @@ def test_the_build_runs_a_deploy_command_that_parses(template):
     deploy_command.add_arguments(parser)
     args = parser.parse_args(words[2:])
     assert args.backend == "sagemaker" and args.model_package_arn == environment["MODEL_PACKAGE_ARN"]
+    assert args.alert_topic_arn == environment["ALERT_TOPIC_ARN"]  # a failed repoint alerts the monitoring topic
     assert (args.endpoint, args.role_arn, args.bucket, args.region) == (
         "abalone-endpoint",
         "arn:aws:iam::123456789012:role/sm",
         "bucket",
         "us-east-1",
     )
-
-
-def test_the_alarms_are_the_deploys_default_rollback_alarms(template):
-    names = sorted(
-        r["Properties"]["AlarmName"]["Fn::Sub"].replace("${EndpointName}", "abalone-endpoint")
-        for r in template["Resources"].values()
-        if r["Type"] == "AWS::CloudWatch::Alarm"
-    )
-    assert names == sorted(default_rollback_alarms("abalone-endpoint"))

@@ -68,8 +68,8 @@ def test_long_and_odd_endpoint_names_still_give_valid_names(cloud_config):
 
 
 def test_features_that_alarm_names_cannot_carry_are_refused(cloud_config):
-    config = replace(cloud_config, data=replace(cloud_config.data, numeric=('len"gth',), categorical=()))
-    with pytest.raises(ValueError, match="data feature 'len\"gth'"):
+    config = replace(cloud_config, data=replace(cloud_config.data, numeric=("len\tgth",), categorical=()))
+    with pytest.raises(ValueError, match=r"data feature 'len\\tgth': CloudWatch metric names cannot contain control"):
         names.monitored_features(config)
     many = replace(cloud_config, data=replace(cloud_config.data, numeric=tuple(f"f{i}" for i in range(101))))
     with pytest.raises(ValueError, match="at most 100 alarms, got 102"):

@@ -1,0 +1,39 @@
+"""What a feature name contributes to an alarm name, the same for the local alarms and CloudWatch's.
+
+CloudWatch takes any UTF-8 without control characters in an alarm name, but the names also go into ARNs (EventBridge
+patterns, IAM conditions), composite alarm rules (``ALARM("...")``, where a double quote or a parenthesis ends the
+name) and CloudFormation ``Fn::Sub`` strings, so a name keeps only ASCII letters, digits and ``_.-``. Standard
+library only: the local alarms import it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+_SAFE_PART = re.compile(r"^[A-Za-z0-9_.-]+$")
+_UNSAFE_RUN = re.compile(r"[^A-Za-z0-9_.]+")
+
+
+def name_digest(value: str) -> str:
+    """Eight hex digits of the SHA-256 of ``value`` (UTF-8): what keeps rewritten names distinct and stable."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:8]
+
+
+def ascii_fold(value: str) -> str:
+    """``value`` with accents folded to ASCII letters ("été" -> "ete") and other non-ASCII characters dropped."""
+    return unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii")
+
+
+def alarm_name_part(feature: str, limit: int = 208) -> str:
+    """A feature's part of an alarm name: the name itself when it is made of letters, digits and ``_.-`` and fits
+    in ``limit``; otherwise a readable ASCII form plus a hash of the exact name (``mean radius`` ->
+    ``mean-radius-1a2b3c4d``), so names differing only in such characters get distinct, stable alarm names."""
+    if limit < 9:
+        raise ValueError(f"alarm_name_part: limit must leave room for the 8-character hash, got {limit}")
+    if _SAFE_PART.match(feature) and len(feature) <= limit:
+        return feature
+    digest = name_digest(feature)
+    readable = _UNSAFE_RUN.sub("-", ascii_fold(feature)).strip("-.")[: limit - len(digest) - 1].rstrip("-.")
+    return f"{readable}-{digest}" if readable else digest
