@@ -30,3 +30,10 @@ def _fake_aws(monkeypatch):
     monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def pytest_report_header(config):
+    """Which Python the parity suite (tests/parity) runs the SageMaker image's pins on, said before any test runs."""
+    from tests.parity.environment import report_header
+
+    return report_header()
