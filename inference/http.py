@@ -179,7 +179,7 @@ class HttpProtocol(asyncio.Protocol):
                     self._enter("body")
                     return
             except ProtocolError as exc:
-                self._fail(exc.status, exc.message, self.head.path if self.head else None)
+                self._fail(exc.status, exc.message, exc.path or (self.head.path if self.head else None))
                 return
             head, self.head = self.head, None
             self._dispatch(head, body)

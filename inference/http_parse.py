@@ -23,10 +23,11 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 5.6.2: a field 
 class ProtocolError(Exception):
     """A request this server cannot parse; answered with ``status`` and the connection closed."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, path: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.path = path  # the request's path when its request line could be read
 
 
 @dataclass
@@ -67,10 +68,18 @@ def parse_head(raw: bytes, max_body: int) -> Head:
     if len(parts) != 3 or not parts[0] or not parts[1]:
         raise ProtocolError(400, f"Malformed request line {lines[0][:100]!r}: expected 'METHOD /path HTTP/1.1'")
     method, path, version = parts
+    try:
+        return _parse_fields(method, path, version, lines[1:], max_body)
+    except ProtocolError as exc:
+        exc.path = path
+        raise
+
+
+def _parse_fields(method: str, path: str, version: str, lines: list[str], max_body: int) -> Head:
     if version not in ("HTTP/1.1", "HTTP/1.0"):
         raise ProtocolError(400, f"Unsupported protocol {version[:20]!r}: use HTTP/1.1 or HTTP/1.0")
     fields: dict[str, list[str]] = {}
-    for line in lines[1:]:
+    for line in lines:
         name, sep, value = line.partition(":")
         if not sep or not _TOKEN.fullmatch(name):
             raise ProtocolError(400, f"Malformed header line {line[:100]!r}: expected 'Name: value'")
