@@ -42,6 +42,9 @@ class ServingConfig:
     max_body_mib: float = 6.0
     deploy_on_approval: bool = True
     capture: CaptureConfig = field(default_factory=CaptureConfig)
+    idle_timeout_seconds: float = 60.0  # local endpoint: between requests, and for a request body to arrive
+    header_timeout_seconds: float = 10.0  # local endpoint: for a request head to arrive (408 after)
+    max_connections: int | None = None  # local endpoint: open connections at once (default: below ulimit -n)
 
 
 @dataclass(frozen=True)
@@ -192,4 +195,18 @@ def parse_serving(raw: dict, where: str) -> ServingConfig:
         max_body_mib=float(body),
         deploy_on_approval=as_bool(v.get("deploy_on_approval", True), f"{where}serving.deploy_on_approval"),
         capture=capture,
+        **_serve_limits(v, d, f"{where}serving."),
     )
+
+
+def _serve_limits(v: dict, d: ServingConfig, where: str) -> dict:
+    """The local endpoint's timeouts and connection cap."""
+    limits = {}
+    for name in ("idle_timeout_seconds", "header_timeout_seconds"):
+        value = v.get(name, getattr(d, name))
+        positive = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+        expect(positive, f"{where}{name}", "a positive number of seconds", value)
+        limits[name] = float(value)
+    cap = v.get("max_connections")
+    limits["max_connections"] = None if cap is None else integer(cap, f"{where}max_connections", 1)
+    return limits

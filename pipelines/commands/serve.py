@@ -11,7 +11,9 @@ from pathlib import Path
 
 def register(commands) -> None:
     parser = commands.add_parser(
-        "serve", help="run the local endpoint: GET /ping, POST /invocations, data capture (switches on deploy)"
+        "serve",
+        help="run the local endpoint: GET /ping, POST /invocations, the Runtime API's "
+        "POST /endpoints/<endpoint>/invocations, data capture (switches on deploy)",
     )
     add_arguments(parser)
     parser.set_defaults(handler=_serve)
@@ -39,6 +41,9 @@ def _serve(args) -> int:
         host=args.host or config.serving.host,
         port=config.serving.port if args.port is None else args.port,
         max_body_bytes=int(config.serving.max_body_mib * MIB),
+        idle_timeout=config.serving.idle_timeout_seconds,
+        header_timeout=config.serving.header_timeout_seconds,
+        max_connections=config.serving.max_connections,
     )
     logging.getLogger("inference").setLevel(logging.INFO)
     state = read_state(options.state_dir, options.endpoint)
