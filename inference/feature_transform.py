@@ -5,6 +5,10 @@ one-hot encoded with the categories seen in training, in sorted order; a categor
 missing one) encodes as all zeros. The fitted transform is plain JSON, so it travels inside the model artefact
 and loads with nothing but the standard library, numpy and pandas.
 
+Serving applies it with ``apply_request``: the model's ``InputPolicy`` (``input_policy`` in transform.json,
+written by training from the configuration) says whether non-finite numbers and all-empty records are refused,
+and categories unseen in training are counted per column.
+
 This module is imported as ``inference.feature_transform`` in the repository and as the sibling module
 ``feature_transform`` from a model's ``code/`` directory; it must stay importable both ways (no package-relative
 imports) and Python 3.10 compatible.
@@ -15,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from functools import cached_property
 from typing import Any
 
@@ -23,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 FORMAT = "feature-transform/v1"
+POLICY_KEY = "input_policy"
 
 # pandas' default missing-value markers: a numeric field written like this is missing (NaN), in training
 # (pandas.read_csv) and in serving alike.
@@ -66,13 +71,53 @@ def _to_float(value: Any, column: str, where: str) -> float:
     if isinstance(value, bool):  # a JSON true/false is not a measurement
         raise ValueError(f"Column '{column}' must be numeric, got {value!r}{where}")
     if isinstance(value, (int, float, np.integer, np.floating)):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond float range: JSON allows any number of digits
+            return math.inf if value > 0 else -math.inf
     if _is_missing(value):
         return math.nan
     try:
         return float(value)
     except (TypeError, ValueError):
         raise ValueError(f"Column '{column}' must be numeric, got {value!r}{where}") from None
+
+
+def _non_finite(value: Any, number: float) -> bool:
+    """Whether ``value`` (read as ``number``) is an infinite or NaN number, not a missing-value marker."""
+    if math.isinf(number):
+        return True
+    if value is None or (isinstance(value, str) and value.strip().lstrip("+-").lower() != "nan"):
+        return False  # a missing-value marker
+    return math.isnan(number)  # NaN text, or a NaN number (JSON's non-standard NaN literal)
+
+
+@dataclass(frozen=True)
+class InputPolicy:
+    """What a served model accepts beyond finite numbers and records with at least one value.
+
+    Read from transform.json's ``input_policy``; a transform.json without it (older models) refuses both.
+    """
+
+    allow_non_finite: bool = False  # inf, 1e999, Infinity, NaN as values (else a 400 naming record and feature)
+    allow_empty_records: bool = False  # records whose every feature is missing
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> InputPolicy:
+        """The policy in a transform.json dict; ValueError naming the field if it is malformed."""
+        raw = data.get(POLICY_KEY) or {}
+        known = [f.name for f in fields(cls)]
+        for key, value in raw.items() if isinstance(raw, Mapping) else [(POLICY_KEY, raw)]:
+            if key not in known or not isinstance(value, bool):
+                raise ValueError(
+                    f"Malformed feature transform: {POLICY_KEY} must map {' and '.join(known)} to true or false, "
+                    f"got {key}={value!r}"
+                )
+        return cls(**raw)
+
+    def to_dict(self) -> dict[str, bool]:
+        """The policy as transform.json carries it."""
+        return asdict(self)
 
 
 def _category(value: Any) -> str | None:
@@ -170,7 +215,31 @@ class FeatureTransform:
             out[rows, start + codes.iloc[rows].to_numpy(dtype=np.int64)] = 1.0
         return out
 
-    def _apply_rows(self, rows: Sequence[Sequence[Any]]) -> np.ndarray:
+    def apply_request(
+        self, rows: Sequence[Sequence[Any]], policy: InputPolicy, unseen: dict[str, int] | None = None
+    ) -> np.ndarray:
+        """Positional records of a request -> the float matrix, refusing what ``policy`` does not allow.
+
+        Raises ValueError naming the record and the feature for a non-finite value and naming the record for an
+        all-empty one (unless allowed); adds to ``unseen`` per column the values training never saw.
+        """
+        out = self._apply_rows(rows, unseen, finite=not policy.allow_non_finite)
+        if not policy.allow_empty_records and len(rows):
+            numeric = [start for _, start, index in self._layout if index is None]
+            categorical = np.ones(out.shape[1], dtype=bool)
+            categorical[numeric] = False
+            empty = np.isnan(out[:, numeric]).all(axis=1) & ~out[:, categorical].any(axis=1)
+            for r in np.flatnonzero(empty):
+                if all(_is_missing(v) for v in rows[r]):
+                    raise ValueError(
+                        f"Record {r + 1} is empty: every feature ({', '.join(self.input_columns)}) is missing, "
+                        "and this model refuses records without any value"
+                    )
+        return out
+
+    def _apply_rows(
+        self, rows: Sequence[Sequence[Any]], unseen: dict[str, int] | None = None, finite: bool = False
+    ) -> np.ndarray:
         width = len(self.input_columns)
         for r, row in enumerate(rows):
             if isinstance(row, (str, bytes)) or not isinstance(row, (Sequence, np.ndarray)):
@@ -186,28 +255,40 @@ class FeatureTransform:
             return out
         for (column, start, index), values in zip(self._layout, zip(*rows, strict=True), strict=True):
             if index is None:
-                out[:, start] = self._numbers(values, column)
+                out[:, start] = self._numbers(values, column, finite)
                 continue
             for r, value in enumerate(values):
                 offset = index.get(value) if type(value) is str else None  # the common case: an exact match
                 if offset is None:
                     if isinstance(value, (list, dict, tuple)):
                         raise ValueError(f"Column '{column}' must be a single value, got {value!r} (record {r + 1})")
-                    offset = index.get(_category(value))  # type: ignore[arg-type]
+                    category = _category(value)
+                    offset = index.get(category)  # type: ignore[arg-type]
+                    if offset is None and category is not None and unseen is not None:
+                        unseen[column] = unseen.get(column, 0) + 1
                 if offset is not None:
                     out[r, start + offset] = 1.0
         return out
 
     @staticmethod
-    def _numbers(values: tuple[Any, ...], column: str) -> np.ndarray | list[float]:
+    def _numbers(values: tuple[Any, ...], column: str, finite: bool = False) -> np.ndarray:
         """One numeric column of positional records: numpy's parser when every value is a plain number or
-        numeric text, else value by value (missing-value markers, and a clear error for anything else)."""
-        if not any(type(v) is bool or isinstance(v, (np.bool_, list, dict, tuple)) for v in values):
-            try:
-                return np.array(values, dtype=np.float64)
-            except (TypeError, ValueError):
-                pass
-        return [_to_float(v, column, f" (record {r + 1})") for r, v in enumerate(values)]
+        numeric text, else value by value (missing-value markers, and a clear error for anything else).
+        ``finite``: a ValueError naming the record for an infinite or NaN number (missing values pass)."""
+        try:
+            if any(type(v) is bool or isinstance(v, (np.bool_, list, dict, tuple)) for v in values):
+                raise TypeError("not plain numbers")
+            numbers = np.array(values, dtype=np.float64)
+        except (TypeError, ValueError, OverflowError):
+            numbers = np.array([_to_float(v, column, f" (record {r + 1})") for r, v in enumerate(values)])
+        if finite and not np.isfinite(numbers).all():
+            for r in np.flatnonzero(~np.isfinite(numbers)):
+                if _non_finite(values[r], numbers[r]):
+                    raise ValueError(
+                        f"Record {r + 1}, feature '{column}': {values[r]!r} is not a finite number, and this model "
+                        "refuses infinite and NaN values (send a missing value as an empty field or null)"
+                    )
+        return numbers
 
     def to_dict(self) -> dict[str, Any]:
         """The transform as a JSON-ready dict."""

@@ -12,34 +12,44 @@ Requests:
 
 Responses (``Accept``): ``text/csv`` (one prediction per line) or ``application/json``
 (``{"predictions": [...]}``); a missing or ``*/*`` Accept answers in the request's type. (In the SageMaker
-container a missing or ``*/*`` Accept reaches ``output_fn`` already replaced by the container's default,
-``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT``, application/json unless set.) ``output_fn`` returns
-``(body_bytes, content_type)``: the container's transformer takes a tuple as (response, content type).
+container a missing or ``*/*`` Accept reaches ``output_fn`` already replaced by the model's
+``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT``, application/json unless set; the registered model sets text/csv.)
+A prediction is answered with ``(body_bytes, content_type)``, which the container answers with status 200.
 Predictions are written with the shortest text that reads back to the booster's float32 output.
 
-Bad requests raise ``RequestError`` (a ValueError with ``message`` and an HTTP ``status``: 415 for an
-unsupported content type, 406 for an unsupported Accept, 400 otherwise). Python 3.10 compatible; imports only
-the standard library, numpy, xgboost and the sibling ``feature_transform`` module.
+Bad requests never raise: the container (sagemaker-containers 2.8.6.post2) answers every exception of these
+functions with a 500. ``input_fn`` and ``predict_fn`` return a ``RequestError`` value instead (415 for an
+unsupported content type, 400 for anything else wrong with the body), ``predict_fn`` passes it through, and
+``output_fn`` answers it, or an unsupported Accept (406), with a response object carrying the status and the
+JSON body ``{"error": "<what was wrong>"}`` (``flask.Response`` where flask is importable, as in the container;
+otherwise ``HandlerResponse`` with the same ``status_code``, ``get_data()`` and ``mimetype``). Non-finite
+numbers and all-empty records are refused unless the model's ``input_policy`` (transform.json) allows them;
+categories unseen in training encode as missing and are counted per feature (``Model.unseen_categories``).
+
+Python 3.10 compatible; imports only the standard library, numpy, xgboost, the sibling ``feature_transform``
+module and, lazily, flask.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import logging
 import os
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import xgboost as xgb
 
 if __package__:  # imported from the repository as inference.inference
-    from .feature_transform import FeatureTransform
+    from .feature_transform import FeatureTransform, InputPolicy
 else:  # loaded as a top-level module from the model's code/ directory (the serving container)
     try:
-        from feature_transform import FeatureTransform
+        from feature_transform import FeatureTransform, InputPolicy
     except ModuleNotFoundError:  # code/ is not on sys.path: load the file next to this one
         import importlib.util
         import sys
@@ -52,7 +62,7 @@ else:  # loaded as a top-level module from the model's code/ directory (the serv
         _module = importlib.util.module_from_spec(_spec)
         sys.modules["feature_transform"] = _module
         _spec.loader.exec_module(_module)
-        FeatureTransform = _module.FeatureTransform
+        FeatureTransform, InputPolicy = _module.FeatureTransform, _module.InputPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -61,24 +71,71 @@ JSON = "application/json"
 CONTENT_TYPES = (CSV, JSON)
 MODEL_FILES = ("xgboost-model.json", "xgboost-model.ubj")
 TRANSFORM_FILE = "transform.json"
+MAX_MESSAGE = 2000  # characters of an error message (it may quote a client's value)
 
 
-class RequestError(ValueError):
-    """A bad request: the message says what was wrong; ``status`` is the HTTP status to answer with."""
+@dataclass(frozen=True)
+class RequestError:
+    """A refused request, as a value (never raised): what was wrong and the HTTP status to answer with."""
+
+    message: str
+    status: int = 400
+
+
+class _Refused(Exception):
+    """Raised inside parsing, returned as its ``RequestError`` by the function the container calls."""
 
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
-        self.message = message  # the SageMaker inference toolkit reads ``e.message`` for its 400 answer
-        self.status = status
+        self.error = RequestError(message, status)
+
+
+class HandlerResponse:
+    """The response object ``output_fn`` returns where flask is absent: what a flask.Response offers here."""
+
+    def __init__(self, body: bytes, status: int, mimetype: str) -> None:
+        self.status_code, self.mimetype, self._body = status, mimetype, body
+
+    def get_data(self) -> bytes:
+        """The response body."""
+        return self._body
+
+
+class UnseenCategories:
+    """Per feature, how many values unseen in training a model has met (they encode as missing); thread-safe."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def add(self, counts: dict[str, int]) -> None:
+        """Add one request's counts; logs a feature's total at its first unseen value and at each power of ten."""
+        with self._lock:
+            totals = {c: (self._counts.get(c, 0), self._counts.get(c, 0) + n) for c, n in counts.items()}
+            self._counts.update({c: after for c, (_, after) in totals.items()})
+        for column, (before, after) in totals.items():
+            if len(str(after)) > len(str(before)) or before == 0:
+                logger.warning("Feature %r: %d value(s) unseen in training so far, encoded as missing", column, after)
+
+    def counts(self) -> dict[str, int]:
+        """The totals so far, by feature."""
+        with self._lock:
+            return dict(self._counts)
 
 
 @dataclass(frozen=True)
 class Model:
-    """What ``model_fn`` loads: the booster and the feature transform."""
+    """What ``model_fn`` loads: the booster, the feature transform and its input policy."""
 
     booster: xgb.Booster
     transform: FeatureTransform
     problem_type: str
+    policy: InputPolicy = field(default_factory=InputPolicy)
+    unseen: UnseenCategories = field(default_factory=UnseenCategories, compare=False)
+
+    def unseen_categories(self) -> dict[str, int]:
+        """Per feature, the values unseen in training met so far (read by the local endpoint's /ping)."""
+        return self.unseen.counts()
 
 
 @dataclass(frozen=True)
@@ -112,15 +169,15 @@ def model_fn(model_dir: str) -> Model:
     booster.set_param({"nthread": 1})
     with open(os.path.join(model_dir, TRANSFORM_FILE), encoding="utf-8") as handle:
         spec = json.load(handle)
-    transform = FeatureTransform.from_dict(spec)
+    transform, policy = FeatureTransform.from_dict(spec), InputPolicy.from_dict(spec)
     if booster.num_features() != len(transform.feature_names):
         raise ValueError(
             f"{booster_path} expects {booster.num_features()} features but {TRANSFORM_FILE} produces "
             f"{len(transform.feature_names)}: the two files come from different training runs"
         )
     problem_type = (spec.get("schema") or {}).get("problem_type") or "regression"
-    logger.info("Loaded %s (%s, %d features)", booster_path, problem_type, len(transform.feature_names))
-    return Model(booster, transform, problem_type)
+    logger.info("Loaded %s (%s, %d features, %s)", booster_path, problem_type, len(transform.feature_names), policy)
+    return Model(booster, transform, problem_type, policy)
 
 
 def _media_type(value: str | None) -> str:
@@ -132,11 +189,11 @@ def _text(body: Any) -> str:
         try:
             body = bytes(body).decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise RequestError(f"The request body is not UTF-8 text: {exc}") from None
+            raise _Refused(f"The request body is not UTF-8 text: {exc}") from None
     if not isinstance(body, str):
-        raise RequestError(f"The request body must be bytes or text, got {type(body).__name__}")
+        raise _Refused(f"The request body must be bytes or text, got {type(body).__name__}")
     if not body.strip():
-        raise RequestError("Empty request body: send one or more records")
+        raise _Refused("Empty request body: send one or more records")
     return body
 
 
@@ -146,26 +203,28 @@ def _parse_csv(text: str) -> list[list[str]]:
     try:
         return [row for row in csv.reader(io.StringIO(text), strict=True) if any(f.strip() for f in row)]
     except csv.Error as exc:
-        raise RequestError(f"Malformed CSV: {exc}") from None
+        raise _Refused(f"Malformed CSV: {exc}") from None
 
 
 def _parse_json(text: str) -> tuple[list[Any], bool]:
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise RequestError(f"Malformed JSON: {exc}") from None
+    except RecursionError:
+        raise _Refused("Malformed JSON: nested too deeply (records are objects or lists of plain values)") from None
+    except ValueError as exc:  # JSONDecodeError, or an integer with too many digits
+        raise _Refused(f"Malformed JSON: {exc}") from None
     if isinstance(data, dict):
         if "instances" not in data:
             return [data], True
         data = data["instances"]
         if not isinstance(data, list):
-            raise RequestError(f'"instances" must be a list of records, got {type(data).__name__}')
+            raise _Refused(f'"instances" must be a list of records, got {type(data).__name__}')
     if not isinstance(data, list):
-        raise RequestError(
+        raise _Refused(
             f'JSON body must be a list of records, {{"instances": [...]}} or one object, got {type(data).__name__}'
         )
     if not data:
-        raise RequestError("No records: the JSON list is empty")
+        raise _Refused("No records: the JSON list is empty")
     if all(isinstance(r, dict) for r in data):
         return data, True
     if all(isinstance(r, list) for r in data):
@@ -173,20 +232,28 @@ def _parse_json(text: str) -> tuple[list[Any], bool]:
     if not any(isinstance(r, (dict, list)) for r in data):
         return [data], False  # one positional record
     kinds = sorted({type(r).__name__ for r in data})
-    raise RequestError(f"Records must be all objects or all lists, got a mix of {', '.join(kinds)}")
+    raise _Refused(f"Records must be all objects or all lists, got a mix of {', '.join(kinds)}")
 
 
-def input_fn(request_body: Any, request_content_type: str | None) -> Records:
-    """Parse a request body of raw feature records (``text/csv`` or ``application/json``)."""
+def input_fn(request_body: Any, request_content_type: str | None) -> Records | RequestError:
+    """Parse a request body of raw feature records (``text/csv`` or ``application/json``); a client mistake is
+    returned as a ``RequestError`` (never raised: the container would answer 500)."""
+    try:
+        return _records(request_body, request_content_type)
+    except _Refused as refused:
+        return refused.error
+
+
+def _records(request_body: Any, request_content_type: str | None) -> Records:
     content_type = _media_type(request_content_type)
     if content_type not in CONTENT_TYPES:
         shown = request_content_type or "none"
-        raise RequestError(f"Unsupported content type {shown!r}: use {CSV} or {JSON}", status=415)
+        raise _Refused(f"Unsupported content type {shown!r}: use {CSV} or {JSON}", status=415)
     text = _text(request_body)
     if content_type == CSV:
         rows = _parse_csv(text)
         if not rows:
-            raise RequestError("Empty request body: send one or more records")
+            raise _Refused("Empty request body: send one or more records")
         return Records(rows, False, CSV)
     rows, by_name = _parse_json(text)
     return Records(rows, by_name, JSON)
@@ -196,7 +263,7 @@ def _positional(records: Records, columns: tuple[str, ...]) -> list[Any]:
     if not records.by_name:
         first = records.rows[0]
         if records.content_type == CSV and [f.strip() for f in first] == list(columns):
-            raise RequestError(
+            raise _Refused(
                 f"The CSV body starts with a header row; send data rows only, in this order: {','.join(columns)}"
             )
         return records.rows
@@ -204,7 +271,7 @@ def _positional(records: Records, columns: tuple[str, ...]) -> list[Any]:
     for number, record in enumerate(records.rows, start=1):
         missing = [c for c in columns if c not in record]
         if missing:
-            raise RequestError(
+            raise _Refused(
                 f"Record {number} has no feature {missing[0]!r}"
                 + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
                 + f"; expected: {', '.join(columns)}"
@@ -213,13 +280,23 @@ def _positional(records: Records, columns: tuple[str, ...]) -> list[Any]:
     return rows
 
 
-def predict_fn(input_data: Records, model: Model) -> Prediction:
-    """Apply the feature transform to the parsed records and predict."""
-    rows = _positional(input_data, model.transform.input_columns)
+def predict_fn(input_data: Records | RequestError, model: Model) -> Prediction | RequestError:
+    """Apply the feature transform to the parsed records and predict; a ``RequestError`` (from ``input_fn``, or
+    for records the transform refuses) is returned, never raised."""
+    if isinstance(input_data, RequestError):
+        return input_data
+    unseen: dict[str, int] = {}
     try:
-        features = model.transform.apply(rows)
+        rows = _positional(input_data, model.transform.input_columns)
+        features = model.transform.apply_request(rows, model.policy, unseen)
+    except _Refused as refused:
+        return refused.error
+    except RecursionError:
+        return RequestError("A record holds values nested too deeply: send plain values")
     except ValueError as exc:
-        raise RequestError(str(exc)) from None
+        return RequestError(str(exc))
+    if unseen:
+        model.unseen.add(unseen)
     values = model.booster.inplace_predict(features)
     return Prediction(np.asarray(values, dtype=np.float32).reshape(-1), input_data.content_type)
 
@@ -233,12 +310,34 @@ def _response_type(accept: str | None, default: str) -> str:
             return media
         if media in ("*/*", "*"):
             return default
-    raise RequestError(f"Unsupported Accept {accept!r}: use {CSV} or {JSON}", status=406)
+    raise _Refused(f"Unsupported Accept {accept!r}: use {CSV} or {JSON}", status=406)
 
 
-def output_fn(prediction: Prediction, accept: str | None) -> tuple[bytes, str]:
-    """Serialise predictions as ``accept`` asks (default: the request's type); returns (body, content type)."""
-    content_type = _response_type(accept, prediction.content_type)
+@functools.lru_cache(maxsize=1)
+def _response_class() -> Any:
+    try:
+        from flask import Response  # the container's web framework: imported only when a response is needed
+    except ImportError:
+        return HandlerResponse
+    return Response
+
+
+def error_response(error: RequestError) -> Any:
+    """The response object for a refused request: its status and ``{"error": message}`` as JSON."""
+    message = error.message if len(error.message) <= MAX_MESSAGE else error.message[: MAX_MESSAGE - 1] + "…"
+    body = json.dumps({"error": message}).encode("utf-8")
+    return _response_class()(body, status=error.status, mimetype=JSON)
+
+
+def output_fn(prediction: Prediction | RequestError, accept: str | None) -> Any:
+    """Serialise predictions as ``accept`` asks (default: the request's type) as (body, content type); a
+    ``RequestError`` or an unsupported Accept (406) as a response object carrying its status."""
+    if isinstance(prediction, RequestError):
+        return error_response(prediction)
+    try:
+        content_type = _response_type(accept, prediction.content_type)
+    except _Refused as refused:
+        return error_response(refused.error)
     values = prediction.values
     texts = (
         [str(v) for v in values] if np.isfinite(values).all() else [str(v) if np.isfinite(v) else "" for v in values]

@@ -41,6 +41,10 @@ class ServingConfig:
     port: int = 8080
     max_body_mib: float = 6.0
     deploy_on_approval: bool = True
+    max_model_mib: int = 2048  # cap on a model.tar.gz's extracted size (local endpoint)
+    max_model_files: int = 10_000  # cap on its number of members
+    allow_non_finite: bool = False  # model setting (transform.json via training): inf/NaN values answered, not 400
+    allow_empty_records: bool = False  # model setting: records with every feature missing answered, not 400
     capture: CaptureConfig = field(default_factory=CaptureConfig)
     idle_timeout_seconds: float = 60.0  # local endpoint: between requests, and for a request body to arrive
     header_timeout_seconds: float = 10.0  # local endpoint: for a request head to arrive (408 after)
@@ -194,6 +198,10 @@ def parse_serving(raw: dict, where: str) -> ServingConfig:
         port=port,
         max_body_mib=float(body),
         deploy_on_approval=as_bool(v.get("deploy_on_approval", True), f"{where}serving.deploy_on_approval"),
+        max_model_mib=integer(v.get("max_model_mib", d.max_model_mib), f"{where}serving.max_model_mib", 1),
+        max_model_files=integer(v.get("max_model_files", d.max_model_files), f"{where}serving.max_model_files", 1),
+        allow_non_finite=as_bool(v.get("allow_non_finite", False), f"{where}serving.allow_non_finite"),
+        allow_empty_records=as_bool(v.get("allow_empty_records", False), f"{where}serving.allow_empty_records"),
         capture=capture,
         **_serve_limits(v, d, f"{where}serving."),
     )

@@ -17,7 +17,13 @@ from pipelines.staging import Artifact, code_artifacts
 
 CONTAINER_ROOT = "/opt/ml/processing"
 LIB_DIR = f"{CONTAINER_ROOT}/input/lib"
-INFERENCE_ENV = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
+INFERENCE_ENV = {
+    "SAGEMAKER_PROGRAM": "inference.py",
+    "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+    # the container's answer type for a missing or */* Accept (its own default is application/json); the local
+    # endpoint reads the same variable from the registered model
+    "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "text/csv",
+}
 CONTENT_TYPES = ["text/csv", "application/json"]
 PREPROCESS_OUTPUTS = ("train", "validation", "test", "baseline", "transform")
 
@@ -293,6 +299,9 @@ def _build(config: Config, session, artifacts: dict[str, Artifact] | None, data:
             "sagemaker_submit_directory": "/opt/ml/input/data/code/sourcedir.tar.gz",
             "objective": config.training.objective,
             "eval_metric": config.training.eval_metric,
+            # serving settings that travel in the model's transform.json (the container cannot read mlops.yaml)
+            "allow_non_finite": str(config.serving.allow_non_finite).lower(),
+            "allow_empty_records": str(config.serving.allow_empty_records).lower(),
             **hyper,
         },
         input_data_config=[

@@ -4,7 +4,9 @@ The container runs ``python train.py --num_round 300 --max_depth 5 ...`` (hyperp
 arguments, all strings) with ``SM_MODEL_DIR``, ``SM_CHANNEL_TRAIN``, ``SM_CHANNEL_VALIDATION``,
 ``SM_CHANNEL_TRANSFORM`` and ``SM_OUTPUT_DATA_DIR`` in the environment. The model directory it leaves is
 everything an endpoint needs: ``xgboost-model.json`` (the booster as XGBoost JSON, never a pickle, cut at the
-best iteration), ``transform.json`` and ``code/inference.py`` + ``code/feature_transform.py``.
+best iteration), ``transform.json`` (the Preprocess step's, plus the serving ``input_policy`` from the
+``allow_non_finite`` and ``allow_empty_records`` hyperparameters) and ``code/inference.py`` +
+``code/feature_transform.py``.
 
 Imports only the standard library, numpy, pandas and xgboost; Python 3.10 compatible.
 """
@@ -28,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 MODEL_FILE = "xgboost-model.json"
 TRANSFORM_FILE = "transform.json"
+POLICY_FLAGS = ("allow_non_finite", "allow_empty_records")  # feature_transform.InputPolicy, under "input_policy"
 HANDLER_FILES = ("inference.py", "feature_transform.py")
 OBJECTIVES = {"reg:squarederror": "rmse", "binary:logistic": "logloss"}
 EVAL_METRICS = {
@@ -55,6 +58,8 @@ class TrainParams:
     eval_metric: str | None = None  # default: rmse for regression, logloss for binary
     seed: int = 0
     nthread: int = 0  # 0: every available core
+    allow_non_finite: bool = False  # serving: inf/NaN feature values answered, not refused (400)
+    allow_empty_records: bool = False  # serving: records with every feature missing answered, not refused
 
     @property
     def metric(self) -> str:
@@ -134,7 +139,11 @@ def parse_hyperparameters(values: Mapping[str, str]) -> TrainParams:
         "nthread": (int, 0, 1024, False),
     }
     typed = {name: _number(name, v[name], *rule) for name, rule in spec.items() if name in v}
-    return TrainParams(objective=objective, eval_metric=metric, **typed)
+    for name in POLICY_FLAGS:
+        if name in v and v[name].lower() not in ("true", "false"):
+            raise TrainingError(f"Hyperparameter {name} must be true or false, got {v[name]!r}")
+    flags = {name: v[name].lower() == "true" for name in POLICY_FLAGS if name in v}
+    return TrainParams(objective=objective, eval_metric=metric, **typed, **flags)
 
 
 def read_split(directory: str | os.PathLike, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -232,7 +241,9 @@ def train(
     model = Path(model_dir)
     (model / "code").mkdir(parents=True, exist_ok=True)
     booster.save_model(str(model / MODEL_FILE))
-    shutil.copyfile(transform_path, model / TRANSFORM_FILE)
+    policy = {name: getattr(params, name) for name in POLICY_FLAGS}
+    text = json.dumps({**transform, "input_policy": policy}, indent=2) + "\n"
+    (model / TRANSFORM_FILE).write_text(text, encoding="utf-8")
     for name in HANDLER_FILES:
         shutil.copyfile(sources / name, model / "code" / name)
     result = TrainResult(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from inference.feature_transform import FeatureTransform, fit_transform
+from inference.feature_transform import FeatureTransform, InputPolicy, fit_transform
 from tests.conftest import ABALONE
 
 NUMERIC = ("length", "diameter", "height", "whole_weight", "shucked_weight", "viscera_weight", "shell_weight")
@@ -114,3 +115,40 @@ def test_loading_rejects_what_is_not_a_transform():
         FeatureTransform.from_dict(
             {"format": "feature-transform/v1", "input_columns": ["a", "b"], "numeric": ["a"], "categorical": {}}
         )
+
+
+def test_input_policy_defaults_to_refusing_and_names_a_malformed_field():
+    assert InputPolicy.from_dict({"format": "feature-transform/v1"}) == InputPolicy(False, False)  # old transform.json
+    allowing = {"input_policy": {"allow_non_finite": True, "allow_empty_records": True}}
+    assert InputPolicy.from_dict(allowing) == InputPolicy(True, True)
+    assert InputPolicy.from_dict({"input_policy": {"allow_empty_records": True}}) == InputPolicy(False, True)
+    for bad, shown in (({"allow_non_finite": "yes"}, "allow_non_finite='yes'"), ({"strict": True}, "strict=True")):
+        with pytest.raises(ValueError, match=rf"input_policy must map allow_non_finite and .* got {shown}"):
+            InputPolicy.from_dict({"input_policy": bad})
+    with pytest.raises(ValueError, match=r"input_policy must map .* got input_policy=\[1\]"):
+        InputPolicy.from_dict({"input_policy": [1]})
+
+
+def test_apply_request_refuses_non_finite_and_empty_records_unless_allowed(transform):
+    row = ["M", "0.5", "0.4", "0.1", "0.5", "0.2", "0.1", "0.1"]
+    strict, lenient = InputPolicy(), InputPolicy(True, True)
+    for value, shown in (("inf", "'inf'"), ("1e999", "'1e999'"), (" -nan ", "' -nan '"), (math.inf, "inf")):
+        bad = [row, [*row[:4], value, *row[5:]]]
+        with pytest.raises(ValueError, match=rf"Record 2, feature 'whole_weight': {re.escape(shown)} is not a finite"):
+            transform.apply_request(bad, strict)
+        assert not np.isfinite(transform.apply_request(bad, lenient)[1, 6])
+        np.testing.assert_array_equal(transform.apply(bad)[0], transform.apply_request(bad, lenient)[0])
+    empty = [row, ["", None, "NA", "N/A", "", "", "", ""]]
+    with pytest.raises(ValueError, match=r"Record 2 is empty: every feature \(sex, length, .*\) is missing"):
+        transform.apply_request(empty, strict)
+    assert np.isnan(transform.apply_request(empty, lenient)[1, 3:]).all()
+    missing = [["", None, "NA", "", "", "", "", "0.1"], ["X", "", "", "", "", "", "", ""]]  # a value, or unseen
+    np.testing.assert_array_equal(transform.apply_request(missing, strict), transform.apply(missing))
+
+
+def test_apply_request_counts_unseen_categories_by_column(transform):
+    unseen: dict[str, int] = {}
+    rows = [["X", *["1"] * 7], [" M ", *["1"] * 7], ["", *["1"] * 7], [None, *["1"] * 7], [7, *["1"] * 7]]
+    matrix = transform.apply_request(rows, InputPolicy(), unseen)
+    assert unseen == {"sex": 2}  # X and 7; missing values are not unseen
+    assert matrix[:, :3].tolist() == [[0, 0, 0], [0, 0, 1], [0, 0, 0], [0, 0, 0], [0, 0, 0]]

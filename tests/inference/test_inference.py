@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +16,9 @@ import pandas as pd
 import pytest
 import xgboost as xgb
 
-from inference.inference import Model, RequestError, input_fn, model_fn, output_fn, predict_fn
+import inference.inference
+from inference.feature_transform import InputPolicy
+from inference.inference import HandlerResponse, Model, RequestError, input_fn, model_fn, output_fn, predict_fn
 from tests.conftest import ABALONE
 from tests.training.steps import trained
 
@@ -156,17 +160,59 @@ def test_binary_model_returns_probabilities(tmp_path):
         (b'[["M", true, 1, 1, 1, 1, 1, 1]]', "application/json", 400, r"Column 'length' must be numeric, got True"),
     ],
 )
-def test_bad_requests_raise_request_error(model, body, content_type, status, message):
-    with pytest.raises(RequestError, match=message) as caught:
-        invoke(model, body, content_type)
-    assert caught.value.status == status and caught.value.message == str(caught.value)
-    assert isinstance(caught.value, ValueError)
+def test_bad_requests_are_answered_with_their_status_never_raised(model, body, content_type, status, message):
+    answer = invoke(model, body, content_type)  # raises nothing: the container would answer any exception 500
+    assert_refused(answer, status, message)
+
+
+def assert_refused(answer, status: int, message: str) -> str:
+    """A response object (not a tuple, which the container answers 200) with ``status`` and a JSON error."""
+    assert not isinstance(answer, tuple)
+    assert (answer.status_code, answer.mimetype) == (status, "application/json")
+    error = json.loads(answer.get_data())["error"]
+    assert re.search(message, error), error
+    return error
 
 
 def test_unsupported_accept(model):
-    with pytest.raises(RequestError, match=r"Unsupported Accept 'application/xml'") as caught:
-        invoke(model, LINES[0].encode(), "text/csv", "application/xml")
-    assert caught.value.status == 406
+    assert_refused(invoke(model, LINES[0].encode(), "text/csv", "application/xml"), 406, r"Unsupported Accept")
+
+
+def test_input_and_predict_return_the_error_value_and_pass_it_through(model):
+    error = input_fn(b"M,1", "text/plain")
+    assert error == RequestError("Unsupported content type 'text/plain': use text/csv or application/json", 415)
+    assert predict_fn(error, model) is error
+    refused = predict_fn(input_fn(b"M,long,1,1,1,1,1,1", "text/csv"), model)
+    assert isinstance(refused, RequestError) and refused.status == 400
+    assert_refused(output_fn(error, "text/csv"), 415, "Unsupported content type")  # whatever the Accept
+
+
+def test_error_responses_are_flask_responses_where_flask_is_importable(model, monkeypatch):
+    flask = pytest.importorskip("flask")
+    inference.inference._response_class.cache_clear()
+    assert isinstance(output_fn(RequestError("no"), "text/csv"), flask.Response)
+    monkeypatch.setitem(sys.modules, "flask", None)  # as if flask were not installed
+    inference.inference._response_class.cache_clear()
+    try:
+        answer = output_fn(RequestError("no", 415), "text/csv")
+        assert isinstance(answer, HandlerResponse) and answer.status_code == 415
+        assert answer.get_data() == b'{"error": "no"}'
+    finally:
+        inference.inference._response_class.cache_clear()
+
+
+def test_deeply_nested_json_is_a_400(model):
+    assert_refused(invoke(model, b"[" * 5000, "application/json"), 400, r"Malformed JSON: nested too deeply")
+    assert_refused(invoke(model, b"[" * 5000 + b"]" * 5000, "application/json"), 400, "nested too deeply")
+    nested = json.dumps([["M", *[[[[[1]]]]] * 7]]).encode()
+    assert_refused(invoke(model, nested, "application/json"), 400, r"Column 'length' must be numeric")
+    assert_refused(invoke(model, b"[" + b"1" * 5000 + b"]", "application/json"), 400, "")
+
+
+def test_long_error_messages_are_cut(model):
+    row = json.dumps([["M", "x" * 10_000, 1, 1, 1, 1, 1, 1]]).encode()
+    error = assert_refused(invoke(model, row, "application/json"), 400, r"^Column 'length' must be numeric")
+    assert len(error) == 2000 and error.endswith("…")
 
 
 def test_model_fn_refuses_a_dir_without_a_booster(tmp_path):
@@ -197,3 +243,85 @@ def test_loads_from_the_model_code_dir_like_the_container(model_dir):
     )
     assert done.returncode == 0, done.stderr
     np.testing.assert_array_equal(csv_values(done.stdout.encode()), booster_predictions(model_dir, ROWS[:5]))
+
+
+NON_FINITE = [
+    (b"M,inf,0.3,0.1,0.5,0.2,0.1,0.1", "text/csv", r"Record 1, feature 'length': 'inf' is not a finite number"),
+    (LINES[0].encode() + b"\nM,0.4,1e999,0.1,0.5,0.2,0.1,0.1", "text/csv", r"Record 2, feature 'diameter': '1e999'"),
+    (b"M,0.4,0.3,-Infinity,0.5,0.2,0.1,0.1", "text/csv", r"feature 'height': '-Infinity' is not a finite"),
+    (b"M,0.4,0.3,0.1,NaN,0.2,0.1,0.1", "text/csv", r"feature 'whole_weight': 'NaN' is not a finite"),
+    (b'[["M", 0.4, 0.3, 0.1, 0.5, NaN, 0.1, 0.1]]', "application/json", r"feature 'shucked_weight': nan is not"),
+    (b'[["M", 0.4, 0.3, 0.1, 0.5, 0.2, Infinity, 0.1]]', "application/json", r"'viscera_weight': inf is not"),
+    (b'[["M", 0.4, 0.3, 0.1, 0.5, 0.2, 0.1, 1e999]]', "application/json", r"'shell_weight': inf is not"),
+    (b'[["M", 0.4, 0.3, 0.1, 0.5, 0.2, 0.1, 1' + b"0" * 400 + b"]]", "application/json", r"'shell_weight': 1000"),
+    (
+        b'{"sex": "M", "length": "inf", "diameter": 1, "height": 1, "whole_weight": 1, "shucked_weight": 1, '
+        b'"viscera_weight": 1, "shell_weight": 1}',
+        "application/json",
+        r"Record 1, feature 'length': 'inf'",
+    ),
+]
+EMPTY = [
+    (b",,,,,,,", "text/csv", r"Record 1 is empty: every feature \(sex, length, .*\) is missing"),
+    (LINES[0].encode() + b'\n"",NA,,,,,,\n', "text/csv", r"Record 2 is empty"),
+    (b"[[null, null, null, null, null, null, null, null]]", "application/json", r"Record 1 is empty"),
+]
+
+
+@pytest.mark.parametrize(("body", "content_type", "message"), NON_FINITE + EMPTY)
+def test_non_finite_values_and_empty_records_are_refused_by_default(model, body, content_type, message):
+    assert model.policy == InputPolicy()
+    assert_refused(invoke(model, body, content_type), 400, message)
+
+
+def with_policy(model_dir: Path, target: Path, **policy: bool) -> Model:
+    shutil.copytree(model_dir, target)
+    spec = json.loads((target / "transform.json").read_text())
+    (target / "transform.json").write_text(json.dumps({**spec, "input_policy": policy}))
+    return model_fn(str(target))
+
+
+@pytest.mark.parametrize(("body", "content_type", "message"), NON_FINITE)
+def test_non_finite_values_are_answered_when_the_model_allows_them(model_dir, tmp_path, body, content_type, message):
+    allowing = with_policy(model_dir, tmp_path / "m", allow_non_finite=True)
+    body_out, _ = invoke(allowing, body, content_type, "application/json")
+    assert len(json_values(body_out)) == body.count(b"\n") + 1
+    assert_refused(invoke(allowing, b",,,,,,,", "text/csv"), 400, "Record 1 is empty")  # the other half stays
+
+
+@pytest.mark.parametrize(("body", "content_type", "message"), EMPTY)
+def test_empty_records_are_answered_when_the_model_allows_them(model_dir, tmp_path, body, content_type, message):
+    allowing = with_policy(model_dir, tmp_path / "m", allow_empty_records=True)
+    body_out, _ = invoke(allowing, body, content_type, "text/csv")
+    assert np.isfinite(csv_values(body_out)).all()
+    assert_refused(invoke(allowing, b"M,inf,1,1,1,1,1,1", "text/csv"), 400, "not a finite number")
+
+
+def test_missing_values_are_not_non_finite(model, model_dir):
+    body = b"F,,0.4,NA,0.5,0.2,0.1,\nM,0.4,0.3,0.1,0.5,0.2,0.1,null\n"
+    want = booster_predictions(
+        model_dir,
+        [
+            ["F", None, "0.4", None, "0.5", "0.2", "0.1", None],
+            [*ROWS[0][:1], "0.4", "0.3", "0.1", "0.5", "0.2", "0.1", None],
+        ],
+    )
+    np.testing.assert_array_equal(csv_values(invoke(model, body, "text/csv")[0]), want)
+
+
+def test_unseen_categories_encode_as_missing_and_are_counted(model_dir, tmp_path, caplog):
+    fresh = model_fn(str(model_dir))
+    assert fresh.unseen_categories() == {}
+    body = b"X,0.4,0.3,0.1,0.5,0.2,0.1,0.1\nF,0.4,0.3,0.1,0.5,0.2,0.1,0.1\n,0.4,0.3,0.1,0.5,0.2,0.1,0.1\n"
+    caplog.set_level("WARNING")
+    answer, _ = invoke(fresh, body, "text/csv")
+    missing = invoke(fresh, b",0.4,0.3,0.1,0.5,0.2,0.1,0.1", "text/csv")[0]
+    assert answer.splitlines()[0] + b"\n" == missing  # unseen encodes as missing
+    assert fresh.unseen_categories() == {"sex": 1}  # the missing value is not counted
+    invoke(fresh, json.dumps([{**RAW.iloc[0].to_dict(), "sex": "Z"}] * 9).encode(), "application/json")
+    assert fresh.unseen_categories() == {"sex": 10}
+    assert [r.getMessage() for r in caplog.records if "unseen" in r.getMessage()] == [
+        f"Feature 'sex': {n} value(s) unseen in training so far, encoded as missing" for n in (1, 10)
+    ]
+    invoke(fresh, b"Y,inf,0.3,0.1,0.5,0.2,0.1,0.1", "text/csv")  # refused: not counted
+    assert fresh.unseen_categories() == {"sex": 10}

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
+from inference.feature_transform import InputPolicy
 from tests.conftest import ROOT
 from tests.training.steps import SMALL, prepared
 from training.train import TrainingError, TrainParams, main, parse_args, parse_hyperparameters, train
@@ -39,7 +40,11 @@ def test_model_dir_holds_everything_an_endpoint_needs(model, data):
     assert files == ["code/feature_transform.py", "code/inference.py", "transform.json", "xgboost-model.json"]
     for name in ("inference.py", "feature_transform.py"):
         assert (root / "model" / "code" / name).read_bytes() == (ROOT / "inference" / name).read_bytes()
-    assert (root / "model" / "transform.json").read_bytes() == (data / "transform" / "transform.json").read_bytes()
+    written = json.loads((root / "model" / "transform.json").read_text())
+    policy = written.pop("input_policy")
+    assert written == json.loads((data / "transform" / "transform.json").read_text())  # Preprocess's, plus the policy
+    assert policy == {"allow_non_finite": False, "allow_empty_records": False}  # the default: refuse both
+    assert InputPolicy.from_dict({"input_policy": policy}) == InputPolicy()
     assert result.model_path == str(root / "model" / "xgboost-model.json")
 
 
@@ -103,6 +108,17 @@ def test_hyperparameters_are_typed_and_validated():
     for name, pattern in cases.items():
         with pytest.raises(TrainingError, match=pattern):
             parse_hyperparameters({name: values[name]})
+
+
+def test_the_serving_input_policy_travels_in_transform_json(data, tmp_path):
+    params = {**SMALL, "num_round": "2", "allow_non_finite": "True", "allow_empty_records": "false"}
+    train(data / "train", data / "validation", data / "transform", tmp_path / "m", params)
+    written = json.loads((tmp_path / "m" / "transform.json").read_text())
+    assert written["input_policy"] == {"allow_non_finite": True, "allow_empty_records": False}
+    assert InputPolicy.from_dict(written) == InputPolicy(allow_non_finite=True)
+    assert parse_hyperparameters({"allow_empty_records": "TRUE"}).allow_empty_records is True
+    with pytest.raises(TrainingError, match=r"Hyperparameter allow_non_finite must be true or false, got 'yes'"):
+        parse_hyperparameters({"allow_non_finite": "yes"})
 
 
 def test_command_line_pairs():
