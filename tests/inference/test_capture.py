@@ -120,6 +120,16 @@ def test_encodings_follow_the_content_type_lists(tmp_path):
     assert rows == 4 and report.records == 6 and sum(report.skipped.values()) == 2
 
 
+def test_the_callers_inference_id_is_event_metadata_inference_id(tmp_path):
+    writer = CaptureWriter(settings(), tmp_path, "ep", "v", clock=StepClock(T0, 0.001))
+    writer.capture(ROW, "text/csv", b"9.5\n", "text/csv", inference_id='order-7 "quoted"')
+    writer.capture(ROW, "text/csv", b"9.5\n", "text/csv")
+    writer.close()
+    with_id, without = (r["eventMetadata"] for r in lines_under(tmp_path))
+    assert list(with_id) == ["eventId", "inferenceTime", "inferenceId"] and with_id["inferenceId"] == 'order-7 "quoted"'
+    assert "inferenceId" not in without
+
+
 @pytest.mark.parametrize(("capture_input", "capture_output"), [(True, False), (False, True)])
 def test_capture_options_choose_input_and_or_output(tmp_path, capture_input, capture_output):
     writer = CaptureWriter(settings(capture_input=capture_input, capture_output=capture_output), tmp_path, "e", "v")

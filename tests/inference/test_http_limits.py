@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
+from pathlib import Path
 
 import pytest
 
 from inference import http_limits
 from inference.http_limits import ACCEPT_ERROR, Limits, default_max_connections, throttle_accept_errors
+from inference.server import BackgroundServer, ServeOptions
+from pipelines.config_sections import parse_serving
+from pipelines.config_values import ConfigError
 from tests.inference.http_harness import Harness, closed_within, exchange, status_of
 
 GOOD = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok"
@@ -141,3 +146,44 @@ def test_accept_failures_for_lack_of_descriptors_are_logged_once_per_interval(ca
         assert other == ["something else"]
     finally:
         loop.close()
+
+
+def test_ping_is_answered_while_idle_and_slow_clients_hold_every_connection(tmp_path):
+    options = ServeOptions(tmp_path / "state", "capped", port=0, max_connections=4, header_timeout=30)
+    with BackgroundServer(options) as server:
+        held = []
+        try:
+            for index in range(8):  # 4 idle, then 4 trickling a head: each new one evicts the oldest
+                sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+                if index >= 4:
+                    sock.sendall(b"GET /ping HTTP/1.1\r\nHost: x\r\n")
+                held.append(sock)
+            started = time.monotonic()
+            answer = exchange(server.port, b"GET /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert status_of(answer) == 503 and b"No model deployed to endpoint 'capped'" in answer
+            assert time.monotonic() - started < 1.0
+        finally:
+            for sock in held:
+                sock.close()
+
+
+def test_serving_config_sets_the_limits_and_names_bad_values():
+    serving = parse_serving(
+        {"serving": {"idle_timeout_seconds": 5, "header_timeout_seconds": 2.5, "max_connections": 100}}, ""
+    )
+    options = ServeOptions(
+        Path("state"),
+        "e",
+        idle_timeout=serving.idle_timeout_seconds,
+        header_timeout=serving.header_timeout_seconds,
+        max_connections=serving.max_connections,
+    )
+    assert options.limits == Limits(6 * 1024 * 1024, 5.0, 2.5, 100)
+    assert parse_serving({}, "").max_connections is None
+    for key, value, expected in [
+        ("max_connections", 0, "serving.max_connections: must be an integer >= 1, got 0"),
+        ("header_timeout_seconds", 0, "serving.header_timeout_seconds: must be a positive number of seconds"),
+        ("idle_timeout_seconds", "1m", "serving.idle_timeout_seconds: must be a positive number of seconds"),
+    ]:
+        with pytest.raises(ConfigError, match=expected):
+            parse_serving({"serving": {key: value}}, "mlops.yaml: ")

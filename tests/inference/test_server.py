@@ -273,6 +273,21 @@ def malformed_requests() -> list[tuple[str, dict]]:
     raw_case("header name with space", b"POST /invocations HTTP/1.1\r\nContent Type: text/csv\r\n\r\n")
     for length in [b"-1", b"abc", b"1.5", b"1e3", b"", b"+5", b"0x10"]:
         raw_case(f"Content-Length {length!r}", b"POST /invocations HTTP/1.1\r\nContent-Length: " + length + b"\r\n\r\n")
+    for lengths in [
+        b"Content-Length: 3\r\nContent-Length: 3",
+        b"Content-Length: 3\r\nContent-Length: 5",
+        b"Content-Length: \xb2",
+    ]:
+        raw_case(f"Content-Length {lengths!r}", b"POST /invocations HTTP/1.1\r\n" + lengths + b"\r\n\r\nabcde")
+    for size in [b"0x2b", b"+2b", b"2_b", b" 2b", b"-0"]:
+        raw_case(
+            f"chunk size {size!r}",
+            b"POST /invocations HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + size
+            + b"\r\n"
+            + ROW[:43]
+            + b"\r\n0\r\n\r\n",
+        )
     raw_case("both lengths", b"POST /invocations HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n")
     raw_case("gzip transfer", b"POST /invocations HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n")
     raw_case(
