@@ -143,7 +143,7 @@ class Routes:
             logger.exception("Handler of %s failed", active.state.reference)
             message = f"The model's handler failed: {type(exc).__name__} (logged by the server)\n"
             answer = Invocation(message.encode(), "text/plain; charset=utf-8", 500)
-        if answer.status != 200:
+        if answer.status >= 400:  # the Runtime API's ModelError is for a model's 4xx and 5xx
             if runtime:
                 return runtime_api.model_error(answer.status, answer.body)
             return Response(answer.status, answer.body, answer.content_type)
@@ -157,6 +157,5 @@ class Routes:
             )
         if runtime:
             return runtime_api.success(answer.body, answer.content_type, active.state.variant)
-        return Response(
-            200, answer.body, answer.content_type, {"X-Amzn-Invoked-Production-Variant": active.state.variant}
-        )
+        variant = {"X-Amzn-Invoked-Production-Variant": active.state.variant}
+        return Response(answer.status, answer.body, answer.content_type, variant)

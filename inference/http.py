@@ -112,13 +112,8 @@ class HttpProtocol(asyncio.Protocol):
             self.timer.cancel()
         self.transport = None
 
-    def evictable(self) -> bool:
-        """Idle between requests, or a head still arriving: closing it loses no request the app has seen."""
-        return not self.busy and not self.discarding and self.phase in ("idle", "head")
-
     def evict(self) -> None:
         """Close at once (no lingering: the descriptor is what the cap protects)."""
-        self.connections.discard(self)
         self.discarding = True
         if self.timer is not None:
             self.timer.cancel()
@@ -134,6 +129,7 @@ class HttpProtocol(asyncio.Protocol):
         if phase == self.phase and self.timer is not None:
             return
         self.phase = phase
+        self.connections.mark(self, phase in ("idle", "head") and not self.discarding)
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
@@ -216,6 +212,7 @@ class HttpProtocol(asyncio.Protocol):
         that the client reads the answer instead of a reset (closing with unread input sends RST)."""
         self.buffer.clear()
         self.discarding = True
+        self.connections.mark(self, False)
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None

@@ -20,8 +20,6 @@ ACCEPT_ERROR = "socket.accept() out of system resource"
 
 
 class Connection(Protocol):
-    def evictable(self) -> bool: ...
-
     def evict(self) -> None: ...
 
 
@@ -79,7 +77,8 @@ class Connections:
         """``cap``: the most connections open at once; refusals are logged at most once per ``log_interval``."""
         self.cap = cap
         self.log_interval = log_interval
-        self.open: dict[Connection, None] = {}  # insertion-ordered: the oldest first
+        self.open: dict[Connection, None] = {}
+        self.evictable: dict[Connection, None] = {}  # insertion-ordered: the longest evictable first
         self.evicted = 0
         self._refusals = _Throttle(log_interval)
 
@@ -90,19 +89,29 @@ class Connections:
         return iter(list(self.open))
 
     def admit(self, protocol: Connection) -> bool:
-        """Whether ``protocol``'s new connection may stay (evicting an idle or incomplete one at the cap)."""
+        """Whether ``protocol``'s new connection may stay (evicting the longest idle or incomplete one at the cap)."""
         if len(self.open) >= self.cap:
-            victim = next((c for c in self.open if c.evictable()), None)
+            victim = next(iter(self.evictable), None)
             if victim is None:
                 self._refused()
                 return False
             self.evicted += 1
+            self.discard(victim)
             victim.evict()
         self.open[protocol] = None
         return True
 
+    def mark(self, protocol: Connection, evictable: bool) -> None:
+        """Record whether ``protocol`` may be evicted (idle, or a head still arriving); the oldest mark goes first."""
+        if evictable:
+            if protocol not in self.evictable and protocol in self.open:
+                self.evictable[protocol] = None
+        else:
+            self.evictable.pop(protocol, None)
+
     def discard(self, protocol: Connection) -> None:
         self.open.pop(protocol, None)
+        self.evictable.pop(protocol, None)
 
     @property
     def refused(self) -> int:
