@@ -1,5 +1,5 @@
-"""`mlops monitor deploy --backend sagemaker` and the repoint after a model deploy, on moto (CloudFormation, S3,
-the model registry) with botocore's Stubber for the Model Monitor schedule."""
+"""`mlops monitor deploy --backend sagemaker` and the repoint after a model deploy (the live pointer, no stack
+update), on moto (CloudFormation, S3, the model registry) with botocore's Stubber for the Model Monitor schedule."""
 
 from __future__ import annotations
 
@@ -12,17 +12,11 @@ import pytest
 from botocore.stub import Stubber
 
 from monitoring.cloud.changeset import WaitPolicy, describe_stack, stack_parameters
-from monitoring.cloud.deploy import (
-    Images,
-    MonitoringClients,
-    MonitoringNotDeployed,
-    deploy_monitoring,
-    repoint_after_deploy,
-)
+from monitoring.cloud.deploy import Images, MonitoringClients, deploy_monitoring
 from monitoring.cloud.model_monitor import schedule_config
 from monitoring.cloud.package import lambda_artifact
 from monitoring.cloud.parameters import Baselines
-from pipelines.config import ConfigError
+from monitoring.cloud.repoint import RepointClients, RepointError, repoint
 from pipelines.registry import APPROVED
 from pipelines.registry.model import ModelVersion
 from pipelines.registry.sagemaker import SageMakerRegistry
@@ -131,36 +125,68 @@ def test_a_dry_run_stages_nothing_and_leaves_no_stack(aws, clients, cloud_config
     assert aws.client("s3").list_objects_v2(Bucket=BUCKET).get("KeyCount", 0) == 0
 
 
-def test_without_a_deployed_version_the_checks_stay_disabled(aws, clients, cloud_config):
+def test_without_a_deployed_version_the_checks_find_no_baselines(aws, clients, cloud_config):
     result = deploy(cloud_config, clients)
-    assert result.schedule == "DISABLED" and result.baselines == Baselines()
+    assert result.schedule == "ENABLED (no baselines yet)" and result.baselines == Baselines()
     assert any("no deployed model version" in w for w in result.warnings)
     assert parameters(aws)["BaselineStatisticsUri"] == ""
 
 
 def test_a_redeploy_keeps_the_version_the_stack_monitors(aws, clients, cloud_config):
     deploy(cloud_config, clients, model_version=version(1))
+    aws.client("s3").delete_object(Bucket=BUCKET, Key=POINTER_KEY)  # a stack deployed before live pointers existed
     result = deploy(cloud_config, clients)  # the registry has nothing approved: only the stack knows version 1
     assert result.baselines_source.endswith("model-package/abalone/1 (as the stack already monitors)")
     assert parameters(aws)["ServingModelPackageArn"].endswith("abalone/1")
 
 
-def test_repoint_changes_only_the_baseline_parameters(aws, clients, cloud_config):
+POINTER_KEY = "abalone-pipeline/monitoring/abalone-endpoint/live.json"
+KMS = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+NOW = datetime(2025, 3, 4, 12, 30, tzinfo=timezone.utc)
+
+
+def pointer(aws) -> dict:
+    return json.loads(aws.client("s3").get_object(Bucket=BUCKET, Key=POINTER_KEY)["Body"].read())
+
+
+def test_repoint_writes_the_live_pointer_and_leaves_the_stack_alone(aws, clients, cloud_config):
     deploy(cloud_config, clients, model_version=version(1))
     before = parameters(aws)
-    result = repoint_after_deploy(cloud_config, version(2), clients=clients, images=IMAGES, wait=FAST)
-    after = parameters(aws)
-    assert set(result.stack.parameter_changes) == BASELINE_KEYS
-    assert {k for k in after if after[k] != before[k]} == BASELINE_KEYS
-    assert after["BaselineConstraintsUri"].endswith("exec-2/baseline/constraints.json")
-    assert result.schedule == "ENABLED"
+    result = repoint(cloud_config, version(2), RepointClients(clients.s3, clients.sagemaker), now=lambda: NOW)
+    assert parameters(aws) == before  # no change set: the check function reads the pointer
+    assert result.pointer_uri == f"s3://{BUCKET}/{POINTER_KEY}"
+    assert pointer(aws) == {
+        "baseline_constraints_uri": version(2).drift_baselines["constraints"],
+        "baseline_statistics_uri": version(2).drift_baselines["statistics"],
+        "endpoint_name": "abalone-endpoint",
+        "model_package_arn": version(2).arn,
+        "model_package_group": "abalone",
+        "model_package_version": 2,
+        "schema": 1,
+        "updated_at": "2025-03-04T12:30:00Z",
+    }
+    assert result.schedule == "the check function reads the pointer"
+    redeployed = deploy(cloud_config, clients)  # monitor deploy: the live pointer wins over the stack's version 1
+    assert redeployed.baselines_source == f"model version abalone/2 (live pointer s3://{BUCKET}/{POINTER_KEY})"
 
 
-def test_repoint_needs_a_deployed_stack_and_a_version_with_baselines(clients, cloud_config):
-    with pytest.raises(MonitoringNotDeployed, match=f"Monitoring stack {STACK} is not deployed"):
-        repoint_after_deploy(cloud_config, version(2), clients=clients, images=IMAGES, wait=FAST)
-    with pytest.raises(ConfigError, match="Model version abalone/3 has no DriftCheckBaselines"):
-        repoint_after_deploy(cloud_config, version(3, baselines=False), clients=clients, images=IMAGES)
+def test_the_pointer_is_encrypted_with_the_project_key_and_an_explicit_version_rewrites_it(aws, clients, cloud_config):
+    config = cloud_config.with_overrides(sagemaker={"kms_key_id": KMS})
+    repoint(config, version(2), RepointClients(clients.s3, clients.sagemaker))
+    head = aws.client("s3").head_object(Bucket=BUCKET, Key=POINTER_KEY)
+    assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms", KMS)
+    deploy(cloud_config, clients, model_version=version(3))  # `mlops monitor deploy --model-version abalone/3`
+    assert pointer(aws)["model_package_version"] == 3
+
+
+def test_repoint_needs_a_version_with_baselines_and_says_which_call_failed(aws, clients, cloud_config):
+    with pytest.raises(RepointError, match="Model version abalone/3 has no DriftCheckBaselines"):
+        repoint(cloud_config, version(3, baselines=False), RepointClients(clients.s3, clients.sagemaker))
+    s3 = boto3.client("s3", region_name="us-east-1")
+    stub = Stubber(s3)
+    stub.add_client_error("put_object", "AccessDenied", "Access Denied", 403)
+    with stub, pytest.raises(RepointError, match=rf"PutObject s3://{BUCKET}/{POINTER_KEY} failed \(AccessDenied\)"):
+        repoint(cloud_config, version(2), RepointClients(s3, clients.sagemaker))
 
 
 def _model_monitor(aws, cloud_config):
@@ -206,30 +232,43 @@ def test_the_model_monitor_engine_gets_its_schedule_from_the_cli(aws, cloud_conf
     assert result.schedule == "created" and parameters(aws)["Engine"] == "model-monitor"
 
 
-def test_repoint_updates_the_model_monitor_schedule_in_place(aws, cloud_config):
+def test_repoint_replaces_only_the_model_monitor_schedules_baselines(aws, cloud_config):
     config, clients, stub = _model_monitor(aws, cloud_config)
     name = "abalone-endpoint-data-quality"
     first = Baselines(*version(1).drift_baselines.values(), version(1).arn)
     second = Baselines(*version(2).drift_baselines.values(), version(2).arn)
-    stub.add_response("describe_monitoring_schedule", _described(name, schedule_config(config, first, "x")))
-    stub.add_response("update_monitoring_schedule", {"MonitoringScheduleArn": f"arn:schedule/{name}"})
-    with stub:
-        # the stack already holds version 2: moto 5.2.5 cannot update a stack whose conditioned-out resources
-        # reference each other (it re-parses them), so the stack update itself is covered by the processing test
-        deploy(config, clients, model_version=version(2))
-    stub.add_response("describe_monitoring_schedule", _described(name, schedule_config(config, first, "x")))
+    existing = schedule_config(config, first, "image-as-monitor-deploy-set-it")  # kept as it is, image included
+    stub.add_response("describe_monitoring_schedule", _described(name, existing), {"MonitoringScheduleName": name})
+    wanted = json.loads(json.dumps(existing))
+    wanted["MonitoringJobDefinition"]["BaselineConfig"] = schedule_config(config, second, "x")[
+        "MonitoringJobDefinition"
+    ]["BaselineConfig"]
     stub.add_response(
         "update_monitoring_schedule",
         {"MonitoringScheduleArn": f"arn:schedule/{name}"},
-        {
-            "MonitoringScheduleName": name,
-            "MonitoringScheduleConfig": schedule_config(config, second, "model-monitor-image"),
-        },
+        {"MonitoringScheduleName": name, "MonitoringScheduleConfig": wanted},
     )
     with stub:
-        result = repoint_after_deploy(config, version(2), clients=clients, images=IMAGES, wait=FAST)
+        result = repoint(config, version(2), RepointClients(clients.s3, clients.sagemaker))
     stub.assert_no_pending_responses()
-    assert result.schedule == "updated" and result.baselines == second
+    assert result.schedule == "updated" and pointer(aws)["model_package_version"] == 2
+    stub.add_response("describe_monitoring_schedule", _described(name, wanted))
+    with stub:  # the same version again: nothing to update
+        assert repoint(config, version(2), RepointClients(clients.s3, clients.sagemaker)).schedule == "unchanged"
+    stub.add_client_error("describe_monitoring_schedule", "ResourceNotFound", "not found")
+    with stub:  # monitor deploy has not created it yet: it will, from the pointer
+        assert repoint(config, version(2), RepointClients(clients.s3, clients.sagemaker)).schedule == "not deployed"
+
+
+def test_a_denied_schedule_update_names_the_call_and_code_after_writing_the_pointer(aws, cloud_config):
+    config, clients, stub = _model_monitor(aws, cloud_config)
+    name = "abalone-endpoint-data-quality"
+    first = Baselines(*version(1).drift_baselines.values(), version(1).arn)
+    stub.add_response("describe_monitoring_schedule", _described(name, schedule_config(config, first, "x")))
+    stub.add_client_error("update_monitoring_schedule", "AccessDeniedException", "not authorized", 400)
+    message = rf"UpdateMonitoringSchedule {name} failed \(AccessDeniedException\).*s3://{BUCKET}/\S+ was written"
+    with stub, pytest.raises(RepointError, match=message):
+        repoint(config, version(2), RepointClients(clients.s3, clients.sagemaker))
 
 
 def test_a_bare_kms_key_id_becomes_an_arn_for_the_policies(aws, clients, cloud_config):
@@ -246,7 +285,7 @@ def test_a_template_too_large_to_send_inline_goes_through_s3(aws, clients, cloud
     assert result.stack.status == "executed"
     keys = [o["Key"] for o in aws.client("s3").list_objects_v2(Bucket=BUCKET)["Contents"]]
     assert any(k.endswith("/monitoring.template.json") for k in keys)
-    assert sum(c.resource_type == "AWS::CloudWatch::Alarm" for c in result.stack.changes) == 70
+    assert sum(c.logical_id.startswith("FeatureDriftAlarm") for c in result.stack.changes) == 70
 
 
 def test_security_settings_the_checks_cannot_honour_fully_are_warned_about(aws, clients, cloud_config):
