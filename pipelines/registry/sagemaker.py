@@ -56,7 +56,11 @@ class SageMakerRegistry:
         try:
             self.sm.describe_model_package_group(ModelPackageGroupName=group)
         except ClientError as exc:
-            raise RegistryError(f"Unknown model package group {group!r}: {exc}") from exc
+            error = exc.response.get("Error", {})
+            if error.get("Code") in ("ValidationException", "ResourceNotFound"):
+                raise RegistryError(f"Unknown model package group {group!r}: {exc}") from exc
+            code, message = error.get("Code", "unknown"), error.get("Message", exc)
+            raise RegistryError(f"DescribeModelPackageGroup {group} failed ({code}): {message}") from exc
 
     def _to_version(self, described: dict) -> ModelVersion:
         request = {
