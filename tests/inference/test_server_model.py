@@ -163,3 +163,26 @@ def test_a_handler_without_the_functions_is_refused(tmp_path):
         load_model(archive, tmp_path / "models", "bad/1")
     with pytest.raises(ModelLoadError, match=r"Handler .*serve.py not found"):
         load_model(archive, tmp_path / "models", "bad/1", {"SAGEMAKER_PROGRAM": "serve.py"})
+
+
+def test_the_registered_environment_sets_the_accept_default_as_on_sagemaker(state, tmp_path):
+    version = SQLiteRegistry(state / "registry.db").get(GROUP, 1)  # registered by the pipeline's Register step
+    assert version.environment["SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT"] == "text/csv"
+    loaded = load_model(archive_of(state, 1), tmp_path / "models", "abalone/1", dict(version.environment))
+    json_row = b'["M", 0.455, 0.365, 0.095, 0.514, 0.2245, 0.101, 0.15]'
+    for body, content_type, accept in ((ROW, "text/csv", None), (json_row, "application/json", "*/*")):
+        answer = loaded.invoke(body, content_type, accept)
+        assert (answer.status, answer.content_type) == (200, "text/csv")
+    unset = load_model(archive_of(state, 1), tmp_path / "models", "abalone/1", {"SAGEMAKER_PROGRAM": "inference.py"})
+    assert unset.invoke(ROW, "text/csv", None).content_type == "application/json"  # the toolkit's own default
+
+
+def test_a_bad_request_is_answered_by_the_handler_with_its_status(state, tmp_path):
+    loaded = load_model(archive_of(state, 1), tmp_path / "models", "abalone/1")
+    answer = loaded.invoke(b"M,1", "text/csv", "text/csv")
+    assert (answer.status, answer.content_type) == (400, "application/json")
+    assert b"Record 1 has 2 field(s), expected 8" in answer.body
+    assert loaded.invoke(b"[" * 5000, "application/json", None).status == 400
+    assert loaded.unseen_categories() == {}
+    loaded.invoke(b"Q" + ROW[1:], "text/csv", "text/csv")
+    assert loaded.unseen_categories() == {"sex": 1}
