@@ -153,7 +153,7 @@ def test_encryption_at_rest(template):
     assert resources["DeployKey"]["Properties"]["EnableKeyRotation"] is True
     assert resources["DeployProject"]["Properties"]["EncryptionKey"] == {"Fn::GetAtt": ["DeployKey", "Arn"]}
     assert resources["BuildLogGroup"]["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["DeployKey", "Arn"]}
-    assert resources["DeadLetterQueue"]["Properties"]["SqsManagedSseEnabled"] is True
+    assert resources["DeadLetterQueue"]["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": ["DeployKey", "Arn"]}
 
 
 def test_the_build_runs_a_deploy_command_that_parses(template):

@@ -76,7 +76,7 @@ def alarm_name(template: dict, logical: str, prefix: str = PREFIX) -> str:
 
 
 def feature_alarms(template: dict) -> dict[str, dict]:
-    return {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::CloudWatch::Alarm"}
+    return {k: v for k, v in template["Resources"].items() if k.startswith("FeatureDriftAlarm")}
 
 
 def test_logical_ids_and_alarm_names_are_valid_and_unique(features, template):

@@ -36,6 +36,11 @@ def of_type(template: dict, kind: str) -> dict[str, dict]:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
 
 
+def feature_alarms(template: dict) -> dict[str, dict]:
+    """The rendered per-feature drift alarms (the stack's other alarms watch its dead-letter queues)."""
+    return {k: v for k, v in of_type(template, "AWS::CloudWatch::Alarm").items() if k.startswith("FeatureDriftAlarm")}
+
+
 def resolve(value, parameters: dict[str, str]):
     """Just enough of CloudFormation's intrinsics to evaluate the functions' environment."""
     if isinstance(value, dict) and "Ref" in value:
@@ -49,7 +54,7 @@ def resolve(value, parameters: dict[str, str]):
 
 
 def test_one_drift_alarm_per_feature_on_the_analyzers_metric(config, template):
-    alarms = of_type(template, "AWS::CloudWatch::Alarm")
+    alarms = feature_alarms(template)
     assert monitored_features(config) == FEATURES
     assert sorted(alarms) == sorted(logical_id("FeatureDriftAlarm", f) for f in FEATURES)
     for feature in FEATURES:
@@ -68,7 +73,7 @@ def test_one_drift_alarm_per_feature_on_the_analyzers_metric(config, template):
 
 def test_the_composite_alarm_waits_for_and_watches_every_feature_alarm(template):
     composite = template["Resources"]["DriftAlarm"]
-    alarms = of_type(template, "AWS::CloudWatch::Alarm")
+    alarms = feature_alarms(template)
     assert composite["Type"] == "AWS::CloudWatch::CompositeAlarm"
     assert composite["DependsOn"] == list(alarms)
     rule = composite["Properties"]["AlarmRule"]["Fn::Sub"]
@@ -87,7 +92,7 @@ def test_per_item_logical_ids_are_stable_and_distinct(config):
     before = render_template(["length", "whole_weight"])
     after = render_template(["length", "whole_weight", "wholeweight"])
     for logical, resource in before["Resources"].items():
-        if resource["Type"] == "AWS::CloudWatch::Alarm":
+        if logical.startswith("FeatureDriftAlarm"):
             assert after["Resources"][logical] == resource  # adding a feature changes no other alarm
     ids = {logical_id("FeatureDriftAlarm", f) for f in ("whole_weight", "wholeweight", "whole-weight")}
     assert len(ids) == 3
@@ -213,6 +218,9 @@ def test_the_processing_engine_resources_exist_only_with_that_engine(template):
         "CheckFunction",
         "SchedulerRole",
         "CheckSchedule",
+        "CheckDeadLetterQueue",
+        "CheckDeadLetterQueuePolicy",
+        "CheckDeadLetterAlarm",
     }
     assert template["Conditions"]["UseProcessingEngine"] == {"Fn::Equals": [{"Ref": "Engine"}, "processing"]}
 
