@@ -11,23 +11,21 @@ Requests:
   [...]}``, a single object, or a single flat list (one positional record); ``null`` is a missing value.
 
 Responses (``Accept``): ``text/csv`` (one prediction per line) or ``application/json``
-(``{"predictions": [...]}``); a missing or ``*/*`` Accept answers in the request's type. (In the SageMaker
-container a missing or ``*/*`` Accept reaches ``output_fn`` already replaced by the model's
-``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT``, application/json unless set; the registered model sets text/csv.)
-A prediction is answered with ``(body_bytes, content_type)``, which the container answers with status 200.
+(``{"predictions": [...]}``), as ``(body_bytes, content_type)``: the container answers a tuple with 200. A missing
+or ``*/*`` Accept answers in the request's type; in the container it arrives replaced by the model's
+``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT`` (application/json unless set; the registered model sets text/csv).
 Predictions are written with the shortest text that reads back to the booster's float32 output.
 
-Bad requests never raise: the container (sagemaker-containers 2.8.6.post2) answers every exception of these
-functions with a 500. ``input_fn`` and ``predict_fn`` return a ``RequestError`` value instead (415 for an
-unsupported content type, 400 for anything else wrong with the body), ``predict_fn`` passes it through, and
-``output_fn`` answers it, or an unsupported Accept (406), with a response object carrying the status and the
-JSON body ``{"error": "<what was wrong>"}`` (``flask.Response`` where flask is importable, as in the container;
-otherwise ``HandlerResponse`` with the same ``status_code``, ``get_data()`` and ``mimetype``). Non-finite
-numbers and all-empty records are refused unless the model's ``input_policy`` (transform.json) allows them;
-categories unseen in training encode as missing and are counted per feature (``Model.unseen_categories``).
+Client mistakes never raise: the container (sagemaker-containers 2.8.6.post2) answers any exception of these
+functions with a 500. ``input_fn``/``predict_fn`` return a ``RequestError`` value (415 for an unsupported
+content type, else 400), passed through to ``output_fn``, which answers it, or an unsupported Accept (406), with
+a response object carrying the status and the JSON body ``{"error": "..."}``: ``flask.Response`` where flask is
+importable (the container), else ``HandlerResponse`` (``status_code``, ``get_data()``, ``mimetype``).
+Non-finite numbers and all-empty records are refused unless the model's ``input_policy`` (transform.json)
+allows them; unseen categories encode as missing and are counted (``Model.unseen_categories``).
 
-Python 3.10 compatible; imports only the standard library, numpy, xgboost, the sibling ``feature_transform``
-module and, lazily, flask.
+Python 3.10 compatible; imports the standard library, numpy, xgboost, the sibling ``feature_transform`` module
+and, lazily, flask.
 """
 
 from __future__ import annotations
