@@ -6,11 +6,17 @@ capture settings, nothing changes. Never backwards silently: replacing a newer l
 an older one needs ``force``.
 
 Locally, deploying writes the endpoint's deploy state (``<state>/endpoints/<endpoint>.json``), which a running
-``mlops serve`` picks up: it loads the new version, then switches.
+``mlops serve`` picks up: it loads the new version, then switches. A deploy is only reported done when the version
+loads: first in a fresh process with the server's own loader (``inference.load_check``), before the state is
+written; then, for every running server of the endpoint, until its ``/ping`` reports the new version. When either
+fails, the deploy fails (DeployError with the loader's message), the state file is left (or put back) as it was and
+the previous version keeps serving. Deploys to one endpoint take turns; afterwards only the extractions of the
+previous and the deployed version stay in the endpoint's models directory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import tarfile
@@ -18,8 +24,18 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from inference.artefact import MIB, ExtractionLimits, prune_extractions
 from inference.capture import CaptureSettings
-from inference.endpoint_state import EndpointState, read_state, state_path, write_state
+from inference.endpoint_state import (
+    EndpointState,
+    deploy_lock,
+    models_dir,
+    read_state,
+    restore_state,
+    state_snapshot,
+    write_state,
+)
+from inference.load_check import LoadCheckError, LoadRequest, await_servers, trial_load
 from inference.model_loader import DEFAULT_PROGRAM
 from pipelines.config import Config
 from pipelines.objectstore import local_path
@@ -55,6 +71,11 @@ def parse_package_arn(arn: str) -> tuple[str, int]:
             f"got {arn!r}"
         )
     return match.group(1), int(match.group(2))
+
+
+def extraction_limits(config: Config) -> ExtractionLimits:
+    """Caps on a model archive's extraction (serving.max_model_mib, serving.max_model_files)."""
+    return ExtractionLimits(config.serving.max_model_mib * MIB, config.serving.max_model_files)
 
 
 def capture_settings(config: Config) -> CaptureSettings:
@@ -138,6 +159,14 @@ def _check_archive(version: ModelVersion, state_dir: Path) -> None:
         )
 
 
+def _prune(models: Path, keep: list[Path]) -> None:
+    """Remove the endpoint's other extractions; a failure to do so is logged, never the deploy's outcome."""
+    try:
+        prune_extractions(models, keep)
+    except OSError as exc:
+        logger.warning("Could not remove old extractions from %s: %s", models, exc)
+
+
 def deploy_local(
     config: Config,
     state_dir: Path,
@@ -147,11 +176,33 @@ def deploy_local(
     arn: str | None = None,
     endpoint: str | None = None,
     force: bool = False,
+    load_timeout: float = 120.0,
+    switch_timeout: float = 60.0,
 ) -> DeployResult:
-    """Deploy a version to the local endpoint (writes its deploy state); see the module docstring for the rules."""
+    """Deploy a version to the local endpoint (writes its deploy state); see the module docstring for the rules.
+
+    ``load_timeout`` bounds the trial load in a fresh process, ``switch_timeout`` the wait for running servers.
+    """
     endpoint = endpoint or config.endpoint_name
-    group = group or config.model_package_group
-    chosen = choose_version(registry, group, version, arn, force)
+    chosen = choose_version(registry, group or config.model_package_group, version, arn, force)
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(deploy_lock(state_dir, endpoint, load_timeout + switch_timeout + 30))
+        except TimeoutError as exc:
+            raise DeployError(f"{exc}: try again when it is done") from exc
+        return _deploy(config, state_dir, endpoint, chosen, force, load_timeout, switch_timeout)
+
+
+def _deploy(
+    config: Config,
+    state_dir: Path,
+    endpoint: str,
+    chosen: ModelVersion,
+    force: bool,
+    load_timeout: float,
+    switch_timeout: float,
+) -> DeployResult:
+    """The deploy itself, under the endpoint's deploy lock."""
     current = read_state(state_dir, endpoint)
     settings = capture_settings(config)
     variant = config.serving.variant_name
@@ -172,6 +223,23 @@ def deploy_local(
         )
     check_direction((current.group, current.version) if current else None, chosen, endpoint, force)
     _check_archive(chosen, state_dir)
+    archive = local_path(chosen.model_data_url, state_dir)
+    models = models_dir(state_dir, endpoint)
+    kept = [local_path(current.model_data_url, state_dir)] if current else []
+    keeps = f"endpoint {endpoint!r} keeps serving {previous or 'nothing'}"
+    limits = extraction_limits(config)
+    request = LoadRequest(
+        archive, models, chosen.reference, dict(chosen.environment), limits.max_bytes, limits.max_members
+    )
+    try:
+        trial_load(request, load_timeout)
+    except LoadCheckError as exc:
+        _prune(models, kept)
+        raise DeployError(
+            f"{chosen.reference} cannot be loaded by the local endpoint's model loader: {exc}. Not deployed: {keeps} "
+            "and its deploy state is unchanged"
+        ) from exc
+    snapshot = state_snapshot(state_dir, endpoint)
     state = EndpointState(
         endpoint=endpoint,
         group=chosen.group,
@@ -184,15 +252,25 @@ def deploy_local(
         environment=dict(chosen.environment),
     )
     path = write_state(state_dir, state)
+    failure, servers = await_servers(state_dir, endpoint, chosen.reference, switch_timeout)
+    if failure is not None:
+        restore_state(state_dir, endpoint, snapshot)
+        _prune(models, kept)
+        raise DeployError(f"{chosen.reference} was not deployed: {failure}. The deploy state is restored, so {keeps}")
+    _prune(models, [archive, *kept])
     was = f" (was {previous})" if previous else ""
+    serving = (
+        f"now served by {', '.join(servers)}"
+        if servers
+        else f"`mlops serve --endpoint {endpoint}` serves it (no server is running)"
+    )
     logger.info("Deployed %s to %s: %s", chosen.reference, endpoint, path)
     return DeployResult(
         "deployed",
         endpoint,
         chosen.reference,
         previous,
-        f"Deployed {chosen.reference} to local endpoint {endpoint!r}{was}; a running `mlops serve --endpoint "
-        f"{endpoint}` switches to it (state: {state_path(state_dir, endpoint)})",
+        f"Deployed {chosen.reference} to local endpoint {endpoint!r}{was}; {serving} (state: {path})",
     )
 
 

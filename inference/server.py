@@ -30,9 +30,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from inference.artefact import DEFAULT_LIMITS, ExtractionLimits
 from inference.capture import CaptureWriter, Clock
 from inference.endpoint_routes import Active, Routes
-from inference.endpoint_state import EndpointState, models_dir, read_state, state_path
+from inference.endpoint_state import (
+    EndpointState,
+    advertise_server,
+    models_dir,
+    read_state,
+    state_path,
+    withdraw_server,
+)
 from inference.http import drain, start_server
 from inference.http_limits import Limits
 from inference.model_loader import limit_native_threads, load_model
@@ -58,6 +66,7 @@ class ServeOptions:
     header_timeout: float = 10.0
     max_connections: int | None = None  # None: below the descriptor limit (http_limits.default_max_connections)
     clock: Clock = field(default=time.time)
+    extraction: ExtractionLimits = DEFAULT_LIMITS  # caps on a model archive's extraction (serving.max_model_*)
 
     @property
     def limits(self) -> Limits:
@@ -96,6 +105,7 @@ class Endpoint(Routes):
                 models_dir(o.state_dir, o.endpoint),
                 state.reference,
                 state.environment,
+                o.extraction,
             )
         reuse = (
             previous is not None
@@ -181,11 +191,13 @@ async def run(options: ServeOptions, stop: asyncio.Event, ready=None) -> Endpoin
     server, connections = await start_server(endpoint, options.host, options.port, options.limits, endpoint.error_page)
     port = server.sockets[0].getsockname()[1]
     watcher = asyncio.get_running_loop().create_task(endpoint.watch())
+    advert = advertise_server(options.state_dir, options.endpoint, options.host, port)  # deploys ask its /ping
     if ready is not None:
         ready(port, endpoint)
     try:
         await stop.wait()
     finally:
+        withdraw_server(advert)
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher

@@ -28,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _serve(args) -> int:
+    from inference.deploy import extraction_limits
     from inference.endpoint_state import read_state, state_path
     from inference.server import MIB, ServeOptions, serve_forever
     from pipelines.build import config_from_kwargs, local_config
@@ -44,6 +45,7 @@ def _serve(args) -> int:
         idle_timeout=config.serving.idle_timeout_seconds,
         header_timeout=config.serving.header_timeout_seconds,
         max_connections=config.serving.max_connections,
+        extraction=extraction_limits(config),
     )
     logging.getLogger("inference").setLevel(logging.INFO)
     state = read_state(options.state_dir, options.endpoint)

@@ -158,7 +158,7 @@ def test_an_archive_with_too_many_members_is_refused(tmp_path, filters):
     with pytest.raises(ArtefactError, match=r"many\.tar\.gz: member 'f10\.txt' is member number 11, over the limit"):
         extract_archive(many, tmp_path / "models", ExtractionLimits(max_members=10))
     assert list((tmp_path / "models").iterdir()) == []
-    with pytest.raises(ValueError, match="ExtractionLimits.max_bytes must be a positive integer, got 0"):
+    with pytest.raises(ValueError, match=r"ExtractionLimits\.max_bytes must be a positive integer, got 0"):
         ExtractionLimits(max_bytes=0)
 
 

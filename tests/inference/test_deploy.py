@@ -3,8 +3,14 @@ versions under load without failing a request."""
 
 from __future__ import annotations
 
+import hashlib
 import http.client
+import io
 import json
+import socket
+import subprocess
+import sys
+import tarfile
 import threading
 import time
 from dataclasses import replace
@@ -12,14 +18,31 @@ from pathlib import Path
 
 import pytest
 
+from inference.artefact import extraction_dir
 from inference.deploy import DeployError, deploy_local, deploy_on_approval, parse_package_arn
-from inference.endpoint_state import read_state, state_path, write_state
+from inference.endpoint_state import (
+    advertise_server,
+    models_dir,
+    read_state,
+    running_servers,
+    servers_dir,
+    state_path,
+    write_state,
+)
 from inference.server import BackgroundServer, ServeOptions
 from pipelines.build import config_from_kwargs, local_config
 from pipelines.commands import deploy as deploy_command
+from pipelines.objectstore import local_path
 from pipelines.registry.sqlite import SQLiteRegistry
 from tests.conftest import ROOT
-from tests.inference.test_server_model import ROW, abalone_rows, approve, state_copy
+from tests.inference.test_server_model import (
+    ROW,
+    abalone_rows,
+    approve,
+    archive_of,
+    registration_request,
+    state_copy,
+)
 
 
 @pytest.fixture(scope="module")
@@ -207,3 +230,161 @@ def test_a_version_that_fails_to_load_leaves_the_old_one_serving(state, config, 
         assert "Could not load abalone/9" in caplog.text and "still serving abalone/1" in caplog.text
         status, body, _ = ping(server.port)
         assert status == 200 and json.loads(body)["model"] == "abalone/1"
+
+
+# -- a version that cannot be loaded is not deployed -----------------------------------------------------
+IMPORT_FAILS = 'raise RuntimeError("broken at import")\n'
+MODEL_FN_FAILS = 'def model_fn(model_dir):\n    raise ValueError("no booster here")\n'
+SERVER_ONLY_FAILS = """
+_model_fn = model_fn
+
+
+def model_fn(model_dir):
+    import threading
+
+    if threading.current_thread().name.startswith("loader"):  # the server's loader thread, not the trial load
+        raise RuntimeError("fails in the server only")
+    return _model_fn(model_dir)
+"""
+HANGS = "def model_fn(model_dir):\n    import time\n\n    time.sleep(600)\n"
+
+
+def register_broken(state: Path, appended: str) -> int:
+    """Register and approve a copy of abalone/1 whose code/inference.py ends with ``appended``; its version."""
+    reg = registry(state)
+    first = reg.get("abalone", 1)
+    url = f"s3://mlops-local/serving-tests/broken-{hashlib.sha256(appended.encode()).hexdigest()[:8]}/model.tar.gz"
+    target = local_path(url, state)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive_of(state, 1)) as source, tarfile.open(target, "w:gz") as out:
+        for member in source.getmembers():
+            data = source.extractfile(member).read() if member.isfile() else b""
+            if member.name == "code/inference.py":
+                data += b"\n" + appended.encode()
+                member.size = len(data)
+            out.addfile(member, io.BytesIO(data) if member.isfile() else None)
+    version = reg.register(registration_request(first, url), source="tests").version
+    approve(state, version)
+    return version
+
+
+def invoke(port: int) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("POST", "/invocations", body=ROW, headers={"Content-Type": "text/csv"})
+    response = connection.getresponse()
+    return response.status, response.read()
+
+
+def extractions(state: Path, endpoint: str) -> list[str]:
+    return sorted(p.name for p in models_dir(state, endpoint).iterdir() if not p.name.startswith("."))
+
+
+def test_mlops_deploy_of_a_version_whose_handler_fails_at_import_fails_and_keeps_the_live_one(state, config, capsys):
+    approve(state, 1)
+    deploy_local(config, state, registry(state))
+    before = state_path(state, config.endpoint_name).read_bytes()
+    broken = register_broken(state, IMPORT_FAILS)
+    options = ServeOptions(state, config.endpoint_name, port=0, poll_seconds=0.05)
+    with BackgroundServer(options) as server:
+        answer = invoke(server.port)
+        args = ["--config", str(ROOT / "mlops.yaml"), "--state-dir", str(state)]
+        assert deploy_command.main(args) == 2
+        out, err = capsys.readouterr()
+        assert "Deployed" not in out
+        assert f"abalone/{broken} cannot be loaded by the local endpoint's model loader: Importing " in err
+        assert "inference.py failed: RuntimeError: broken at import" in err
+        assert "endpoint 'abalone-endpoint' keeps serving abalone/1 and its deploy state is unchanged" in err
+        assert state_path(state, config.endpoint_name).read_bytes() == before
+        status, body, _ = ping(server.port)
+        assert status == 200 and json.loads(body)["model"] == "abalone/1" and server.endpoint.switches == 1
+        assert invoke(server.port) == answer
+    assert extractions(state, config.endpoint_name) == [extraction_dir(archive_of(state, 1), Path("x")).name]
+
+
+def test_deploy_on_approval_of_a_version_whose_model_fn_fails_is_refused_and_a_restart_serves_the_live_one(
+    state, config
+):
+    approve(state, 1)
+    deploy_on_approval(config, state, "abalone", 1)
+    before = state_path(state, config.endpoint_name).read_bytes()
+    broken = register_broken(state, MODEL_FN_FAILS)
+    result = deploy_on_approval(config, state, "abalone", broken)
+    assert result.action == "refused" and result.previous == "abalone/1"
+    assert result.message.startswith(f"Not deployed: abalone/{broken} cannot be loaded by the local endpoint's")
+    assert "failed: ValueError: no booster here" in result.message and "model_fn(" in result.message
+    assert state_path(state, config.endpoint_name).read_bytes() == before
+    with BackgroundServer(ServeOptions(state, config.endpoint_name, port=0)) as server:  # a restart
+        status, body, _ = ping(server.port)
+        assert status == 200 and json.loads(body)["model"] == "abalone/1"
+        assert invoke(server.port)[0] == 200
+
+
+def test_a_version_the_running_server_cannot_load_is_rolled_back_in_the_state(state, config, caplog):
+    approve(state, 1)
+    deploy_local(config, state, registry(state))
+    before = state_path(state, config.endpoint_name).read_bytes()
+    broken = register_broken(state, SERVER_ONLY_FAILS)
+    options = ServeOptions(state, config.endpoint_name, port=0, poll_seconds=0.05)
+    with BackgroundServer(options) as server:
+        url = f"http://127.0.0.1:{server.port}"
+        with pytest.raises(DeployError) as caught:
+            deploy_local(config, state, registry(state), switch_timeout=3)
+        message = str(caught.value)
+        assert message.startswith(f"abalone/{broken} was not deployed: the running server {url} (pid ")
+        assert f"still reports abalone/1 3 s after the deploy state named abalone/{broken}" in message
+        assert "The deploy state is restored, so endpoint 'abalone-endpoint' keeps serving abalone/1" in message
+        assert state_path(state, config.endpoint_name).read_bytes() == before
+        assert "fails in the server only" in caplog.text  # the server's log says why
+        status, body, _ = ping(server.port)
+        assert status == 200 and json.loads(body)["model"] == "abalone/1"
+        approve(state, 2)
+        done = deploy_local(config, state, registry(state), version=2)  # a good one deploys, waited for
+        assert done.action == "deployed" and f"now served by {url}" in done.message
+        assert json.loads(ping(server.port)[1])["model"] == "abalone/2"
+    assert not running_servers(state, config.endpoint_name)  # a stopped server withdraws its advert
+    old = [extraction_dir(archive_of(state, v), Path("x")).name for v in (1, 2)]
+    assert extractions(state, config.endpoint_name) == sorted(old)  # the live and the previous version only
+
+
+def test_a_model_fn_that_hangs_is_stopped_after_the_load_timeout(state, config):
+    approve(state, 1)
+    deploy_local(config, state, registry(state))
+    before = state_path(state, config.endpoint_name).read_bytes()
+    broken = register_broken(state, HANGS)
+    started = time.monotonic()
+    with pytest.raises(DeployError, match=rf"abalone/{broken} cannot be .*: loading abalone/{broken} did not finish"):
+        deploy_local(config, state, registry(state), load_timeout=3)
+    assert time.monotonic() - started < 30
+    assert state_path(state, config.endpoint_name).read_bytes() == before
+
+
+def test_adverts_of_servers_that_are_gone_are_ignored(state, config, tmp_path):
+    approve(state, 1)
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = servers_dir(state, config.endpoint_name) / f"{done.stdout.strip()}-9.json"
+    dead.parent.mkdir(parents=True)
+    dead.write_text(json.dumps({"pid": int(done.stdout), "host": "127.0.0.1", "port": 9}))
+    with socket.socket() as unused:  # a live process (this one) that does not listen on the port it advertised
+        unused.bind(("127.0.0.1", 0))
+        advert = advertise_server(state, config.endpoint_name, "0.0.0.0", unused.getsockname()[1])
+    assert [s.connect_host for s in running_servers(state, config.endpoint_name)] == ["127.0.0.1"]
+    assert not dead.exists()
+    result = deploy_local(config, state, registry(state), switch_timeout=1)
+    assert result.action == "deployed" and "no server is running" in result.message
+    assert not advert.exists()
+
+
+def test_the_extraction_caps_come_from_configuration(state, config):
+    from pipelines.config_sections import parse_serving
+    from pipelines.config_values import ConfigError
+
+    parsed = parse_serving({"serving": {"max_model_mib": 5, "max_model_files": 7}}, "mlops.yaml: ")
+    assert (parsed.max_model_mib, parsed.max_model_files) == (5, 7)
+    assert (config.serving.max_model_mib, config.serving.max_model_files) == (2048, 10_000)
+    with pytest.raises(ConfigError, match=r"serving\.max_model_mib"):
+        parse_serving({"serving": {"max_model_mib": 0}}, "mlops.yaml: ")
+    approve(state, 1)
+    few = replace(config, serving=replace(config.serving, max_model_files=3))
+    with pytest.raises(DeployError, match=r"member number 4, over the limit of 3 members \(serving\.max_model_files\)"):
+        deploy_local(few, state, registry(state))
+    assert read_state(state, config.endpoint_name) is None
