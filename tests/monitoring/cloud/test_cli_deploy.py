@@ -52,7 +52,7 @@ def test_a_dry_run_prints_the_change_set_and_deploys_nothing(aws, capsys):
     assert "Add     AWS::CloudWatch::CompositeAlarm" in out and "DriftAlarm" in out
     assert "Add     AWS::Scheduler::Schedule" in out
     assert "Baselines: none: no Approved model version yet" in out
-    assert "Check schedule: DISABLED" in out
+    assert "Check schedule: ENABLED (no baselines yet)" in out
     assert "warning: no deployed model version" in out
     assert describe_stack(aws.client("cloudformation"), "abalone-endpoint-monitoring") is None
 
