@@ -15,7 +15,9 @@ PSEUDO = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": PA
 class Resolver:
     """Values of one instantiation: the parameters (defaults filled in) and the resources' Ref and attributes."""
 
-    def __init__(self, template: dict, parameters: dict[str, str], attributes: dict[str, str]) -> None:
+    def __init__(
+        self, template: dict, parameters: dict[str, str], attributes: dict[str, str], placeholders: bool = False
+    ) -> None:
         self.template = template
         defaults = {k: str(v["Default"]) for k, v in template["Parameters"].items() if "Default" in v}
         unknown = set(parameters) - set(template["Parameters"])
@@ -24,6 +26,7 @@ class Resolver:
         missing = [k for k in template["Parameters"] if k not in self.values]
         assert not missing, f"test values needed for parameters {missing}"
         self.attributes = attributes  # "Logical" (its Ref) and "Logical.Attribute"
+        self.placeholders = placeholders  # other resources' attributes as placeholders (for statements not checked)
         self.conditions = {name: self.resolve(value) for name, value in template.get("Conditions", {}).items()}
 
     def _ref(self, name: str):
@@ -45,6 +48,8 @@ class Resolver:
         return re.sub(r"\$\{([^}!]+)\}", one, text)
 
     def _attribute(self, dotted: str) -> str:
+        if dotted not in self.attributes and self.placeholders and dotted.split(".")[0] in self.template["Resources"]:
+            return f"arn:aws:placeholder:::{dotted}"
         if dotted not in self.attributes:
             raise KeyError(f"Fn::GetAtt {dotted}: give the test a value for it")
         return self.attributes[dotted]
@@ -75,6 +80,10 @@ class Resolver:
                 return all(self.resolve(arg))
             if key == "Fn::Or":
                 return any(self.resolve(arg))
+            if key == "Fn::Join":
+                separator, items = arg
+                resolved = self.resolve(items)
+                return separator.join(str(v) for v in (resolved if isinstance(resolved, list) else resolved.split(",")))
             if key == "Condition":
                 return self.conditions[arg]
             if key.startswith("Fn::"):
