@@ -85,7 +85,11 @@ def _invocation(result: Any, name: str) -> Invocation:
     if isinstance(result, tuple):
         payload, content_type, status = result[0], result[1], 200
     elif hasattr(result, "status_code") and callable(getattr(result, "get_data", None)):
-        payload, content_type, status = result.get_data(), getattr(result, "mimetype", None), result.status_code
+        payload, status = result.get_data(), result.status_code
+        header = getattr(result, "content_type", None)  # a Flask response's full header: sent as it is
+        if isinstance(header, str) and header:
+            return Invocation(bytes(payload or b""), header, int(status))
+        content_type = getattr(result, "mimetype", None)
     else:
         raise TypeError(
             f"The handler of {name} returned {type(result).__name__}: expected a (body, content type) tuple "
@@ -93,7 +97,32 @@ def _invocation(result: Any, name: str) -> Invocation:
         )
     if isinstance(payload, str):
         payload = payload.encode("utf-8")
-    return Invocation(bytes(payload or b""), str(content_type or JSON), int(status))
+    return Invocation(bytes(payload or b""), content_type_sent(str(content_type or JSON)), int(status))
+
+
+# Werkzeug 0.15.6 (the container's, under Flask 1.1.1): werkzeug.utils.get_content_type gives these a charset
+_CHARSET_TYPES = frozenset(
+    {
+        "application/ecmascript",
+        "application/javascript",
+        "application/sql",
+        "application/xml",
+        "application/xml-dtd",
+        "application/xml-external-parsed-entity",
+    }
+)
+
+
+def content_type_sent(mimetype: str) -> str:
+    """The Content-Type header the container sends for a response of ``mimetype`` (Flask's utf-8 charset rule).
+
+    The container's worker wraps a returned tuple in a Flask response, whose header carries ``; charset=utf-8`` for
+    text types (``text/csv`` included) and none for ``application/json``. Werkzeug 0.15 appends it even when the
+    mimetype already has parameters, and so does this.
+    """
+    if mimetype.startswith("text/") or mimetype in _CHARSET_TYPES or mimetype.endswith("+xml"):
+        return f"{mimetype}; charset=utf-8"
+    return mimetype
 
 
 def import_handler(code_dir: Path, program: str, module_name: str) -> ModuleType:

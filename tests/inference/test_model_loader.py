@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from inference.model_loader import Invocation, ModelLoadError, load_model
+from inference.model_loader import Invocation, ModelLoadError, content_type_sent, load_model
 from tests.training.steps import tar_model
 
 ECHO = """
@@ -63,7 +63,7 @@ def test_transform_fn_with_any_request_function_is_the_containers_user_error(tmp
 def test_transform_fn_alone_is_served(tmp_path):
     source = "def model_fn(d):\n    return 2\n\ndef transform_fn(m, body, ct, accept):\n    return body * 2, accept\n"
     answer = loaded(tmp_path, source).invoke(b"ab", "text/csv", "text/csv")
-    assert answer == Invocation(b"abab", "text/csv", 200)
+    assert answer == Invocation(b"abab", "text/csv; charset=utf-8", 200)  # Flask's header for a text type
 
 
 @pytest.mark.parametrize("missing", ["model_fn", "input_fn", "predict_fn", "output_fn"])
@@ -77,7 +77,22 @@ def test_a_missing_function_is_refused_with_its_name_and_why(tmp_path, missing):
 def test_a_returned_tuple_is_answered_200_whatever_it_says(tmp_path):
     source = ECHO + "def output_fn(prediction, accept):\n    return 'text' + prediction[1], 'text/plain'\n"
     answer = loaded(tmp_path, source).invoke(b"1,2", "text/csv", "text/csv")
-    assert answer == Invocation(b"texttext/csv", "text/plain", 200)
+    assert answer == Invocation(b"texttext/csv", "text/plain; charset=utf-8", 200)
+
+
+@pytest.mark.parametrize(
+    ("mimetype", "header"),
+    [
+        ("text/csv", "text/csv; charset=utf-8"),
+        ("application/json", "application/json"),
+        ("application/xml", "application/xml; charset=utf-8"),
+        ("application/atom+xml", "application/atom+xml; charset=utf-8"),
+        ("application/x-npy", "application/x-npy"),
+        ("text/csv; charset=latin-1", "text/csv; charset=latin-1; charset=utf-8"),  # Werkzeug 0.15 appends anyway
+    ],
+)
+def test_the_content_type_header_is_the_one_flask_1_1_sends_for_a_returned_mimetype(mimetype, header):
+    assert content_type_sent(mimetype) == header
 
 
 def test_a_returned_response_object_keeps_its_status_body_and_mimetype(tmp_path, monkeypatch):
