@@ -14,6 +14,7 @@ from pathlib import Path
 from tests.parity.environment import ParityEnvironment
 
 OPT_ML = "/opt/ml"
+MIRROR = Path(__file__).resolve().with_name("toolkit")  # the stand-in sagemaker_xgboost_container (see its README)
 TAIL_LINES = 40
 
 # ENV lines of docker/3.0-5/base/Dockerfile.cpu and docker/3.0-5/final/Dockerfile.cpu at v3.0-5 that Python code
@@ -161,6 +162,7 @@ class Container:
         base = str(self.environment.site_packages)
         # addsitedir (not a bare path line) so the image environment's own .pth files are processed too
         (site / "zz-parity-image.pth").write_text(f"import site; site.addsitedir({base!r})\n", encoding="utf-8")
+        (site / "zz-parity-mirror.pth").write_text(f"{MIRROR}\n", encoding="utf-8")
         (site / "sitecustomize.py").write_text(NO_NETWORK, encoding="utf-8")
         source_bin, target_bin = self.environment.root / "bin", self.overlay / "bin"
         shebang = f"#!{self.python}\n".encode()
