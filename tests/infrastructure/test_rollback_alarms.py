@@ -8,6 +8,8 @@ import re
 
 import boto3
 import pytest
+from cfnlint.api import ManualArgs
+from cfnlint.api import lint as cfn_lint
 from cfnlint.decode import decode_str
 from moto import mock_aws
 
@@ -156,3 +158,8 @@ def test_cloudwatch_accepts_the_alarms_as_rendered(template, parameters):
     assert sorted(a["AlarmName"] for a in found) == sorted(default_rollback_alarms(ENDPOINT))
     (rate,) = [a for a in found if a["AlarmName"].endswith("5xx-rate")]
     assert [m["Id"] for m in rate["Metrics"]] == ["invocations", "errors", "rate"]
+
+
+def test_cfn_lint_informational_checks_included_find_nothing():
+    config = ManualArgs(regions=["us-east-1", "eu-west-1", "ap-southeast-2"], include_checks=["I"])
+    assert [str(m) for m in cfn_lint(TEMPLATE.read_text(encoding="utf-8"), config=config)] == []
