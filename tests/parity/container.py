@@ -82,6 +82,15 @@ socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo = connect, c
 '''
 
 
+SERVE_SCRIPT = """import sys
+
+from sagemaker_xgboost_container.serving import serving_entrypoint
+
+if __name__ == "__main__":
+    sys.exit(serving_entrypoint())
+"""
+
+
 class JobFailed(AssertionError):
     """A command in the container exited non-zero; the message has its log's last lines."""
 
@@ -175,3 +184,7 @@ class Container:
             if first.startswith(b"#!") and str(self.environment.root).encode() in first:
                 target.write_bytes(shebang + rest)  # console scripts (gunicorn, ...) run the overlay's Python
                 target.chmod(0o755)
+        # the image's own wheel installs `serve` over sagemaker-containers' (its setup.py entry_points at v3.0-5)
+        serve = target_bin / "serve"
+        serve.write_bytes(shebang + SERVE_SCRIPT.encode())
+        serve.chmod(0o755)

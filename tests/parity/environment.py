@@ -105,15 +105,10 @@ def _probe(candidate: str | Path) -> Interpreter | None:
 
 
 def _pyenv_candidates(environ: Mapping[str, str]) -> list[Path]:
-    root = Path(environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
-    found = sorted(
-        (root / "versions").glob(
-            f"{IMAGE_PYTHON[0]}.{IMAGE_PYTHON[1]}.*/bin/python{IMAGE_PYTHON[0]}.{IMAGE_PYTHON[1]}"
-        ),
-        key=lambda p: [int(x) if x.isdigit() else 0 for x in p.parents[1].name.split(".")],
-        reverse=True,
-    )
-    return found
+    """pyenv's 3.10.x interpreters, newest first."""
+    versions = Path(environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+    found = versions.glob("3.10.*/bin/python3.10")
+    return sorted(found, key=lambda p: [int(x) if x.isdigit() else 0 for x in p.parents[1].name.split(".")])[::-1]
 
 
 def is_ci(environ: Mapping[str, str] = os.environ) -> bool:
