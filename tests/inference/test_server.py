@@ -110,7 +110,7 @@ def test_head_ping_has_headers_and_no_body(served):
 
 def test_csv_single_record_equals_the_booster(served, model_dir):
     status, body, headers = invoke(served.port, ROW)
-    assert status == 200 and headers["Content-Type"] == "text/csv"
+    assert status == 200 and headers["Content-Type"] == "text/csv; charset=utf-8"  # as Flask 1.1 sends it
     assert headers["X-Amzn-Invoked-Production-Variant"] == "AllTraffic"
     np.testing.assert_array_equal(csv_values(body), booster_predictions(model_dir, [ROW.decode().split(",")]))
 

@@ -113,7 +113,7 @@ def test_the_pipeline_model_archive_has_the_container_layout(state):
 def test_load_model_serves_like_the_booster(state, tmp_path):
     loaded = load_model(archive_of(state, 1), tmp_path / "models", "abalone/1", {"SAGEMAKER_PROGRAM": "inference.py"})
     answer = loaded.invoke(ROW + b"\n" + ROW, "text/csv", "text/csv")
-    assert (answer.status, answer.content_type) == (200, "text/csv")
+    assert (answer.status, answer.content_type) == (200, "text/csv; charset=utf-8")
     got = np.array([float(x) for x in answer.body.split()], dtype=np.float32)
     np.testing.assert_array_equal(got, booster_predictions(loaded.model_dir, [ROW.decode().split(",")] * 2))
     assert loaded.module.__name__.startswith("mlops_handler_")
@@ -172,7 +172,7 @@ def test_the_registered_environment_sets_the_accept_default_as_on_sagemaker(stat
     json_row = b'["M", 0.455, 0.365, 0.095, 0.514, 0.2245, 0.101, 0.15]'
     for body, content_type, accept in ((ROW, "text/csv", None), (json_row, "application/json", "*/*")):
         answer = loaded.invoke(body, content_type, accept)
-        assert (answer.status, answer.content_type) == (200, "text/csv")
+        assert (answer.status, answer.content_type) == (200, "text/csv; charset=utf-8")
     unset = load_model(archive_of(state, 1), tmp_path / "models", "abalone/1", {"SAGEMAKER_PROGRAM": "inference.py"})
     assert unset.invoke(ROW, "text/csv", None).content_type == "application/json"  # the toolkit's own default
 
