@@ -109,6 +109,7 @@ class Container:
 
     @property
     def python(self) -> Path:
+        """The container's ``python3``: the overlay's interpreter."""
         return self.overlay / "bin" / "python"
 
     def map(self, path: str) -> Path:

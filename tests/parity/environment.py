@@ -112,6 +112,7 @@ def _pyenv_candidates(environ: Mapping[str, str]) -> list[Path]:
 
 
 def is_ci(environ: Mapping[str, str] = os.environ) -> bool:
+    """True under CI (``CI=true``), where the image's Python is required."""
     return environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 
 
@@ -151,6 +152,7 @@ def fallback_notice(interpreter: Interpreter) -> str | None:
 
 
 def cache_root(environ: Mapping[str, str] = os.environ) -> Path:
+    """MLOPS_PARITY_CACHE, else ``$XDG_CACHE_HOME/mlops-parity`` (``~/.cache/mlops-parity``): outside the repo."""
     explicit = environ.get("MLOPS_PARITY_CACHE")
     if explicit:
         return Path(explicit)

@@ -31,9 +31,11 @@ class LocalRun:
 
     @property
     def store(self) -> ObjectStore:
+        """The run's local object store (s3:// URIs as files)."""
         return ObjectStore(self.state)
 
     def steps(self) -> dict[str, dict]:
+        """Every step of the definition by name, condition branches included."""
         found: dict[str, dict] = {}
 
         def visit(steps: list[dict]) -> None:
@@ -46,6 +48,7 @@ class LocalRun:
         return found
 
     def properties(self, step: str) -> dict:
+        """The step's recorded properties (Describe*-shaped)."""
         return self.record["steps"][step]["properties"]
 
     def context(self) -> Context:

@@ -30,6 +30,7 @@ class Answer:
 
 
 def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -105,12 +106,14 @@ class ToolkitServer:
         raise AssertionError(f"serve did not answer /ping within {START_TIMEOUT:.0f} s:\n{self.tail()}")
 
     def tail(self, lines: int = 40) -> str:
+        """The last lines of the server's log (for failure messages)."""
         try:
             return "\n".join(self.log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
 
     def invoke(self, body: bytes, headers: Mapping[str, str]) -> Answer:
+        """POST /invocations to the real stack."""
         return invoke(self.port, body, headers)
 
     def __exit__(self, *exc) -> None:
