@@ -123,8 +123,7 @@ class Routes:
         active = runtime or self.active
         if active is None:
             return error_response(503, f"No model deployed to endpoint {self.options.endpoint!r}: run mlops deploy")
-        if not request.body:
-            return error_response(400, "Empty request body: send one or more records")
+        # an empty body goes to the handler too: the container's worker hands it to input_fn (its 400, not ours)
         if len(request.body) <= INLINE_BODY_BYTES:
             return self._invoke(active, request, runtime is not None)
         active.inflight += 1

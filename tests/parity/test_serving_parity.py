@@ -133,10 +133,7 @@ def _shown(answer: Answer) -> tuple[int, str, str]:
 
 
 # Known parity gaps of the local endpoint, each with where it lives; strict: a fix makes the marker fail, remove it then
-KNOWN_GAPS = {
-    "csv empty body": "inference/endpoint_routes.py answers an empty body itself (400 text/plain); the image's stack "
-    "hands it to input_fn (400 application/json from the handler)",
-}
+KNOWN_GAPS: dict[str, str] = {}  # case -> why the local endpoint still differs (a strict xfail: fixing it fails)
 
 
 @pytest.mark.parametrize(
