@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from pipelines.commands import definition, demo, deploy, models, monitor, run, serve
+from pipelines.invocation import as_typed
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
-        print(f"mlops {args.command}: error: {exc}", file=sys.stderr)
+        print(f"mlops {args.command}: error: {as_typed(str(exc))}", file=sys.stderr)
         return 2
 
 

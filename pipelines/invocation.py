@@ -9,6 +9,7 @@ interpreter that runs it.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import sys
@@ -47,3 +48,12 @@ def program(argv0: str | None = None) -> str:
 def command(*words: str) -> str:
     """A complete ``mlops`` command line to print, e.g. ``command("models", "list")``."""
     return " ".join([program(), *words])
+
+
+_MLOPS_COMMAND = re.compile(r"(?<![\w./-])mlops(?= (?:demo|run|executions|definition|models|deploy|serve|monitor)\b)")
+
+
+def as_typed(text: str) -> str:
+    """``text`` with every ``mlops <command>`` it suggests written as the user can type it (see :func:`program`)."""
+    start = program()
+    return text if start == "mlops" else _MLOPS_COMMAND.sub(lambda _: start, text)

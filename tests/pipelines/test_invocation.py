@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipelines.invocation import command, program
+from pipelines.invocation import as_typed, command, program
 
 MLOPS = Path(sys.executable).parent / "mlops"  # the console script `pip install -e .` put beside this interpreter
 NEW_SHELL_PATH = "/usr/local/bin:/usr/bin:/bin"  # a login shell's PATH: no virtualenv on it
@@ -47,3 +47,19 @@ def test_called_from_python_the_module_form_is_printed_and_runs(tmp_path, monkey
     done = _runs_in_new_shell(line, Path(__file__).resolve().parents[2])
     assert done.returncode == 0, done.stderr
     assert "usage: mlops" in done.stdout
+
+
+def test_suggested_commands_in_messages_are_rewritten_as_typed(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.argv", [str(MLOPS)])
+    monkeypatch.setenv("PATH", NEW_SHELL_PATH)
+    start = program()
+    assert start.endswith("/mlops") and start != "mlops"
+    message = (
+        "none approved (mlops models approve abalone/2 --note '...'); the mlops.yaml file; run `mlops deploy`"
+    )
+    assert as_typed(message) == (
+        f"none approved ({start} models approve abalone/2 --note '...'); the mlops.yaml file; run `{start} deploy`"
+    )
+    monkeypatch.setenv("PATH", f"{MLOPS.parent}:{NEW_SHELL_PATH}")
+    assert as_typed(message) == message
