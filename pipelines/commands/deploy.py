@@ -8,6 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipelines.invocation import as_typed
+
 
 def register(commands) -> None:
     parser = commands.add_parser("deploy", help="deploy an approved model version to the endpoint (local or SageMaker)")
@@ -87,9 +89,9 @@ def _deploy(args, clients=None) -> int:
             progress=lambda message: print(f"  {message}", flush=True),
         )
         result = deployer.deploy(args.group, args.version, args.model_package_arn, args.force)
-        print(result.message, flush=True)  # the endpoint's new state comes first, whatever the repoint does
+        print(as_typed(result.message), flush=True)  # the endpoint's new state comes first, whatever the repoint does
         return repoint_after_deploy(config, clients, deployer.chosen, deployer.endpoint, args.alert_topic_arn)
-    print(result.message)
+    print(as_typed(result.message))
     return 0
 
 

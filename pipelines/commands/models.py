@@ -6,6 +6,7 @@ import getpass
 import json
 from pathlib import Path
 
+from pipelines.invocation import as_typed
 from pipelines.registry import APPROVED, REJECTED, STATUSES, parse_reference
 
 
@@ -103,5 +104,5 @@ def _set_status(args) -> int:
         from inference.deploy import deploy_on_approval
 
         state = args.state_dir or Path(config.project.state_dir)
-        print(deploy_on_approval(config, state, group, version).message)
+        print(as_typed(deploy_on_approval(config, state, group, version).message))
     return 0

@@ -8,6 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipelines.invocation import command
+
 
 def register(commands) -> None:
     parser = commands.add_parser(
@@ -55,7 +57,8 @@ def _serve(args) -> int:
         print(f"Endpoint {options.endpoint} on http://{options.host}:{port} serving {serving}", flush=True)
         if state is None:
             print(
-                f"  no model deployed: run `mlops deploy --endpoint {options.endpoint}`; this server switches to it "
+                f"  no model deployed: run `{command('deploy', '--endpoint', options.endpoint)}`; this server switches "
+                "to it "
                 f"(watching {state_path(options.state_dir, options.endpoint)})",
                 flush=True,
             )
