@@ -8,6 +8,7 @@ CONTAINER_PINS = [
     "numpy==2.1.0",
     "pandas==2.2.3",
     "pyarrow==22.0.0",
+    "scikit-learn==1.5.2",  # Evaluate's metrics (sklearn.metrics)
     "xgboost-cpu==3.0.5",
 ]
 
