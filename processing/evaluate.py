@@ -1,17 +1,19 @@
 """Evaluate step: score the trained model on the test split and write ``evaluation.json`` (ModelMetrics shape).
 
 Runs in the SageMaker XGBoost framework image as a Processing job; imports only the standard library, numpy,
-pandas and xgboost. The model input is ``model.tar.gz`` as SageMaker delivers a training job's output (extracted
-safely into a temporary directory) or an already-extracted model directory.
+pandas, scikit-learn and xgboost (the image's versions are the container pins in setup.py). The model input is
+``model.tar.gz`` as SageMaker delivers a training job's output (extracted safely into a temporary directory) or an
+already-extracted model directory.
 
-Metrics and their ``standard_deviation``:
+Metric values come from ``sklearn.metrics``; their ``standard_deviation``:
 - regression: ``mse`` and ``mae`` carry the population standard deviation of the per-row squared and absolute
   errors; ``rmse`` and ``r2`` the standard deviation of the statistic over 200 bootstrap resamples of the test
-  rows (seed 0);
+  rows (seed 0). ``r2`` is the textbook ``r2_score(y_true, y_pred)`` (NaN for a constant target), which the
+  quality gate reads; Model Monitor's model-quality statistics compute their ``r2`` differently;
 - binary (threshold 0.5 on the predicted probability): ``accuracy`` the standard deviation of the per-row 0/1
-  correctness; ``auc`` (rank-based Mann-Whitney, ties averaged), ``precision``, ``recall`` and ``f1`` the
-  bootstrap standard deviation as above. Precision, recall and f1 are 0 where undefined (no predicted or no
-  actual positives).
+  correctness; ``auc`` (``roc_auc_score``, NaN with one class), ``precision``, ``recall`` and ``f1`` (of the
+  positive class) the bootstrap standard deviation as above. Precision, recall and f1 are 0 where undefined (no
+  predicted or no actual positives: ``zero_division=0``).
 
 ``baseline_predictor`` holds the same metrics for a trivial predictor: the mean of the test target for
 regression, the test split's positive rate as a constant probability (so the majority class) for binary. It is
@@ -34,6 +36,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xgboost as xgb
+from sklearn.metrics import (
+    accuracy_score,
+    mean_absolute_error,
+    mean_squared_error,
+    precision_recall_fscore_support,
+    r2_score,
+    roc_auc_score,
+    root_mean_squared_error,
+)
 
 from processing.container import configure_logging, default_failure_file, write_failure
 
@@ -114,84 +125,73 @@ def read_test(test_dir: Path) -> tuple[np.ndarray, np.ndarray]:
 
 # -- metrics -----------------------------------------------------------------------------------------------
 
+Statistics = Callable[[np.ndarray, np.ndarray], dict[str, float]]
 
-def _bootstrap_std(statistic: Callable[[np.ndarray, np.ndarray], float], y: np.ndarray, p: np.ndarray) -> float:
+
+def _bootstrap_std(statistics: Statistics, y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """Per statistic, the standard deviation of its values over the bootstrap resamples of the rows (non-finite
+    values, e.g. an AUC of a resample with one class, left out; NaN if none is finite)."""
     rng = np.random.default_rng(BOOTSTRAP_SEED)
-    values = []
+    samples = []
     for _ in range(BOOTSTRAP_RESAMPLES):
         rows = rng.integers(0, len(y), len(y))
-        values.append(statistic(y[rows], p[rows]))
-    values = np.asarray(values, dtype=np.float64)
-    values = values[np.isfinite(values)]
-    return float(np.std(values)) if len(values) else float("nan")
+        samples.append(statistics(y[rows], p[rows]))
+    spread = {}
+    for name in samples[0]:
+        values = np.asarray([sample[name] for sample in samples], dtype=np.float64)
+        values = values[np.isfinite(values)]
+        spread[name] = float(np.std(values)) if len(values) else float("nan")
+    return spread
 
 
-def _rmse(y: np.ndarray, p: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((y - p) ** 2)))
+def r2(y: np.ndarray, p: np.ndarray) -> float:
+    """The textbook coefficient of determination, ``r2_score(y_true, y_pred)``; NaN for a constant target, where
+    it is undefined (scikit-learn would report 0.0 or 1.0). Model Monitor's model-quality ``r2`` is computed
+    differently: the two are not comparable."""
+    return float(r2_score(y, p)) if np.ptp(y) > 0 else float("nan")
 
 
-def _r2(y: np.ndarray, p: np.ndarray) -> float:
-    total = np.sum((y - y.mean()) ** 2)
-    return float(1.0 - np.sum((y - p) ** 2) / total) if total > 0 else float("nan")
+def _spread_statistics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    return {"rmse": float(root_mean_squared_error(y, p)), "r2": r2(y, p)}
 
 
 def regression_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, dict[str, float]]:
     """mse, rmse, mae, r2 with standard deviations, in the ModelMetrics shape."""
-    squared, absolute = (y - p) ** 2, np.abs(y - p)
+    spread = _bootstrap_std(_spread_statistics, y, p)
     return {
-        "mse": {"value": float(squared.mean()), "standard_deviation": float(squared.std())},
-        "rmse": {"value": _rmse(y, p), "standard_deviation": _bootstrap_std(_rmse, y, p)},
-        "mae": {"value": float(absolute.mean()), "standard_deviation": float(absolute.std())},
-        "r2": {"value": _r2(y, p), "standard_deviation": _bootstrap_std(_r2, y, p)},
+        "mse": {"value": float(mean_squared_error(y, p)), "standard_deviation": float(np.std((y - p) ** 2))},
+        "rmse": {"value": float(root_mean_squared_error(y, p)), "standard_deviation": spread["rmse"]},
+        "mae": {"value": float(mean_absolute_error(y, p)), "standard_deviation": float(np.std(np.abs(y - p)))},
+        "r2": {"value": r2(y, p), "standard_deviation": spread["r2"]},
     }
 
 
 def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
-    """Area under the ROC curve as the Mann-Whitney U statistic over average ranks (ties count one half)."""
-    positives = int(np.sum(y == 1))
-    negatives = len(y) - positives
-    if positives == 0 or negatives == 0:
-        return float("nan")
-    order = np.argsort(score, kind="mergesort")
-    sorted_scores = score[order]
-    # average rank (1-based) of each group of tied scores
-    starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
-    ends = np.r_[starts[1:], len(score)]
-    ranks = np.empty(len(score), dtype=np.float64)
-    ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)
-    u = ranks[y == 1].sum() - positives * (positives + 1) / 2.0
-    return float(u / (positives * negatives))
+    """``roc_auc_score(y_true, score)``; NaN where undefined (the targets hold one class only)."""
+    return float(roc_auc_score(y, score)) if len(np.unique(y)) == 2 else float("nan")
 
 
-def _counts(y: np.ndarray, p: np.ndarray) -> tuple[int, int, int]:
-    predicted = p >= THRESHOLD
-    actual = y == 1
-    return int(np.sum(predicted & actual)), int(np.sum(predicted & ~actual)), int(np.sum(~predicted & actual))
-
-
-def _precision(y: np.ndarray, p: np.ndarray) -> float:
-    tp, fp, _ = _counts(y, p)
-    return tp / (tp + fp) if tp + fp else 0.0
-
-
-def _recall(y: np.ndarray, p: np.ndarray) -> float:
-    tp, _, fn = _counts(y, p)
-    return tp / (tp + fn) if tp + fn else 0.0
-
-
-def _f1(y: np.ndarray, p: np.ndarray) -> float:
-    tp, fp, fn = _counts(y, p)
-    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+def _classification_statistics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """auc, and precision, recall and f1 of the positive class at the threshold (0 where undefined)."""
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        y.astype(np.int64), (p >= THRESHOLD).astype(np.int64), average="binary", pos_label=1, zero_division=0
+    )
+    return {"auc": roc_auc(y, p), "precision": float(precision), "recall": float(recall), "f1": float(f1)}
 
 
 def binary_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, dict[str, float]]:
     """auc, accuracy, precision, recall, f1 (threshold 0.5) with standard deviations, in the ModelMetrics shape."""
-    correct = ((p >= THRESHOLD) == (y == 1)).astype(np.float64)
-    metrics = {"auc": {"value": roc_auc(y, p), "standard_deviation": _bootstrap_std(roc_auc, y, p)}}
-    metrics["accuracy"] = {"value": float(correct.mean()), "standard_deviation": float(correct.std())}
-    for name, statistic in (("precision", _precision), ("recall", _recall), ("f1", _f1)):
-        metrics[name] = {"value": float(statistic(y, p)), "standard_deviation": _bootstrap_std(statistic, y, p)}
-    return metrics
+    predicted = (p >= THRESHOLD).astype(np.int64)
+    correct = (predicted == y).astype(np.float64)
+    values, spread = _classification_statistics(y, p), _bootstrap_std(_classification_statistics, y, p)
+    return {
+        "auc": {"value": values["auc"], "standard_deviation": spread["auc"]},
+        "accuracy": {
+            "value": float(accuracy_score(y.astype(np.int64), predicted)),
+            "standard_deviation": float(np.std(correct)),
+        },
+        **{name: {"value": values[name], "standard_deviation": spread[name]} for name in ("precision", "recall", "f1")},
+    }
 
 
 def _values(metrics: dict[str, dict[str, float]]) -> dict[str, float]:
