@@ -3,7 +3,12 @@
 EventBridge delivers "CloudWatch Alarm State Change" events of the composite alarm (state ALARM). For each event
 the function hashes the retraining data, finds the training data hash of the serving model version, applies
 ``retrain_rules.decide`` and, when it says so, calls StartPipelineExecution with ``InputDataUrl`` = the retraining
-location. Every decision is kept in S3 with its reason:
+location. The serving version is the one the live pointer names (``LIVE_POINTER_URI``, written by every SageMaker
+deploy and read with ``check_settings.read_pointer``, as the check function does); the stack's
+``SERVING_MODEL_PACKAGE_ARN``, which a deploy does not update, is only the fallback while no pointer exists yet. A
+pointer that cannot be read (denied) or is malformed fails the invocation like any other failed call: Lambda retries
+it, then the event goes to the dead-letter queue, whose alarm alerts. Every decision is kept in S3 with its reason
+(and where the serving version came from):
 
 - ``<decisions>/decisions/yyyy-mm-dd/<HHMMSS>-<event id>.json``: one per event; a second delivery of the same event
   finds it and returns it without acting again (the function runs with reserved concurrency 1, so deliveries are
@@ -25,6 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from monitoring.cloud.check_settings import read_pointer
 from monitoring.cloud.datahash import is_content_addressed, s3_content_hash
 from monitoring.cloud.retrain_rules import NO_DATA, NO_NEW_DATA, STARTED, RetrainDecision, decide
 from monitoring.cloud.s3util import aws_call, get_json, put_json, split_s3_uri
@@ -44,8 +50,9 @@ class RetrainSettings:
     decisions_uri: str
     topic_arn: str
     endpoint_name: str
-    serving_model_package_arn: str = ""
+    serving_model_package_arn: str = ""  # the stack's value: only the fallback while no live pointer exists
     kms_key_id: str = ""
+    live_pointer_uri: str = ""  # where the deploy writes the live version (preferred when present)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> RetrainSettings:
@@ -76,9 +83,12 @@ class RetrainSettings:
             endpoint_name=need("ENDPOINT_NAME"),
             serving_model_package_arn=env.get("SERVING_MODEL_PACKAGE_ARN", "").strip(),
             kms_key_id=env.get("KMS_KEY_ID", "").strip(),
+            live_pointer_uri=env.get("LIVE_POINTER_URI", "").strip(),
         )
         split_s3_uri(settings.data_uri, "RETRAIN_DATA_URI")
         split_s3_uri(settings.decisions_uri, "DECISIONS_S3_URI")
+        if settings.live_pointer_uri:
+            split_s3_uri(settings.live_pointer_uri, "LIVE_POINTER_URI")
         return settings
 
 
@@ -128,11 +138,32 @@ class DecisionStore:
         return record.get("data_hash") if record else None
 
 
-def serving_training_hash(settings: RetrainSettings, sagemaker, s3, store: DecisionStore) -> tuple[str | None, str]:
-    """(content hash of the data the serving version was trained on, or None; how it was found or why not)."""
-    arn = settings.serving_model_package_arn
-    if not arn:
-        return None, "no serving model version is recorded in the monitoring stack"
+def serving_version(settings: RetrainSettings, s3) -> tuple[str, str]:
+    """(model package ARN of the version live on the endpoint, or ""; where it came from).
+
+    The live pointer when there is one; else the stack's SERVING_MODEL_PACKAGE_ARN. A denied read raises RuntimeError
+    naming the call (ListObjectsV2 / GetObject) and the error code; a malformed pointer, or one written for another
+    endpoint, raises ValueError naming the pointer and the field: never a silent fallback."""
+    uri = settings.live_pointer_uri
+    if uri:
+        pointer = read_pointer(s3, uri)
+        if pointer is not None:
+            if pointer.endpoint_name != settings.endpoint_name:
+                expected = settings.endpoint_name
+                raise ValueError(
+                    f"live pointer {uri}: endpoint_name is {pointer.endpoint_name!r}, expected {expected!r}"
+                )
+            return pointer.model_package_arn, f"the live pointer {uri} ({pointer.reference}, {pointer.updated_at})"
+        missing = f"no live pointer at {uri} yet"
+    else:
+        missing = "LIVE_POINTER_URI is not set"
+    if settings.serving_model_package_arn:
+        return settings.serving_model_package_arn, f"the monitoring stack's SERVING_MODEL_PACKAGE_ARN ({missing})"
+    return "", f"{missing}, and the monitoring stack records no serving version"
+
+
+def serving_training_hash(arn: str, sagemaker, s3, store: DecisionStore) -> tuple[str | None, str]:
+    """(content hash of the data the serving version ``arn`` was trained on, or None; how it was found or why not)."""
     described = aws_call(f"DescribeModelPackage {arn}", sagemaker.describe_model_package, ModelPackageName=arn)
     execution = (described.get("MetadataProperties") or {}).get("GeneratedBy") or (
         described.get("CustomerMetadataProperties") or {}
@@ -165,7 +196,7 @@ def serving_training_hash(settings: RetrainSettings, sagemaker, s3, store: Decis
     return hashed[0], f"hash of the staged training data {url}"
 
 
-def _alert(sns, settings: RetrainSettings, decision: RetrainDecision, execution_arn: str) -> str:
+def _alert(sns, settings: RetrainSettings, decision: RetrainDecision, execution_arn: str, serving: str) -> str:
     """Publish the decision; returns an error text instead of raising (an alert never blocks the decision)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -179,6 +210,8 @@ def _alert(sns, settings: RetrainSettings, decision: RetrainDecision, execution_
         f"Retraining data: {settings.data_uri}",
         f"Pipeline: {settings.pipeline_name}",
     ]
+    if serving:
+        lines.append(f"Serving version: {serving}")
     if execution_arn:
         lines.append(f"Execution: {execution_arn}")
     try:
@@ -212,9 +245,13 @@ def handle_alarm(settings: RetrainSettings, event: Mapping, sagemaker, s3, sns, 
     last_started = store.last_started()
     rule = (now, settings.enabled, timedelta(hours=settings.cooldown_hours), last_started, data_hash)
     decision = decide(*rule, None, settings.data_uri)
-    trained_on, trained_note = None, ""
-    if decision.action == STARTED:  # only now does the serving version's training data matter
-        trained_on, trained_note = serving_training_hash(settings, sagemaker, s3, store)
+    trained_on, trained_note, serving_arn, serving_source = None, "", "", ""
+    if decision.action == STARTED:  # only now does the serving version (and its training data) matter
+        serving_arn, serving_source = serving_version(settings, s3)
+        if serving_arn:
+            trained_on, trained_note = serving_training_hash(serving_arn, sagemaker, s3, store)
+        else:
+            trained_note = serving_source
         decision = decide(*rule, trained_on, settings.data_uri)
     execution_arn = ""
     if decision.action == STARTED:
@@ -229,13 +266,15 @@ def handle_alarm(settings: RetrainSettings, event: Mapping, sagemaker, s3, sns, 
         )["PipelineExecutionArn"]
         store.record_start(execution_arn, settings.data_uri, decision.data_hash, now, event["id"])
         log.info("started retraining %s on %s", execution_arn, settings.data_uri)
-    alert_error = _alert(sns, settings, decision, execution_arn) if decision.action in ALERTED else ""
+    serving = f"{serving_arn}, from {serving_source}" if serving_arn else ""
+    alert_error = _alert(sns, settings, decision, execution_arn, serving) if decision.action in ALERTED else ""
     record = {
         **decision.to_json(),
         "event_id": event["id"],
         "alarm_name": detail.get("alarmName", ""),
         "data_uri": settings.data_uri,
-        "serving_model_package": settings.serving_model_package_arn,
+        "serving_model_package": serving_arn,
+        "serving_model_package_from": serving_source,
         "trained_on_hash": trained_on or "",
         "trained_on": trained_note,
         "execution_arn": execution_arn,

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime, timedelta, timezone
 
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
+from moto.core import set_initial_no_auth_action_count
 
 from monitoring.cloud import retrain_job
+from monitoring.cloud.check_settings import pointer_uri
+from monitoring.cloud.repoint import RepointClients, live_pointer_uri, repoint
 from monitoring.cloud.retrain_job import RetrainSettings, handle_alarm
+from pipelines.registry.model import ModelVersion
 from tests.conftest import ABALONE
 from tests.monitoring.cloud.conftest import BUCKET, ROLE
 
@@ -23,6 +28,7 @@ STAGED = f"s3://{BUCKET}/abalone-pipeline/data/{'ab' * 32}/abalone.csv"
 RETRAIN = f"s3://{BUCKET}/abalone-pipeline/retraining/"
 DECISIONS = "abalone-pipeline/monitoring/retrain-decisions/abalone-endpoint"
 NEW_RUN = f"arn:aws:sagemaker:{REGION_ACCOUNT}:pipeline/abalone-pipeline/execution/new00001"
+POINTER = pointer_uri(BUCKET, "abalone-pipeline", "abalone-endpoint")
 DATA = ABALONE.read_bytes()
 
 
@@ -46,6 +52,7 @@ def world(aws):
         "ALERTS_TOPIC_ARN": topic,
         "ENDPOINT_NAME": "abalone-endpoint",
         "SERVING_MODEL_PACKAGE_ARN": SERVING,
+        "LIVE_POINTER_URI": POINTER,  # none written yet unless a test deploys: the stack's SERVING is the fallback
     }
 
     class World:
@@ -71,7 +78,7 @@ def world(aws):
             return handle_alarm(self.settings(**changes), event or alarm_event(), sagemaker, self.s3, sns, NOW)
 
     world = World()
-    world.stub = stub
+    world.stub, world.sns = stub, sns
     yield world
     stub.deactivate()
 
@@ -88,22 +95,22 @@ def alarm_event(event_id: str = "6a7e8b9c-0000-1111-2222-333344445555", state: s
     }
 
 
-def serving_version(stub: Stubber, generated_by: str = TRAINED_BY) -> None:
+def serving_version(stub: Stubber, generated_by: str = TRAINED_BY, arn: str = SERVING) -> None:
     stub.add_response(
         "describe_model_package",
         {
             "ModelPackageName": "abalone",
-            "ModelPackageArn": SERVING,
+            "ModelPackageArn": arn,
             "CreationTime": NOW - timedelta(days=3),
             "ModelPackageStatus": "Completed",
             "ModelPackageStatusDetails": {"ValidationStatuses": [], "ImageScanStatuses": []},
             "MetadataProperties": {"GeneratedBy": generated_by},
         },
-        {"ModelPackageName": SERVING},
+        {"ModelPackageName": arn},
     )
 
 
-def training_parameters(stub: Stubber, input_url: str = STAGED) -> None:
+def training_parameters(stub: Stubber, input_url: str = STAGED, execution: str = TRAINED_BY) -> None:
     stub.add_response(
         "list_pipeline_parameters_for_execution",
         {
@@ -112,7 +119,7 @@ def training_parameters(stub: Stubber, input_url: str = STAGED) -> None:
                 {"Name": "GateThreshold", "Value": "2.6"},
             ]
         },
-        {"PipelineExecutionArn": TRAINED_BY},
+        {"PipelineExecutionArn": execution},
     )
 
 
@@ -253,6 +260,122 @@ def test_sagemaker_errors_name_the_call(world):
         world.decide()
 
 
+STACK_VERSION = f"arn:aws:sagemaker:{REGION_ACCOUNT}:model-package/abalone/1"  # the stack's, never updated by a deploy
+
+
+def deploy(config, s3, number: int) -> str:
+    """What ``mlops deploy --backend sagemaker`` does for monitoring: the live pointer, naming version ``number``."""
+    arn = f"arn:aws:sagemaker:{REGION_ACCOUNT}:model-package/abalone/{number}"
+    base = f"s3://{BUCKET}/abalone-pipeline/executions/e{number}/baseline"
+    version = ModelVersion(
+        group="abalone",
+        version=number,
+        status="Approved",
+        created="2025-03-01T00:00:00+00:00",
+        arn=arn,
+        model_data_url=f"s3://{BUCKET}/abalone-pipeline/models/{number}/model.tar.gz",
+        image_uri="xgboost-image",
+        drift_baselines={"statistics": f"{base}/statistics.json", "constraints": f"{base}/constraints.json"},
+    )
+    repoint(config, version, RepointClients(s3, None), now=lambda: NOW - timedelta(days=1))
+    return arn
+
+
+def test_after_a_deploy_the_alarm_compares_with_the_live_versions_training_data(world, cloud_config):
+    assert live_pointer_uri(cloud_config) == POINTER  # the object the deploy writes is the one the function reads
+    live = deploy(cloud_config, world.s3, 2)
+    trained_by_2 = f"arn:aws:sagemaker:{REGION_ACCOUNT}:pipeline/abalone-pipeline/execution/train0002"
+    staged_2 = f"s3://{BUCKET}/abalone-pipeline/data/{'cd' * 32}/abalone.csv"
+    world.put(STAGED, b"sex,length\nM,0.4\n")  # what version 1 (the stack's) trained on: older data
+    world.put(staged_2, DATA)  # version 2, live since the deploy, trained on exactly the retraining data
+    world.put(RETRAIN + "abalone.csv", DATA)
+    serving_version(world.stub, trained_by_2, arn=live)
+    training_parameters(world.stub, staged_2, trained_by_2)  # no start queued: starting would fail the test
+    record = world.decide(SERVING_MODEL_PACKAGE_ARN=STACK_VERSION)
+    world.stub.assert_no_pending_responses()
+    assert record["action"] == "no-new-data" and record["execution_arn"] == ""
+    assert record["serving_model_package"] == live
+    assert record["serving_model_package_from"] == f"the live pointer {POINTER} (abalone/2, 2025-03-03T13:05:00Z)"
+    assert record["trained_on"] == f"hash of the staged training data {staged_2}"
+    (alert,) = world.alerts()
+    assert f"Serving version: {live}, from the live pointer {POINTER}" in alert
+
+
+def test_without_a_live_pointer_the_stacks_serving_version_is_the_fallback(world):
+    world.put(STAGED, DATA)
+    world.put(RETRAIN + "abalone.csv", DATA)
+    serving_version(world.stub)  # the stack's SERVING
+    training_parameters(world.stub)
+    record = world.decide()
+    assert record["action"] == "no-new-data" and record["serving_model_package"] == SERVING
+    assert record["serving_model_package_from"] == (
+        f"the monitoring stack's SERVING_MODEL_PACKAGE_ARN (no live pointer at {POINTER} yet)"
+    )
+    assert world.record(decision_key())["serving_model_package_from"] == record["serving_model_package_from"]
+
+
+def denying(aws, statement: dict):
+    """An S3 client whose (moto IAM) identity may do anything in S3 but what ``statement`` denies."""
+    iam = aws.client("iam")
+    iam.create_user(UserName="retrain-function")
+    policy = {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}
+    document = {"Version": "2012-10-17", "Statement": [policy, {"Effect": "Deny", **statement}]}
+    iam.put_user_policy(UserName="retrain-function", PolicyName="s3", PolicyDocument=json.dumps(document))
+    key = iam.create_access_key(UserName="retrain-function")["AccessKey"]
+    return boto3.client(
+        "s3",
+        region_name="us-east-1",
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+    )
+
+
+@pytest.mark.parametrize("operation", ["GetObject", "ListObjectsV2"])
+def test_a_denied_live_pointer_fails_the_decision_naming_the_call_and_code(world, aws, cloud_config, operation):
+    pointer = POINTER
+    if operation == "GetObject":
+        deploy(cloud_config, world.s3, 2)
+        statement = {"Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{POINTER[5:]}"}
+    else:  # the pointer in a bucket of its own, so that only its listing is denied
+        world.s3.create_bucket(Bucket="pointer-bucket")
+        pointer = pointer_uri("pointer-bucket", "abalone-pipeline", "abalone-endpoint")
+        statement = {"Action": "s3:ListBucket", "Resource": "arn:aws:s3:::pointer-bucket"}
+    world.put(STAGED, DATA)
+    world.put(RETRAIN + "abalone.csv", DATA)
+    s3 = denying(aws, statement)
+
+    @set_initial_no_auth_action_count(0)  # from here on moto checks every request against the identity's policy
+    def decide() -> dict:
+        settings = world.settings(LIVE_POINTER_URI=pointer)
+        return handle_alarm(settings, alarm_event(), world.stub.client, s3, world.sns, NOW)
+
+    expected = f"{operation} {pointer} (the live pointer) failed (AccessDenied)"
+    with pytest.raises(RuntimeError, match=re.escape(expected)):
+        decide()  # the invocation fails: Lambda retries it, then dead-letters the event, whose queue alarm alerts
+    assert world.record(decision_key()) is None and world.alerts() == []  # no decision on the stack's stale value
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"{", "is not JSON"),
+        (b'{"schema": 1, "endpoint_name": "abalone-endpoint"}', "model_package_group must be a non-empty string"),
+        (None, "endpoint_name is 'other-endpoint', expected 'abalone-endpoint'"),
+    ],
+)
+def test_a_malformed_or_foreign_live_pointer_fails_the_decision_naming_the_field(world, cloud_config, body, message):
+    if body is None:
+        deploy(cloud_config.with_overrides(serving={"endpoint_name": "other-endpoint"}), world.s3, 2)
+        body = world.s3.get_object(Bucket=BUCKET, Key="abalone-pipeline/monitoring/other-endpoint/live.json")["Body"]
+        body = body.read()
+    world.put(POINTER, body)
+    world.put(RETRAIN + "abalone.csv", DATA)
+    with pytest.raises(ValueError, match=re.escape(f"live pointer {POINTER}")) as raised:
+        world.decide()
+    assert message in str(raised.value)
+    assert world.record(decision_key()) is None
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
@@ -296,11 +419,14 @@ def test_the_lambda_handler_starts_the_pipeline_through_its_clients(aws, monkeyp
         "ALERTS_TOPIC_ARN": topic,
         "ENDPOINT_NAME": "abalone-endpoint",
         "SERVING_MODEL_PACKAGE_ARN": "",
+        "LIVE_POINTER_URI": POINTER,
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     record = retrain_job.handler(alarm_event(), None)
     assert record["action"] == "started"
-    assert record["trained_on"] == "no serving model version is recorded in the monitoring stack"
+    assert (
+        record["trained_on"] == f"no live pointer at {POINTER} yet, and the monitoring stack records no serving version"
+    )
     executions = sagemaker.list_pipeline_executions(PipelineName="abalone-pipeline")["PipelineExecutionSummaries"]
     assert [e["PipelineExecutionArn"] for e in executions] == [record["execution_arn"]]
