@@ -26,6 +26,7 @@ setup(
         "sagemaker==3.27.0",
         "PyYAML>=6.0",
         "boto3>=1.35",
+        "cronsim==2.8",  # monitoring.schedule: evaluated by the local loop, translated for AWS (pipelines/cron.py)
     ],
     extras_require={
         "test": [

@@ -4,6 +4,6 @@ Lambda side (packaged into the functions' zip; standard library and boto3 only, 
 ``s3util``, ``datahash``, ``check_settings`` and ``check_job`` (the scheduled data-quality check), ``retrain_rules``
 and ``retrain_job`` (the drift alarm's retraining decision). ``package`` lists them.
 
-Deploy side (the CLI; may import the project and the SageMaker SDK): ``names``, ``cron``, ``template``,
+Deploy side (the CLI; may import the project and the SageMaker SDK): ``names``, ``template``,
 ``parameters``, ``package``, ``changeset``, ``model_monitor``, ``deploy``.
 """

@@ -16,11 +16,11 @@ import logging
 from botocore.exceptions import BotoCoreError, ClientError
 
 from monitoring.cloud.check_job import network_config
-from monitoring.cloud.cron import aws_cron
 from monitoring.cloud.names import schedule_name
 from monitoring.cloud.parameters import Baselines
 from pipelines.cloud import CloudError
 from pipelines.config import Config, ConfigError
+from pipelines.cron import aws_cron
 
 log = logging.getLogger(__name__)
 HOUR = 3600  # Model Monitor stops an hourly analysis after at most an hour
@@ -59,7 +59,7 @@ def schedule_config(config: Config, baselines: Baselines, image_uri: str) -> dic
         sm.enable_network_isolation, sm.enable_inter_container_encryption, sm.subnets, sm.security_group_ids
     )
     return {
-        "ScheduleConfig": {"ScheduleExpression": aws_cron(config.monitoring.schedule)},
+        "ScheduleConfig": {"ScheduleExpression": aws_cron(config.monitoring.schedule, "model-monitor")},
         "MonitoringJobDefinition": {
             "BaselineConfig": {
                 "StatisticsResource": {"S3Uri": baselines.statistics},

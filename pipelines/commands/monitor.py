@@ -204,7 +204,7 @@ def _run(args) -> int:
 def _schedule(args) -> int:
     import time
 
-    from pipelines.monitor.cron import Cron
+    from pipelines.cron import Cron
     from pipelines.monitor.schedule import run_schedule
 
     config, _, endpoint, env = _loop_setup(args)

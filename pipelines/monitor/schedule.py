@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from pipelines.monitor.cron import Cron
+from pipelines.cron import Cron
 from pipelines.monitor.executions import ExecutionLog, MonitoringExecution
 from pipelines.monitor.loop import MonitorEnvironment, check_window, last_complete_window
 

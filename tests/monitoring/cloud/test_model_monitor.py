@@ -40,7 +40,7 @@ def _missing(stub: Stubber) -> None:
 def test_the_schedule_checks_the_endpoint_hourly_against_the_deployed_baselines(cloud_config):
     config = schedule_config(cloud_config, BASELINES, IMAGE)
     job = config["MonitoringJobDefinition"]
-    assert config["ScheduleConfig"] == {"ScheduleExpression": "cron(0 * * * ? *)"}
+    assert config["ScheduleConfig"] == {"ScheduleExpression": "cron(0 * ? * * *)"}  # Model Monitor's own form
     assert config["MonitoringType"] == "DataQuality"
     assert job["BaselineConfig"] == {
         "StatisticsResource": {"S3Uri": BASELINES.statistics},

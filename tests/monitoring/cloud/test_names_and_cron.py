@@ -1,4 +1,4 @@
-"""Resource names derived from the configuration, and the cron conversion to AWS's six fields."""
+"""Resource names derived from the configuration (the cron conversion: tests/pipelines/test_cron.py)."""
 
 from __future__ import annotations
 
@@ -8,45 +8,8 @@ from dataclasses import replace
 import pytest
 
 from monitoring.cloud import names
-from monitoring.cloud.cron import aws_cron, is_hourly
 
 AWS_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-
-
-@pytest.mark.parametrize(
-    ("expression", "expected"),
-    [
-        ("0 * * * *", "cron(0 * * * ? *)"),
-        ("15 */2 * * *", "cron(15 */2 * * ? *)"),
-        ("0 6 1 * *", "cron(0 6 1 * ? *)"),
-        ("0 6 * * 1-5", "cron(0 6 ? * 2,3,4,5,6 *)"),
-        ("0 6 * * 0", "cron(0 6 ? * 1 *)"),
-        ("0 6 * * 5-7", "cron(0 6 ? * 1,6,7 *)"),  # Friday to Sunday: 7 is Sunday too
-        ("0 6 * * MON-FRI", "cron(0 6 ? * MON-FRI *)"),
-    ],
-)
-def test_five_field_cron_becomes_aws_cron(expression, expected):
-    assert aws_cron(expression) == expected
-
-
-@pytest.mark.parametrize(
-    ("expression", "message"),
-    [
-        ("0 * * *", "must be five cron fields"),
-        ("0 6 1 * 1", "cannot restrict both day of month and day of week"),
-        ("0 6 * * 8", "within 0-7"),
-        ("0 6 * * */2", "day of week must be N, N-M"),
-        ("0 6 * * 5-2", "ascending range"),
-    ],
-)
-def test_cron_that_aws_cannot_express_is_refused(expression, message):
-    with pytest.raises(ValueError, match=f"monitoring.schedule: .*{message}"):
-        aws_cron(expression)
-
-
-def test_hourly_detection():
-    assert is_hourly("0 * * * *") and is_hourly("5 * * * *")
-    assert not is_hourly("0 */2 * * *") and not is_hourly("0 6 * * *")
 
 
 def test_names_of_the_bundled_configuration(cloud_config):

@@ -1,4 +1,4 @@
-"""Cron, windows, the schedule loop and the retraining rule."""
+"""Windows, the schedule loop and the retraining rule (cron: tests/pipelines/test_cron.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from pipelines.build import config_from_kwargs, local_config
-from pipelines.monitor.cron import Cron
+from pipelines.cron import Cron
 from pipelines.monitor.executions import FAILED, ExecutionLog
 from pipelines.monitor.loop import MonitorEnvironment, check_window, last_complete_window, parse_window
 from pipelines.monitor.retrain import COOLDOWN, DISABLED, NO_DATA, NO_NEW_DATA, STARTED, decide
@@ -15,17 +15,6 @@ from pipelines.monitor.schedule import run_schedule
 from tests.conftest import ROOT
 
 T = datetime(2026, 11, 25, 10, 17, tzinfo=timezone.utc)
-
-
-def test_cron_expressions():
-    hourly = Cron.parse("0 * * * *")
-    assert hourly.next_after(T) == datetime(2026, 11, 25, 11, 0, tzinfo=timezone.utc)
-    assert Cron.parse("*/15 9-17 * * 1-5").next_after(T) == datetime(2026, 11, 25, 10, 30, tzinfo=timezone.utc)
-    assert Cron.parse("30 2 * * 0").next_after(T).weekday() == 6  # Sunday
-    assert len(hourly.fires_between(T, T + timedelta(hours=3))) == 3
-    for bad, message in (("* * *", "5 fields"), ("61 * * * *", "outside 0-59"), ("*/0 * * * *", "step")):
-        with pytest.raises(ValueError, match=message):
-            Cron.parse(bad)
 
 
 def test_windows():
