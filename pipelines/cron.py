@@ -167,11 +167,13 @@ class Cron:
 
     expression: str
 
+    def __post_init__(self) -> None:
+        _evaluate(self.expression)
+
     @classmethod
     def parse(cls, expression: str) -> Cron:
         """CronError naming the field unless ``expression`` is in the grammar both the loop and AWS share."""
-        _evaluate(expression)
-        return cls(" ".join(expression.split()))
+        return cls(" ".join(expression.split()) if isinstance(expression, str) else expression)
 
     def _iterate(self, moment: datetime) -> CronSim:
         return CronSim(" ".join(_fields(self.expression)), moment.astimezone(timezone.utc))

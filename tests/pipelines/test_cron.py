@@ -95,6 +95,13 @@ def test_cron_error_is_a_value_error():
     assert issubclass(CronError, ValueError)
 
 
+def test_a_cron_cannot_be_built_around_the_validation():
+    with pytest.raises(CronError, match="minute must use values 0-59"):
+        Cron("99 * * * *")
+    with pytest.raises(CronError, match="five-field cron expression"):
+        Cron.parse(None)  # type: ignore[arg-type]
+
+
 def test_validate_returns_the_expression_with_single_spaces():
     assert validate_cron("  0  *  * * *  ") == "0 * * * *"
     assert Cron.parse(" 0 9\t* * MON-FRI").expression == "0 9 * * MON-FRI"
