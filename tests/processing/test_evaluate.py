@@ -5,13 +5,24 @@ from __future__ import annotations
 import io
 import json
 import tarfile
-from itertools import product
 from pathlib import Path
 
 import numpy as np
 import pytest
+import xgboost as xgb
+from sklearn import metrics
 
-from processing.evaluate import EvaluationError, evaluate, main, roc_auc, safe_extract
+from processing import evaluate as evaluate_module
+from processing.evaluate import (
+    EvaluationError,
+    EvaluationResult,
+    binary_metrics,
+    evaluate,
+    main,
+    regression_metrics,
+    roc_auc,
+    safe_extract,
+)
 from tests.training.steps import tar_model, trained
 
 REGRESSION_KEYS = {"mse", "rmse", "mae", "r2"}
@@ -32,6 +43,23 @@ def binary(tmp_path_factory) -> Path:
     return root
 
 
+def evaluated(root: Path, problem_type: str) -> tuple[EvaluationResult, dict]:
+    result = evaluate(root / "delivered", root / "data" / "test", root / "evaluation", problem_type)
+    return result, json.loads((root / "evaluation" / "evaluation.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def regression_run(regression) -> tuple[EvaluationResult, dict]:
+    """Evaluate's result and evaluation.json for the delivered regression model (evaluated once)."""
+    return evaluated(regression, "regression")
+
+
+@pytest.fixture(scope="module")
+def binary_run(binary) -> tuple[EvaluationResult, dict]:
+    """Evaluate's result and evaluation.json for the delivered binary model (evaluated once)."""
+    return evaluated(binary, "binary")
+
+
 def check_shape(section: dict, keys: set[str]) -> None:
     assert set(section) == keys
     for metric in section.values():
@@ -39,9 +67,8 @@ def check_shape(section: dict, keys: set[str]) -> None:
         assert np.isfinite(metric["value"]) and metric["standard_deviation"] >= 0
 
 
-def test_regression_model_beats_the_mean_predictor(regression, tmp_path):
-    result = evaluate(regression / "delivered", regression / "data" / "test", tmp_path, "regression")
-    report = json.loads((tmp_path / "evaluation.json").read_text())
+def test_regression_model_beats_the_mean_predictor(regression_run):
+    result, report = regression_run
     assert set(report) == {"regression_metrics", "baseline_predictor"}
     check_shape(report["regression_metrics"], REGRESSION_KEYS)
     check_shape(report["baseline_predictor"]["regression_metrics"], REGRESSION_KEYS)
@@ -55,15 +82,14 @@ def test_regression_model_beats_the_mean_predictor(regression, tmp_path):
     assert result.baseline_metrics["rmse"] == baseline["rmse"]["value"]
 
 
-def test_an_extracted_model_dir_gives_the_same_report(regression, tmp_path):
-    evaluate(regression / "delivered", regression / "data" / "test", tmp_path / "a", "regression")
-    evaluate(regression / "model", regression / "data" / "test", tmp_path / "b", "regression")
-    assert (tmp_path / "a" / "evaluation.json").read_text() == (tmp_path / "b" / "evaluation.json").read_text()
+def test_an_extracted_model_dir_gives_the_same_report(regression, regression_run, tmp_path):
+    evaluate(regression / "model", regression / "data" / "test", tmp_path, "regression")
+    delivered = regression / "evaluation" / "evaluation.json"
+    assert (tmp_path / "evaluation.json").read_text() == delivered.read_text()
 
 
-def test_binary_model_auc_and_majority_baseline(binary, tmp_path):
-    result = evaluate(binary / "delivered", binary / "data" / "test", tmp_path, "binary")
-    report = json.loads((tmp_path / "evaluation.json").read_text())
+def test_binary_model_auc_and_majority_baseline(binary, binary_run):
+    result, report = binary_run
     assert set(report) == {"binary_classification_metrics", "baseline_predictor"}
     check_shape(report["binary_classification_metrics"], BINARY_KEYS)
     baseline = report["baseline_predictor"]["binary_classification_metrics"]
@@ -76,22 +102,105 @@ def test_binary_model_auc_and_majority_baseline(binary, tmp_path):
     assert baseline["accuracy"]["value"] == pytest.approx(max(share, 1 - share))
 
 
-def brute_force_auc(y: np.ndarray, score: np.ndarray) -> float:
-    pos, neg = score[y == 1], score[y == 0]
-    wins = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p, n in product(pos, neg))
-    return wins / (len(pos) * len(neg))
+# -- scikit-learn as the oracle ------------------------------------------------------------------------------
 
 
-def test_auc_is_the_mann_whitney_statistic_with_ties():
-    rng = np.random.default_rng(3)
-    for _ in range(20):
-        y = rng.integers(0, 2, 60).astype(float)
-        score = rng.integers(0, 6, 60).astype(float)  # many ties
-        assert roc_auc(y, score) == pytest.approx(brute_force_auc(y, score), abs=1e-12)
-    y = np.array([0, 0, 1, 1.0])
-    assert roc_auc(y, np.array([0.1, 0.2, 0.8, 0.9])) == 1.0
-    assert roc_auc(y, np.array([0.9, 0.8, 0.2, 0.1])) == 0.0
-    assert roc_auc(y, np.full(4, 0.3)) == 0.5
+def predictions(root: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(test target, the trained booster's predictions) computed here, independently of evaluate()."""
+    test = np.loadtxt(root / "data" / "test" / "test.csv", delimiter=",")
+    booster = xgb.Booster()
+    booster.load_model(str(root / "model" / "xgboost-model.json"))
+    return test[:, 0], booster.predict(xgb.DMatrix(test[:, 1:])).astype(np.float64)
+
+
+def oracle_regression(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    return {
+        "mse": metrics.mean_squared_error(y, p),
+        "rmse": metrics.root_mean_squared_error(y, p),
+        "mae": metrics.mean_absolute_error(y, p),
+        "r2": metrics.r2_score(y, p),
+    }
+
+
+def oracle_binary(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    label = (p >= 0.5).astype(int)
+    return {
+        "auc": metrics.roc_auc_score(y, p),
+        "accuracy": metrics.accuracy_score(y, label),
+        "precision": metrics.precision_score(y, label, zero_division=0),
+        "recall": metrics.recall_score(y, label, zero_division=0),
+        "f1": metrics.f1_score(y, label, zero_division=0),
+    }
+
+
+def values(section: dict) -> dict[str, float]:
+    return {name: metric["value"] for name, metric in section.items()}
+
+
+def test_every_reported_value_is_scikit_learns_on_the_models_predictions(
+    regression, regression_run, binary, binary_run
+):
+    for root, (_, report), key, oracle in (
+        (regression, regression_run, "regression_metrics", oracle_regression),
+        (binary, binary_run, "binary_classification_metrics", oracle_binary),
+    ):
+        y, p = predictions(root)
+        assert values(report[key]) == pytest.approx(oracle(y, p), rel=1e-12, abs=1e-12), key
+        trivial = np.full(len(y), y.mean())
+        assert values(report["baseline_predictor"][key]) == pytest.approx(oracle(y, trivial), abs=1e-12), key
+    # the binary model's precision, recall and f1 differ: a metric reported under another's name shows
+    assert len({round(v, 6) for v in oracle_binary(*predictions(binary)).values()}) == 5
+
+
+RESAMPLES = 30  # the documented 200 resamples, fewer in these tests: scikit-learn's checks cost ~1 ms per call
+
+
+@pytest.fixture
+def fewer_resamples(monkeypatch) -> None:
+    assert (evaluate_module.BOOTSTRAP_RESAMPLES, evaluate_module.BOOTSTRAP_SEED) == (200, 0)
+    monkeypatch.setattr(evaluate_module, "BOOTSTRAP_RESAMPLES", RESAMPLES)
+
+
+def bootstrap_std(oracle, y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """The documented spread: each metric over resamples of the rows (numpy's default_rng(0)), population std."""
+    rng = np.random.default_rng(0)
+    samples = [oracle(y[rows], p[rows]) for rows in (rng.integers(0, len(y), len(y)) for _ in range(RESAMPLES))]
+    return {name: float(np.std([sample[name] for sample in samples])) for name in samples[0]}
+
+
+def test_standard_deviations_are_the_bootstrap_of_scikit_learns_metrics_or_the_per_row_spread(fewer_resamples):
+    rng = np.random.default_rng(7)
+    y = rng.integers(0, 2, 150).astype(float)
+    p = np.clip(0.35 * y + 0.65 * rng.random(150), 0, 1)  # informative, with errors of both kinds
+    label = (p >= 0.5).astype(int)
+    reported = binary_metrics(y, p)
+    assert values(reported) == pytest.approx(oracle_binary(y, p), abs=1e-12)
+    spread = bootstrap_std(oracle_binary, y, p)
+    for name in ("auc", "precision", "recall", "f1"):
+        assert reported[name]["standard_deviation"] == pytest.approx(spread[name], rel=1e-9), name
+    assert reported["accuracy"]["standard_deviation"] == pytest.approx(np.std(label == y), rel=1e-12)
+
+    target = rng.normal(10, 3, 150)
+    guess = target + rng.normal(0, 2, 150)
+    reported = regression_metrics(target, guess)
+    assert values(reported) == pytest.approx(oracle_regression(target, guess), rel=1e-12)
+    spread = bootstrap_std(oracle_regression, target, guess)
+    for name in ("rmse", "r2"):
+        assert reported[name]["standard_deviation"] == pytest.approx(spread[name], rel=1e-9), name
+    assert reported["mse"]["standard_deviation"] == pytest.approx(np.std((target - guess) ** 2), rel=1e-12)
+    assert reported["mae"]["standard_deviation"] == pytest.approx(np.std(np.abs(target - guess)), rel=1e-12)
+
+
+def test_undefined_metrics_are_zero_like_scikit_learns_zero_division_or_nan(fewer_resamples):
+    y = np.array([0.0, 0.0, 1.0, 1.0])
+    never = binary_metrics(y, np.full(4, 0.2))  # no predicted positives
+    assert values(never) == pytest.approx(oracle_binary(y, np.full(4, 0.2)))
+    assert never["precision"]["value"] == never["f1"]["value"] == 0.0 and never["auc"]["value"] == 0.5
+    one_class = binary_metrics(np.zeros(4), np.array([0.1, 0.7, 0.2, 0.3]))  # no actual positives
+    assert np.isnan(one_class["auc"]["value"]) and np.isnan(one_class["auc"]["standard_deviation"])
+    assert one_class["recall"]["value"] == one_class["f1"]["value"] == 0.0
+    assert one_class["accuracy"]["value"] == metrics.accuracy_score(np.zeros(4), [0, 1, 0, 0])
+    assert np.isnan(regression_metrics(np.full(5, 3.0), np.arange(5.0))["r2"]["value"])  # constant target
     assert np.isnan(roc_auc(np.ones(4), np.arange(4.0)))
 
 
