@@ -25,6 +25,7 @@ setup(
         # locally too: the local runner executes the very definition SageMaker gets.
         "sagemaker==3.27.0",
         "PyYAML>=6.0",
+        "pydantic>=2,<3",  # mlops.yaml's schema (pipelines/ only: never in container code or the Lambdas)
         "boto3>=1.35",
         "cronsim==2.8",  # monitoring.schedule: evaluated by the local loop, translated for AWS (pipelines/cron.py)
     ],

@@ -1,74 +1,223 @@
-"""Validation of configuration values: every error says where, what was expected and what was found."""
+"""How configuration values are declared and how pydantic's findings are told to the user.
+
+The sections are frozen standard-library dataclasses (``dataclasses.replace`` keeps working for callers and
+tests); pydantic validates a YAML mapping into them through a ``TypeAdapter``. Fields declare their type,
+strictness, bounds and enumerations with ``Annotated`` metadata, plus an optional ``Expect`` text when the generic
+wording is not the clearest. Every finding becomes one line ``<file>: <path>: must be <expected>, got <value>``,
+and all of them are reported at once.
+"""
 
 from __future__ import annotations
 
-from dataclasses import fields
-from typing import Any
+import dataclasses
+import functools
+import types
+import typing
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+from pydantic import BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
+
+__all__ = [
+    "FORBID",
+    "ConfigError",
+    "Expect",
+    "Flag",
+    "OrEmpty",
+    "Problem",
+    "Text",
+    "Texts",
+    "check",
+    "described",
+    "expect_value",
+    "messages",
+    "validated",
+]
+
+FORBID = ConfigDict(extra="forbid")  # every section: unknown keys are errors
+RULES = "mlops_rules"  # the error type of cross-field rules (one error, many problems)
 
 
 class ConfigError(ValueError):
     """A configuration value is missing or not what was expected."""
 
 
-def expect(condition: bool, where: str, expected: str, got: Any) -> None:
+@dataclasses.dataclass(frozen=True)
+class Expect:
+    """Field metadata: what the value must be, as the error message says it ("a port number from 0 to 65535")."""
+
+    text: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """A broken cross-field rule: the field path below the validated section, the expectation, the value."""
+
+    path: str
+    expected: str
+    got: Any
+    message: str | None = None  # a complete sentence from elsewhere (the training script's own parser)
+
+
+def _empty_if_none(value: Any) -> Any:
+    return {} if value is None else value
+
+
+OrEmpty = BeforeValidator(_empty_if_none)  # a section written as `alarm:` (null in YAML) means its defaults
+Flag = Annotated[bool, Field(strict=True)]  # true or false: never "false", "no" or 0
+Text = Annotated[str, Field(strict=True, min_length=1)]
+Texts = tuple[Text, ...]  # a YAML list of non-empty strings
+
+
+def check(problems: Sequence[Problem]) -> None:
+    """Raise the broken rules of one section together (inside a pydantic after-validator)."""
+    if problems:
+        raise PydanticCustomError(RULES, "{count} rule(s) broken", {"count": len(problems), "problems": problems})
+
+
+def expect_value(condition: bool, expected: str) -> None:
+    """Raise for a single value that breaks a custom rule (inside a field validator)."""
     if not condition:
-        raise ConfigError(f"{where}: must be {expected}, got {got!r}")
+        raise PydanticCustomError("mlops_expect", "must be {expected}", {"expected": expected})
 
 
-def string(value: Any, where: str, optional: bool = False) -> str | None:
-    if value is None and optional:
-        return None
-    expect(isinstance(value, str) and value != "", where, "a non-empty string", value)
-    return value
+# -- describing what a field expects ---------------------------------------------------------------
+def _unwrap(annotation: Any, metadata: list[Any]) -> tuple[Any, list[Any]]:
+    """The bare type and the constraints around it (Annotated layers flattened, Optional dropped)."""
+    while True:
+        if get_origin(annotation) is typing.Annotated:
+            base, *extra = get_args(annotation)
+            annotation = base
+            for item in extra:
+                metadata.extend(item.metadata if isinstance(item, FieldInfo) else [item])
+        elif get_origin(annotation) in (Union, types.UnionType):
+            options = [a for a in get_args(annotation) if a is not type(None)]
+            annotation = options[0] if len(options) == 1 else annotation
+            if len(options) != 1:
+                return annotation, metadata
+        else:
+            return annotation, metadata
 
 
-def integer(value: Any, where: str, minimum: int = 0) -> int:
-    expect(
-        isinstance(value, int) and not isinstance(value, bool) and value >= minimum,
-        where,
-        f"an integer >= {minimum}",
-        value,
-    )
-    return value
+def described(annotation: Any, metadata: list[Any] | None = None) -> str:
+    """What a value of this declared type must be, in words ("an integer from 0 to 100")."""
+    annotation, metadata = _unwrap(annotation, list(metadata or []))
+    for item in metadata:
+        if isinstance(item, Expect):
+            return item.text
+    bounds = {name: getattr(m, name) for m in metadata for name in ("ge", "gt", "le", "lt") if hasattr(m, name)}
+    if get_origin(annotation) is Literal:
+        options = [str(a) for a in get_args(annotation)]
+        return " or ".join(options) if len(options) == 2 else f"one of {', '.join(options)}"
+    if annotation is bool:
+        return "true or false"
+    if annotation in (int, float):
+        kind = "an integer" if annotation is int else "a number"
+        if bounds.get("gt") == 0 and len(bounds) == 1:
+            return f"a positive {kind.split()[-1]}"
+        low = bounds.get("ge", bounds.get("gt"))
+        if low is not None and "le" in bounds:
+            return f"{kind} from {low:g} to {bounds['le']:g}"
+        if low is not None:
+            return f"{kind} {'>=' if 'ge' in bounds else '>'} {low:g}"
+        return kind
+    if annotation is str:
+        return "a non-empty string"
+    if get_origin(annotation) is tuple:
+        return "a list of non-empty strings"
+    if get_origin(annotation) is dict:
+        return "a mapping of name to value"
+    if dataclasses.is_dataclass(annotation):
+        return "a mapping"
+    return str(annotation)
 
 
-def strings(value: Any, where: str) -> tuple[str, ...]:
-    expect(isinstance(value, list) and all(isinstance(v, str) and v for v in value), where, "a list of strings", value)
-    return tuple(value)
+def _fields(kind: Any) -> dict[str, Any]:
+    return typing.get_type_hints(kind, include_extras=True) if dataclasses.is_dataclass(kind) else {}
 
 
-def section(raw: dict, name: str, kind: type, where: str) -> Any:
-    block = raw.get(name) or {}
-    expect(isinstance(block, dict), f"{where}{name}", "a mapping", block)
-    known = {f.name for f in fields(kind)}
-    unknown = sorted(set(block) - known)
-    if unknown:
-        raise ConfigError(
-            f"{where}{name}: unknown key(s) {', '.join(unknown)}; known keys are {', '.join(sorted(known))}"
-        )
-    return block
+def _declared(root: type, loc: Sequence[str | int]) -> tuple[Any, list[Any]] | None:
+    """The declared type (and its constraints) at a location below ``root``, or None when it has none."""
+    annotation: Any = root
+    metadata: list[Any] = []
+    for part in loc:
+        annotation, metadata = _unwrap(annotation, [])
+        origin = get_origin(annotation)
+        if isinstance(part, str) and part in _fields(annotation):
+            annotation, metadata = _fields(annotation)[part], []
+        elif origin is tuple and isinstance(part, int):
+            annotation, metadata = get_args(annotation)[0], []
+        elif origin is dict:
+            annotation, metadata = get_args(annotation)[1], []
+        else:
+            return None
+    return annotation, metadata
 
 
-def as_bool(value: Any, where: str) -> bool:
-    expect(isinstance(value, bool), where, "true or false", value)
-    return value
+# -- telling the user ------------------------------------------------------------------------------
+def dotted(loc: Sequence[str | int]) -> str:
+    """``("data", "numeric", 0)`` -> ``data.numeric[0]``."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
 
 
-def subsection(block: dict, name: str, kind: type, where: str) -> dict:
-    sub = block.get(name) or {}
-    expect(isinstance(sub, dict), f"{where}{name}", "a mapping", sub)
-    known = {f.name for f in fields(kind)}
-    unknown = sorted(set(sub) - known)
-    if unknown:
-        raise ConfigError(f"{where}{name}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    return sub
+def _unknown_keys(prefix: str, root: type, base: tuple, parent: tuple, keys: list[str]) -> str:
+    declared = _declared(root, parent)
+    known = sorted(_fields(_unwrap(declared[0], [])[0])) if declared else []
+    if not base and not parent:
+        known = [k for k in known if k != "source"]  # set by the loader, not a section of the file
+        return f"{prefix}unknown section(s) {', '.join(keys)}; sections are {', '.join(known)}"
+    where = dotted(base + parent)
+    return f"{prefix}{where}: unknown key(s) {', '.join(keys)}; known keys are {', '.join(known)}"
 
 
-def number(value: Any, where: str, minimum: float = 0.0) -> float:
-    expect(
-        isinstance(value, (int, float)) and not isinstance(value, bool) and value >= minimum,
-        where,
-        f"a number >= {minimum:g}",
-        value,
-    )
-    return float(value)
+def messages(error: ValidationError, root: type, prefix: str = "", base: tuple = ()) -> list[str]:
+    """One line per finding: ``<prefix><path>: must be <expected>, got <value>``; unknown keys grouped."""
+    lines: list[str] = []
+    unknown: dict[tuple, list[str]] = {}
+    for item in error.errors(include_url=False):
+        loc = tuple(item["loc"])
+        kind = item["type"]
+        ctx = item.get("ctx") or {}
+        if kind in ("unexpected_keyword_argument", "extra_forbidden"):
+            unknown.setdefault(loc[:-1], []).append(str(loc[-1]))
+        elif kind == RULES:
+            for problem in ctx["problems"]:
+                path = dotted((*base, *loc, *(problem.path.split(".") if problem.path else ())))
+                said = problem.message or f"must be {problem.expected}, got {problem.got!r}"
+                lines.append(f"{prefix}{path}: {said}")
+        elif kind == "missing":
+            lines.append(f"{prefix}{dotted(base + loc)}: must be set")
+        else:
+            declared = _declared(root, loc)
+            if kind == "mlops_expect":
+                expected = ctx["expected"]
+            elif kind == "invalid_key":
+                expected, loc = "a mapping with text keys", loc[:-1]
+            elif declared is not None:
+                expected = described(*declared)
+            else:
+                expected = item["msg"]
+            lines.append(f"{prefix}{dotted(base + loc)}: must be {expected}, got {item['input']!r}")
+    lines += [_unknown_keys(prefix, root, base, parent, keys) for parent, keys in unknown.items()]
+    return lines
+
+
+T = typing.TypeVar("T")
+
+
+@functools.cache
+def _adapter(kind: type) -> TypeAdapter:
+    return TypeAdapter(kind)
+
+
+def validated(kind: type[T], value: Any, prefix: str = "", base: tuple = ()) -> T:
+    """``value`` validated into ``kind``; ConfigError lists every finding (``base`` is the path of ``value``)."""
+    try:
+        return _adapter(kind).validate_python(value)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(messages(exc, kind, prefix, base))) from None

@@ -87,6 +87,7 @@ def code_artifacts(root: Path = ROOT) -> dict[str, Artifact]:
             lib.append((f"lib/{path.relative_to(root).as_posix()}", path.read_bytes()))
     training = [
         ("train.py", (root / "training" / "train.py").read_bytes()),
+        ("hyperparameters.py", (root / "training" / "hyperparameters.py").read_bytes()),
         ("inference.py", (root / "inference" / "inference.py").read_bytes()),
         ("feature_transform.py", (root / "inference" / "feature_transform.py").read_bytes()),
     ]

@@ -171,7 +171,11 @@ def test_runs_like_the_container_from_a_flat_code_directory(data, tmp_path):
     """The staged sourcedir.tar.gz is flat: train.py finds inference.py and feature_transform.py next to it."""
     code = tmp_path / "code"
     code.mkdir()
-    for source in (ROOT / "training" / "train.py", ROOT / "inference" / "inference.py"):
+    for source in (
+        ROOT / "training" / "train.py",
+        ROOT / "training" / "hyperparameters.py",
+        ROOT / "inference" / "inference.py",
+    ):
         shutil.copy(source, code)
     (code / "feature_transform.py").write_text((ROOT / "inference" / "feature_transform.py").read_text() + "# staged\n")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
