@@ -33,9 +33,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from inference.deploy import deploy_local  # noqa: E402
 from inference.model_loader import limit_native_threads, load_model  # noqa: E402
 from pipelines.build import config_from_kwargs, local_config  # noqa: E402
+from pipelines.deploy.local import deploy_local  # noqa: E402
 from pipelines.objectstore import local_path  # noqa: E402
 from pipelines.registry.sqlite import SQLiteRegistry  # noqa: E402
 

@@ -26,6 +26,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +45,6 @@ from inference.endpoint_state import (
 from inference.http import drain, start_server
 from inference.http_limits import Limits
 from inference.model_loader import limit_native_threads, load_model
-from pipelines.objectstore import local_path
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,11 @@ MIB = 1024 * 1024
 
 @dataclass(frozen=True)
 class ServeOptions:
-    """Where the endpoint's state lives and how the server listens."""
+    """Where the endpoint's state lives and how the server listens.
+
+    ``locate`` maps a location named in the deploy state (the model archive, the capture destination: ``s3://``
+    URIs) to this machine's path; the application passes its object store's (``pipelines.objectstore.locator``).
+    """
 
     state_dir: Path
     endpoint: str
@@ -67,6 +71,7 @@ class ServeOptions:
     max_connections: int | None = None  # None: below the descriptor limit (http_limits.default_max_connections)
     clock: Clock = field(default=time.time)
     extraction: ExtractionLimits = DEFAULT_LIMITS  # caps on a model archive's extraction (serving.max_model_*)
+    locate: Callable[[str], Path] = field(kw_only=True)
 
     @property
     def limits(self) -> Limits:
@@ -101,7 +106,7 @@ class Endpoint(Routes):
             model = previous.model
         else:
             model = load_model(
-                local_path(state.model_data_url, o.state_dir),
+                o.locate(state.model_data_url),
                 models_dir(o.state_dir, o.endpoint),
                 state.reference,
                 state.environment,
@@ -116,7 +121,7 @@ class Endpoint(Routes):
         if reuse:
             capture = previous.capture
         elif state.capture.enabled:
-            root = local_path(state.capture.destination, o.state_dir)
+            root = o.locate(state.capture.destination)
             capture = CaptureWriter(state.capture, root, o.endpoint, state.variant, o.clock, o.flush_seconds)
         else:
             capture = None

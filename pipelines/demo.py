@@ -87,15 +87,15 @@ def send(port: int, rows: list[list[str]], clock: DemoClock, start: datetime) ->
 
 def run_demo(config: Config, state_dir: Path, say=print) -> DemoReport:
     """Run the loop; every step says what it does. Returns where things are."""
-    from inference.deploy import deploy_on_approval
     from inference.server import BackgroundServer, ServeOptions
     from pipelines.commands.run import Printer
+    from pipelines.deploy.local import deploy_on_approval
     from pipelines.local.definitions import local_definition
     from pipelines.local.runner import LocalRunner
     from pipelines.monitor.environment import local_environment
     from pipelines.monitor.executions import ExecutionLog
     from pipelines.monitor.loop import check_window
-    from pipelines.objectstore import local_path
+    from pipelines.objectstore import local_path, locator
     from pipelines.registry.factory import open_registry
 
     started = time.monotonic()
@@ -121,7 +121,9 @@ def run_demo(config: Config, state_dir: Path, say=print) -> DemoReport:
     features = [h for h in header if h != config.data.target]
     feature_rows = [[r[header.index(f)] for f in features] for r in rows]
     rng = random.Random(7)
-    server = BackgroundServer(ServeOptions(state_dir, config.endpoint_name, port=0, clock=clock.seconds)).start()
+    server = BackgroundServer(
+        ServeOptions(state_dir, config.endpoint_name, locate=locator(state_dir), port=0, clock=clock.seconds)
+    ).start()
     try:
         say(f"3. Local endpoint {config.endpoint_name} on 127.0.0.1:{server.port}; sending traffic over past hours")
         for i, hour in enumerate(hours):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 DEFAULT_STATE_DIR = Path(".mlops")
@@ -27,3 +28,8 @@ def local_path(location: str, state_dir: Path = DEFAULT_STATE_DIR) -> Path:
         return Path(location)
     bucket, key = split_s3_uri(location)
     return Path(state_dir) / "s3" / bucket / key
+
+
+def locator(state_dir: Path = DEFAULT_STATE_DIR) -> Callable[[str], Path]:
+    """``local_path`` bound to one state directory: the path resolver the local endpoint is given."""
+    return lambda location: local_path(location, state_dir)

@@ -58,7 +58,7 @@ def _deploy(args, clients=None) -> int:
     overrides = {"role_arn": args.role_arn, "bucket": args.bucket, "region": args.region}
     config = config_from_kwargs(overrides, args.config)
     if args.backend == "local":
-        from inference.deploy import deploy_local
+        from pipelines.deploy.local import deploy_local
         from pipelines.registry.factory import open_registry
 
         config = local_config(config)
@@ -74,7 +74,7 @@ def _deploy(args, clients=None) -> int:
             force=args.force,
         )
     else:
-        from inference.deploy_sagemaker import Clients, SageMakerDeployer, WaitPolicy
+        from pipelines.deploy.sagemaker import Clients, SageMakerDeployer, WaitPolicy
 
         if clients is None:
             import boto3

@@ -101,7 +101,7 @@ def _set_status(args) -> int:
     model = registry.set_status(group, version, args.status, by, args.note)
     print(f"{model.reference} is now {model.status} (by {by}: {args.note})")
     if args.backend == "local" and model.status == APPROVED:
-        from inference.deploy import deploy_on_approval
+        from pipelines.deploy.local import deploy_on_approval
 
         state = args.state_dir or Path(config.project.state_dir)
         print(as_typed(deploy_on_approval(config, state, group, version).message))

@@ -52,9 +52,9 @@ def register_cloud_commands(monitor_subparsers) -> None:
 def _repoint(args: argparse.Namespace, clients=None) -> int:
     import sys
 
-    from inference.deploy_sagemaker import Clients, SageMakerDeployer
     from monitoring.cloud.repoint import REPOINT_FAILED, RepointClients, RepointError, repoint
     from pipelines.build import config_from_kwargs
+    from pipelines.deploy.sagemaker import Clients, SageMakerDeployer
 
     config = config_from_kwargs({"default_bucket": args.bucket, "region": args.region}, args.config)
     if clients is None:

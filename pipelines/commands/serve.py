@@ -30,16 +30,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _serve(args) -> int:
-    from inference.deploy import extraction_limits
     from inference.endpoint_state import read_state, state_path
     from inference.server import MIB, ServeOptions, serve_forever
     from pipelines.build import config_from_kwargs, local_config
+    from pipelines.deploy.local import extraction_limits
+    from pipelines.objectstore import locator
 
     config = local_config(config_from_kwargs({}, args.config))
     if args.port is not None and not 0 <= args.port <= 65535:
         raise ValueError(f"--port must be from 0 to 65535, got {args.port}")
+    state_dir = Path(args.state_dir or config.project.state_dir)
     options = ServeOptions(
-        state_dir=Path(args.state_dir or config.project.state_dir),
+        state_dir=state_dir,
+        locate=locator(state_dir),
         endpoint=args.endpoint or config.endpoint_name,
         host=args.host or config.serving.host,
         port=config.serving.port if args.port is None else args.port,

@@ -19,12 +19,12 @@ from pathlib import Path
 import pytest
 
 from inference.capture import CaptureSettings, CaptureWriter
-from inference.deploy import deploy_local
 from inference.server import BackgroundServer, ServeOptions
 from monitoring.capture import CaptureReader
 from monitoring.report import ReadReport
 from pipelines.build import config_from_kwargs, local_config
-from pipelines.objectstore import local_path
+from pipelines.deploy.local import deploy_local
+from pipelines.objectstore import local_path, locator
 from pipelines.registry.sqlite import SQLiteRegistry
 from tests.conftest import ROOT
 from tests.inference.test_server_model import ROW, abalone_rows, approve, state_copy
@@ -204,7 +204,7 @@ def post(connection: http.client.HTTPConnection, body: bytes, content_type: str)
 
 def test_graceful_stop_writes_every_captured_request_readable_by_the_analyzer(deployed, config):
     rows = abalone_rows()[:300]
-    with BackgroundServer(ServeOptions(deployed, config.endpoint_name, port=0)) as server:
+    with BackgroundServer(ServeOptions(deployed, config.endpoint_name, locate=locator(deployed), port=0)) as server:
         connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
         statuses = [post(connection, ",".join(row).encode(), "text/csv") for row in rows[:200]]
         statuses += [
@@ -224,7 +224,9 @@ def test_graceful_stop_writes_every_captured_request_readable_by_the_analyzer(de
 
 def test_injected_clock_writes_into_past_hours(deployed, config):
     clock = StepClock(T0, 60.0)  # a minute per request, from 2024-03-09 17:59
-    with BackgroundServer(ServeOptions(deployed, config.endpoint_name, port=0, clock=clock)) as server:
+    with BackgroundServer(
+        ServeOptions(deployed, config.endpoint_name, locate=locator(deployed), port=0, clock=clock)
+    ) as server:
         connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
         assert all(post(connection, ROW, "text/csv") == 200 for _ in range(3))
         connection.close()

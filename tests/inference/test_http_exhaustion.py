@@ -26,7 +26,8 @@ SERVER = textwrap.dedent(
     resource.setrlimit(resource.RLIMIT_NOFILE, ({limit}, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
     from pathlib import Path
     from inference.server import ServeOptions, serve_forever
-    serve_forever(ServeOptions(Path(sys.argv[1]), "exhausted", port=0),
+    from pipelines.objectstore import locator
+    serve_forever(ServeOptions(Path(sys.argv[1]), "exhausted", locate=locator(Path(sys.argv[1])), port=0),
                   lambda port, _: print(port, flush=True))
     """
 )

@@ -17,6 +17,7 @@ from inference.http_limits import ACCEPT_ERROR, Limits, default_max_connections,
 from inference.server import BackgroundServer, ServeOptions
 from pipelines.config_sections import parse_serving
 from pipelines.config_values import ConfigError
+from pipelines.objectstore import locator
 from tests.inference.http_harness import Harness, closed_within, exchange, status_of
 
 GOOD = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok"
@@ -149,7 +150,9 @@ def test_accept_failures_for_lack_of_descriptors_are_logged_once_per_interval(ca
 
 
 def test_ping_is_answered_while_idle_and_slow_clients_hold_every_connection(tmp_path):
-    options = ServeOptions(tmp_path / "state", "capped", port=0, max_connections=4, header_timeout=30)
+    options = ServeOptions(
+        tmp_path / "state", "capped", locate=locator(tmp_path / "state"), port=0, max_connections=4, header_timeout=30
+    )
     with BackgroundServer(options) as server:
         held = []
         try:
@@ -174,6 +177,7 @@ def test_serving_config_sets_the_limits_and_names_bad_values():
     options = ServeOptions(
         Path("state"),
         "e",
+        locate=locator(Path("state")),
         idle_timeout=serving.idle_timeout_seconds,
         header_timeout=serving.header_timeout_seconds,
         max_connections=serving.max_connections,

@@ -15,12 +15,13 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from inference.capture import CaptureSettings, CaptureWriter
-from inference.deploy import deploy_local
 from inference.endpoint_routes import Active
 from inference.endpoint_state import EndpointState
 from inference.model_loader import Invocation
 from inference.server import MIB, BackgroundServer, ServeOptions
 from pipelines.build import config_from_kwargs, local_config
+from pipelines.deploy.local import deploy_local
+from pipelines.objectstore import locator
 from pipelines.registry.sqlite import SQLiteRegistry
 from tests.conftest import ROOT
 from tests.inference.test_server_model import ROW, approve, state_copy
@@ -51,7 +52,7 @@ def state() -> EndpointState:
 @pytest.fixture(scope="module")
 def fake(tmp_path_factory):
     root = tmp_path_factory.mktemp("runtime")
-    with BackgroundServer(ServeOptions(root / "state", ENDPOINT, port=0)) as server:
+    with BackgroundServer(ServeOptions(root / "state", ENDPOINT, locate=locator(root / "state"), port=0)) as server:
         capture = CaptureWriter(SETTINGS, root / "capture", ENDPOINT, "AllTraffic", flush_seconds=0.05)
         server.endpoint.active = Active(state(), FakeModel(), capture)
         server.capture_root = root / "capture"
@@ -213,7 +214,9 @@ def test_the_inference_id_reaches_capture_and_custom_attributes_do_not(fake):
 
 
 def test_before_a_deploy_the_endpoint_is_not_found(tmp_path):
-    with BackgroundServer(ServeOptions(tmp_path / "state", ENDPOINT, port=0)) as server:
+    with BackgroundServer(
+        ServeOptions(tmp_path / "state", ENDPOINT, locate=locator(tmp_path / "state"), port=0)
+    ) as server:
         error = error_of(lambda: runtime(server.port).invoke_endpoint(EndpointName=ENDPOINT, Body=ROW))
     assert error["Error"]["Code"] == "ValidationError" and "no model is deployed to it yet" in error["Error"]["Message"]
 
@@ -225,7 +228,7 @@ def deployed(tmp_path_factory):
     state_dir = state_copy(tmp_path_factory.mktemp("runtime-model") / "state")
     approve(state_dir, 1)
     deploy_local(config, state_dir, SQLiteRegistry(state_dir / "registry.db"))
-    server = BackgroundServer(ServeOptions(state_dir, config.endpoint_name, port=0)).start()
+    server = BackgroundServer(ServeOptions(state_dir, config.endpoint_name, locate=locator(state_dir), port=0)).start()
     try:
         yield server, config
     finally:

@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inference.deploy import deploy_local
 from inference.server import MIB, BackgroundServer, ServeOptions
 from pipelines.build import config_from_kwargs, local_config
+from pipelines.deploy.local import deploy_local
+from pipelines.objectstore import locator
 from pipelines.registry.sqlite import SQLiteRegistry
 from tests.conftest import ROOT
 from tests.inference.test_server_model import ROW, abalone_rows, approve, booster_predictions, state_copy
@@ -32,7 +33,7 @@ def served(tmp_path_factory, config):
     state = state_copy(tmp_path_factory.mktemp("server") / "state")
     approve(state, 1)
     deploy_local(config, state, SQLiteRegistry(state / "registry.db"))
-    with BackgroundServer(ServeOptions(state, config.endpoint_name, port=0)) as server:
+    with BackgroundServer(ServeOptions(state, config.endpoint_name, locate=locator(state), port=0)) as server:
         yield server
 
 
@@ -350,7 +351,9 @@ def test_client_errors_say_what_was_wrong(served, body, content_type, accept, st
 
 
 def test_ping_is_503_until_a_model_is_deployed(tmp_path):
-    with BackgroundServer(ServeOptions(tmp_path / "state", "nothing-here", port=0)) as server:
+    with BackgroundServer(
+        ServeOptions(tmp_path / "state", "nothing-here", locate=locator(tmp_path / "state"), port=0)
+    ) as server:
         status, body, _ = request(server.port, "GET", "/ping")
         assert status == 503 and b"No model deployed to endpoint 'nothing-here': run mlops deploy" in body
         status, body, _ = invoke(server.port, ROW)

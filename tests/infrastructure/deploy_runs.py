@@ -18,18 +18,18 @@ from cfnlint.decode import decode_str
 from moto import mock_aws
 from moto.sagemakerruntime.models import sagemakerruntime_backends
 
-from inference.deploy_sagemaker import Clients, _name, data_capture_config, default_rollback_alarms
 from monitoring.cloud.model_monitor import schedule_config
 from monitoring.cloud.names import schedule_name
 from monitoring.cloud.parameters import Baselines
 from pipelines.build import config_from_kwargs
 from pipelines.cli import build_parser
+from pipelines.deploy.sagemaker import Clients, _name, data_capture_config, default_rollback_alarms
 from pipelines.registry.sagemaker import SageMakerRegistry
 from tests.conftest import ROOT
-from tests.inference.test_deploy_sagemaker import STATISTICS_KEY, described_package, package_request
 from tests.infrastructure.cfn_resolve import Resolver
 from tests.infrastructure.iam_recorder import ACCOUNT, REGION, Call, Recorder, State
 from tests.infrastructure.test_deploy_on_approval import plain
+from tests.pipelines.deploy.test_sagemaker import STATISTICS_KEY, described_package, package_request
 
 TEMPLATE = ROOT / "infrastructure" / "deploy-on-approval.yaml"
 ENDPOINT, BUCKET, PIPELINE, GROUP = "abalone-endpoint", "mlops-artifacts", "abalone-pipeline", "abalone"

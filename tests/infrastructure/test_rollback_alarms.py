@@ -13,7 +13,7 @@ from cfnlint.api import lint as cfn_lint
 from cfnlint.decode import decode_str
 from moto import mock_aws
 
-from inference.deploy_sagemaker import default_rollback_alarms
+from pipelines.deploy.sagemaker import default_rollback_alarms
 from tests.conftest import ROOT
 from tests.infrastructure.metric_math import evaluate, in_alarm
 

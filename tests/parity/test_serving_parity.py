@@ -10,10 +10,10 @@ import shutil
 
 import pytest
 
-from inference.deploy import deploy_local
 from inference.server import BackgroundServer, ServeOptions
 from pipelines.build import config_from_kwargs, local_config
-from pipelines.objectstore import local_path
+from pipelines.deploy.local import deploy_local
+from pipelines.objectstore import local_path, locator
 from pipelines.registry.model import APPROVED
 from pipelines.registry.sqlite import SQLiteRegistry
 from tests.conftest import ABALONE
@@ -91,7 +91,7 @@ def endpoint(local_run, registered, tmp_path_factory):
     registry.set_status(registered.group, registered.version, APPROVED, "parity", "parity suite")
     config = local_config(config_from_kwargs({}, str(CONFIG)))
     deploy_local(config, state, registry, registered.group, registered.version)
-    with BackgroundServer(ServeOptions(state, config.endpoint_name, port=0)) as server:
+    with BackgroundServer(ServeOptions(state, config.endpoint_name, locate=locator(state), port=0)) as server:
         yield server
 
 

@@ -14,13 +14,13 @@ from botocore.stub import Stubber
 from moto import mock_aws
 from moto.sagemakerruntime.models import sagemakerruntime_backends
 
-from inference.deploy_sagemaker import Clients
 from monitoring.cloud.repoint import REPOINT_FAILED
 from pipelines.cli import build_parser
+from pipelines.deploy.sagemaker import Clients
 from pipelines.registry import RegistryError
 from pipelines.registry.sagemaker import SageMakerRegistry
 from tests.conftest import ROOT
-from tests.inference.test_deploy_sagemaker import BUCKET, ROLE, STATISTICS_KEY, package_request
+from tests.pipelines.deploy.test_sagemaker import BUCKET, ROLE, STATISTICS_KEY, package_request
 
 STATISTICS = (ROOT / "tests" / "fixtures" / "model-monitor" / "quality-check-baseline" / "statistics.json").read_bytes()
 POINTER_KEY = "abalone-pipeline/monitoring/abalone-endpoint/live.json"

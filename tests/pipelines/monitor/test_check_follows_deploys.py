@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from inference.deploy import deploy_on_approval
 from pipelines.build import config_from_kwargs, local_config
 from pipelines.cli import main
+from pipelines.deploy.local import deploy_on_approval
 from pipelines.monitor.loop import MonitorEnvironment, check_window
 from pipelines.registry.sqlite import SQLiteRegistry
 from tests.conftest import ABALONE, ROOT

@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from inference.artefact import extraction_dir
-from inference.deploy import DeployError, deploy_local, deploy_on_approval, parse_package_arn
 from inference.endpoint_state import (
     advertise_server,
     models_dir,
@@ -32,7 +31,8 @@ from inference.endpoint_state import (
 from inference.server import BackgroundServer, ServeOptions
 from pipelines.build import config_from_kwargs, local_config
 from pipelines.commands import deploy as deploy_command
-from pipelines.objectstore import local_path
+from pipelines.deploy.local import DeployError, deploy_local, deploy_on_approval, parse_package_arn
+from pipelines.objectstore import local_path, locator
 from pipelines.registry.sqlite import SQLiteRegistry
 from tests.conftest import ROOT
 from tests.inference.test_server_model import (
@@ -178,7 +178,7 @@ def test_a_running_server_switches_under_load_without_a_failed_request(state, co
     approve(state, 2)
     deploy_local(config, state, registry(state), version=1)
     batch = ("\n".join(",".join(r) for r in abalone_rows()[:2000])).encode()  # large: runs in a worker thread
-    options = ServeOptions(state, config.endpoint_name, port=0, poll_seconds=0.05)
+    options = ServeOptions(state, config.endpoint_name, locate=locator(state), port=0, poll_seconds=0.05)
     with BackgroundServer(options) as server:
         stop = threading.Event()
         results: list[list] = [[] for _ in range(4)]
@@ -217,7 +217,7 @@ def ping(port: int):
 def test_a_version_that_fails_to_load_leaves_the_old_one_serving(state, config, caplog):
     approve(state, 1)
     deploy_local(config, state, registry(state))
-    options = ServeOptions(state, config.endpoint_name, port=0, poll_seconds=0.05)
+    options = ServeOptions(state, config.endpoint_name, locate=locator(state), port=0, poll_seconds=0.05)
     with BackgroundServer(options) as server:
         live = read_state(state, config.endpoint_name)
         broken = state / "s3" / "mlops-local" / "broken" / "model.tar.gz"
@@ -284,7 +284,7 @@ def test_mlops_deploy_of_a_version_whose_handler_fails_at_import_fails_and_keeps
     deploy_local(config, state, registry(state))
     before = state_path(state, config.endpoint_name).read_bytes()
     broken = register_broken(state, IMPORT_FAILS)
-    options = ServeOptions(state, config.endpoint_name, port=0, poll_seconds=0.05)
+    options = ServeOptions(state, config.endpoint_name, locate=locator(state), port=0, poll_seconds=0.05)
     with BackgroundServer(options) as server:
         answer = invoke(server.port)
         args = ["--config", str(ROOT / "mlops.yaml"), "--state-dir", str(state)]
@@ -313,7 +313,9 @@ def test_deploy_on_approval_of_a_version_whose_model_fn_fails_is_refused_and_a_r
     assert result.message.startswith(f"Not deployed: abalone/{broken} cannot be loaded by the local endpoint's")
     assert "failed: ValueError: no booster here" in result.message and "model_fn(" in result.message
     assert state_path(state, config.endpoint_name).read_bytes() == before
-    with BackgroundServer(ServeOptions(state, config.endpoint_name, port=0)) as server:  # a restart
+    with BackgroundServer(
+        ServeOptions(state, config.endpoint_name, locate=locator(state), port=0)
+    ) as server:  # a restart
         status, body, _ = ping(server.port)
         assert status == 200 and json.loads(body)["model"] == "abalone/1"
         assert invoke(server.port)[0] == 200
@@ -324,7 +326,7 @@ def test_a_version_the_running_server_cannot_load_is_rolled_back_in_the_state(st
     deploy_local(config, state, registry(state))
     before = state_path(state, config.endpoint_name).read_bytes()
     broken = register_broken(state, SERVER_ONLY_FAILS)
-    options = ServeOptions(state, config.endpoint_name, port=0, poll_seconds=0.05)
+    options = ServeOptions(state, config.endpoint_name, locate=locator(state), port=0, poll_seconds=0.05)
     with BackgroundServer(options) as server:
         url = f"http://127.0.0.1:{server.port}"
         with pytest.raises(DeployError) as caught:

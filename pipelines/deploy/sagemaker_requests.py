@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from inference.deploy import DeployError, capture_settings
 from pipelines.config import Config
+from pipelines.deploy.local import DeployError, capture_settings
 from pipelines.registry.model import PENDING, ModelVersion, version_from_request
 
 

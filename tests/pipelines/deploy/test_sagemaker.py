@@ -15,10 +15,10 @@ from botocore.stub import ANY, Stubber
 from moto import mock_aws
 from moto.sagemakerruntime.models import sagemakerruntime_backends
 
-from inference.deploy import DeployError
-from inference.deploy_sagemaker import Clients, SageMakerDeployer, WaitPolicy, _name, data_capture_config
-from inference.smoke import row_from_statistics
 from pipelines.build import config_from_kwargs
+from pipelines.deploy.local import DeployError
+from pipelines.deploy.sagemaker import Clients, SageMakerDeployer, WaitPolicy, _name, data_capture_config
+from pipelines.deploy.smoke import row_from_statistics
 from pipelines.registry.sagemaker import SageMakerRegistry
 from tests.conftest import ROOT
 from tests.inference.test_server_model import trained_state

@@ -4,7 +4,7 @@ Model from the model package -> EndpointConfig (one variant, the configured name
 key) -> CreateEndpoint, or UpdateEndpoint keeping the variant name, blue/green with automatic rollback on alarms
 -> wait with progress -> a smoke test that invokes the endpoint with a row built from the baseline statistics.
 
-Same rules as locally (``inference.deploy``): newest Approved version unless one is given, idempotent, never an
+Same rules as locally (``pipelines.deploy.local``): newest Approved version unless one is given, idempotent, never an
 older version over a newer one without ``force``. Model and endpoint-config names are derived from what they
 contain, so a repeated deploy (EventBridge may deliver an approval twice) reuses them instead of failing.
 """
@@ -18,14 +18,14 @@ from collections.abc import Callable, Sequence
 
 from botocore.exceptions import ClientError
 
-from inference.deploy import DeployError, DeployResult, check_direction, choose_version
-from inference.sagemaker_requests import Clients, WaitPolicy, data_capture_config
-from inference.sagemaker_requests import call as _call
-from inference.sagemaker_requests import not_found as _not_found
-from inference.sagemaker_requests import package_version as _package_version
-from inference.sagemaker_requests import resource_name as _name
-from inference.smoke import row_from_statistics
 from pipelines.config import Config
+from pipelines.deploy.local import DeployError, DeployResult, check_direction, choose_version
+from pipelines.deploy.sagemaker_requests import Clients, WaitPolicy, data_capture_config
+from pipelines.deploy.sagemaker_requests import call as _call
+from pipelines.deploy.sagemaker_requests import not_found as _not_found
+from pipelines.deploy.sagemaker_requests import package_version as _package_version
+from pipelines.deploy.sagemaker_requests import resource_name as _name
+from pipelines.deploy.smoke import row_from_statistics
 from pipelines.objectstore import split_s3_uri
 from pipelines.registry.model import APPROVED, ModelVersion
 from pipelines.registry.sagemaker import SageMakerRegistry
