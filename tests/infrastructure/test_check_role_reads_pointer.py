@@ -14,13 +14,13 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from monitoring.cloud.check_settings import read_pointer
-from monitoring.cloud.names import monitored_features
-from monitoring.cloud.parameters import Artifacts, Baselines, stack_parameters
-from monitoring.cloud.repoint import RepointClients, live_pointer_uri, repoint
 from monitoring.cloud.retrain_job import RetrainSettings, handle_alarm
 from monitoring.cloud.s3util import encryption_args, split_s3_uri
-from monitoring.cloud.template import render_template
 from pipelines.build import config_from_kwargs
+from pipelines.monitoring_stack.names import monitored_features
+from pipelines.monitoring_stack.parameters import Artifacts, Baselines, stack_parameters
+from pipelines.monitoring_stack.repoint import RepointClients, live_pointer_uri, repoint
+from pipelines.monitoring_stack.template import render_template
 from pipelines.registry.model import ModelVersion
 from tests.conftest import ROOT
 from tests.infrastructure import iam_recorder

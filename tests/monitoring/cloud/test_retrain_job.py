@@ -14,8 +14,8 @@ from moto.core import set_initial_no_auth_action_count
 
 from monitoring.cloud import retrain_job
 from monitoring.cloud.check_settings import pointer_uri
-from monitoring.cloud.repoint import RepointClients, live_pointer_uri, repoint
 from monitoring.cloud.retrain_job import RetrainSettings, handle_alarm
+from pipelines.monitoring_stack.repoint import RepointClients, live_pointer_uri, repoint
 from pipelines.registry.model import ModelVersion
 from tests.conftest import ABALONE
 from tests.monitoring.cloud.conftest import BUCKET, ROLE
