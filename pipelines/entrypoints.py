@@ -13,6 +13,8 @@ from pipelines.build import build_definition, config_from_kwargs
 from pipelines.cloud import CloudError, ensure_model_package_group, start_execution, upsert_pipeline, wait_for_execution
 from pipelines.config import ConfigError
 
+DEFAULT_MODULE = "pipelines.definition"
+
 
 def _kwargs(text: str | None) -> dict:
     if not text:
@@ -55,7 +57,7 @@ def parse_params(items: Sequence[str]) -> dict[str, str]:
 def get_pipeline_definition(argv: Sequence[str] | None = None) -> int:
     """``get-pipeline-definition``: print or write the pipeline definition JSON."""
     parser = argparse.ArgumentParser(prog="get-pipeline-definition", description="Print the pipeline definition.")
-    parser.add_argument("-n", "--module-name", default="pipelines.definition", help="module with get_pipeline")
+    parser.add_argument("-n", "--module-name", default=DEFAULT_MODULE, help="module with get_pipeline")
     parser.add_argument("-kwargs", "--kwargs", default=None, help="JSON: region, role, default_bucket, ...")
     parser.add_argument("-f", "--file-name", default=None, help="write the definition here instead of stdout")
     parser.add_argument("--config", default=None, help="configuration file (default mlops.yaml)")
@@ -77,7 +79,7 @@ def _write_definition(args) -> int:
 def run_pipeline(argv: Sequence[str] | None = None, sagemaker_client=None, s3_client=None) -> int:
     """``run-pipeline``: stage code, upsert the pipeline, and start it (not waiting unless ``--wait``)."""
     parser = argparse.ArgumentParser(prog="run-pipeline", description="Stage code, upsert and start the pipeline.")
-    parser.add_argument("-n", "--module-name", default="pipelines.definition", help="module with get_pipeline")
+    parser.add_argument("-n", "--module-name", default=DEFAULT_MODULE, help="module with get_pipeline")
     parser.add_argument("-role-arn", "--role-arn", default=None, help="execution role of the pipeline")
     parser.add_argument("-tags", "--tags", default=None, help='JSON [{"Key": "k", "Value": "v"}]')
     parser.add_argument("-kwargs", "--kwargs", default=None, help="JSON: region, role, default_bucket, ...")
@@ -109,6 +111,10 @@ def _run(args, sagemaker_client, s3_client) -> int:
             '\'{"default_bucket": "..."}\' or sagemaker.bucket'
         )
     params = parse_params(args.param)
+    if args.module_name == DEFAULT_MODULE:  # our parameters are known without building (and the SDK's import)
+        from pipelines.parameters import check_params
+
+        check_params(params, config)
     built = build_definition(config, args.module_name)
     declared = {p["Name"] for p in json.loads(built.json)["Parameters"]}
     unknown = sorted(set(params) - declared)

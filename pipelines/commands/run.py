@@ -77,10 +77,12 @@ def _run(args) -> int:
     from pipelines.entrypoints import parse_params
     from pipelines.local.definitions import local_definition, stage_input_override
     from pipelines.local.runner import LocalRunner
+    from pipelines.parameters import check_params
     from pipelines.registry.factory import open_registry
 
     config, state = _state(args)
     params = parse_params(args.param)
+    check_params(params, config)  # before the definition (and maybe the SDK's import): a typo answers at once
     registry = open_registry("local", config, state)
     printer = Printer(args.quiet)
     runner = LocalRunner(state, registry, max_parallel=args.parallel, progress=printer)

@@ -1,0 +1,80 @@
+"""The pipeline's parameters as the definition declares them, known without the SDK.
+
+``--param Name=value`` (``mlops run``, ``run-pipeline``) is checked here before any definition is built: an
+unknown name or a value of the wrong type fails at once, not after the SDK's import and the build. A test
+keeps this list equal to the built definition's ``Parameters``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pipelines.config import Config, ConfigError
+from pipelines.definition import hyperparameter_parameter_name
+from training.hyperparameters import TrainingError, parse_hyperparameters
+
+APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
+
+
+def declared_parameters(config: Config) -> dict[str, str]:
+    """Name -> type ("String", "Float", "Integer", "Boolean") of every parameter the definition declares."""
+    declared = {
+        "InputDataUrl": "String",
+        "GateThreshold": "Float",
+        "ModelApprovalStatus": "String",
+        "ProcessingInstanceType": "String",
+        "ProcessingInstanceCount": "Integer",
+        "TrainingInstanceType": "String",
+        "TrainingInstanceCount": "Integer",
+    }
+    declared.update({hyperparameter_parameter_name(key): "String" for key in config.training.hyperparameters})
+    if config.monitoring.engine == "model-monitor":
+        declared.update({"SkipDataQualityCheck": "Boolean", "RegisterNewDataQualityBaseline": "Boolean"})
+    return declared
+
+
+def _type_problem(name: str, kind: str, value: str) -> str | None:
+    if kind == "Integer":
+        try:
+            ok = int(value) >= 1
+        except ValueError:
+            ok = False
+        return None if ok else f"--param {name}: must be an integer >= 1, got {value!r}"
+    if kind == "Float":
+        try:
+            float(value)
+        except ValueError:
+            return f"--param {name}: must be a number, got {value!r}"
+        return None
+    if kind == "Boolean" and value.lower() not in ("true", "false"):
+        return f"--param {name}: must be true or false, got {value!r}"
+    if kind == "String" and not value:
+        return f"--param {name}: must be a non-empty string, got {value!r}"
+    return None
+
+
+def check_params(params: Mapping[str, str], config: Config) -> None:
+    """Every ``--param`` names a declared parameter and has a value of its type; ConfigError lists each problem."""
+    declared = declared_parameters(config)
+    problems = []
+    unknown = sorted(set(params) - set(declared))
+    if unknown:
+        problems.append(f"--param: unknown parameter(s) {', '.join(unknown)}; declared: {', '.join(sorted(declared))}")
+    for name, value in params.items():
+        if name in declared:
+            problems.append(_type_problem(name, declared[name], value))
+    if "ModelApprovalStatus" in params and params["ModelApprovalStatus"] not in APPROVAL_STATUSES:
+        got = params["ModelApprovalStatus"]
+        problems.append(f"--param ModelApprovalStatus: must be one of {', '.join(APPROVAL_STATUSES)}, got {got!r}")
+    # hyperparameters travel as strings: the training script's own rules say which strings it takes
+    training = {"objective": config.training.objective, "eval_metric": config.training.eval_metric}
+    for key in config.training.hyperparameters:
+        name = hyperparameter_parameter_name(key)
+        if name in params:
+            try:
+                parse_hyperparameters({**training, key: params[name]})
+            except TrainingError as exc:
+                problems.append(f"--param {name}: {exc}")
+    found = [p for p in problems if p]
+    if found:
+        raise ConfigError("\n".join(found))
