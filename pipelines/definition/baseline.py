@@ -1,0 +1,116 @@
+"""DataQualityBaseline: the data-quality baseline of the preprocessed baseline dataset, by either engine.
+
+Engine ``processing`` runs the project's analyzer as a ProcessingStep; ``model-monitor`` uses SageMaker's
+QualityCheckStep (which can also check the dataset against the previous baseline, and fail on a violation).
+The URIs handed on are read from the step's own properties, never rebuilt from this execution's id: a cached step
+keeps the outputs of the execution that computed them, and the registered version must point there.
+
+Imports the SageMaker SDK: ``get_pipeline`` imports this module inside ``offline_sdk`` only.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from sagemaker.core.workflow.functions import Join
+from sagemaker.core.workflow.parameters import ParameterBoolean
+from sagemaker.mlops.workflow.steps import ProcessingStep
+
+from pipelines.definition.context import CONTAINER_ROOT, BuildContext
+from pipelines.definition.jobs import execution_prefix, lib_input, output_uri, processor, s3_input, s3_output
+
+
+@dataclass(frozen=True)
+class DataQualityBaseline:
+    """The baseline step and the URIs the registered version records (pipeline expressions)."""
+
+    step: object  # ProcessingStep or QualityCheckStep
+    statistics: object  # the baseline calculated by this step
+    constraints: object
+    drift_statistics: object  # the baseline later drift checks compare against
+    drift_constraints: object
+    parameters: list = field(default_factory=list)  # the engine's own pipeline parameters
+
+
+class _NetworkRequest(dict):
+    """A NetworkConfig already in request form: SDK 3.27.0's check-job request embeds the object itself
+    (``request_dict["NetworkConfig"] = processor.network_config``), which is not JSON; a dict that also
+    answers ``_to_request_dict`` serialises on both paths."""
+
+    def _to_request_dict(self) -> dict:
+        return dict(self)
+
+
+def data_quality_baseline(ctx: BuildContext, preprocess: ProcessingStep) -> DataQualityBaseline:
+    """The baseline of Preprocess's ``baseline`` output, by the configured monitoring engine."""
+    if ctx.config.monitoring.engine == "processing":
+        return _analyzer_baseline(ctx, output_uri(preprocess, "baseline"))
+    return _model_monitor_baseline(ctx, output_uri(preprocess, "baseline"))
+
+
+def _analyzer_baseline(ctx: BuildContext, dataset) -> DataQualityBaseline:
+    dataset_dir, output_dir = f"{CONTAINER_ROOT}/input/baseline_dataset", f"{CONTAINER_ROOT}/output/baseline"
+    environment = {  # Model Monitor's container contract, which the analyzer's entry point reads
+        "dataset_source": dataset_dir,
+        "dataset_format": json.dumps({"csv": {"header": True}}),
+        "output_path": output_dir,
+        "publish_cloudwatch_metrics": "Disabled",
+    }
+    step = ProcessingStep(
+        "DataQualityBaseline",
+        step_args=processor(ctx, "baseline", environment).run(
+            code=ctx.code.baseline_entry,
+            inputs=[s3_input("baseline_dataset", dataset, dataset_dir), lib_input(ctx)],
+            outputs=[s3_output(ctx, "baseline", output_dir, "baseline")],
+        ),
+        cache_config=ctx.cache,
+        retry_policies=ctx.job_retries,
+    )
+    produced = output_uri(step, "baseline")
+    statistics = Join(on="/", values=[produced, "statistics.json"])
+    constraints = Join(on="/", values=[produced, "constraints.json"])
+    return DataQualityBaseline(step, statistics, constraints, statistics, constraints)
+
+
+def _model_monitor_baseline(ctx: BuildContext, dataset) -> DataQualityBaseline:
+    from sagemaker.core.model_monitor.dataset_format import DatasetFormat
+    from sagemaker.mlops.workflow.check_job_config import CheckJobConfig
+    from sagemaker.mlops.workflow.quality_check_step import DataQualityCheckConfig, QualityCheckStep
+
+    sm = ctx.config.sagemaker
+    skip = ParameterBoolean("SkipDataQualityCheck", default_value=True)
+    register_new = ParameterBoolean("RegisterNewDataQualityBaseline", default_value=True)
+    step = QualityCheckStep(
+        "DataQualityBaseline",
+        quality_check_config=DataQualityCheckConfig(
+            baseline_dataset=dataset,
+            dataset_format=DatasetFormat.csv(header=True),
+            output_s3_uri=execution_prefix(ctx, "baseline"),
+        ),
+        check_job_config=CheckJobConfig(
+            role=sm.role_arn,
+            instance_count=ctx.parameters.processing_instance_count,
+            instance_type=ctx.parameters.processing_instance_type,
+            volume_size_in_gb=sm.volume_size_gb,
+            volume_kms_key=sm.kms_key_id,
+            output_kms_key=sm.kms_key_id,
+            max_runtime_in_seconds=sm.max_runtime_seconds,
+            base_job_name=f"{ctx.name}-baseline",
+            sagemaker_session=ctx.session,
+            network_config=_NetworkRequest(ctx.network._to_request_dict()),
+        ),
+        skip_check=skip,
+        register_new_baseline=register_new,
+        model_package_group_name=ctx.config.model_package_group,
+        cache_config=ctx.cache,
+    )
+    properties = step.properties
+    return DataQualityBaseline(
+        step,
+        properties.CalculatedBaselineStatistics,
+        properties.CalculatedBaselineConstraints,
+        properties.BaselineUsedForDriftCheckStatistics,
+        properties.BaselineUsedForDriftCheckConstraints,
+        parameters=[skip, register_new],
+    )

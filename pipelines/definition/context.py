@@ -1,0 +1,194 @@
+"""What every step of the definition shares: the frozen build context, its pipeline parameters and staged code.
+
+Nothing here imports the SageMaker SDK at module level: ``pipelines.definition`` re-exports the constants and
+naming helpers below, and importing them must stay cheap and offline. ``build_context`` imports the SDK, and is
+only called by ``get_pipeline`` inside ``offline_sdk``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pipelines.config import Config
+from pipelines.staging import Artifact, code_artifacts
+
+CONTAINER_ROOT = "/opt/ml/processing"
+LIB_DIR = f"{CONTAINER_ROOT}/input/lib"
+INFERENCE_ENV = {
+    "SAGEMAKER_PROGRAM": "inference.py",
+    "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+    # the container's answer type for a missing or */* Accept (its own default is application/json); the local
+    # endpoint reads the same variable from the registered model
+    "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "text/csv",
+}
+CONTENT_TYPES = ["text/csv", "application/json"]
+PREPROCESS_OUTPUTS = ("train", "validation", "test", "baseline", "transform")
+BASELINE_ENTRY = "lib/monitoring/container_entry.py"  # the analyzer, inside the staged lib tarball
+
+
+def hyperparameter_parameter_name(key: str) -> str:
+    """``max_depth`` -> ``MaxDepth``: the pipeline Parameter carrying a hyperparameter."""
+    return "".join(part.capitalize() for part in key.split("_"))
+
+
+def input_data_default(config: Config, data: Artifact | None) -> str:
+    """Default of ``InputDataUrl``: the configured s3:// URI, or the staged copy of the local file."""
+    if config.data.input.startswith("s3://"):
+        return config.data.input
+    if data is None:
+        raise ValueError(f"data.input {config.data.input!r} is a local file: stage it (pass its Artifact)")
+    return data.uri(config.sagemaker.bucket, config.pipeline_name)
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """The pipeline parameters every engine declares (SDK ``Parameter*`` objects), in declaration order."""
+
+    input_data: Any
+    gate_threshold: Any
+    approval_status: Any
+    processing_instance_type: Any
+    processing_instance_count: Any
+    training_instance_type: Any
+    training_instance_count: Any
+    hyperparameters: dict[str, Any]  # hyperparameter key -> its ParameterString
+
+    def declared(self) -> list:
+        """The parameters in the order the definition lists them."""
+        return [
+            self.input_data,
+            self.gate_threshold,
+            self.approval_status,
+            self.processing_instance_type,
+            self.processing_instance_count,
+            self.training_instance_type,
+            self.training_instance_count,
+            *self.hyperparameters.values(),
+        ]
+
+
+@dataclass(frozen=True)
+class StagedCode:
+    """Where the staged, content-addressed code lives (see ``pipelines.staging``)."""
+
+    preprocess: str  # the script's s3:// URI
+    evaluate: str
+    training: str  # the training script's URI; its folder holds sourcedir.tar.gz
+    baseline_entry: str  # the analyzer's entry point inside the lib tarball
+    lib_prefix: str  # the folder the lib input mounts at LIB_DIR
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """Everything the step functions read: configuration, session, parameters, staged code and shared settings."""
+
+    config: Config
+    session: Any
+    parameters: Parameters
+    code: StagedCode
+    image: str  # the XGBoost framework image every job runs
+    cache: Any  # CacheConfig
+    job_retries: list  # retry policies of job steps (capacity and internal errors, service faults, throttling)
+    network: Any  # NetworkConfig
+
+    @property
+    def name(self) -> str:
+        return self.config.pipeline_name
+
+    @property
+    def base(self) -> str:
+        """``s3://<bucket>/<pipeline>``: the prefix of every output."""
+        return f"s3://{self.config.sagemaker.bucket}/{self.name}"
+
+    @property
+    def step_retries(self) -> list:
+        """Retry policies of non-job steps (service faults and throttling only)."""
+        return [self.job_retries[1]]
+
+
+def staged_code(config: Config, artifacts: dict[str, Artifact]) -> StagedCode:
+    """The staged code's URIs for ``config``'s bucket and pipeline."""
+    bucket, name = config.sagemaker.bucket, config.pipeline_name
+    return StagedCode(
+        preprocess=artifacts["preprocess"].uri(bucket, name),
+        evaluate=artifacts["evaluate"].uri(bucket, name),
+        training=artifacts["training"].uri(bucket, name),
+        baseline_entry=artifacts["lib"].uri(bucket, name, BASELINE_ENTRY),
+        lib_prefix=artifacts["lib"].prefix(bucket, name) + "/lib",
+    )
+
+
+def pipeline_parameters(config: Config, data: Artifact | None) -> Parameters:
+    """The parameters every engine declares, with their defaults from ``config``."""
+    from sagemaker.core.workflow.parameters import ParameterFloat, ParameterInteger, ParameterString
+
+    sm = config.sagemaker
+    return Parameters(
+        input_data=ParameterString("InputDataUrl", default_value=input_data_default(config, data)),
+        gate_threshold=ParameterFloat("GateThreshold", default_value=config.gate.threshold),
+        approval_status=ParameterString("ModelApprovalStatus", default_value="PendingManualApproval"),
+        processing_instance_type=ParameterString("ProcessingInstanceType", default_value=sm.processing_instance_type),
+        processing_instance_count=ParameterInteger(
+            "ProcessingInstanceCount", default_value=sm.processing_instance_count
+        ),
+        training_instance_type=ParameterString("TrainingInstanceType", default_value=sm.training_instance_type),
+        training_instance_count=ParameterInteger("TrainingInstanceCount", default_value=sm.training_instance_count),
+        hyperparameters={
+            key: ParameterString(hyperparameter_parameter_name(key), default_value=value)
+            for key, value in config.training.hyperparameters.items()
+        },
+    )
+
+
+def build_context(
+    config: Config, session, artifacts: dict[str, Artifact] | None = None, data: Artifact | None = None
+) -> BuildContext:
+    """The context of one build (the SDK must be importable offline: call inside ``offline_sdk``)."""
+    from sagemaker.core import image_uris
+    from sagemaker.core.network import NetworkConfig
+    from sagemaker.mlops.workflow.steps import CacheConfig
+
+    sm = config.sagemaker
+    return BuildContext(
+        config=config,
+        session=session,
+        parameters=pipeline_parameters(config, data),
+        code=staged_code(config, artifacts or code_artifacts()),
+        image=image_uris.retrieve("xgboost", config.project.region, sm.framework_version),
+        cache=CacheConfig(enable_caching=True, expire_after=sm.cache_expire_after),
+        job_retries=_job_retries(sm.retry_attempts),
+        network=NetworkConfig(
+            enable_network_isolation=sm.enable_network_isolation,
+            security_group_ids=list(sm.security_group_ids) or None,
+            subnets=list(sm.subnets) or None,
+            encrypt_inter_container_traffic=sm.enable_inter_container_encryption,
+        ),
+    )
+
+
+def _job_retries(retry_attempts: int) -> list:
+    from sagemaker.mlops.workflow.retry import (
+        SageMakerJobExceptionTypeEnum,
+        SageMakerJobStepRetryPolicy,
+        StepExceptionTypeEnum,
+        StepRetryPolicy,
+    )
+
+    return [
+        SageMakerJobStepRetryPolicy(
+            exception_types=[
+                SageMakerJobExceptionTypeEnum.CAPACITY_ERROR,
+                SageMakerJobExceptionTypeEnum.INTERNAL_ERROR,
+            ],
+            max_attempts=retry_attempts + 1,
+            backoff_rate=2.0,
+            interval_seconds=30,
+        ),
+        StepRetryPolicy(
+            exception_types=[StepExceptionTypeEnum.SERVICE_FAULT, StepExceptionTypeEnum.THROTTLING],
+            max_attempts=retry_attempts + 1,
+            backoff_rate=2.0,
+            interval_seconds=10,
+        ),
+    ]

@@ -1,0 +1,66 @@
+"""Processing-job building blocks shared by the steps: the processor, S3 inputs and per-execution outputs.
+
+Imports the SageMaker SDK: ``get_pipeline`` imports this module inside ``offline_sdk`` only.
+"""
+
+from __future__ import annotations
+
+from sagemaker.core.processing import ScriptProcessor
+from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output
+from sagemaker.core.workflow.execution_variables import ExecutionVariables
+from sagemaker.core.workflow.functions import Join
+
+from pipelines.definition.context import LIB_DIR, BuildContext
+
+
+def processor(ctx: BuildContext, job: str, env: dict[str, str] | None = None) -> ScriptProcessor:
+    """A ScriptProcessor on the framework image, named ``<pipeline>-<job>``, with the staged lib importable."""
+    sm = ctx.config.sagemaker
+    return ScriptProcessor(
+        role=sm.role_arn,
+        image_uri=ctx.image,
+        command=["python3"],
+        instance_type=ctx.parameters.processing_instance_type,
+        instance_count=ctx.parameters.processing_instance_count,
+        volume_size_in_gb=sm.volume_size_gb,
+        volume_kms_key=sm.kms_key_id,
+        output_kms_key=sm.kms_key_id,
+        max_runtime_in_seconds=sm.max_runtime_seconds,
+        base_job_name=f"{ctx.name}-{job}",
+        sagemaker_session=ctx.session,
+        env={"PYTHONPATH": LIB_DIR, **(env or {})},
+        network_config=ctx.network,
+    )
+
+
+def s3_input(input_name: str, uri, local: str) -> ProcessingInput:
+    """An S3 prefix (a string or a pipeline expression) mounted as files at ``local``."""
+    return ProcessingInput(
+        input_name=input_name,
+        s3_input=ProcessingS3Input(s3_uri=uri, local_path=local, s3_data_type="S3Prefix", s3_input_mode="File"),
+    )
+
+
+def lib_input(ctx: BuildContext) -> ProcessingInput:
+    """The staged lib (the project's packages) at ``LIB_DIR``, which every processor has on its PYTHONPATH."""
+    return s3_input("lib", ctx.code.lib_prefix, LIB_DIR)
+
+
+def execution_prefix(ctx: BuildContext, *suffix: str) -> Join:
+    """``<base>/executions/<execution id>/<suffix...>``: where this execution's outputs go."""
+    return Join(on="/", values=[ctx.base, "executions", ExecutionVariables.PIPELINE_EXECUTION_ID, *suffix])
+
+
+def s3_output(ctx: BuildContext, output_name: str, local: str, *suffix: str) -> ProcessingOutput:
+    """The folder ``local`` uploaded at the end of the job under this execution's prefix."""
+    return ProcessingOutput(
+        output_name=output_name,
+        s3_output=ProcessingS3Output(
+            s3_uri=execution_prefix(ctx, *suffix), local_path=local, s3_upload_mode="EndOfJob"
+        ),
+    )
+
+
+def output_uri(step, output_name: str):
+    """The S3 URI a processing step's named output was uploaded to (a property: a cached step keeps its own)."""
+    return step.properties.ProcessingOutputConfig.Outputs[output_name].S3Output.S3Uri
