@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import re
@@ -9,6 +10,8 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.preprocessing import OneHotEncoder
 
 from inference.feature_transform import FeatureTransform, InputPolicy, fit_transform
 from tests.conftest import ABALONE
@@ -152,3 +155,77 @@ def test_apply_request_counts_unseen_categories_by_column(transform):
     matrix = transform.apply_request(rows, InputPolicy(), unseen)
     assert unseen == {"sex": 2}  # X and 7; missing values are not unseen
     assert matrix[:, :3].tolist() == [[0, 0, 0], [0, 0, 1], [0, 0, 0], [0, 0, 0], [0, 0, 0]]
+
+
+# -- scikit-learn as the oracle: ColumnTransformer + OneHotEncoder(categories=<sorted training values>) ------------
+
+# Categorical and numeric columns interleaved; codes that look like numbers but are categories (grade: sorted as
+# text, "10" before "2"); missing values written as pandas writes them (empty, NA, n/a, null); unseen categories
+# and missing values at apply time.
+TRAIN_CSV = """colour,size,grade,weight,shape
+red,1.5,2,10,round
+blue,,10,12.5,square
+red,2.25,1,NA,
+green,3,2,7,round
+,4.5,10,n/a,oval
+blue,0.5,NA,11,square
+"""
+APPLY_CSV = """colour,size,grade,weight,shape
+purple,1,3,5,round
+,null,,,
+green,2,10,8.5,triangle
+red,NA,1,9,oval
+blue,7.75,2,,square
+"""
+
+
+def read(text: str, categorical: list[str], as_text: bool) -> pd.DataFrame:
+    """The CSV as the transform gets it (every field as text, as training reads it) or as the oracle gets it
+    (pandas' own number parsing of the numeric columns, categories as text; the same missing-value markers)."""
+    return pd.read_csv(io.StringIO(text), dtype=str if as_text else dict.fromkeys(categorical, str))
+
+
+def oracle(train: pd.DataFrame, columns: list[str], categorical: list[str]) -> ColumnTransformer:
+    """One step per column, in file order: a one-hot encoder over the sorted non-missing training values (an
+    unseen or missing value encodes as zeros) or the number passed through (missing stays NaN)."""
+    steps = [
+        (
+            column,
+            OneHotEncoder(
+                categories=[sorted(train[column].dropna().unique())],
+                handle_unknown="ignore",
+                sparse_output=False,
+                feature_name_combiner=lambda feature, category: f"{feature}={category}",
+            ),
+            [column],
+        )
+        if column in categorical
+        else (column, "passthrough", [column])
+        for column in columns
+    ]
+    return ColumnTransformer(steps, sparse_threshold=0, verbose_feature_names_out=False).fit(train)
+
+
+@pytest.mark.parametrize(
+    ("train_text", "apply_text", "numeric", "categorical"),
+    [
+        (ABALONE.read_text(), ABALONE.read_text(), list(NUMERIC), ["sex"]),
+        (TRAIN_CSV, APPLY_CSV, ["size", "weight"], ["colour", "grade", "shape"]),
+    ],
+    ids=["abalone", "interleaved-missing-unseen"],
+)
+def test_the_transform_is_scikit_learns_one_hot_encoding_with_numbers_passed_through(
+    train_text, apply_text, numeric, categorical
+):
+    train = read(train_text, categorical, as_text=True).drop(columns="rings", errors="ignore")
+    records = read(apply_text, categorical, as_text=True).drop(columns="rings", errors="ignore")
+    fitted = fit_transform(train, numeric, categorical)
+    expected_train = read(train_text, categorical, as_text=False).drop(columns="rings", errors="ignore")
+    reference = oracle(expected_train, list(train.columns), categorical)
+
+    expected = reference.transform(read(apply_text, categorical, as_text=False))
+    assert fitted.feature_names == tuple(reference.get_feature_names_out())
+    np.testing.assert_array_equal(fitted.apply(records), expected)  # NaN where NaN
+    positional = records.astype(object).where(records.notna(), None).to_numpy().tolist()  # JSON-like rows
+    np.testing.assert_array_equal(fitted.apply(positional), expected)
+    np.testing.assert_array_equal(FeatureTransform.from_json(fitted.to_json()).apply(records), expected)
