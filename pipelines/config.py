@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, with_config
 from pipelines.config_rules import (
     LOWER_IS_BETTER,
     NAME_PATTERN,
+    Metric,
     config_rules,
     data_rules,
     sagemaker_rules,
@@ -59,7 +60,6 @@ __all__ = [
 DEFAULT_CONFIG = Path("mlops.yaml")
 Name = Annotated[str, Field(strict=True, pattern=NAME_PATTERN), Expect("1-63 letters, digits or hyphens")]
 Count = Annotated[int, Field(strict=True, ge=1)]
-Metric = Literal["mse", "rmse", "mae", "r2", "auc", "accuracy", "precision", "recall", "f1"]
 
 
 def _fractions(value: Any) -> Any:

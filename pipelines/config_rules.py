@@ -8,7 +8,7 @@ step runs; the script applies them again to values given at StartPipelineExecuti
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, get_args
 
 from pipelines.config_values import Problem, check
 from training.hyperparameters import TrainingError, parse_hyperparameters
@@ -17,7 +17,10 @@ if TYPE_CHECKING:
     from pipelines.config import Config, DataConfig, SageMakerConfig, TrainingConfig
 
 LOWER_IS_BETTER = ("mse", "rmse", "mae")
-METRICS = {"regression": ("mse", "rmse", "mae", "r2"), "binary": ("auc", "accuracy", "precision", "recall", "f1")}
+RegressionMetric = Literal["mse", "rmse", "mae", "r2"]
+BinaryMetric = Literal["auc", "accuracy", "precision", "recall", "f1"]
+Metric = Literal[RegressionMetric, BinaryMetric]  # gate.metric: one of either
+METRICS = {"regression": get_args(RegressionMetric), "binary": get_args(BinaryMetric)}
 OBJECTIVE_PREFIX = {
     "regression": ("reg:", "a regression objective (reg:squarederror)"),
     "binary": ("binary:", "a binary objective (binary:logistic)"),

@@ -87,18 +87,17 @@ def expect_value(condition: bool, expected: str) -> None:
 def _unwrap(annotation: Any, metadata: list[Any]) -> tuple[Any, list[Any]]:
     """The bare type and the constraints around it (Annotated layers flattened, Optional dropped)."""
     while True:
-        if get_origin(annotation) is typing.Annotated:
-            base, *extra = get_args(annotation)
-            annotation = base
+        if get_origin(annotation) is Annotated:
+            annotation, *extra = get_args(annotation)
             for item in extra:
                 metadata.extend(item.metadata if isinstance(item, FieldInfo) else [item])
-        elif get_origin(annotation) in (Union, types.UnionType):
+            continue
+        if get_origin(annotation) in (Union, types.UnionType):
             options = [a for a in get_args(annotation) if a is not type(None)]
-            annotation = options[0] if len(options) == 1 else annotation
-            if len(options) != 1:
-                return annotation, metadata
-        else:
-            return annotation, metadata
+            if len(options) == 1:
+                annotation = options[0]
+                continue
+        return annotation, metadata
 
 
 def described(annotation: Any, metadata: list[Any] | None = None) -> str:
@@ -107,7 +106,7 @@ def described(annotation: Any, metadata: list[Any] | None = None) -> str:
     for item in metadata:
         if isinstance(item, Expect):
             return item.text
-    bounds = {name: getattr(m, name) for m in metadata for name in ("ge", "gt", "le", "lt") if hasattr(m, name)}
+    bounds = {name: getattr(m, name) for m in metadata for name in ("ge", "gt", "le") if hasattr(m, name)}
     if get_origin(annotation) is Literal:
         options = [str(a) for a in get_args(annotation)]
         return " or ".join(options) if len(options) == 2 else f"one of {', '.join(options)}"

@@ -4,6 +4,7 @@ an unknown key is refused in every section."""
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import types
 import typing
@@ -164,3 +165,16 @@ def test_null_sections_mean_their_defaults():
     raw["training"]["hyperparameters"] = None
     config = parse_config(raw, "mlops.yaml")
     assert config.monitoring.alarm.treat_missing_data == "ignore" and config.training.hyperparameters == {}
+
+
+@pytest.mark.parametrize("package", ["training", "processing", "inference", "monitoring"])
+def test_pydantic_stays_out_of_container_code_and_the_lambdas(package):
+    """Only pipelines/ (the application) validates configuration: jobs and Lambdas run without pydantic."""
+    importers = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            names += [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if any(n == "pydantic" or n.startswith(("pydantic.", "pydantic_core")) for n in names):
+                importers.append(str(path.relative_to(ROOT)))
+    assert not importers
