@@ -98,8 +98,8 @@ def _deploy(args, clients=None) -> int:
 def repoint_after_deploy(config, clients, version, endpoint: str, alert_topic_arn: str | None) -> int:
     """Point monitoring at the version now live on ``endpoint``; 0, or REPOINT_FAILED after saying what failed,
     alerting ``alert_topic_arn`` and printing the command that retries the repoint alone."""
-    from monitoring.cloud.repoint import REPOINT_FAILED, RepointClients, RepointError, repoint
     from pipelines.invocation import command
+    from pipelines.monitoring_stack.repoint import REPOINT_FAILED, RepointClients, RepointError, repoint
 
     try:
         repointed = repoint(config, version, RepointClients(clients.s3, clients.sagemaker), endpoint)
@@ -111,7 +111,7 @@ def repoint_after_deploy(config, clients, version, endpoint: str, alert_topic_ar
         )
         print(f"mlops deploy: error: {message}", file=sys.stderr)
         if alert_topic_arn and clients.sns is not None:
-            from monitoring.cloud.repoint import publish_alert
+            from pipelines.monitoring_stack.repoint import publish_alert
 
             subject = f"Monitoring of {endpoint} not repointed to {version.reference}"
             print(f"mlops deploy: {publish_alert(clients.sns, alert_topic_arn, subject, message)}", file=sys.stderr)

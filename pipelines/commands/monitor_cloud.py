@@ -52,9 +52,9 @@ def register_cloud_commands(monitor_subparsers) -> None:
 def _repoint(args: argparse.Namespace, clients=None) -> int:
     import sys
 
-    from monitoring.cloud.repoint import REPOINT_FAILED, RepointClients, RepointError, repoint
     from pipelines.build import config_from_kwargs
     from pipelines.deploy.sagemaker import Clients, SageMakerDeployer
+    from pipelines.monitoring_stack.repoint import REPOINT_FAILED, RepointClients, RepointError, repoint
 
     config = config_from_kwargs({"default_bucket": args.bucket, "region": args.region}, args.config)
     if clients is None:
@@ -81,8 +81,8 @@ def _repoint(args: argparse.Namespace, clients=None) -> int:
 def _deploy(args: argparse.Namespace) -> int:
     import boto3
 
-    from monitoring.cloud.deploy import MonitoringClients, deploy_monitoring
     from pipelines.build import config_from_kwargs
+    from pipelines.monitoring_stack.deploy import MonitoringClients, deploy_monitoring
     from pipelines.registry import parse_reference
     from pipelines.registry.sagemaker import SageMakerRegistry
 

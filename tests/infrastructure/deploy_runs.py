@@ -18,12 +18,12 @@ from cfnlint.decode import decode_str
 from moto import mock_aws
 from moto.sagemakerruntime.models import sagemakerruntime_backends
 
-from monitoring.cloud.model_monitor import schedule_config
-from monitoring.cloud.names import schedule_name
-from monitoring.cloud.parameters import Baselines
 from pipelines.build import config_from_kwargs
 from pipelines.cli import build_parser
 from pipelines.deploy.sagemaker import Clients, _name, data_capture_config, default_rollback_alarms
+from pipelines.monitoring_stack.model_monitor import schedule_config
+from pipelines.monitoring_stack.names import schedule_name
+from pipelines.monitoring_stack.parameters import Baselines
 from pipelines.registry.sagemaker import SageMakerRegistry
 from tests.conftest import ROOT
 from tests.infrastructure.cfn_resolve import Resolver

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from monitoring.cloud.template import render_template, template_body
+from pipelines.monitoring_stack.template import render_template, template_body
 from tests.conftest import ROOT
 from tests.infrastructure.checkov_env import CHECKOV_PIN, checkov_executable
 

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from monitoring.cloud.template import load_yaml, render_template
+from pipelines.monitoring_stack.template import load_yaml, render_template
 from tests.conftest import ROOT
 
 FOURTEEN_DAYS = 14 * 24 * 3600

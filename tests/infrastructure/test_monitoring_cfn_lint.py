@@ -7,7 +7,7 @@ import copy
 from cfnlint.api import ManualArgs
 from cfnlint.api import lint as cfn_lint
 
-from monitoring.cloud.template import load_yaml, render_template, template_body
+from pipelines.monitoring_stack.template import load_yaml, render_template, template_body
 from tests.conftest import ROOT
 
 REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]

@@ -9,12 +9,12 @@ import re
 import pytest
 
 from monitoring.cloud.check_settings import CheckSettings
-from monitoring.cloud.names import logical_id, monitored_features
-from monitoring.cloud.package import HANDLERS
-from monitoring.cloud.parameters import Artifacts, Baselines, stack_parameters
 from monitoring.cloud.retrain_job import RetrainSettings
-from monitoring.cloud.template import load_yaml, render_template, template_body
 from pipelines.build import config_from_kwargs
+from pipelines.monitoring_stack.names import logical_id, monitored_features
+from pipelines.monitoring_stack.package import HANDLERS
+from pipelines.monitoring_stack.parameters import Artifacts, Baselines, stack_parameters
+from pipelines.monitoring_stack.template import load_yaml, render_template, template_body
 from tests.conftest import ROOT
 
 ROLE = "arn:aws:iam::123456789012:role/sagemaker-execution"

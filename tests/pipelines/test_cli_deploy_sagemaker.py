@@ -14,9 +14,9 @@ from botocore.stub import Stubber
 from moto import mock_aws
 from moto.sagemakerruntime.models import sagemakerruntime_backends
 
-from monitoring.cloud.repoint import REPOINT_FAILED
 from pipelines.cli import build_parser
 from pipelines.deploy.sagemaker import Clients
+from pipelines.monitoring_stack.repoint import REPOINT_FAILED
 from pipelines.registry import RegistryError
 from pipelines.registry.sagemaker import SageMakerRegistry
 from tests.conftest import ROOT

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from monitoring.cloud import names
+from pipelines.monitoring_stack import names
 
 AWS_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from monitoring.cloud.names import MAX_ALARM_PART, alarm_name_part, check_feature_name, logical_id
+from pipelines.monitoring_stack.names import MAX_ALARM_PART, alarm_name_part, check_feature_name, logical_id
 
 INFRASTRUCTURE = Path(__file__).resolve().parents[2] / "infrastructure"
 TEMPLATE = "monitoring.yaml"

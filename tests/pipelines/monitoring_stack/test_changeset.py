@@ -10,8 +10,8 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from monitoring.cloud.changeset import WaitPolicy, deploy_stack, describe_stack, stack_parameters
 from pipelines.cloud import CloudError
+from pipelines.monitoring_stack.changeset import WaitPolicy, deploy_stack, describe_stack, stack_parameters
 
 FAST = WaitPolicy(delay=1, max_attempts=3)
 TEMPLATE = json.dumps(

@@ -16,11 +16,11 @@ import logging
 from botocore.exceptions import BotoCoreError, ClientError
 
 from monitoring.cloud.check_job import network_config
-from monitoring.cloud.names import schedule_name
-from monitoring.cloud.parameters import Baselines
 from pipelines.cloud import CloudError
 from pipelines.config import Config, ConfigError
 from pipelines.cron import aws_cron
+from pipelines.monitoring_stack.names import schedule_name
+from pipelines.monitoring_stack.parameters import Baselines
 
 log = logging.getLogger(__name__)
 HOUR = 3600  # Model Monitor stops an hourly analysis after at most an hour

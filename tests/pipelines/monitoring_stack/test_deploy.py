@@ -11,12 +11,12 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from monitoring.cloud.changeset import WaitPolicy, describe_stack, stack_parameters
-from monitoring.cloud.deploy import Images, MonitoringClients, deploy_monitoring
-from monitoring.cloud.model_monitor import schedule_config
-from monitoring.cloud.package import lambda_artifact
-from monitoring.cloud.parameters import Baselines
-from monitoring.cloud.repoint import RepointClients, RepointError, repoint
+from pipelines.monitoring_stack.changeset import WaitPolicy, describe_stack, stack_parameters
+from pipelines.monitoring_stack.deploy import Images, MonitoringClients, deploy_monitoring
+from pipelines.monitoring_stack.model_monitor import schedule_config
+from pipelines.monitoring_stack.package import lambda_artifact
+from pipelines.monitoring_stack.parameters import Baselines
+from pipelines.monitoring_stack.repoint import RepointClients, RepointError, repoint
 from pipelines.registry import APPROVED
 from pipelines.registry.model import ModelVersion
 from pipelines.registry.sagemaker import SageMakerRegistry

@@ -8,10 +8,10 @@ import re
 import pytest
 import yaml
 
-from monitoring.cloud.changeset import describe_stack
-from monitoring.cloud.deploy import resolve_images
 from pipelines.commands.monitor_cloud import register_cloud_commands
 from pipelines.config import ConfigError
+from pipelines.monitoring_stack.changeset import describe_stack
+from pipelines.monitoring_stack.deploy import resolve_images
 from pipelines.registry import RegistryError
 from tests.conftest import ROOT
 from tests.monitoring.cloud.conftest import BUCKET, ROLE

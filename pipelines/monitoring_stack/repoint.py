@@ -19,13 +19,13 @@ from datetime import datetime, timezone
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from monitoring.cloud import model_monitor
 from monitoring.cloud.check_settings import LivePointer, pointer_uri
-from monitoring.cloud.names import schedule_name
-from monitoring.cloud.parameters import Baselines
 from monitoring.cloud.s3util import encryption_args, split_s3_uri
 from pipelines.cloud import CloudError
 from pipelines.config import Config
+from pipelines.monitoring_stack import model_monitor
+from pipelines.monitoring_stack.names import schedule_name
+from pipelines.monitoring_stack.parameters import Baselines
 from pipelines.registry.model import ModelVersion
 
 log = logging.getLogger(__name__)

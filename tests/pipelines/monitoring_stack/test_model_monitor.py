@@ -9,10 +9,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from monitoring.cloud.model_monitor import schedule_config, upsert_schedule
-from monitoring.cloud.parameters import Baselines
 from pipelines.cloud import CloudError
 from pipelines.config import ConfigError
+from pipelines.monitoring_stack.model_monitor import schedule_config, upsert_schedule
+from pipelines.monitoring_stack.parameters import Baselines
 
 IMAGE = "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"
 BASELINES = Baselines(

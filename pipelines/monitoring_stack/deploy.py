@@ -7,7 +7,7 @@ against is the deployed model version's DriftCheckBaselines: the version given (
 to it), else the live pointer's (what the last deploy wrote), else the one the stack already monitors, else the
 newest Approved version of the group, else none yet (the checks find no baselines and start no job).
 
-Repointing after a model deploy needs no stack update: see ``monitoring.cloud.repoint``.
+Repointing after a model deploy needs no stack update: see ``pipelines.monitoring_stack.repoint``.
 """
 
 from __future__ import annotations
@@ -17,15 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from monitoring.cloud import changeset, model_monitor
 from monitoring.cloud.check_settings import read_pointer
-from monitoring.cloud.names import monitored_features, stack_name
-from monitoring.cloud.package import lambda_artifact
-from monitoring.cloud.parameters import Artifacts, Baselines, kms_key_arn, stack_parameters
-from monitoring.cloud.repoint import live_pointer_uri, pointer_for, write_pointer
-from monitoring.cloud.template import MAX_BODY, render_template, template_body
 from pipelines.cloud import CloudError
 from pipelines.config import Config, ConfigError
+from pipelines.monitoring_stack import changeset, model_monitor
+from pipelines.monitoring_stack.names import monitored_features, stack_name
+from pipelines.monitoring_stack.package import lambda_artifact
+from pipelines.monitoring_stack.parameters import Artifacts, Baselines, kms_key_arn, stack_parameters
+from pipelines.monitoring_stack.repoint import live_pointer_uri, pointer_for, write_pointer
+from pipelines.monitoring_stack.template import MAX_BODY, render_template, template_body
 from pipelines.registry.model import APPROVED, ModelVersion, RegistryError
 from pipelines.staging import Artifact, code_artifacts, stage_to_s3, staged_objects
 

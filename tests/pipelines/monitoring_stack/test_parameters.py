@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from monitoring.cloud.parameters import Artifacts, Baselines, kms_key_arn, stack_parameters
 from pipelines.config import ConfigError
+from pipelines.monitoring_stack.parameters import Artifacts, Baselines, kms_key_arn, stack_parameters
 from tests.monitoring.cloud.conftest import BUCKET, ROLE
 
 ARTIFACTS = Artifacts("abalone-pipeline/code/abc/monitoring-lambdas.zip", f"s3://{BUCKET}/p/code/def/lib", "image")

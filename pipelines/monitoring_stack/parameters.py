@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from monitoring.cloud.names import job_name_prefix, name_prefix, schedule_name
 from pipelines.config import Config, ConfigError
 from pipelines.cron import aws_cron
+from pipelines.monitoring_stack.names import job_name_prefix, name_prefix, schedule_name
 from pipelines.objectstore import split_s3_uri
 
 KEY_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$|^mrk-[0-9a-f]{32}$")

@@ -9,7 +9,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from monitoring.cloud.package import HANDLERS, LAMBDA_MODULES, ZIP_NAME, lambda_artifact
+from pipelines.monitoring_stack.package import HANDLERS, LAMBDA_MODULES, ZIP_NAME, lambda_artifact
 from tests.conftest import ROOT
 
 ALLOWED = {"__future__", "boto3", "botocore"} | set(sys.stdlib_module_names)
