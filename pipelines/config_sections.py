@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, with_config
 
 from pipelines.config_values import FORBID, Expect, Flag, OrEmpty, Problem, Text, Texts, check, expect_value, validated
+from pipelines.cron import CronError, validate_cron
 
 __all__ = [
     "AlarmConfig",
@@ -124,13 +125,11 @@ class MonitoringConfig:
 
 
 def schedule_problems(schedule: str, engine: str) -> list[Problem]:
-    """The schedule must be a cron expression the chosen engine can run.
-
-    This is where the cron module's ``validate_cron(expression, engine)`` is called (issue 10): until it lands,
-    only the shape is checked.
-    """
-    if len(schedule.split()) != 5:
-        return [Problem("schedule", "a 5-field cron expression such as '0 * * * *'", schedule)]
+    """The schedule must be a cron expression the local loop and the chosen engine's AWS schedule can run."""
+    try:
+        validate_cron(schedule, engine)
+    except CronError as exc:
+        return [Problem("schedule", "a cron expression the engine can run", schedule, message=str(exc))]
     return []
 
 

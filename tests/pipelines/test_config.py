@@ -43,7 +43,7 @@ def raw(**changes) -> dict:
         ({"sagemaker__processing_instance_count": 0}, "processing_instance_count: must be an integer >= 1, got 0"),
         ({"serving__capture__sampling_percentage": 150}, "sampling_percentage: must be an integer from 0 to 100"),
         ({"serving__port": "eighty"}, "serving.port: must be a port number"),
-        ({"monitoring__schedule": "hourly"}, "monitoring.schedule: must be a 5-field cron expression"),
+        ({"monitoring__schedule": "hourly"}, "monitoring.schedule: must be five cron fields"),
         ({"monitoring__alarm__datapoints_to_alarm": 3}, "datapoints_to_alarm: must be at most evaluation_periods"),
         ({"monitoring__alerts__webhook_url": "ftp://x"}, "webhook_url: must be an http(s):// URL"),
         ({"monitoring__engine": "spark"}, "monitoring.engine: must be processing or model-monitor"),

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from pipelines.config import ConfigError, parse_config
 from pipelines.cron import Cron, CronError, aws_cron, validate_cron
 
 OK = "ok"
@@ -148,3 +149,25 @@ def test_fires_between_is_open_at_the_start_closed_at_the_end():
     assert working_hours.next_after(datetime(2026, 11, 27, 17, 45, tzinfo=timezone.utc)) == datetime(
         2026, 11, 30, 9, 0, tzinfo=timezone.utc
     )  # Friday evening -> Monday morning
+
+
+@pytest.mark.parametrize(
+    ("monitoring", "message"),
+    [
+        ({"schedule": "99 * * * *"}, "monitoring.schedule: minute must use values 0-59"),
+        ({"schedule": "0 9 1 * 1"}, "monitoring.schedule: restricts both day-of-month ('1') and day-of-week ('1')"),
+        ({"engine": "model-monitor", "schedule": "*/15 * * * *"}, "monitoring.schedule: the model-monitor engine"),
+        ({"engine": "model-monitor", "schedule": "0 9 * * MON-FRI"}, "monitoring.schedule: the model-monitor engine"),
+    ],
+)
+def test_the_configuration_refuses_what_its_engine_cannot_run(monitoring, message):
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"monitoring": monitoring}, "mlops.yaml")
+    assert str(caught.value).startswith("mlops.yaml") and message in str(caught.value)
+
+
+def test_the_configuration_accepts_what_its_engine_runs():
+    weekdays = parse_config({"monitoring": {"schedule": "0 9 * * MON-FRI"}}, "mlops.yaml").monitoring
+    assert aws_cron(weekdays.schedule, weekdays.engine) == "cron(0 9 ? * 2-6 *)"
+    every_two_hours = parse_config({"monitoring": {"engine": "model-monitor", "schedule": "0 */2 * * *"}}).monitoring
+    assert aws_cron(every_two_hours.schedule, every_two_hours.engine) == "cron(0 0/2 ? * * *)"
