@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from monitoring.analyzer import run_baseline, run_check  # noqa: E402 - after making the project importable
-from monitoring.html_report import write_report  # noqa: E402
+from monitoring.local.html_report import write_report  # noqa: E402
 
 ABALONE = ROOT / "data" / "abalone.csv"
 WORK = ROOT / "bench" / ".work" / "report"

@@ -7,8 +7,10 @@ mtimes and owners, no ``__pycache__``), and the definition only references those
 
 Artefacts:
 - ``preprocess.py``, ``evaluate.py``: processing step scripts (ScriptProcessor ``code``);
-- ``lib/``: the project's packages that container code imports (``monitoring``, ``inference``,
-  ``processing``), one file per key, delivered as a ProcessingInput put on ``PYTHONPATH``;
+- ``lib/``: the project's packages that container code imports (``monitoring``'s top level, the analyzer;
+  ``processing``; ``inference``'s handler and feature transform), one file per key, delivered as a ProcessingInput
+  put on ``PYTHONPATH``. Not the local loop (``monitoring/local``), the Lambda code (``monitoring/cloud``) nor the
+  endpoint: tests/pipelines/test_staging.py checks that editing them changes no digest;
 - ``sourcedir.tar.gz``: training's script-mode source (``train.py`` with the handler files it copies
   into the model), delivered as the ``code`` input channel.
 """
@@ -23,8 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# What container code imports, and nothing else: serving and cloud modules stay out, so editing them neither
-# ships them to jobs nor invalidates the step cache.
+# What container code imports, and nothing else: serving, the local loop and the Lambda code stay out, so editing
+# them neither ships them to jobs nor invalidates the step cache. "monitoring/*.py" is the top level only (the
+# analyzer): monitoring/local/ and monitoring/cloud/ are subpackages, which this glob does not reach.
 LIB_FILES = (
     "monitoring/*.py",
     "processing/*.py",

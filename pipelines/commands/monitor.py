@@ -233,7 +233,7 @@ def _executions(args) -> int:
 
 
 def _report(args) -> int:
-    from monitoring.html_report import render_report
+    from monitoring.local.html_report import render_report
     from pipelines.monitor.executions import ExecutionLog
     from pipelines.objectstore import local_path
     from pipelines.registry.factory import open_registry

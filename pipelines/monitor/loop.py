@@ -53,7 +53,7 @@ def report_prefix(config: Config, endpoint: str, schedule: str, start: datetime)
 
 
 def _sinks(env: MonitorEnvironment) -> list:
-    from monitoring.alerts import JsonLinesSink, LogSink, WebhookSink
+    from monitoring.local.alerts import JsonLinesSink, LogSink, WebhookSink
 
     alerts = env.config.monitoring.alerts
     sinks: list = [LogSink()] if alerts.log else []
@@ -215,10 +215,10 @@ def _alarms_alerts_retrain(
 ) -> MonitoringExecution:
     from dataclasses import replace
 
-    from monitoring.alarms import ALARM, AlarmStore, evaluate_alarms, feature_drift_alarms
-    from monitoring.alerts import alert_from_transition, deliver
+    from monitoring.local.alarms import ALARM, AlarmStore, evaluate_alarms, feature_drift_alarms
+    from monitoring.local.alerts import alert_from_transition, deliver
+    from monitoring.local.metrics_store import MetricsStore
     from monitoring.metrics import NAMESPACE
-    from monitoring.metrics_store import MetricsStore
 
     alarm = env.config.monitoring.alarm
     store = MetricsStore(env.directory)
@@ -269,7 +269,7 @@ def _after_failure(env: MonitorEnvironment, execution: MonitoringExecution) -> M
     """A failed check alerts (as the AWS rule on failed monitoring jobs does); it never raises."""
     from dataclasses import replace
 
-    from monitoring.alerts import Alert, deliver
+    from monitoring.local.alerts import Alert, deliver
 
     alert = Alert(
         endpoint=execution.endpoint,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from monitoring.alarm_names import alarm_name_part, ascii_fold, name_digest
+from monitoring.local.alarm_names import alarm_name_part, ascii_fold, name_digest
 from pipelines.config import Config
 
 MAX_FEATURES = 100  # a composite alarm's rule names at most 100 alarms

@@ -12,9 +12,9 @@ import pytest
 from cfnlint.api import ManualArgs
 from cfnlint.api import lint as cfn_lint
 
-from monitoring.alarm_names import alarm_name_part
-from monitoring.alarm_rule import parse_rule, rule_children
-from monitoring.alarms import feature_drift_alarms
+from monitoring.local.alarm_names import alarm_name_part
+from monitoring.local.alarm_rule import parse_rule, rule_children
+from monitoring.local.alarms import feature_drift_alarms
 from pipelines.build import config_from_kwargs
 from pipelines.monitoring_stack import names
 from pipelines.monitoring_stack.template import render_template, template_body

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from monitoring.local.metrics_store import MetricsStore
 from monitoring.metrics import NAMESPACE
-from monitoring.metrics_store import MetricsStore
 from tests.monitoring.drift_checks import make_baseline, make_check, write_sample
 
 T0 = datetime(2024, 5, 1, 10, 0, tzinfo=timezone.utc)

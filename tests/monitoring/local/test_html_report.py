@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from monitoring.charts import BASELINE_COLOR, CURRENT_COLOR
-from monitoring.html_report import render_report, write_report
+from monitoring.local.charts import BASELINE_COLOR, CURRENT_COLOR
+from monitoring.local.html_report import render_report, write_report
 from tests.monitoring.drift_checks import make_baseline, make_check, write_sample
 
 NOW = datetime(2024, 5, 1, 13, 5, tzinfo=timezone.utc)

@@ -21,14 +21,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
 
-from monitoring.alarms import Transition
+from monitoring.local.alarms import Transition
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not on Linux: appends stay whole lines for small alerts anyway
     fcntl = None  # type: ignore[assignment]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("monitoring.alerts")  # the name to configure, kept when the module moved to monitoring.local
 Sleep = Callable[[float], None]
 
 

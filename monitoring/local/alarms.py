@@ -31,10 +31,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from monitoring.alarm_names import alarm_name_part
-from monitoring.alarm_rule import ALARM, INSUFFICIENT_DATA, OK, atom_true, evaluate_rule, parse_rule, rule_children
+from monitoring.local.alarm_names import alarm_name_part
+from monitoring.local.alarm_rule import (
+    ALARM,
+    INSUFFICIENT_DATA,
+    OK,
+    atom_true,
+    evaluate_rule,
+    parse_rule,
+    rule_children,
+)
+from monitoring.local.metrics_store import STATISTICS, MetricsStore, to_utc
 from monitoring.metrics import NAMESPACE
-from monitoring.metrics_store import STATISTICS, MetricsStore, to_utc
 
 STATES = (OK, ALARM, INSUFFICIENT_DATA)
 COMPARISONS: dict[str, tuple[Callable[[float, float], bool], str]] = {

@@ -12,8 +12,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from monitoring.alarms import Transition
-from monitoring.alerts import (
+from monitoring.local.alarms import Transition
+from monitoring.local.alerts import (
     Alert,
     DriftedFeature,
     JsonLinesSink,

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from monitoring.alarms import (
+from monitoring.local.alarms import (
     ALARM,
     INSUFFICIENT_DATA,
     OK,
@@ -23,8 +23,8 @@ from monitoring.alarms import (
     feature_drift_alarms,
     parse_rule,
 )
+from monitoring.local.metrics_store import MetricsStore
 from monitoring.metrics import NAMESPACE
-from monitoring.metrics_store import MetricsStore
 from tests.monitoring.drift_checks import DRIFTED, make_baseline, make_check, write_sample
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
@@ -55,7 +55,7 @@ THREE_OF_THREE = [
     ("0 X X - X", [ALARM, ALARM, ALARM, ALARM]),
     ("- - - - X", [INSUFFICIENT_DATA, KEEP, ALARM, OK]),
     # A later version of the page adds "X - - - -" with ALARM under MISSING, contradicting the row above by
-    # position alone; we keep the rule the rest of both tables follows (see monitoring/alarms.py).
+    # position alone; we keep the rule the rest of both tables follows (see monitoring/local/alarms.py).
     ("X - - - -", [INSUFFICIENT_DATA, KEEP, ALARM, OK]),
 ]
 TWO_OF_THREE = [

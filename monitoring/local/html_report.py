@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from monitoring.charts import BASELINE_COLOR, CURRENT_COLOR, Series, bar_chart, distance_bar, image, line_chart
-from monitoring.metrics_store import to_utc
+from monitoring.local.charts import BASELINE_COLOR, CURRENT_COLOR, Series, bar_chart, distance_bar, image, line_chart
+from monitoring.local.metrics_store import to_utc
 from monitoring.statistics import DatasetStatistics, FeatureStatistics, statistics_from_json
 
 Document = str | Path | Mapping

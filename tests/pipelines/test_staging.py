@@ -1,0 +1,58 @@
+"""What the jobs get: the ``lib`` artefact holds exactly the analyzer and the container code, so an edit to the local
+loop's modules (``monitoring/local``) or the Lambda code (``monitoring/cloud``) changes no staged digest, hence no
+cached definition (``pipelines.local.definitions.definition_key`` hashes the code digests) and no cached step, while
+an edit to the analyzer changes the ``lib`` digest."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipelines.staging import code_artifacts
+from tests.conftest import ROOT
+
+PACKAGES = ("monitoring", "processing", "inference", "training")
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """A copy of the project's packages, to edit."""
+    for package in PACKAGES:
+        shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path
+
+
+def digests(root: Path) -> dict[str, str]:
+    return {name: artifact.digest for name, artifact in code_artifacts(root).items()}
+
+
+def append_comment(path: Path) -> None:
+    path.write_text(path.read_text(encoding="utf-8") + "# an edit that changes nothing\n", encoding="utf-8")
+
+
+def test_lib_holds_the_top_level_analyzer_and_nothing_of_the_local_loop_or_the_lambdas():
+    keys = {key for key, _ in code_artifacts()["lib"].files}
+    analyzer = {f"lib/{p.relative_to(ROOT).as_posix()}" for p in (ROOT / "monitoring").glob("*.py")}
+    assert analyzer <= keys and "lib/monitoring/analyzer.py" in keys
+    assert not [k for k in keys if k.startswith(("lib/monitoring/local/", "lib/monitoring/cloud/"))]
+    assert {"lib/inference/feature_transform.py", "lib/inference/inference.py"} <= keys
+    assert not [k for k in keys if k.startswith("lib/pipelines/")]
+
+
+@pytest.mark.parametrize(
+    "module", ["monitoring/local/alerts.py", "monitoring/local/html_report.py", "monitoring/cloud/check_job.py"]
+)
+def test_editing_the_local_loop_or_a_lambda_changes_no_staged_digest(tree: Path, module: str):
+    before = digests(tree)
+    append_comment(tree / module)
+    assert digests(tree) == before
+
+
+def test_editing_the_analyzer_changes_the_lib_digest_only(tree: Path):
+    before = digests(tree)
+    append_comment(tree / "monitoring" / "analyzer.py")
+    after = digests(tree)
+    assert after["lib"] != before["lib"]
+    assert {k: v for k, v in after.items() if k != "lib"} == {k: v for k, v in before.items() if k != "lib"}
