@@ -168,22 +168,9 @@ def run_demo(config: Config, state_dir: Path, say=print) -> DemoReport:
     executions = [e for e in ExecutionLog(state_dir).all(config.endpoint_name) if e.violations]
     report = None
     if executions:
-        from pipelines.cli import main as cli
+        from pipelines.monitor.report import write_execution_report
 
-        report = local_path(executions[0].report_uri, state_dir) / "report.html"
-        cli(
-            [
-                "monitor",
-                "report",
-                executions[0].execution_id,
-                "--state-dir",
-                str(state_dir),
-                "--config",
-                config.source,
-                "--output",
-                str(report),
-            ]
-        )
+        report = write_execution_report(config, state_dir, executions[0].execution_id)
     return DemoReport(
         state_dir,
         f"{group}/{version}",

@@ -233,44 +233,9 @@ def _executions(args) -> int:
 
 
 def _report(args) -> int:
-    from monitoring.local.html_report import render_report
-    from pipelines.monitor.executions import ExecutionLog
-    from pipelines.objectstore import local_path
-    from pipelines.registry.factory import open_registry
-    from pipelines.registry.model import parse_reference
+    from pipelines.monitor.report import write_execution_report
 
     config, state, _, _ = _loop_setup(args)
-    log_ = ExecutionLog(state)
-    executions = log_.all()
-    if not executions:
-        raise ValueError(f"No monitoring executions under {state}: run `mlops monitor run` first")
-    execution = log_.get(args.execution) if args.execution else executions[-1]
-    if execution.status in ("Failed", "NoData"):
-        raise ValueError(f"Execution {execution.execution_id} is {execution.status}: {execution.message}")
-    folder = local_path(execution.report_uri, state)
-    version = open_registry("local", config, state).get(*parse_reference(execution.model_version))
-    history = [
-        (e.window_start, {d["feature"]: d["distance"] for d in e.drift})
-        for e in executions
-        if e.endpoint == execution.endpoint and e.drift
-    ][-24:]
-    html = render_report(
-        local_path(version.drift_baselines["statistics"], state),
-        folder / "statistics.json",
-        folder / "constraint_violations.json",
-        folder / "analysis_summary.json",
-        history,
-        title=f"Data quality of {execution.endpoint}",
-        context={
-            "endpoint": execution.endpoint,
-            "model version": execution.model_version,
-            "window": f"{execution.window_start} .. {execution.window_end}",
-            "execution": execution.execution_id,
-            "status": execution.status,
-        },
-    )
-    target = Path(args.output) if args.output else folder / "report.html"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(html, encoding="utf-8")
+    target = write_execution_report(config, state, args.execution, Path(args.output) if args.output else None)
     print(f"Report: {target}")
     return 0
