@@ -73,9 +73,14 @@ def render(response: Response, keep_alive: bool, head_only: bool = False) -> byt
     return "".join(head).encode("latin-1") + (b"" if head_only else response.body)
 
 
-def error_response(status: int, message: str, path: str | None = None) -> Response:
-    """A plain-text error answer (``path`` is ignored; the signature fits ``ErrorPage``)."""
+def error_response(status: int, message: str) -> Response:
+    """A plain-text error answer."""
     return Response(status, (message.rstrip("\n") + "\n").encode("utf-8"))
+
+
+def plain_error_page(path: str | None, status: int, message: str) -> Response:
+    """The default ``ErrorPage``: the plain-text answer whatever the path."""
+    return error_response(status, message)
 
 
 class HttpProtocol(asyncio.Protocol):
@@ -267,7 +272,7 @@ class HttpProtocol(asyncio.Protocol):
 
 
 async def start_server(
-    app: App, host: str, port: int, limits: Limits, error_page: ErrorPage = error_response
+    app: App, host: str, port: int, limits: Limits, error_page: ErrorPage = plain_error_page
 ) -> tuple[asyncio.base_events.Server, Connections]:
     """Listen on host:port; returns the asyncio server and the live connections (for a graceful stop)."""
     loop = asyncio.get_running_loop()

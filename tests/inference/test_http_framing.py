@@ -81,3 +81,10 @@ def test_an_overlong_chunk_size_is_413_not_a_huge_int(server):
 )
 def test_repeated_framing_headers_and_malformed_names_are_400(server, headers, message):
     assert_rejected(server, POST + headers + b"\r\n0\r\n\r\n", message)
+
+
+def test_the_default_error_page_answers_without_falling_back(server, caplog):
+    """The server's own error answers go through its error page (no 'Error page ... failed' and no fallback)."""
+    with caplog.at_level(logging.ERROR, logger="inference.http"):
+        assert_rejected(server, POST + b"Content-Length: 3\r\nContent-Length: 3\r\n\r\nabc", b"given 2 times")
+    assert not [r for r in caplog.records if "Error page" in r.getMessage()]
