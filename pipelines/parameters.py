@@ -29,7 +29,8 @@ def declared_parameters(config: Config) -> dict[str, str]:
     }
     declared.update({hyperparameter_parameter_name(key): "String" for key in config.training.hyperparameters})
     if config.monitoring.engine == "model-monitor":
-        declared.update({"SkipDataQualityCheck": "Boolean", "RegisterNewDataQualityBaseline": "Boolean"})
+        for name in ("SkipDataQualityCheck", "RegisterNewDataQualityBaseline", "FailOnDataQualityViolation"):
+            declared[name] = "Boolean"
     return declared
 
 

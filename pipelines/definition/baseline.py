@@ -1,7 +1,8 @@
 """DataQualityBaseline: the data-quality baseline of the preprocessed baseline dataset, by either engine.
 
 Engine ``processing`` runs the project's analyzer as a ProcessingStep; ``model-monitor`` uses SageMaker's
-QualityCheckStep (which can also check the dataset against the previous baseline, and fail on a violation).
+QualityCheckStep, which can also check the dataset against the previous baseline (``SkipDataQualityCheck=false``)
+and then fails on a violation unless ``FailOnDataQualityViolation`` is false.
 The URIs handed on are read from the step's own properties, never rebuilt from this execution's id: a cached step
 keeps the outputs of the execution that computed them, and the registered version must point there.
 
@@ -81,6 +82,7 @@ def _model_monitor_baseline(ctx: BuildContext, dataset) -> DataQualityBaseline:
     sm = ctx.config.sagemaker
     skip = ParameterBoolean("SkipDataQualityCheck", default_value=True)
     register_new = ParameterBoolean("RegisterNewDataQualityBaseline", default_value=True)
+    fail_on_violation = ParameterBoolean("FailOnDataQualityViolation", default_value=True)
     step = QualityCheckStep(
         "DataQualityBaseline",
         quality_check_config=DataQualityCheckConfig(
@@ -102,6 +104,7 @@ def _model_monitor_baseline(ctx: BuildContext, dataset) -> DataQualityBaseline:
         ),
         skip_check=skip,
         register_new_baseline=register_new,
+        fail_on_violation=fail_on_violation,
         model_package_group_name=ctx.config.model_package_group,
         cache_config=ctx.cache,
     )
@@ -112,5 +115,5 @@ def _model_monitor_baseline(ctx: BuildContext, dataset) -> DataQualityBaseline:
         properties.CalculatedBaselineConstraints,
         properties.BaselineUsedForDriftCheckStatistics,
         properties.BaselineUsedForDriftCheckConstraints,
-        parameters=[skip, register_new],
+        parameters=[skip, register_new, fail_on_violation],
     )

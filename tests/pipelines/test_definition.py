@@ -110,6 +110,21 @@ def test_parameters_are_declared_with_stable_names(engine):
     if engine == "model-monitor":
         assert declared["SkipDataQualityCheck"]["Type"] == "Boolean"
         assert declared["RegisterNewDataQualityBaseline"]["Type"] == "Boolean"
+        assert declared["FailOnDataQualityViolation"]["Type"] == "Boolean"
+
+
+def test_fail_on_data_quality_violation_reaches_the_quality_check_step():
+    definition = load(built_json("model-monitor"))
+    declared = {p["Name"]: p for p in definition["Parameters"]}
+    assert declared["FailOnDataQualityViolation"] == {
+        "Name": "FailOnDataQualityViolation",
+        "Type": "Boolean",
+        "DefaultValue": True,  # SageMaker's default: a violation fails the step
+    }
+    step = steps_by_name(definition)["DataQualityBaseline"]
+    assert step["FailOnViolation"] == {"Get": "Parameters.FailOnDataQualityViolation"}
+    # the processing engine's baseline step checks nothing, so it declares no such parameter
+    assert "FailOnDataQualityViolation" not in {p["Name"] for p in load(built_json("processing"))["Parameters"]}
 
 
 @pytest.mark.parametrize("engine", ENGINES)
