@@ -55,9 +55,7 @@ def test_suggested_commands_in_messages_are_rewritten_as_typed(monkeypatch, tmp_
     monkeypatch.setenv("PATH", NEW_SHELL_PATH)
     start = program()
     assert start.endswith("/mlops") and start != "mlops"
-    message = (
-        "none approved (mlops models approve abalone/2 --note '...'); the mlops.yaml file; run `mlops deploy`"
-    )
+    message = "none approved (mlops models approve abalone/2 --note '...'); the mlops.yaml file; run `mlops deploy`"
     assert as_typed(message) == (
         f"none approved ({start} models approve abalone/2 --note '...'); the mlops.yaml file; run `{start} deploy`"
     )
