@@ -36,6 +36,8 @@ setup(
             "moto[all]==5.2.5",
             "cfn-lint>=1.20",
             "ruff>=0.6",
+            "mypy==2.4.1",  # tests/test_types.py: zero errors over the product packages ([tool.mypy])
+            "types-PyYAML>=6.0.12",  # PyYAML's stubs for mypy
         ],
     },
     entry_points={
