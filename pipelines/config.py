@@ -245,7 +245,10 @@ def load_config(path: str | Path | None = None) -> Config:
     """Read and validate the YAML file (default ``mlops.yaml``)."""
     path = Path(path) if path else DEFAULT_CONFIG
     if not path.is_file():
-        raise ConfigError(f"Configuration file not found: {path}")
+        raise ConfigError(
+            f"Configuration file not found: {path} (looked in {path.resolve().parent}); "
+            "run mlops from the project directory or pass --config PATH"
+        )
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:

@@ -58,8 +58,58 @@ def _open(args):
     return config, open_registry(args.backend, config, state)
 
 
+METRIC_GROUPS = ("regression_metrics", "binary_classification_metrics")
+
+
+def read_evaluation(uri: str | None, state_dir: Path, s3_client=None) -> dict | None:
+    """The evaluation.json a version registered (its ``model_statistics``), or None when it cannot be read."""
+    from pipelines.objectstore import is_s3_uri, local_path, split_s3_uri
+
+    if not uri:
+        return None
+    try:  # a missing or unreadable report is shown as "-": it never fails the listing
+        if s3_client is not None and is_s3_uri(uri):
+            from botocore.exceptions import BotoCoreError, ClientError
+
+            bucket, key = split_s3_uri(uri)
+            try:
+                text = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+            except (BotoCoreError, ClientError):
+                return None
+        else:
+            text = local_path(uri, state_dir).read_text(encoding="utf-8")
+        document = json.loads(text)
+    except (OSError, ValueError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def evaluation_metrics(document: dict | None) -> dict[str, dict[str, tuple[float, float | None]]]:
+    """``{"model": {metric: (value, std)}, "baseline": {...}}`` from an evaluation.json."""
+    found: dict[str, dict[str, tuple[float, float | None]]] = {}
+    for who, block in (("model", document or {}), ("baseline", (document or {}).get("baseline_predictor") or {})):
+        for group in METRIC_GROUPS:
+            for name, entry in (block.get(group) or {}).items():
+                if isinstance(entry, dict) and isinstance(entry.get("value"), (int, float)):
+                    std = entry.get("standard_deviation")
+                    found.setdefault(who, {})[name] = (entry["value"], std if isinstance(std, (int, float)) else None)
+    return found
+
+
+def _value(value: float, std: float | None) -> str:
+    return f"{value:.4g}" + (f" ± {std:.2g}" if std is not None else "")
+
+
+def _s3(args, config):
+    if args.backend != "sagemaker":
+        return None
+    import boto3
+
+    return boto3.Session(region_name=config.project.region).client("s3")
+
+
 def _list(args) -> int:
-    _, registry = _open(args)
+    config, registry = _open(args)
     versions = registry.list_versions(args.group, args.status)
     if args.json:
         print(json.dumps([v.to_json() for v in versions], indent=2))
@@ -67,14 +117,17 @@ def _list(args) -> int:
     if not versions:
         print("No model versions registered" + (f" in {args.group}" if args.group else "") + ".")
         return 0
-    print(f"{'GROUP/VERSION':<28} {'STATUS':<22} {'CREATED':<27} METRICS")
+    state, s3, gate = args.state_dir or Path(config.project.state_dir), _s3(args, config), config.gate.metric
+    print(f"{'GROUP/VERSION':<28} {'STATUS':<22} {'CREATED':<27} {gate.upper()} (GATE: {config.gate.threshold})")
     for v in versions:
-        print(f"{v.reference:<28} {v.status:<22} {v.created[:26]:<27} {v.metrics.get('model_statistics', '-')}")
+        metrics = evaluation_metrics(read_evaluation(v.metrics.get("model_statistics"), state, s3))
+        shown = _value(*metrics["model"][gate]) if gate in metrics.get("model", {}) else "-"
+        print(f"{v.reference:<28} {v.status:<22} {v.created[:26]:<27} {shown}")
     return 0
 
 
 def _show(args) -> int:
-    _, registry = _open(args)
+    config, registry = _open(args)
     group, version = parse_reference(args.reference)
     model = registry.get(group, version)
     history = registry.history(group, version)
@@ -89,6 +142,14 @@ def _show(args) -> int:
         print(f"  {key + ':':<24}{uri}")
     if model.source:
         print(f"  registered by execution {model.source}")
+    state = args.state_dir or Path(config.project.state_dir)
+    metrics = evaluation_metrics(read_evaluation(model.metrics.get("model_statistics"), state, _s3(args, config)))
+    if metrics:
+        print(f"  evaluation (value ± bootstrap standard deviation; gate: {config.gate.metric}):")
+        print(f"    {'METRIC':<10} {'MODEL':<22} BASELINE (trivial predictor)")
+        for name, (value, std) in metrics.get("model", {}).items():
+            base = metrics.get("baseline", {}).get(name)
+            print(f"    {name:<10} {_value(value, std):<22} {_value(*base) if base else '-'}")
     for event in history:
         print(f"  {event.at[:19]}  {event.from_status} -> {event.to_status} by {event.by}: {event.note}")
     return 0

@@ -122,7 +122,10 @@ class SQLiteRegistry:
     def _require_group(self, group: str) -> None:
         if not self._query("SELECT 1 FROM groups WHERE name = ?", (group,)):
             known = [r[0] for r in self._query("SELECT name FROM groups ORDER BY name")]
-            raise RegistryError(f"Unknown model package group {group!r}; groups: {', '.join(known) or 'none'}")
+            raise RegistryError(
+                f"Unknown model package group {group!r} in the local registry {self.path}; "
+                f"groups: {', '.join(known) or 'none'} (another state directory? pass --state-dir)"
+            )
 
     def get(self, group: str, version: int) -> ModelVersion:
         self._require_group(group)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from pipelines.cli import main
 from pipelines.registry.sqlite import SQLiteRegistry
@@ -38,6 +39,42 @@ def test_unknown_versions_and_bad_references_are_clear_errors(tmp_path, capsys):
     assert cli(tmp_path, "approve", "abalone/9", "--note", "x") == 2
     assert "Unknown version abalone/9" in capsys.readouterr().err
     assert cli(tmp_path, "approve", "nogroup/1", "--note", "x") == 2
-    assert "Unknown model package group 'nogroup'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "Unknown model package group 'nogroup'" in err
+    assert f"local registry {tmp_path / 'registry.db'}" in err  # which state directory it read
     assert cli(tmp_path, "show", "abalone") == 2
     assert "expected GROUP/VERSION" in capsys.readouterr().err
+
+
+def _evaluation(rmse: float, r2: float) -> dict:
+    def block(rmse, r2):
+        return {
+            "regression_metrics": {
+                "rmse": {"value": rmse, "standard_deviation": 0.125},
+                "r2": {"value": r2, "standard_deviation": 0.03},
+            }
+        }
+
+    return {**block(rmse, r2), "baseline_predictor": {"description": "mean", **block(3.25, 0.0)}}
+
+
+def test_list_shows_the_gate_metric_and_show_every_evaluation_metric(tmp_path, capsys):
+    from pipelines.objectstore import local_path
+
+    registry = SQLiteRegistry(tmp_path / "registry.db")
+    for n, rmse in ((1, 2.5), (2, 2.25)):
+        model = registry.register(package_request(n=n))
+        report = local_path(model.metrics["model_statistics"], tmp_path)
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(json.dumps(_evaluation(rmse, 0.5)))
+    registry.register(package_request(n=3))  # its evaluation.json is missing: shown as "-"
+    assert cli(tmp_path, "list") == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert "RMSE (GATE: 2.6)" in rows[0]  # the configured gate's metric and threshold
+    assert rows[1].startswith("abalone/3") and rows[1].rstrip().endswith(" -")
+    assert rows[2].startswith("abalone/2") and rows[2].rstrip().endswith("2.25 ± 0.12")
+    assert rows[3].startswith("abalone/1") and rows[3].rstrip().endswith("2.5 ± 0.12")
+    assert cli(tmp_path, "show", "abalone/2") == 0
+    shown = capsys.readouterr().out
+    assert re.search(r"rmse +2\.25 ± 0\.12 +3\.25 ± 0\.12", shown)
+    assert re.search(r"r2 +0\.5 ± 0\.03 +0 ± 0\.03", shown)

@@ -58,9 +58,14 @@ def test_bad_values_name_their_field(changes, message):
     assert message in str(info.value) and str(info.value).startswith("mlops.yaml")
 
 
-def test_missing_and_unparseable_files(tmp_path):
+def test_missing_and_unparseable_files(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="Configuration file not found"):
         load_config(tmp_path / "nope.yaml")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as missing:
+        load_config()  # the default mlops.yaml: the error says which directory it looked in
+    assert f"mlops.yaml (looked in {tmp_path.resolve()})" in str(missing.value)
+    assert "--config" in str(missing.value)
     bad = tmp_path / "bad.yaml"
     bad.write_text("data: [unclosed\n")
     with pytest.raises(ConfigError, match=r"bad\.yaml: not valid YAML"):
