@@ -38,6 +38,7 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -248,7 +249,7 @@ def _remove(path: Path) -> None:
         os.chmod(os.path.dirname(name), 0o755)
         function(name)
 
-    handler = {"onexc": retry} if sys.version_info >= (3, 12) else {"onerror": retry}
+    handler: dict[str, Any] = {"onexc": retry} if sys.version_info >= (3, 12) else {"onerror": retry}
     try:
         shutil.rmtree(path, **handler)
     except FileNotFoundError:

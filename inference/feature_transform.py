@@ -176,7 +176,8 @@ class FeatureTransform:
     def _layout(self) -> list[tuple[str, int, dict[str, int] | None]]:
         """Per input column: (name, first output column, category -> offset or None for numeric)."""
         cats = dict(self.categories)
-        layout, start = [], 0
+        layout: list[tuple[str, int, dict[str, int] | None]] = []
+        start = 0
         for column in self.input_columns:
             if column in cats:
                 index = {category: i for i, category in enumerate(cats[column])}

@@ -22,6 +22,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from typing import cast
 
 from inference.http_limits import Connections, Limits, throttle_accept_errors
 from inference.http_parse import MAX_HEAD_BYTES, Head, ProtocolError, parse_head, take_chunked
@@ -103,11 +104,12 @@ class HttpProtocol(asyncio.Protocol):
 
     # -- connection lifecycle ---------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        # a stream server (loop.create_server) hands its protocol a Transport; BaseTransport is the base signature
+        self.transport = stream = cast(asyncio.Transport, transport)
         if not self.connections.admit(self):
             self.discarding = True
-            transport.write(render(error_response(503, "Too many open connections; retry shortly"), False))
-            transport.close()
+            stream.write(render(error_response(503, "Too many open connections; retry shortly"), False))
+            stream.close()
             return
         self._enter("idle")
 

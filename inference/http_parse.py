@@ -107,7 +107,8 @@ def _parse_fields(method: str, path: str, version: str, lines: list[str], max_bo
 def take_chunked(buffer: bytearray, max_body: int) -> bytes | None:
     """The whole chunked body at the start of ``buffer`` once it has arrived (removed from the buffer, trailers
     dropped), else None with the buffer untouched; ProtocolError for bad framing or a body over ``max_body``."""
-    position, chunks, total = 0, [], 0
+    chunks: list[bytes] = []
+    position, total = 0, 0
     while True:
         line_end = buffer.find(b"\r\n", position)
         if line_end < 0:

@@ -38,12 +38,12 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xgboost as xgb
 
-if __package__:  # imported from the repository as inference.inference
+if TYPE_CHECKING or __package__:  # imported from the repository as inference.inference (mypy checks this branch)
     from .feature_transform import FeatureTransform, InputPolicy
 else:  # loaded as a top-level module from the model's code/ directory (the serving container)
     try:

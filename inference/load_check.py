@@ -134,7 +134,7 @@ def wait_for_model(host: str, port: int, reference: str, timeout: float, interva
 def await_servers(state_dir: Path, endpoint: str, reference: str, timeout: float) -> tuple[str | None, list[str]]:
     """Wait until every running server of ``endpoint`` serves ``reference``: (why one did not, or None; their URLs)."""
     deadline = time.monotonic() + timeout
-    urls = []
+    urls: list[str] = []
     for server in running_servers(state_dir, endpoint):
         try:
             ping(server.connect_host, server.port)

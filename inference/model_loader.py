@@ -69,9 +69,8 @@ class LoadedModel:
         """
         content_type = content_type or JSON
         accept = self.default_accept if not accept or accept == ANY else accept
-        content: bytes | str = bytes(body)
-        if content_type in UTF8_TYPES:
-            content = content.decode("utf-8", "replace")
+        raw = bytes(body)
+        content: bytes | str = raw.decode("utf-8", "replace") if content_type in UTF8_TYPES else raw
         return _invocation(self.transform(self.model, content, content_type, accept), self.name)
 
     def unseen_categories(self) -> dict[str, int]:
@@ -164,7 +163,9 @@ def resolve_transform(module: ModuleType, path: Path) -> Transform:
     a function the module lacks would fall back to the container's XGBoost defaults, which the local endpoint
     does not reproduce, so it is refused here too.
     """
-    found = {name: getattr(module, name, None) for name in ("model_fn", "transform_fn", *REQUEST_FUNCTIONS)}
+    found: dict[str, Any] = {
+        name: getattr(module, name, None) for name in ("model_fn", "transform_fn", *REQUEST_FUNCTIONS)
+    }
     transform_fn = found["transform_fn"]
     mixed = [name for name in REQUEST_FUNCTIONS if found[name]]
     if transform_fn and mixed:

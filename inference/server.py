@@ -112,13 +112,13 @@ class Endpoint(Routes):
                 state.environment,
                 o.extraction,
             )
-        reuse = (
+        capture: CaptureWriter | None
+        if (
             previous is not None
             and previous.capture is not None
             and previous.state.capture == state.capture
             and previous.state.variant == state.variant
-        )
-        if reuse:
+        ):
             capture = previous.capture
         elif state.capture.enabled:
             root = o.locate(state.capture.destination)
@@ -160,16 +160,16 @@ class Endpoint(Routes):
         gc.freeze()  # the loaded libraries and model are permanent: keep them out of full collections (ms pauses)
         logger.info("Endpoint %s now serves %s", self.options.endpoint, state.reference)
         if previous is not None and previous.capture is not None and previous.capture is not new.capture:
-            self._tasks.add(task := loop.create_task(self._retire(previous)))
+            self._tasks.add(task := loop.create_task(self._retire(previous, previous.capture)))
             task.add_done_callback(self._tasks.discard)
         return True
 
-    async def _retire(self, old: Active) -> None:
-        """Close the old version's capture once its last in-flight request is done."""
+    async def _retire(self, old: Active, capture: CaptureWriter) -> None:
+        """Close the old version's capture (``old.capture``) once its last in-flight request is done."""
         deadline = time.monotonic() + 120
         while old.inflight and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
-        await asyncio.get_running_loop().run_in_executor(self.loader, old.capture.close)
+        await asyncio.get_running_loop().run_in_executor(self.loader, capture.close)
 
     async def watch(self) -> None:
         """Poll the deploy state forever."""
