@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 POLICY_FLAGS = ("allow_non_finite", "allow_empty_records")  # feature_transform.InputPolicy, under "input_policy"
 OBJECTIVES = {"reg:squarederror": "rmse", "binary:logistic": "logloss"}
@@ -104,7 +105,7 @@ def parse_hyperparameters(values: Mapping[str, str]) -> TrainParams:
         "seed": (int, 0, 2**31 - 1, False),
         "nthread": (int, 0, 1024, False),
     }
-    typed = {name: _number(name, v[name], *rule) for name, rule in spec.items() if name in v}
+    typed: dict[str, Any] = {name: _number(name, v[name], *rule) for name, rule in spec.items() if name in v}
     for name in POLICY_FLAGS:
         if name in v and v[name].lower() not in ("true", "false"):
             raise TrainingError(f"Hyperparameter {name} must be true or false, got {v[name]!r}")

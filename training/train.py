@@ -22,20 +22,21 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-try:
+if TYPE_CHECKING or __package__:  # imported from the repository as training.train (mypy checks this branch)
     from .hyperparameters import (
         POLICY_FLAGS,
         TrainingError,
         TrainParams,
         parse_hyperparameters,
     )
-except ImportError:  # the container runs train.py as a script from the flat sourcedir.tar.gz
-    from hyperparameters import (  # type: ignore[no-redef]
+else:  # the container runs train.py as a script from the flat sourcedir.tar.gz
+    from hyperparameters import (
         POLICY_FLAGS,
         TrainingError,
         TrainParams,
