@@ -25,6 +25,18 @@ class Context:
     read_property_file: Callable[[str, str], dict] | None = None  # (step, property file name) -> JSON
 
 
+def execution_variables(execution_id: str, pipeline: str, created: str) -> dict:
+    """The ``Execution.*`` variables of a local execution, as SageMaker names them (local ARNs, account 0)."""
+    return {
+        "PipelineExecutionId": execution_id,
+        "PipelineName": pipeline,
+        "PipelineExecutionArn": f"arn:aws:sagemaker:local:000000000000:pipeline/{pipeline}/execution/{execution_id}",
+        "PipelineArn": f"arn:aws:sagemaker:local:000000000000:pipeline/{pipeline}",
+        "StartDateTime": created,
+        "CurrentDateTime": created,
+    }
+
+
 def path_tokens(path: str) -> list[str | int]:
     """``Outputs['train'].S3Output.S3Uri`` -> ['Outputs', 'train', 'S3Output', 'S3Uri']."""
     tokens: list[str | int] = []

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pipelines.local import quality_check
 from pipelines.local.cache import CACHEABLE, StepCache, cache_key, expire_after
-from pipelines.local.expressions import Context, ExpressionError, references
+from pipelines.local.expressions import Context, ExpressionError, execution_variables, references
 from pipelines.local.record import EXECUTING, FAILED, NOT_RUN, PENDING, SUCCEEDED, ExecutionRecord, now
 from pipelines.local.steps import StepEnvironment, read_property_file, run_step
 from pipelines.local.store import ObjectStore, StepFailure
@@ -108,6 +108,40 @@ def typed_parameters(definition: dict, overrides: dict[str, str]) -> dict:
     return values
 
 
+def sources_named(reason: str, step: dict, ctx: Context, execution_dir: Path) -> str:
+    """``reason`` with a job's local copies of its S3 inputs (under ``execution_dir``) named by their S3 URIs.
+
+    A job reads its inputs from ``/opt/ml/...``, which the runner maps under the execution's directory; an error
+    naming that copy means nothing to the user, who gave the input's URI (e.g. ``InputDataUrl``)."""
+    import re
+
+    from pipelines.local.expressions import evaluate
+
+    container = Path(execution_dir) / "steps" / step["Name"] / "container"
+    arguments = step.get("Arguments") or {}
+    inputs = [
+        (item["S3Input"]["LocalPath"], item["S3Input"].get("S3Uri"))
+        for item in arguments.get("ProcessingInputs", [])
+        if item.get("S3Input", {}).get("LocalPath")
+    ] + [
+        (f"/opt/ml/input/data/{c['ChannelName']}", c.get("DataSource", {}).get("S3DataSource", {}).get("S3Uri"))
+        for c in arguments.get("InputDataConfig", [])
+    ]
+    for local, source in inputs:
+        try:
+            uri = str(evaluate(source, ctx)).rstrip("/")
+        except (ExpressionError, KeyError, TypeError):
+            continue
+        copy = re.escape(f"{container}{local.rstrip('/')}")
+
+        def named(match: re.Match, uri: str = uri) -> str:
+            rest = match.group(1) or ""
+            return uri if rest.strip("/") in ("", uri.rsplit("/", 1)[-1]) else uri + rest  # a file input: its URI
+
+        reason = re.sub(copy + r"(/[^\s;,:'\"]*)?", named, reason)
+    return reason
+
+
 def new_execution_id() -> str:
     return "".join(random.choices(string.ascii_lowercase + string.digits, k=12))
 
@@ -174,15 +208,7 @@ class LocalRunner:
         pipeline = record.data["pipeline_name"]
         ctx = Context(
             parameters=record.data["parameters"],
-            execution={
-                "PipelineExecutionId": execution_id,
-                "PipelineName": pipeline,
-                "PipelineExecutionArn": f"arn:aws:sagemaker:local:000000000000:pipeline/{pipeline}/execution/"
-                f"{execution_id}",
-                "PipelineArn": f"arn:aws:sagemaker:local:000000000000:pipeline/{pipeline}",
-                "StartDateTime": record.data["created"],
-                "CurrentDateTime": record.data["created"],
-            },
+            execution=execution_variables(execution_id, pipeline, record.data["created"]),
             properties=dict(done),
         )
         ctx.read_property_file = lambda step, file: read_property_file(
@@ -307,7 +333,8 @@ class LocalRunner:
                     )
                     self.sleep(delay)
                     continue
-                return self._fail(record, name, started, attempt, str(exc))
+                reason = sources_named(str(exc), step, snapshot, record.directory)
+                return self._fail(record, name, started, attempt, reason)
             elapsed = time.monotonic() - started
             if key is not None:
                 cache.store(key, env.execution_id, properties)

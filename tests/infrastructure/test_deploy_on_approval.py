@@ -14,30 +14,19 @@ import boto3
 import pytest
 import yaml
 from cfnlint.api import lint_file
-from cfnlint.decode import decode_str
 from moto import mock_aws
 
 from pipelines.commands import deploy as deploy_command
 from tests.conftest import ROOT
+from tests.infrastructure.templates import load_template
 
 TEMPLATE = ROOT / "infrastructure" / "deploy-on-approval.yaml"
 GROUP = "abalone"
 
 
-def plain(value):
-    """The decoded template as plain dicts and lists (cfn-lint's nodes carry positions)."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return str(value) if isinstance(value, str) else value
-
-
 @pytest.fixture(scope="module")
 def template() -> dict:
-    decoded, problems = decode_str(TEMPLATE.read_text())
-    assert not problems, problems
-    return plain(decoded)
+    return load_template(TEMPLATE)
 
 
 def resolve(value, parameters: dict):

@@ -10,31 +10,21 @@ import boto3
 import pytest
 from cfnlint.api import ManualArgs
 from cfnlint.api import lint as cfn_lint
-from cfnlint.decode import decode_str
 from moto import mock_aws
 
 from pipelines.deploy.sagemaker import default_rollback_alarms
 from tests.conftest import ROOT
 from tests.infrastructure.metric_math import evaluate, in_alarm
+from tests.infrastructure.templates import load_template
 
 TEMPLATE = ROOT / "infrastructure" / "deploy-on-approval.yaml"
 ENDPOINT, VARIANT = "abalone-endpoint", "AllTraffic"
 RATE_ALARMS = {"5XX": "Invocation5xxRateAlarm", "4XX": "Invocation4xxRateAlarm"}
 
 
-def plain(value):
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return str(value) if isinstance(value, str) else value
-
-
 @pytest.fixture(scope="module")
 def template() -> dict:
-    decoded, problems = decode_str(TEMPLATE.read_text())
-    assert not problems, problems
-    return plain(decoded)
+    return load_template(TEMPLATE)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.cli import main
-from pipelines.local.expressions import Context, evaluate
+from pipelines.local.expressions import Context, evaluate, execution_variables
 from pipelines.local.record import list_records
 from pipelines.local.steps import read_property_file
 from pipelines.local.store import ObjectStore
@@ -57,15 +57,7 @@ class LocalRun:
         done = {n: s["properties"] for n, s in self.record["steps"].items() if s["status"] == "Succeeded"}
         ctx = Context(
             parameters=self.record["parameters"],
-            execution={
-                "PipelineExecutionId": execution_id,
-                "PipelineName": pipeline,
-                "PipelineExecutionArn": f"arn:aws:sagemaker:local:000000000000:pipeline/{pipeline}/execution/"
-                f"{execution_id}",
-                "PipelineArn": f"arn:aws:sagemaker:local:000000000000:pipeline/{pipeline}",
-                "StartDateTime": self.record["created"],
-                "CurrentDateTime": self.record["created"],
-            },
+            execution=execution_variables(execution_id, pipeline, self.record["created"]),
             properties=done,
         )
         steps = self.steps()
