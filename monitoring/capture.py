@@ -86,7 +86,8 @@ def capture_files(root: Path, start: datetime | None = None, end: datetime | Non
         if not match:
             selected.append(path)  # not in the hourly layout: keep it, records are filtered by time
             continue
-        hour = datetime(*map(int, match.groups()), tzinfo=timezone.utc)
+        year, month, day, hour_of_day = map(int, match.groups())
+        hour = datetime(year, month, day, hour_of_day, tzinfo=timezone.utc)
         if (first_hour is None or hour >= first_hour) and (end is None or hour < end):
             selected.append(path)
     return selected
@@ -153,7 +154,7 @@ def _slow_block(block: bytes, path: Path, first_line: int, report: ReadReport) -
     )
 
 
-def _decode_payload(data: str, encoding: str, content_type: str) -> tuple[str, str]:
+def _decode_payload(data: str, encoding: str | None, content_type: str | None) -> tuple[str, str]:
     """(text, kind) of one record's payload, kind 'csv' or 'json'; raises ValueError with the reason."""
     kind_of = (
         "json" if "json" in (content_type or "").lower() else "csv" if "csv" in (content_type or "").lower() else None
@@ -269,19 +270,20 @@ class CaptureReader:
         if len(others):
             yield from self._other_rows(others.to_pylist(), path)
 
-    def _fix_width(self, sample: list[str]) -> None:
+    def _fix_width(self, sample: list[str]) -> int:
+        """The CSV field count: the commonest row width of the first sample, then fixed for the stream."""
         if self.width is None:
             counts: dict[int, int] = {}
             for row in csv.reader(line for text in sample for line in text.splitlines()):
                 if row:
                     counts[len(row)] = counts.get(len(row), 0) + 1
-            self.width = max(counts, key=counts.get) if counts else len(self.names)
+            self.width = max(counts, key=counts.__getitem__) if counts else len(self.names)
+        return self.width
 
     def _csv_rows(self, data: pa.Array | pa.ChunkedArray, path: Path) -> Iterator[Chunk]:
         if isinstance(data, pa.ChunkedArray):
             data = data.combine_chunks()
-        self._fix_width(data.slice(0, 1000).to_pylist())
-        names = positional_names(self.width, self.names)
+        names = positional_names(self._fix_width(data.slice(0, 1000).to_pylist()), self.names)
         joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(data)], pa.int32()), data), "\n")
         table = read_csv_text(joined[0].as_buffer().to_pybytes(), names, self.report, str(path))
         self.report.rows += table.num_rows

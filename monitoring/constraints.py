@@ -201,7 +201,7 @@ def constraints_from_json(doc: dict, source: str) -> Constraints:
         non_negative = (raw.get("num_constraints") or {}).get("is_non_negative")
         if non_negative is not None and not isinstance(non_negative, bool):
             raise ValueError(f"{where}.num_constraints.is_non_negative: expected true or false, got {non_negative!r}")
-        completeness = _read_fraction(raw, "completeness", None, where) if "completeness" in raw else None
+        completeness = _read_fraction(raw, "completeness", 1.0, where) if "completeness" in raw else None
         features.append(
             FeatureConstraints(
                 name=raw["name"],

@@ -90,10 +90,10 @@ def run(env: Mapping[str, str], opt_ml: Path = Path("/opt/ml"), cloudwatch=None)
         if mode not in ("baseline", "check"):
             raise ValueError(f"analysis_mode must be baseline or check, got {mode!r}")
         if mode == "baseline":
-            result = run_baseline(source, output, fmt)
+            counted = run_baseline(source, output, fmt).item_count
             return (
                 0,
-                f"Completed: Job completed successfully. Baseline of {result.item_count} records written to {output}.",
+                f"Completed: Job completed successfully. Baseline of {counted} records written to {output}.",
             )
         for key in ("baseline_statistics", "baseline_constraints"):
             if not env.get(key):

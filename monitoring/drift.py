@@ -64,9 +64,9 @@ def _regroup(sample: dict[str, float], expected: dict[str, float]) -> tuple[dict
             threshold, allowed = 10.0, 0
         if sum(1 for v in expected.values() if v < threshold) <= allowed:
             break
-        smallest = min(expected, key=expected.get)
+        smallest = min(expected, key=expected.__getitem__)
         small_expected, small_sample = expected.pop(smallest), sample.pop(smallest, 0.0)
-        second = min(expected, key=expected.get)
+        second = min(expected, key=expected.__getitem__)
         expected[second] += small_expected
         sample[second] = sample.get(second, 0.0) + small_sample
     return sample, expected

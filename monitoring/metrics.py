@@ -13,6 +13,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from monitoring.constraints import Constraints
 from monitoring.statistics import DatasetStatistics
@@ -38,11 +39,13 @@ def build_metrics(
     data: list[dict] = []
 
     def put(name: str, value: float | None = None, stats: dict | None = None, unit: str = "None") -> None:
-        datum = {"MetricName": name, "Timestamp": stamp, "Dimensions": dims, "Unit": unit}
+        datum: dict[str, Any] = {"MetricName": name, "Timestamp": stamp, "Dimensions": dims, "Unit": unit}
         if stats is not None:
             datum["StatisticValues"] = stats
-        else:
+        elif value is not None:
             datum["Value"] = float(value)
+        else:
+            raise TypeError(f"metric {name}: neither a value nor statistics")
         data.append(datum)
 
     for feat in current.features:

@@ -26,6 +26,8 @@ def load_preprocessor(path: str | Path) -> Callable:
     if not path.is_file():
         raise FileNotFoundError(f"record_preprocessor_script not found: {path}")
     spec = importlib.util.spec_from_file_location("record_preprocessor", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"record_preprocessor_script {path} cannot be imported as a Python module")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     handler = getattr(module, "preprocess_handler", None)

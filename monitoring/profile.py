@@ -78,7 +78,7 @@ class ColumnProfile:
         if not is_text(values):
             self._stop_frequencies(self.distinct_count())  # typed numbers are never a String feature's domain
         elif self.frequencies is not None:
-            counts = self._add_frequencies(values.drop_null() if values.null_count else values)
+            counts = self._add_frequencies(values.drop_null() if values.null_count else values, self.frequencies)
         chunk = classify_with_counts(values, counts) if counts is not None else classify(values)
         self.num_missing += chunk.num_missing
         self.num_integral += chunk.num_integral
@@ -109,21 +109,21 @@ class ColumnProfile:
             self.distinct_overflow = seen
             self.frequencies = None
 
-    def _add_frequencies(self, texts: pa.Array) -> pa.StructArray | None:
-        """Merge this chunk's value counts; returns them, or None once the column has too many values."""
+    def _add_frequencies(self, texts: pa.Array, freq: dict[str, int]) -> pa.StructArray | None:
+        """Merge this chunk's value counts into ``freq`` (``self.frequencies``); returns them, or None once the column
+        has too many values."""
         if len(texts) == 0:
             return None
         counts = pc.value_counts(texts)
         if len(counts) > self.max_distinct:
-            self._stop_frequencies(max(len(counts), len(self.frequencies)))
+            self._stop_frequencies(max(len(counts), len(freq)))
             return None
         values = counts.field("values").to_pylist()
-        if len(counts) + len(self.frequencies) > self.max_distinct:
-            union = len(set(self.frequencies).union(values))
+        if len(counts) + len(freq) > self.max_distinct:
+            union = len(set(freq).union(values))
             if union > self.max_distinct:
                 self._stop_frequencies(union)
                 return None
-        freq = self.frequencies
         for value, count in zip(values, counts.field("counts").to_pylist(), strict=True):
             freq[value] = freq.get(value, 0) + count
         return counts

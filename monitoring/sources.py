@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -49,7 +50,7 @@ def list_files(path: Path, suffixes: tuple[str, ...]) -> list[Path]:
         return [path]
     if not path.is_dir():
         raise FileNotFoundError(f"Dataset not found: {path}")
-    found = []
+    found: list[Path] = []
     for root, dirs, files in os.walk(path):
         dirs.sort()
         found.extend(Path(root) / f for f in sorted(files) if f.endswith(suffixes) and not f.startswith("."))
@@ -90,7 +91,7 @@ def _csv_column_count(path: Path) -> int:
                 counts[len(row)] = counts.get(len(row), 0) + 1
             if i >= 1000:
                 break
-    return max(counts, key=counts.get) if counts else 0
+    return max(counts, key=counts.__getitem__) if counts else 0
 
 
 def _line(row) -> str:
@@ -183,6 +184,7 @@ def records_to_chunk(records: list, names: Sequence[str] | None) -> Chunk:
     """Rows given as JSON objects (by name) or arrays (by position) to string columns."""
     columns: dict[str, list] = {}
     for i, record in enumerate(records):
+        items: Iterable[tuple[str, Any]]
         if isinstance(record, dict):
             items = record.items()
         else:

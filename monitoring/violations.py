@@ -108,12 +108,13 @@ def _feature_checks(
                 ),
             )
         )
-    if rule.domains is not None and cur.categories is not None and cur.num_present:
+    categories = cur.categories
+    if rule.domains is not None and categories is not None and cur.num_present:
         domain = set(rule.domains)
-        inside = sum(count for value, count in cur.categories.items() if value in domain)
+        inside = sum(count for value, count in categories.items() if value in domain)
         fraction = inside / cur.num_present
         if fraction < cfg.domain_content_threshold:
-            unknown = sorted((v for v in cur.categories if v not in domain), key=lambda v: -cur.categories[v])[:5]
+            unknown = sorted((v for v in categories if v not in domain), key=lambda v: -categories[v])[:5]
             found.append(
                 Violation(
                     cur.name,

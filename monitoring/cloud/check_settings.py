@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 from monitoring.cloud.s3util import split_s3_uri
 
@@ -64,7 +65,7 @@ class LivePointer:
             raise ValueError(f"live pointer {where} must be a JSON object, got {type(data).__name__}")
         if data.get("schema") != POINTER_SCHEMA:
             raise ValueError(f"live pointer {where}: schema must be {POINTER_SCHEMA}, got {data.get('schema')!r}")
-        fields = {}
+        fields: dict[str, Any] = {}
         for name in ("endpoint_name", "model_package_group", "model_package_arn", "updated_at"):
             value = data.get(name)
             if not isinstance(value, str) or not value:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import partial
 
 from monitoring.cloud.s3util import list_keys, split_s3_uri
 
@@ -38,6 +39,6 @@ def s3_content_hash(s3, uri: str) -> tuple[str, int] | None:
     for object_key in keys:
         sha.update(object_key[len(base) :].encode() + b"\0")
         body = s3.get_object(Bucket=bucket, Key=object_key)["Body"]
-        for block in iter(lambda body=body: body.read(CHUNK), b""):
+        for block in iter(partial(body.read, CHUNK), b""):
             sha.update(block)
     return (sha.hexdigest(), len(keys)) if keys else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from typing import Any
 
 
 def split_s3_uri(uri: str, what: str = "S3 URI") -> tuple[str, str]:
@@ -22,7 +23,7 @@ def list_keys(s3, bucket: str, prefix: str, limit: int | None = None) -> Iterato
     token = None
     seen = 0
     while True:
-        kwargs = {"Bucket": bucket, "Prefix": prefix}
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
         if token:
             kwargs["ContinuationToken"] = token
         if limit is not None:
