@@ -188,16 +188,56 @@ def _print_execution(execution) -> None:
     print(f"  report: {execution.report_uri}")
 
 
+def _again(args, *words: str) -> str:
+    """An ``mlops monitor`` command line with this invocation's --config, --state-dir and --endpoint."""
+    import shlex
+
+    from pipelines.invocation import command
+
+    extra = []
+    for option in ("config", "state_dir", "endpoint"):
+        value = getattr(args, option, None)
+        if value is not None:
+            extra += [f"--{option.replace('_', '-')}", shlex.quote(str(value))]
+    return command("monitor", *words, *extra)
+
+
+def current_hour_hint(args, config, state: Path, endpoint: str, end) -> str | None:
+    """After a NoData check of the last complete hour: if the endpoint's requests so far are all in the current
+    (incomplete) hour, say so and how to check it now."""
+    from datetime import timedelta
+
+    from monitoring.capture import capture_files
+
+    capture = local_path(f"{config.capture_destination.rstrip('/')}/{endpoint}", state)
+    if not capture.is_dir() or not capture_files(capture, end, None):
+        return None
+    window = f"{end:%Y-%m-%dT%H:%MZ}..{end + timedelta(hours=1):%Y-%m-%dT%H:%MZ}"
+    return (
+        f"No complete hour with data yet: {endpoint}'s captured requests are in the current hour "
+        f"({end:%H:00} UTC onwards), which the next run after {end + timedelta(hours=1):%H:00} UTC checks. "
+        f"Check it now with: {_again(args, 'run', '--window', window)}"
+    )
+
+
 def _run(args) -> int:
+    from pipelines.monitor.executions import NO_DATA
     from pipelines.monitor.loop import check_window, execution_json, last_complete_window, parse_window
 
-    _, _, endpoint, env = _loop_setup(args)
+    config, state, endpoint, env = _loop_setup(args)
     start, end = parse_window(args.window) if args.window else last_complete_window(env.clock())
     execution = check_window(env, endpoint, start, end)
     if args.json:
         print(execution_json(execution))
     else:
         _print_execution(execution)
+        hint = (
+            None
+            if args.window or execution.status != NO_DATA
+            else current_hour_hint(args, config, state, endpoint, end)
+        )
+        if hint:
+            print(hint)
     return 0 if execution.status != "Failed" else 1
 
 
@@ -233,9 +273,21 @@ def _executions(args) -> int:
 
 
 def _report(args) -> int:
+    from pipelines.monitor.executions import FAILED, NO_DATA, ExecutionLog
     from pipelines.monitor.report import write_execution_report
 
     config, state, _, _ = _loop_setup(args)
+    log = ExecutionLog(state)
+    executions = log.all()
+    chosen = (log.get(args.execution) if args.execution else executions[-1]) if executions else None
+    if chosen is not None and chosen.status == NO_DATA:  # nothing was analyzed: not an error, nothing to report
+        print(f"Execution {chosen.execution_id} is {NO_DATA}: {chosen.message}. No report: there was nothing to check.")
+        with_results = [e for e in executions if e.status not in (NO_DATA, FAILED) and e.endpoint == chosen.endpoint]
+        if with_results:
+            latest = with_results[-1]
+            again = _again(args, "report", latest.execution_id)
+            print(f"The latest execution with results is {latest.execution_id}: {again}")
+        return 0
     target = write_execution_report(config, state, args.execution, Path(args.output) if args.output else None)
     print(f"Report: {target}")
     return 0
