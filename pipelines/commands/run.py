@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from pipelines.invocation import command
@@ -52,9 +53,13 @@ def _state(args):
 class Printer:
     """Live progress: one line per step state change, with the time since the run started."""
 
-    def __init__(self, quiet: bool = False) -> None:
+    def __init__(
+        self, quiet: bool = False, say: Callable[[str], None] | None = None, names: dict[str, str] | None = None
+    ) -> None:
         self.started = time.monotonic()
         self.quiet = quiet
+        self.names = names or {}  # staged input URI -> the path the user gave, for failure reasons
+        self.say = say or (lambda line: print(line, flush=True))
 
     def __call__(self, step: str, status: str, info: dict) -> None:
         if self.quiet:
@@ -67,10 +72,29 @@ class Printer:
         if "outcome" in info:
             detail += f" -> {'if' if info['outcome'] else 'else'} branch"
         if "reason" in info:
-            detail += f" {info['reason'].splitlines()[0]}"
+            detail += f" {user_names(info['reason'], self.names).splitlines()[0]}"
         if "attempt" in info:
             detail = f"attempt {info['attempt']} failed ({info['error']}); retrying in {info['delay']:.0f} s"
-        print(f"  [{time.monotonic() - self.started:6.1f}s] {step:<22} {status:<10} {detail}".rstrip(), flush=True)
+        self.say(f"  [{time.monotonic() - self.started:6.1f}s] {step:<22} {status:<10} {detail}".rstrip())
+
+
+def user_names(text: str, names: dict[str, str]) -> str:
+    """``text`` with each staged input's URI replaced by the path the user gave for it."""
+    for staged, given in names.items():
+        text = text.replace(staged, given)
+    return text
+
+
+def _input_names(config, given: str | None, staged: str | None) -> dict[str, str]:
+    """Staged URI -> the user's input: ``--param InputDataUrl=PATH`` if given, else ``data.input``."""
+    from pipelines.staging import data_artifact
+
+    if given is not None:
+        return {staged: given} if staged and staged != given else {}
+    if config.data.input.startswith("s3://") or not Path(config.data.input).is_file():
+        return {}
+    uri = data_artifact(Path(config.data.input)).uri(config.sagemaker.bucket, config.pipeline_name)
+    return {uri: config.data.input}
 
 
 def _run(args) -> int:
@@ -85,6 +109,7 @@ def _run(args) -> int:
     check_params(params, config)  # before the definition (and maybe the SDK's import): a typo answers at once
     registry = open_registry("local", config, state)
     printer = Printer(args.quiet)
+    given = params.get("InputDataUrl")
     runner = LocalRunner(state, registry, max_parallel=args.parallel, progress=printer)
     if args.resume:
         if params:
@@ -99,12 +124,13 @@ def _run(args) -> int:
         )
         if "InputDataUrl" in params:
             params["InputDataUrl"] = stage_input_override(params["InputDataUrl"], config, state)
+        printer.names = _input_names(config, given, params.get("InputDataUrl"))
         result = runner.start(definition, config.pipeline_name, params)
-    _summary(result, time.monotonic() - printer.started)
+    _summary(result, time.monotonic() - printer.started, printer.names)
     return 0 if result.status == "Succeeded" else 1
 
 
-def _summary(result, seconds: float) -> None:
+def _summary(result, seconds: float, names: dict[str, str] | None = None) -> None:
     print(f"Execution {result.execution_id}: {result.status} in {seconds:.1f} s")
     register = result.steps.get("Register", {})
     if register.get("status") == "Succeeded":
@@ -117,7 +143,7 @@ def _summary(result, seconds: float) -> None:
             )
         )
     if result.failure_reason:
-        print(f"Failure: {result.failure_reason}", file=sys.stderr)
+        print(f"Failure: {user_names(result.failure_reason, names or {})}", file=sys.stderr)
     print(f"Record: {result.directory / 'execution.json'}  ({command('executions', 'show', result.execution_id)})")
 
 

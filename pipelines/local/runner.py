@@ -112,8 +112,11 @@ def sources_named(reason: str, step: dict, ctx: Context, execution_dir: Path) ->
     """``reason`` with a job's local copies of its S3 inputs (under ``execution_dir``) named by their S3 URIs.
 
     A job reads its inputs from ``/opt/ml/...``, which the runner maps under the execution's directory; an error
-    naming that copy means nothing to the user, who gave the input's URI (e.g. ``InputDataUrl``)."""
+    naming that copy means nothing to the user, who gave the input's URI (e.g. ``InputDataUrl``). The job log's
+    tail after the message stays verbatim."""
     import re
+
+    reason, tail_mark, tail = reason.partition("\n--- last lines of ")
 
     from pipelines.local.expressions import evaluate
 
@@ -139,7 +142,7 @@ def sources_named(reason: str, step: dict, ctx: Context, execution_dir: Path) ->
             return uri if rest.strip("/") in ("", uri.rsplit("/", 1)[-1]) else uri + rest  # a file input: its URI
 
         reason = re.sub(copy + r"(/[^\s;,:'\"]*)?", named, reason)
-    return reason
+    return reason + tail_mark + tail
 
 
 def new_execution_id() -> str:

@@ -110,6 +110,33 @@ def test_a_broken_input_fails_at_preprocess_and_registers_nothing(state, tmp_pat
     assert Path(record["steps"]["Preprocess"]["log"]).is_file()
 
 
+def test_a_missing_target_column_names_the_users_file_not_the_staged_copy(state, tmp_path, capsys):
+    no_target = tmp_path / "no-target.csv"
+    no_target.write_text("\n".join(",".join(r.split(",")[:-1]) for r in ABALONE.read_text().splitlines()[:50]))
+    assert main(["run", "--config", CONFIG, "--state-dir", str(state), "--param", f"InputDataUrl={no_target}"]) == 1
+    captured = capsys.readouterr()
+    failure = next(line for line in captured.err.splitlines() if line.startswith("Failure:"))
+    assert f"Column 'rings' not found in {no_target};" in failure
+    progress = next(line for line in captured.out.splitlines() if "Preprocess" in line and "Failed" in line)
+    assert f"not found in {no_target};" in progress
+    assert "executions" not in failure and "executions" not in progress  # not the staged copy
+    message = latest(state)["steps"]["Preprocess"]["failure_reason"].splitlines()[0]
+    assert "/container/" not in message and "not found in s3://" in message  # the record names the input's URI
+
+
+def test_the_default_input_is_named_by_data_input():
+    from pipelines.build import config_from_kwargs, local_config
+    from pipelines.commands.run import _input_names, user_names
+    from pipelines.staging import data_artifact
+
+    config = local_config(config_from_kwargs({}, CONFIG))
+    staged = data_artifact(Path(config.data.input)).uri(config.sagemaker.bucket, config.pipeline_name)
+    names = _input_names(config, None, None)
+    assert user_names(f"Column 'x' not found in {staged}; columns", names) == (
+        f"Column 'x' not found in {config.data.input}; columns"
+    )
+
+
 def test_resume_after_an_injected_failure_reruns_only_what_failed(state, capsys):
     from pipelines.build import config_from_kwargs, local_config
     from pipelines.local.definitions import local_definition
