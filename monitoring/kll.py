@@ -63,7 +63,7 @@ class _Compactor:
 
 
 class KLLSketch:
-    """Mergeable quantile sketch compatible with Deequ / SageMaker Model Monitor."""
+    """Quantile sketch compatible with Deequ / SageMaker Model Monitor."""
 
     def __init__(self, sketch_size: int = DEFAULT_SKETCH_SIZE, shrinking_factor: float = DEFAULT_SHRINKING_FACTOR):
         if sketch_size < 2:
@@ -110,25 +110,6 @@ class KLLSketch:
                 self._condense()
                 level0 = self._compactors[0]
 
-    def merge(self, other: KLLSketch) -> KLLSketch:
-        """Merge ``other`` into this sketch (Deequ's ``merge``); returns self."""
-        if (other.sketch_size, other.shrinking_factor) != (self.sketch_size, self.shrinking_factor):
-            raise ValueError(
-                "Cannot merge KLL sketches with different parameters: "
-                f"k={self.sketch_size}, c={self.shrinking_factor} vs k={other.sketch_size}, c={other.shrinking_factor}"
-            )
-        while len(self._compactors) < len(other._compactors):
-            self._expand()
-        for mine, theirs in zip(self._compactors, other._compactors, strict=False):
-            mine.append(theirs.items().copy())
-        self._actual_size = sum(c.size for c in self._compactors)
-        while self._actual_size >= self._total_capacity:
-            before = self._actual_size
-            self._condense()
-            if self._actual_size == before:
-                break
-        return self
-
     # -- queries -----------------------------------------------------------------------------------
     @property
     def levels(self) -> list[np.ndarray]:
@@ -150,14 +131,6 @@ class KLLSketch:
         """Total weight held: the number of values seen."""
         return int(sum(level.size << h for h, level in enumerate(self.levels)))
 
-    def rank(self, value: float, inclusive: bool = True) -> int:
-        """Weighted number of items ``<= value`` (or ``< value`` when not inclusive)."""
-        total = 0
-        for h, level in enumerate(self.levels):
-            hits = np.count_nonzero(level <= value) if inclusive else np.count_nonzero(level < value)
-            total += int(hits) << h
-        return total
-
     def cdf(self, points: np.ndarray) -> np.ndarray:
         """Fraction of the weight at or below each point."""
         values, weights = self.weighted_items()
@@ -167,15 +140,6 @@ class KLLSketch:
         idx = np.searchsorted(values, points, side="right")
         ranks = np.where(idx > 0, cumulative[np.maximum(idx - 1, 0)], 0)
         return ranks / cumulative[-1]
-
-    def quantile(self, q: float) -> float:
-        """Approximate q-quantile (smallest item whose weighted rank reaches ``q * count``)."""
-        values, weights = self.weighted_items()
-        if values.size == 0:
-            raise ValueError("quantile of an empty sketch")
-        cumulative = np.cumsum(weights)
-        target = q * cumulative[-1]
-        return float(values[min(int(np.searchsorted(cumulative, target, side="left")), values.size - 1)])
 
     def buckets(self, minimum: float, maximum: float, num_buckets: int = 10) -> list[dict[str, float]]:
         """Deequ's equal-width buckets from min to max, counted from the sketch's ranks."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import getpass
 import http.client
-import json
 import random
 import shlex
 import time
@@ -88,6 +87,7 @@ def send(port: int, rows: list[list[str]], clock: DemoClock, start: datetime) ->
 def run_demo(config: Config, state_dir: Path, say=print) -> DemoReport:
     """Run the loop; every step says what it does. Returns where things are."""
     from inference.server import BackgroundServer, ServeOptions
+    from monitoring.local.alarm_names import drift_alarm_name, name_prefix
     from pipelines.commands.run import Printer
     from pipelines.deploy.local import deploy_on_approval
     from pipelines.local.definitions import local_definition
@@ -156,7 +156,7 @@ def run_demo(config: Config, state_dir: Path, say=print) -> DemoReport:
             f"drifted: {', '.join(drifted_features) or 'none'}"
         )
         for transition in execution.alarm_transitions:
-            if transition["alarm_name"].endswith("data-drift"):
+            if transition["alarm_name"] == drift_alarm_name(name_prefix(config.endpoint_name)):
                 say(f"   alarm {transition['alarm_name']}: {transition['old_state']} -> {transition['new_state']}")
         for alert in execution.alerts:
             alerts.append(alert["summary"])
@@ -192,7 +192,3 @@ def summary(report: DemoReport) -> str:
         "  next: " + command("models", "list", "--state-dir", shlex.quote(str(report.state_dir))),
     ]
     return "\n".join(lines)
-
-
-def demo_json(report: DemoReport) -> str:
-    return json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in report.__dict__.items()}, indent=2)

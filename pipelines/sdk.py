@@ -63,12 +63,6 @@ def offline_sdk(region: str) -> Iterator[None]:
             os.environ["AWS_EC2_METADATA_DISABLED"] = previous
 
 
-def sdk_version() -> str:
-    from importlib.metadata import version
-
-    return version("sagemaker")
-
-
 def pipeline_session(region: str, bucket: str, boto_session=None):
     """A PipelineSession that builds definitions without any network call."""
     prepare_environment(region)

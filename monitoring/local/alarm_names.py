@@ -1,4 +1,8 @@
-"""What a feature name contributes to an alarm name, the same for the local alarms and CloudWatch's.
+"""The drift alarms' names, one module for the local loop's alarms and the CloudFormation template's.
+
+An endpoint's alarms are named after its prefix (the lower-cased endpoint name, at most 40 characters):
+``<prefix>-drift`` is the composite alarm (what alerts and retrains) and ``<prefix>-drift-<part>`` the alarm of
+one feature, where ``<part>`` is ``alarm_name_part(feature)``. The template passes ``${NamePrefix}`` as the prefix.
 
 CloudWatch takes any UTF-8 without control characters in an alarm name, but the names also go into ARNs (EventBridge
 patterns, IAM conditions), composite alarm rules (``ALARM("...")``, where a double quote or a parenthesis ends the
@@ -12,6 +16,11 @@ import hashlib
 import re
 import unicodedata
 
+MAX_NAME = 255  # CloudWatch alarm and metric names, CloudFormation logical ids
+MAX_PREFIX = 40  # name_prefix
+DRIFT = "-drift"  # the composite alarm's suffix; a feature alarm adds "-<part>"
+# What a feature contributes to its alarm's name, so that "<prefix>-drift-<part>" fits in MAX_NAME.
+MAX_ALARM_PART = MAX_NAME - MAX_PREFIX - len(DRIFT) - 1  # 208
 _SAFE_PART = re.compile(r"^[A-Za-z0-9_.-]+$")
 _UNSAFE_RUN = re.compile(r"[^A-Za-z0-9_.]+")
 
@@ -26,7 +35,7 @@ def ascii_fold(value: str) -> str:
     return unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii")
 
 
-def alarm_name_part(feature: str, limit: int = 208) -> str:
+def alarm_name_part(feature: str, limit: int = MAX_ALARM_PART) -> str:
     """A feature's part of an alarm name: the name itself when it is made of letters, digits and ``_.-`` and fits
     in ``limit``; otherwise a readable ASCII form plus a hash of the exact name (``mean radius`` ->
     ``mean-radius-1a2b3c4d``), so names differing only in such characters get distinct, stable alarm names."""
@@ -37,3 +46,19 @@ def alarm_name_part(feature: str, limit: int = 208) -> str:
     digest = name_digest(feature)
     readable = _UNSAFE_RUN.sub("-", ascii_fold(feature)).strip("-.")[: limit - len(digest) - 1].rstrip("-.")
     return f"{readable}-{digest}" if readable else digest
+
+
+def name_prefix(endpoint: str) -> str:
+    """Lower-case prefix of an endpoint's alarms (and, on AWS, functions, topic and key alias): the endpoint name,
+    at most 40 characters."""
+    return endpoint.lower()[:MAX_PREFIX].rstrip("-")
+
+
+def drift_alarm_name(prefix: str) -> str:
+    """The composite drift alarm of the endpoint with this ``name_prefix``: ``<prefix>-drift``."""
+    return f"{prefix}{DRIFT}"
+
+
+def feature_alarm_name(prefix: str, feature: str) -> str:
+    """The drift alarm of one feature: ``<prefix>-drift-<alarm_name_part(feature)>``."""
+    return f"{drift_alarm_name(prefix)}-{alarm_name_part(feature)}"

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from monitoring.local.alarm_names import alarm_name_part
+from monitoring.local.alarm_names import drift_alarm_name, feature_alarm_name, name_prefix
 from monitoring.local.alarm_rule import (
     ALARM,
     INSUFFICIENT_DATA,
@@ -424,18 +424,20 @@ def feature_drift_alarms(
     thresholds: Mapping[str, float],
     endpoint: str,
     schedule: str,
-    composite_name: str | None = None,
     period: int = 3600,
     evaluation_periods: int = 1,
     datapoints_to_alarm: int = 1,
     treat_missing_data: str = "ignore",
 ) -> tuple[list[MetricAlarm], CompositeAlarm]:
     """One alarm per feature on ``feature_baseline_drift_<f>`` (Maximum > the feature's drift threshold) and the
-    composite ``ALARM(f1) OR ALARM(f2) ...`` over them: the one alarm that alerts and retrains."""
+    composite ``ALARM(f1) OR ALARM(f2) ...`` over them: the one alarm that alerts and retrains. The names are
+    CloudWatch's (``alarm_names``: ``<prefix>-drift-<part>`` and ``<prefix>-drift``), so one endpoint has one
+    drift alarm whatever the schedule; the schedule is the metrics' ``MonitoringSchedule`` dimension."""
     dims = {"Endpoint": endpoint, "MonitoringSchedule": schedule}
+    prefix = name_prefix(endpoint)
     alarms = [
         MetricAlarm(
-            name=f"{endpoint}-{schedule}-drift-{alarm_name_part(feature)}",
+            name=feature_alarm_name(prefix, feature),
             metric_name=f"feature_baseline_drift_{feature}",
             threshold=float(threshold),
             comparison_operator="GreaterThanThreshold",
@@ -451,4 +453,4 @@ def feature_drift_alarms(
     if not alarms:
         raise ValueError("feature_drift_alarms: no features given (expected {feature: drift threshold})")
     rule = " OR ".join(f'ALARM("{a.name}")' for a in alarms)
-    return alarms, CompositeAlarm(composite_name or f"{endpoint}-{schedule}-data-drift", rule)
+    return alarms, CompositeAlarm(drift_alarm_name(prefix), rule)

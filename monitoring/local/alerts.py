@@ -3,7 +3,7 @@
 ``deliver(alert, sinks)`` never raises into monitoring: each sink's outcome is a ``DeliveryResult`` (success,
 attempts, last error). The webhook POSTs the alert as JSON with a timeout per attempt and retries with
 exponential backoff on network errors, timeouts, 429 and 5xx; 2xx is success, any other 4xx (and a redirect,
-which is not followed) is final. Sinks are built from configuration with ``sinks_from_config``.
+which is not followed) is final. The local loop builds its sinks from ``monitoring.alerts`` of the configuration.
 """
 
 from __future__ import annotations
@@ -274,41 +274,3 @@ def deliver(alert: Alert, sinks: Sequence[Sink], sleep: Sleep = time.sleep) -> l
             )
         results.append(result)
     return results
-
-
-def sink_from_config(entry: Mapping, where: str = "alerts.sinks[0]") -> Sink:
-    """One sink from a configuration entry: {type: log, level}, {type: jsonl, path} or {type: webhook, url, ...}."""
-    if not isinstance(entry, Mapping):
-        raise ValueError(f"{where}: expected a mapping with a 'type', got {entry!r}")
-    kind, options = entry.get("type"), {k: v for k, v in entry.items() if k != "type"}
-    allowed = {
-        "log": {"level", "name"},
-        "jsonl": {"path", "name"},
-        "webhook": {"url", "timeout", "retries", "backoff", "max_backoff", "headers", "proxy", "name"},
-    }
-    if kind not in allowed:
-        raise ValueError(f"{where}.type: must be one of {', '.join(allowed)}, got {kind!r}")
-    unknown = sorted(set(options) - allowed[kind])
-    if unknown:
-        raise ValueError(f"{where}: unknown option(s) {unknown} for a {kind} sink; allowed: {sorted(allowed[kind])}")
-    if kind == "log":
-        level = options.get("level", "WARNING")
-        number = logging.getLevelName(str(level).upper())
-        if not isinstance(number, int):
-            raise ValueError(f"{where}.level: must be a logging level such as WARNING or ERROR, got {level!r}")
-        return LogSink(number, options.get("name", "log"))
-    if kind == "jsonl":
-        if not options.get("path"):
-            raise ValueError(f"{where}.path: a jsonl sink needs the file to append to")
-        return JsonLinesSink(Path(options["path"]), options.get("name", "jsonl"))
-    if not options.get("url"):
-        raise ValueError(f"{where}.url: a webhook sink needs an http:// or https:// url")
-    try:
-        return WebhookSink(**options)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{where}: {exc}") from exc
-
-
-def sinks_from_config(entries: Sequence[Mapping], where: str = "alerts.sinks") -> list[Sink]:
-    """All sinks of a configuration list, with errors naming the entry."""
-    return [sink_from_config(entry, f"{where}[{i}]") for i, entry in enumerate(entries)]

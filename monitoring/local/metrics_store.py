@@ -221,20 +221,3 @@ class MetricsStore:
             point["Unit"] = data_unit
             points.append(point)
         return points
-
-    def list_metrics(self, namespace: str | None = None, metric_name: str | None = None) -> list[dict]:
-        """The metrics held (``Namespace``, ``MetricName``, ``Dimensions``), optionally filtered, sorted."""
-        query = "SELECT DISTINCT namespace, metric_name, dimensions FROM datapoints WHERE 1 = 1"
-        args = []
-        if namespace is not None:
-            query += " AND namespace = ?"
-            args.append(namespace)
-        if metric_name is not None:
-            query += " AND metric_name = ?"
-            args.append(metric_name)
-        with closing(self._connect()) as conn:
-            rows = conn.execute(query + " ORDER BY namespace, metric_name, dimensions", args).fetchall()
-        return [
-            {"Namespace": ns, "MetricName": name, "Dimensions": [{"Name": k, "Value": v} for k, v in json.loads(dims)]}
-            for ns, name, dims in rows
-        ]

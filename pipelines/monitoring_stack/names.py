@@ -1,25 +1,24 @@
 """Names of the monitoring resources, derived from the configuration (one place, so the stack, the model-monitor
-schedule, the alarms and the Lambda functions agree)."""
+schedule, the alarms and the Lambda functions agree). The alarms' own names come from
+``monitoring.local.alarm_names``, which the local loop's alarms use too."""
 
 from __future__ import annotations
 
 import re
 
-from monitoring.local.alarm_names import alarm_name_part, ascii_fold, name_digest
+from monitoring.local import alarm_names
+from monitoring.local.alarm_names import MAX_NAME, ascii_fold, name_digest
 from pipelines.config import Config
 
 MAX_FEATURES = 100  # a composite alarm's rule names at most 100 alarms
-MAX_NAME = 255  # CloudWatch alarm and metric names, CloudFormation logical ids
-MAX_PREFIX = 40  # name_prefix
 DRIFT_METRIC = "feature_baseline_drift_"  # the analyzer's (and Model Monitor's) metric, + the raw feature name
-# What a feature contributes to its alarm's name, so that "<prefix>-drift-<part>" fits in MAX_NAME.
-MAX_ALARM_PART = MAX_NAME - MAX_PREFIX - len("-drift-")  # 208, alarm_name_part's default
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def name_prefix(config: Config) -> str:
-    """Lower-case prefix of the functions, alarms, topic and key alias: the endpoint name, at most 40 characters."""
-    return config.endpoint_name.lower()[:MAX_PREFIX].rstrip("-")
+    """Lower-case prefix of the functions, alarms, topic and key alias: the endpoint name, at most 40 characters
+    (``alarm_names.name_prefix``, which the local alarms use too)."""
+    return alarm_names.name_prefix(config.endpoint_name)
 
 
 def stack_name(config: Config) -> str:
@@ -36,16 +35,6 @@ def schedule_name(config: Config) -> str:
 def job_name_prefix(config: Config) -> str:
     """Prefix of the processing engine's check jobs (the job-state rule matches it): at most 37 characters."""
     return f"{name_prefix(config)[:34].rstrip('-')}-dq"
-
-
-def feature_alarm_name(config: Config, feature: str) -> str:
-    """The drift alarm of one feature: ``<prefix>-drift-<alarm_name_part(feature)>``."""
-    return f"{name_prefix(config)}-drift-{alarm_name_part(feature, MAX_ALARM_PART)}"
-
-
-def drift_alarm_name(config: Config) -> str:
-    """The composite alarm: what alerts and retrains."""
-    return f"{name_prefix(config)}-drift"
 
 
 def monitored_features(config: Config) -> tuple[str, ...]:

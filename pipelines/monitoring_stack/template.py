@@ -17,12 +17,14 @@ from typing import Any
 
 import yaml
 
-from pipelines.monitoring_stack.names import MAX_ALARM_PART, alarm_name_part, check_feature_name, logical_id
+from monitoring.local.alarm_names import alarm_name_part, drift_alarm_name, feature_alarm_name
+from pipelines.monitoring_stack.names import check_feature_name, logical_id
 
 INFRASTRUCTURE = Path(__file__).resolve().parents[2] / "infrastructure"
 TEMPLATE = "monitoring.yaml"
 FRAGMENTS = "monitoring-fragments.yaml"
 MAX_BODY = 51_200  # CreateChangeSet's TemplateBody limit; larger templates go through S3
+NAME_PREFIX = "${NamePrefix}"  # the template parameter holding names.name_prefix(config)
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -76,6 +78,16 @@ def _add(resources: dict, logical: str, resource: dict, where: str) -> None:
     resources[logical] = resource
 
 
+def _check_alarm_name(resource: dict, expected: str, where: str) -> None:
+    """The fragments file names an alarm as ``alarm_names`` does (the local alarms' names), or rendering fails."""
+    name = resource.get("Properties", {}).get("AlarmName")
+    if name != {"Fn::Sub": expected}:
+        raise ValueError(
+            f"{where}: AlarmName is {name!r}, expected !Sub {expected!r} (monitoring/local/alarm_names.py names the "
+            "alarms for the local loop too)"
+        )
+
+
 def render_template(
     features: Sequence[str],
     emails: Sequence[str] = (),
@@ -102,15 +114,17 @@ def render_template(
     alarm_ids, parts = [], {}
     for feature in features:
         check_feature_name(feature)
-        part = alarm_name_part(feature, MAX_ALARM_PART)
+        part = alarm_name_part(feature)
         if part in parts:
             raise ValueError(f"features {parts[part]!r} and {feature!r} would both name their drift alarm ...-{part}")
         parts[part] = feature
         logical = logical_id("FeatureDriftAlarm", feature)
         fragment = _substitute(fragments["FeatureAlarm"], {"{feature}": feature, "{alarm_name_part}": part})
+        _check_alarm_name(fragment, feature_alarm_name(NAME_PREFIX, feature), f"{FRAGMENTS} FeatureAlarm")
         _add(resources, logical, fragment, feature)
         alarm_ids.append(logical)
     composite = copy.deepcopy(fragments["DriftAlarm"])
+    _check_alarm_name(composite, drift_alarm_name(NAME_PREFIX), f"{FRAGMENTS} DriftAlarm")
     # the alarm names are the feature alarms' own AlarmName expressions (Fn::Sub of the NamePrefix parameter)
     names = [resources[logical]["Properties"]["AlarmName"]["Fn::Sub"] for logical in alarm_ids]
     composite["Properties"]["AlarmRule"] = {"Fn::Sub": " OR ".join(f'ALARM("{name}")' for name in names)}

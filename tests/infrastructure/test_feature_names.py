@@ -12,7 +12,7 @@ import pytest
 from cfnlint.api import ManualArgs
 from cfnlint.api import lint as cfn_lint
 
-from monitoring.local.alarm_names import alarm_name_part
+from monitoring.local.alarm_names import alarm_name_part, feature_alarm_name, name_prefix
 from monitoring.local.alarm_rule import parse_rule, rule_children
 from monitoring.local.alarms import feature_drift_alarms
 from pipelines.build import config_from_kwargs
@@ -92,11 +92,10 @@ def test_logical_ids_and_alarm_names_are_valid_and_unique(features, template):
 
 
 def test_readable_names_and_the_names_that_were_already_valid_stay_as_they_were(config):
-    assert names.feature_alarm_name(config, "a_b") == "abalone-endpoint-drift-a_b"
-    assert names.feature_alarm_name(config, "ete") == "abalone-endpoint-drift-ete"
-    assert re.fullmatch(
-        r"abalone-endpoint-drift-mean-radius-[0-9a-f]{8}", names.feature_alarm_name(config, "mean radius")
-    )
+    prefix = names.name_prefix(config)
+    assert feature_alarm_name(prefix, "a_b") == "abalone-endpoint-drift-a_b"
+    assert feature_alarm_name(prefix, "ete") == "abalone-endpoint-drift-ete"
+    assert re.fullmatch(r"abalone-endpoint-drift-mean-radius-[0-9a-f]{8}", feature_alarm_name(prefix, "mean radius"))
     assert re.fullmatch(r"ete-[0-9a-f]{8}", alarm_name_part("été"))
     distinct = {alarm_name_part(f) for f in ("a/b", "a b", "a_b", "a-b", "été", "ete", "e te", "x" * 231 + "1")}
     assert len(distinct) == 8
@@ -123,11 +122,26 @@ def test_cfn_lint_finds_nothing_in_the_rendered_template(template):
     assert [str(m) for m in cfn_lint(template_body(template), config=config)] == []
 
 
-def test_the_local_alarms_take_the_same_names(features):
-    alarms, composite = feature_drift_alarms({f: 0.1 for f in features}, "ep", "hourly")
+@pytest.mark.parametrize("endpoint", ["abalone-endpoint", "Abalone-Endpoint-" + "x" * 40])
+def test_the_local_alarms_take_the_deployed_alarms_names(features, config, endpoint):
+    """The local loop's drift alarms and the rendered template's, for one endpoint and its features: the same
+    feature alarm names, the same composite alarm name (``<endpoint>-drift``) and the same composite rule."""
+    config = replace(config, serving=replace(config.serving, endpoint_name=endpoint))
+    template = render_template(names.monitored_features(config))
+    prefix = names.name_prefix(config)  # the stack's NamePrefix parameter
+    assert prefix == name_prefix(endpoint)
+    deployed = {alarm_name(template, logical, prefix) for logical in feature_alarms(template)}
+    deployed_composite = alarm_name(template, "DriftAlarm", prefix)
+    deployed_rule = template["Resources"]["DriftAlarm"]["Properties"]["AlarmRule"]["Fn::Sub"]
+
+    alarms, composite = feature_drift_alarms({f: 0.1 for f in features}, endpoint, "hourly")
     assert len({a.name for a in alarms}) == len(features)
-    assert {a.name for a in alarms} == {f"ep-hourly-drift-{alarm_name_part(f)}" for f in features}
+    assert {a.name for a in alarms} == deployed
+    assert composite.name == deployed_composite == f"{prefix}-drift"
+    assert composite.rule == deployed_rule.replace("${NamePrefix}", prefix)
     assert set(rule_children(parse_rule(composite.rule))) == {a.name for a in alarms}
+    outputs = template["Outputs"]["DriftAlarmName"]["Value"]["Fn::Sub"]  # what the retraining rule matches
+    assert outputs.replace("${NamePrefix}", prefix) == composite.name
 
 
 @pytest.mark.parametrize(

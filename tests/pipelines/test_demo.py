@@ -16,7 +16,7 @@ def test_demo_runs_the_whole_loop(tmp_path, capsys):
     assert main(["demo", "--config", str(ROOT / "mlops.yaml"), "--state-dir", str(state)]) == 0
     out = capsys.readouterr().out
     assert "Approving abalone/1 on your behalf" in out
-    assert "alarm abalone-endpoint-hourly-data-drift: OK -> ALARM" in out
+    assert "alarm abalone-endpoint-drift: OK -> ALARM" in out  # the name the AWS stack gives it
     versions = SQLiteRegistry(state / "registry.db").list_versions("abalone")
     assert [(v.version, v.status) for v in versions] == [(2, "PendingManualApproval"), (1, "Approved")]
     alerts = [json.loads(line) for line in (state / "alerts.jsonl").read_text().splitlines()]

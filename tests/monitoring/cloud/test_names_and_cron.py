@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 
+from monitoring.local.alarm_names import drift_alarm_name, feature_alarm_name
 from pipelines.monitoring_stack import names
 
 AWS_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -16,8 +17,9 @@ def test_names_of_the_bundled_configuration(cloud_config):
     assert names.stack_name(cloud_config) == "abalone-endpoint-monitoring"
     assert names.schedule_name(cloud_config) == "abalone-endpoint-data-quality"
     assert names.job_name_prefix(cloud_config) == "abalone-endpoint-dq"
-    assert names.drift_alarm_name(cloud_config) == "abalone-endpoint-drift"
-    assert names.feature_alarm_name(cloud_config, "whole_weight") == "abalone-endpoint-drift-whole_weight"
+    prefix = names.name_prefix(cloud_config)
+    assert drift_alarm_name(prefix) == "abalone-endpoint-drift"
+    assert feature_alarm_name(prefix, "whole_weight") == "abalone-endpoint-drift-whole_weight"
 
 
 def test_long_and_odd_endpoint_names_still_give_valid_names(cloud_config):

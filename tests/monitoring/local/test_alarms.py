@@ -199,7 +199,8 @@ def put_check(store: MetricsStore, data, when: datetime) -> None:
 
 
 def test_one_drift_event_is_one_composite_transition_across_processes(tmp_path, check_metrics):
-    alarms, composite = feature_drift_alarms(check_metrics["thresholds"], "ep", "hourly", composite_name="drift")
+    alarms, composite = feature_drift_alarms(check_metrics["thresholds"], "ep", "hourly")
+    assert composite.name == "ep-drift"  # CloudWatch's name, alarm_names.drift_alarm_name
     metrics = MetricsStore(tmp_path / "metrics")
     hours = [NOW + timedelta(hours=h, minutes=5) for h in range(8)]
 
@@ -208,7 +209,7 @@ def test_one_drift_event_is_one_composite_transition_across_processes(tmp_path, 
 
     put_check(metrics, check_metrics["clean"], hours[0])
     first = evaluate(0)
-    assert first.transition_of("drift").new_state == OK
+    assert first.transition_of(composite.name).new_state == OK
     assert {t.new_state for t in first.transitions} == {OK}
 
     put_check(metrics, check_metrics["drift"], hours[1])
@@ -216,27 +217,27 @@ def test_one_drift_event_is_one_composite_transition_across_processes(tmp_path, 
     drifted = {d.feature_name for d in check_metrics["drifts"] if d.drifted}
     assert drifted >= set(DRIFTED)
     changed = {t.alarm_name for t in second.transitions if t.new_state == ALARM}
-    assert changed == {f"ep-hourly-drift-{f}" for f in drifted} | {"drift"}
-    alert = second.transition_of("drift")
+    assert changed == {f"ep-drift-{f}" for f in drifted} | {composite.name}
+    alert = second.transition_of(composite.name)
     assert (alert.old_state, alert.new_state) == (OK, ALARM)
-    assert alert.reason.startswith('Alarm rule ALARM("ep-hourly-drift-')
-    assert {t["name"] for t in alert.reason_data["triggeringAlarms"]} == {f"ep-hourly-drift-{f}" for f in drifted}
-    length = second.states["ep-hourly-drift-length"]
+    assert alert.reason.startswith('Alarm rule ALARM("ep-drift-')
+    assert {t["name"] for t in alert.reason_data["triggeringAlarms"]} == {f"ep-drift-{f}" for f in drifted}
+    length = second.states["ep-drift-length"]
     assert length.reason.startswith("Threshold Crossed: 1 out of the last 1 datapoints [")
     assert "was greater than the threshold (0.1)" in length.reason
 
     assert evaluate(1).transitions == ()  # the same evaluation again: nothing changes
     put_check(metrics, check_metrics["drift"], hours[2])
     assert evaluate(2).transitions == ()  # drift persists: no second alert
-    assert evaluate(4).states["drift"].value == ALARM
+    assert evaluate(4).states[composite.name].value == ALARM
     silent = evaluate(6)  # no check in the last three hours: 'ignore' keeps the per-feature alarms in ALARM
     assert silent.transitions == ()
-    assert silent.states["ep-hourly-drift-length"].value == ALARM
+    assert silent.states["ep-drift-length"].value == ALARM
 
     put_check(metrics, check_metrics["clean"], hours[7])
     recovered = evaluate(7)
-    assert recovered.transition_of("drift").new_state == OK
-    history = AlarmStore(tmp_path / "alarms").history("drift")
+    assert recovered.transition_of(composite.name).new_state == OK
+    history = AlarmStore(tmp_path / "alarms").history(composite.name)
     assert [(t.old_state, t.new_state) for t in history] == [(ALARM, OK), (OK, ALARM), (INSUFFICIENT_DATA, OK)]
     assert json.loads(json.dumps(history[1].to_json()))["timestamp"] == "2024-05-01T13:05:00.000+0000"
 

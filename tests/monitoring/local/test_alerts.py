@@ -22,7 +22,6 @@ from monitoring.local.alerts import (
     alert_from_transition,
     deliver,
     drifted_features,
-    sinks_from_config,
 )
 from tests.monitoring.drift_checks import make_baseline, make_check, write_sample
 
@@ -30,7 +29,7 @@ WHEN = datetime(2024, 5, 1, 13, 5, tzinfo=timezone.utc)
 ALERT = Alert(
     endpoint="abalone-ep",
     model_version="abalone/3",
-    alarm_name="abalone-ep-hourly-data-drift",
+    alarm_name="abalone-ep-drift",
     new_state="ALARM",
     old_state="OK",
     reason="Alarm rule ALARM(x) is TRUE: x is ALARM",
@@ -213,12 +212,12 @@ def test_jsonl_sink_keeps_lines_whole_under_concurrency_and_after_a_torn_line(tm
 
 def test_log_sink_logs_the_summary(caplog):
     with caplog.at_level(logging.INFO, logger="monitoring.alerts"):
-        (result,) = deliver(ALERT, sinks_from_config([{"type": "log", "level": "error"}]))
+        (result,) = deliver(ALERT, [LogSink(logging.ERROR)])
     assert result.ok
     (record,) = [r for r in caplog.records if r.message.startswith("ALERT ")]
     assert record.levelno == logging.ERROR
     assert record.message == (
-        "ALERT abalone-ep-hourly-data-drift is ALARM (was OK) on endpoint abalone-ep, model version abalone/3; "
+        "ALERT abalone-ep-drift is ALARM (was OK) on endpoint abalone-ep, model version abalone/3; "
         "drifted: length 0.476 > 0.1, sex 0.282 > 0.1; report: /state/reports/abalone-ep/2024/05/01/13/report.html"
     )
     assert record.alert["model_version"] == "abalone/3"
@@ -242,35 +241,17 @@ def test_a_failing_sink_never_stops_the_others(tmp_path, caplog):
     assert sum("NOT delivered" in r.message for r in caplog.records) == 2
 
 
-def test_sinks_from_configuration(tmp_path):
-    sinks = sinks_from_config(
-        [
-            {"type": "log"},
-            {"type": "jsonl", "path": str(tmp_path / "a.jsonl")},
-            {"type": "webhook", "url": "https://hooks.example.invalid/x", "timeout": 2, "retries": 5, "backoff": 0.5},
-        ]
-    )
-    assert [type(s) for s in sinks] == [LogSink, JsonLinesSink, WebhookSink]
-    assert sinks[0].level == logging.WARNING
-    assert (sinks[2].timeout, sinks[2].retries, sinks[2].backoff) == (2, 5, 0.5)
-
-
 @pytest.mark.parametrize(
-    ("entry", "message"),
+    ("options", "message"),
     [
-        ({"type": "sns"}, r"alerts.sinks\[0\].type: must be one of log, jsonl, webhook, got 'sns'"),
-        ({"type": "webhook", "url": "ftp://x"}, "url must start with http:// or https://, got 'ftp://x'"),
-        ({"type": "webhook", "url": "http://x", "timeout": "soon"}, "must be numbers and retries an integer"),
-        ({"type": "webhook", "url": "http://x", "retry": 3}, r"unknown option\(s\) \['retry'\] for a webhook sink"),
-        ({"type": "webhook"}, "a webhook sink needs an http:// or https:// url"),
-        ({"type": "jsonl"}, r"alerts.sinks\[0\].path: a jsonl sink needs the file"),
-        ({"type": "log", "level": "LOUD"}, "must be a logging level such as WARNING"),
-        ("log", "expected a mapping with a 'type'"),
+        ({"url": "ftp://x"}, "url must start with http:// or https://, got 'ftp://x'"),
+        ({"url": "http://x", "timeout": "soon"}, "must be numbers and retries an integer"),
+        ({"url": "http://x", "retries": 1.5}, "must be numbers and retries an integer"),
     ],
 )
-def test_invalid_sink_configuration_is_rejected(entry, message):
+def test_invalid_webhook_options_are_rejected(options, message):
     with pytest.raises(ValueError, match=message):
-        sinks_from_config([entry])
+        WebhookSink(**options)
 
 
 def test_alert_from_a_transition_and_a_real_analysis_summary(tmp_path):

@@ -99,11 +99,6 @@ def test_a_metric_is_its_name_and_its_whole_dimension_set(tmp_path):
     assert total(None) == []
     assert total(DIMS, name="n") == [7.0]
     assert total(DIMS, namespace="other-ns") == [1000.0]
-    names = {(m["Namespace"], m["MetricName"], len(m["Dimensions"])) for m in store.list_metrics()}
-    assert names == {("ns", "m", 2), ("ns", "m", 1), ("ns", "n", 2), ("other-ns", "m", 2)}
-    assert store.list_metrics(namespace="ns", metric_name="n") == [
-        {"Namespace": "ns", "MetricName": "n", "Dimensions": sorted(DIMS, key=lambda d: d["Name"])}
-    ]
 
 
 def test_unit_filter_and_missing_timestamp_uses_the_clock(tmp_path):
