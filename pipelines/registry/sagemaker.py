@@ -58,7 +58,10 @@ class SageMakerRegistry:
         except ClientError as exc:
             error = exc.response.get("Error", {})
             if error.get("Code") in ("ValidationException", "ResourceNotFound"):
-                raise RegistryError(f"Unknown model package group {group!r}: {exc}") from exc
+                where = getattr(getattr(self.sm, "meta", None), "region_name", None) or "its region"
+                raise RegistryError(
+                    f"Unknown model package group {group!r} in the SageMaker Model Registry ({where}): {exc}"
+                ) from exc
             code, message = error.get("Code", "unknown"), error.get("Message", exc)
             raise RegistryError(f"DescribeModelPackageGroup {group} failed ({code}): {message}") from exc
 

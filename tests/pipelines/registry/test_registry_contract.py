@@ -103,8 +103,10 @@ def test_approval_and_rejection_are_recorded_with_who_when_and_why(registry):
 
 def test_unknown_group_or_version_is_a_clear_error(registry):
     registry.register(package_request())
-    with pytest.raises(RegistryError, match="Unknown model package group 'nope'"):
+    with pytest.raises(RegistryError, match="Unknown model package group 'nope'") as unknown:
         registry.set_status("nope", 1, APPROVED, by="alice")
+    where = str(registry.path) if isinstance(registry, SQLiteRegistry) else "SageMaker Model Registry (us-east-1)"
+    assert where in str(unknown.value)  # the registry it read: a state directory's, or a region's
     with pytest.raises(RegistryError, match="Unknown version abalone/7"):
         registry.set_status("abalone", 7, APPROVED, by="alice")
     with pytest.raises(RegistryError, match="status must be one of"):
