@@ -6,10 +6,12 @@ against, lists its violations and read counts, and plots the drift trend of the 
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 from monitoring.local.html_report import write_report
 from pipelines.config import Config
+from pipelines.invocation import command
 from pipelines.monitor.executions import FAILED, NO_DATA, ExecutionLog, MonitoringExecution
 from pipelines.objectstore import local_path
 from pipelines.registry.factory import open_registry
@@ -24,7 +26,8 @@ def select_execution(state_dir: Path, execution_id: str | None = None) -> Monito
     log = ExecutionLog(state_dir)
     executions = log.all()
     if not executions:
-        raise ValueError(f"No monitoring executions under {state_dir}: run `mlops monitor run` first")
+        first = command("monitor", "run", "--state-dir", shlex.quote(str(state_dir)))
+        raise ValueError(f"No monitoring executions under {state_dir}: run `{first}` first")
     execution = log.get(execution_id) if execution_id else executions[-1]
     if execution.status in (FAILED, NO_DATA):
         raise ValueError(f"Execution {execution.execution_id} is {execution.status}: {execution.message}")

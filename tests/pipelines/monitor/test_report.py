@@ -112,8 +112,9 @@ def test_the_command_writes_the_same_report(monitored, tmp_path, capsys):
 
 def test_only_executions_with_check_results_have_a_report(monitored, tmp_path):
     state, (clean, _) = monitored
-    with pytest.raises(ValueError, match="No monitoring executions under"):
+    with pytest.raises(ValueError, match="No monitoring executions under") as none:
         select_execution(tmp_path)
+    assert f"monitor run --state-dir {tmp_path}` first" in str(none.value)  # the command reaches this state
     with pytest.raises(ValueError, match="Unknown monitoring execution 'nope'"):
         select_execution(state, "nope")
     failed = tmp_path / "failed"
