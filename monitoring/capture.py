@@ -21,7 +21,7 @@ import io
 import json
 import re
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pyarrow as pa
@@ -312,9 +312,3 @@ class CaptureReader:
         if rows:
             self.report.rows += len(rows)
             yield records_to_chunk(rows, self.names)
-
-
-def last_complete_hour(now: datetime) -> tuple[datetime, datetime]:
-    """The window [start, end) of the last complete hour before ``now``."""
-    end = now.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
-    return end - timedelta(hours=1), end

@@ -129,12 +129,8 @@ class ColumnProfile:
         return counts
 
     def distinct_count(self) -> int:
-        """Exact distinct count, or a lower bound once tracking stopped (see ``frequencies_complete``)."""
+        """Exact distinct count, or a lower bound once tracking stopped (``frequencies`` is then None)."""
         return len(self.frequencies) if self.frequencies is not None else self.distinct_overflow
-
-    @property
-    def frequencies_complete(self) -> bool:
-        return self.frequencies is not None
 
 
 class DatasetProfile:

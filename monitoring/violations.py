@@ -16,7 +16,6 @@ BASELINE_DRIFT = "baseline_drift_check"
 MISSING_COLUMN = "missing_column_check"
 EXTRA_COLUMN = "extra_column_check"
 CATEGORICAL_VALUES = "categorical_values_check"
-CHECK_TYPES = (DATA_TYPE, COMPLETENESS, BASELINE_DRIFT, MISSING_COLUMN, EXTRA_COLUMN, CATEGORICAL_VALUES)
 
 
 @dataclass(frozen=True)

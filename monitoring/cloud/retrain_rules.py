@@ -16,7 +16,6 @@ COOLDOWN = "cooldown"
 NO_NEW_DATA = "no-new-data"
 NO_DATA = "no-data"
 DISABLED = "disabled"
-ACTIONS = (STARTED, COOLDOWN, NO_NEW_DATA, NO_DATA, DISABLED)
 
 
 @dataclass(frozen=True)
