@@ -229,7 +229,7 @@ class BackgroundServer:
 
     def __init__(self, options: ServeOptions) -> None:
         self.options = options
-        self.port: int | None = None
+        self.port = 0  # the port it listens on, once start() has returned
         self.endpoint: Endpoint | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.config import Config, ConfigError, load_config
-from pipelines.staging import Artifact, code_artifacts, data_artifact, staged_objects
+from pipelines.staging import Artifact, code_artifacts, data_artifact, require_bucket, staged_objects
 
 LOCAL_BUCKET = "mlops-local"
 LOCAL_ROLE = "arn:aws:iam::000000000000:role/mlops-local"
@@ -38,7 +38,7 @@ class BuiltDefinition:
         items = dict(self.artifacts)
         if self.data is not None:
             items["data"] = self.data
-        return staged_objects(items, self.config.sagemaker.bucket, self.config.pipeline_name)
+        return staged_objects(items, require_bucket(self.config.sagemaker.bucket), self.config.pipeline_name)
 
 
 def config_from_kwargs(kwargs: dict, config_path: str | None = None) -> Config:
@@ -93,7 +93,7 @@ def build_definition(
     with warnings.catch_warnings():
         # "Running within a PipelineSession, there will be No Wait...": expected, that is the point
         warnings.filterwarnings("ignore", message="Running within a PipelineSession", category=UserWarning)
-        session = session or pipeline_session(config.project.region, config.sagemaker.bucket)
+        session = session or pipeline_session(config.project.region, require_bucket(config.sagemaker.bucket))
         pipeline = module.get_pipeline(config, session, artifacts, data)
         from pipelines.definition import definition_json
 

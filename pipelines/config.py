@@ -226,7 +226,7 @@ def parse_config(raw: Any, source: str = "config", where: str | None = None) -> 
     # ``source`` is set by the loader: in the file it is an unknown section like any other
     stray = [f"{where}: unknown section(s) source; it is set by the loader, not in the file"] if "source" in raw else []
     try:
-        config = validated(Validated, {**raw, "source": source}, f"{where}: ")  # type: ignore[arg-type]
+        config = validated(Validated, {**raw, "source": source}, f"{where}: ")
     except ConfigError as exc:
         raise ConfigError("\n".join([*stray, str(exc)])) from None
     if stray:

@@ -144,9 +144,9 @@ Serving = Annotated[ServingConfig, OrEmpty]
 
 def parse_monitoring(raw: dict[str, Any], where: str) -> MonitoringConfig:
     """The ``monitoring`` section of a YAML document; ``where`` prefixes error messages ("mlops.yaml: ")."""
-    return validated(Monitoring, raw.get("monitoring"), where, ("monitoring",))  # type: ignore[arg-type]
+    return validated(Monitoring, raw.get("monitoring"), where, ("monitoring",))
 
 
 def parse_serving(raw: dict[str, Any], where: str) -> ServingConfig:
     """The ``serving`` section of a YAML document; ``where`` prefixes error messages ("mlops.yaml: ")."""
-    return validated(Serving, raw.get("serving"), where, ("serving",))  # type: ignore[arg-type]
+    return validated(Serving, raw.get("serving"), where, ("serving",))

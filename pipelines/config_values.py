@@ -210,13 +210,15 @@ T = typing.TypeVar("T")
 
 
 @functools.cache
-def _adapter(kind: type) -> TypeAdapter:
+def _adapter(kind: Any) -> TypeAdapter:
+    """The (cached) TypeAdapter of ``kind``: a class or an ``Annotated`` form."""
     return TypeAdapter(kind)
 
 
 def validated(kind: type[T], value: Any, prefix: str = "", base: tuple = ()) -> T:
     """``value`` validated into ``kind``; ConfigError lists every finding (``base`` is the path of ``value``)."""
     try:
-        return _adapter(kind).validate_python(value)
+        key: object = kind  # the cache key: classes and Annotated forms are hashable
+        return _adapter(key).validate_python(value)
     except ValidationError as exc:
         raise ConfigError("\n".join(messages(exc, kind, prefix, base))) from None

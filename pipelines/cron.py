@@ -184,7 +184,7 @@ class Cron:
 
     def fires_between(self, start: datetime, end: datetime) -> list[datetime]:
         """Every firing time in (start, end]."""
-        times = []
+        times: list[datetime] = []
         for fired in self._iterate(start):
             if fired > end:
                 return times

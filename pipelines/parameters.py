@@ -62,8 +62,8 @@ def check_params(params: Mapping[str, str], config: Config) -> None:
     if unknown:
         problems.append(f"--param: unknown parameter(s) {', '.join(unknown)}; declared: {', '.join(sorted(declared))}")
     for name, value in params.items():
-        if name in declared:
-            problems.append(_type_problem(name, declared[name], value))
+        if name in declared and (problem := _type_problem(name, declared[name], value)):
+            problems.append(problem)
     if "ModelApprovalStatus" in params and params["ModelApprovalStatus"] not in APPROVAL_STATUSES:
         got = params["ModelApprovalStatus"]
         problems.append(f"--param ModelApprovalStatus: must be one of {', '.join(APPROVAL_STATUSES)}, got {got!r}")

@@ -111,6 +111,13 @@ def data_artifact(path: Path) -> Artifact:
     return Artifact("data", ((path.name, path.read_bytes()),), kind="data")
 
 
+def require_bucket(bucket: str | None) -> str:
+    """``sagemaker.bucket``, which staging needs (the local default sets one: ``pipelines.build.local_config``)."""
+    if not bucket:
+        raise ValueError("sagemaker.bucket is not set: pass --bucket or set it in the configuration")
+    return bucket
+
+
 def staged_objects(artifacts: dict[str, Artifact], bucket: str, pipeline: str) -> list[tuple[str, bytes]]:
     """Every (s3 uri, bytes) to put so that the definition's references resolve."""
     return [(f"{a.prefix(bucket, pipeline)}/{key}", data) for a in artifacts.values() for key, data in a.files]

@@ -56,8 +56,13 @@ def _pairs(rows: Iterable[tuple[str, str]]) -> str:
 
 
 def _load(document: Document | None, what: str) -> dict | None:
-    if document is None or isinstance(document, Mapping):
-        return None if document is None else dict(document)
+    """The parsed document, or None when there is none."""
+    return None if document is None else _read(document, what)
+
+
+def _read(document: Document, what: str) -> dict:
+    if isinstance(document, Mapping):
+        return dict(document)
     path = Path(document)
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -69,7 +74,7 @@ def _load(document: Document | None, what: str) -> dict | None:
 
 def _statistics(document: Document, what: str) -> DatasetStatistics:
     source = str(document) if isinstance(document, (str, Path)) else what
-    return statistics_from_json(_load(document, what), source)
+    return statistics_from_json(_read(document, what), source)
 
 
 def _sides(base: FeatureStatistics | None, cur: FeatureStatistics | None) -> list[tuple[FeatureStatistics, str, str]]:
@@ -82,20 +87,24 @@ def _sides(base: FeatureStatistics | None, cur: FeatureStatistics | None) -> lis
 
 def _numeric_charts(name: str, base: FeatureStatistics | None, cur: FeatureStatistics | None) -> list[str]:
     """The 10 KLL buckets of both sides over their common range, and both CDFs with the largest gap marked."""
-    sides = [(f, label, color) for f, label, color in _sides(base, cur) if f.sketch is not None and f.sketch.count]
+    sides = [
+        (f, sketch, label, color)
+        for f, label, color in _sides(base, cur)
+        if (sketch := f.sketch) is not None and sketch.count
+    ]
     if not sides:
         return []
-    lo = min(f.min for f, _, _ in sides if f.min is not None)
-    hi = max(f.max for f, _, _ in sides if f.max is not None)
-    buckets = [f.sketch.buckets(lo, hi, 10) for f, _, _ in sides]
+    lo = min(f.min for f, _, _, _ in sides if f.min is not None)
+    hi = max(f.max for f, _, _, _ in sides if f.max is not None)
+    buckets = [sketch.buckets(lo, hi, 10) for _, sketch, _, _ in sides]
     bars = [
-        Series(label, [b["count"] / f.sketch.count for b in counts], color)
-        for (f, label, color), counts in zip(sides, buckets, strict=True)
+        Series(label, [b["count"] / sketch.count for b in counts], color)
+        for (_, sketch, label, color), counts in zip(sides, buckets, strict=True)
     ]
     labels = [f"{b['lower_bound']:.3g}" for b in buckets[0]]
     histogram = bar_chart(labels, bars, f"{name}: share per bucket (from lower bound)")
     xs = np.linspace(lo, hi, CDF_POINTS) if hi > lo else np.array([lo, lo + 1.0])
-    curves = [Series(label, f.sketch.cdf(xs).tolist(), color, xs.tolist()) for f, label, color in sides]
+    curves = [Series(label, sketch.cdf(xs).tolist(), color, xs.tolist()) for _, sketch, label, color in sides]
     marker = None
     if len(curves) == 2:
         gaps = np.abs(np.subtract(curves[0].values, curves[1].values))
@@ -249,7 +258,8 @@ def render_report(
     def link(name: str) -> str:
         return f"<a href='#{_anchor(name)}'>{_e(name)}</a>" if name in names else _e(name)
 
-    kinds = {n: (base.feature(n) or cur.feature(n)).inferred_type for n in names}
+    # every name is a feature of one side or the other
+    kinds = {n: f.inferred_type for n in names if (f := base.feature(n) or cur.feature(n)) is not None}
     counts = {n: sum(v["feature_name"] == n for v in found) for n in names}
     scale = max([float(v) for d in drift.values() for v in (d["distance"], d["threshold"])] + [1e-9]) * 1.1
     overview = [(link(n), _e(kinds[n]), _drift_cell(drift.get(n), scale), _e(counts[n])) for n in names]

@@ -21,8 +21,8 @@ DB_FILE = "metrics.sqlite"
 STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 MAX_DATAPOINTS = 1440  # GetMetricStatistics' limit per call
 HIGH_RESOLUTION_PERIODS = (1, 5, 10, 30)
-_AMOUNTS = ("Bytes", "Kilobytes", "Megabytes", "Gigabytes", "Terabytes", "Bits", "Kilobits", "Megabits", "Gigabits")
-_AMOUNTS += ("Terabits", "Count")  # each also as a rate: "<unit>/Second"
+_AMOUNTS: tuple[str, ...] = ("Bytes", "Kilobytes", "Megabytes", "Gigabytes", "Terabytes")
+_AMOUNTS += ("Bits", "Kilobits", "Megabits", "Gigabits", "Terabits", "Count")  # each also as a rate: "<unit>/Second"
 UNITS = frozenset(
     (*_AMOUNTS, *(f"{unit}/Second" for unit in _AMOUNTS), "Seconds", "Microseconds", "Milliseconds", "Percent", "None")
 )

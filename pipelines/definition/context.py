@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelines.config import Config
-from pipelines.staging import Artifact, code_artifacts
+from pipelines.staging import Artifact, code_artifacts, require_bucket
 
 CONTAINER_ROOT = "/opt/ml/processing"
 LIB_DIR = f"{CONTAINER_ROOT}/input/lib"
@@ -38,7 +38,7 @@ def input_data_default(config: Config, data: Artifact | None) -> str:
         return config.data.input
     if data is None:
         raise ValueError(f"data.input {config.data.input!r} is a local file: stage it (pass its Artifact)")
-    return data.uri(config.sagemaker.bucket, config.pipeline_name)
+    return data.uri(require_bucket(config.sagemaker.bucket), config.pipeline_name)
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ class BuildContext:
 
 def staged_code(config: Config, artifacts: dict[str, Artifact]) -> StagedCode:
     """The staged code's URIs for ``config``'s bucket and pipeline."""
-    bucket, name = config.sagemaker.bucket, config.pipeline_name
+    bucket, name = require_bucket(config.sagemaker.bucket), config.pipeline_name
     return StagedCode(
         preprocess=artifacts["preprocess"].uri(bucket, name),
         evaluate=artifacts["evaluate"].uri(bucket, name),

@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -20,11 +21,12 @@ from pipelines.registry.model import PENDING, ModelVersion, version_from_request
 class Clients:
     """The boto3 clients a deploy uses (injected so tests can use moto or botocore's Stubber)."""
 
-    sagemaker: object
-    runtime: object
-    s3: object
-    cloudwatch: object
-    sns: object = None  # the alert of a failed repoint
+    # boto3 clients are untyped (no stubs pinned): Any, so their calls are not checked
+    sagemaker: Any
+    runtime: Any
+    s3: Any
+    cloudwatch: Any
+    sns: Any = None  # the alert of a failed repoint
 
     @classmethod
     def from_session(cls, session) -> Clients:

@@ -9,7 +9,14 @@ from dataclasses import asdict
 from pathlib import Path
 
 from pipelines.config import Config
-from pipelines.staging import Artifact, code_artifacts, data_artifact, stage_to_directory, staged_objects
+from pipelines.staging import (
+    Artifact,
+    code_artifacts,
+    data_artifact,
+    require_bucket,
+    stage_to_directory,
+    staged_objects,
+)
 
 
 def definition_key(config: Config, artifacts: dict[str, Artifact], data: Artifact | None, sdk: str) -> str:
@@ -37,7 +44,7 @@ def local_definition(config: Config, state_dir: Path, root: Path | None = None) 
     items = dict(artifacts)
     if data is not None:
         items["data"] = data
-    stage_to_directory(staged_objects(items, config.sagemaker.bucket, config.pipeline_name), state_dir)
+    stage_to_directory(staged_objects(items, require_bucket(config.sagemaker.bucket), config.pipeline_name), state_dir)
     cache = Path(state_dir) / "definitions" / f"{definition_key(config, artifacts, data, version('sagemaker'))}.json"
     if cache.is_file():
         return cache.read_text(encoding="utf-8"), True
@@ -56,5 +63,6 @@ def stage_input_override(value: str, config: Config, state_dir: Path) -> str:
     if value.startswith("s3://"):
         return value
     artifact = data_artifact(Path(value))
-    stage_to_directory(staged_objects({"data": artifact}, config.sagemaker.bucket, config.pipeline_name), state_dir)
-    return artifact.uri(config.sagemaker.bucket, config.pipeline_name)
+    bucket = require_bucket(config.sagemaker.bucket)
+    stage_to_directory(staged_objects({"data": artifact}, bucket, config.pipeline_name), state_dir)
+    return artifact.uri(bucket, config.pipeline_name)

@@ -95,17 +95,16 @@ def previous_baseline(step: dict, config: CheckSettings, registry) -> Baseline |
     if config.skip_check and config.register_new_baseline:
         return None
     name = step["Name"]
-    supplied = {"SuppliedBaselineStatistics": config.supplied_statistics}
-    supplied["SuppliedBaselineConstraints"] = config.supplied_constraints
-    if any(supplied.values()):
-        missing = [key for key, value in supplied.items() if not value]
-        if missing:
+    statistics, constraints = config.supplied_statistics, config.supplied_constraints
+    if statistics or constraints:
+        if not statistics or not constraints:
+            missing = "SuppliedBaselineStatistics" if not statistics else "SuppliedBaselineConstraints"
             raise StepFailure(
-                f"QualityCheck {name}: {missing[0]} is missing; a supplied baseline needs both "
+                f"QualityCheck {name}: {missing} is missing; a supplied baseline needs both "
                 "SuppliedBaselineStatistics and SuppliedBaselineConstraints",
                 "ClientError",
             )
-        return Baseline(config.supplied_statistics, config.supplied_constraints, "the supplied baseline")
+        return Baseline(statistics, constraints, "the supplied baseline")
     needs = "SkipCheck" if not config.skip_check else "RegisterNewBaseline"
     if not config.group:
         raise StepFailure(
@@ -198,7 +197,8 @@ def run_quality_check(
     prefix = outputs[0]["S3Output"]["S3Uri"].rstrip("/")
     properties = run_processing(arguments, work, store, log, job_name)
     calculated = Baseline(f"{prefix}/statistics.json", f"{prefix}/constraints.json", "this step")
-    used = calculated if config.register_new_baseline else previous
+    # no previous baseline only when SkipCheck and RegisterNewBaseline are both true (previous_baseline)
+    used = calculated if config.register_new_baseline or previous is None else previous
     properties.update(
         {
             "CheckType": DATA_QUALITY,
@@ -212,7 +212,7 @@ def run_quality_check(
             "CheckJobArn": f"arn:aws:sagemaker:local:000000000000:processing-job/{job_name}",
         }
     )
-    if config.skip_check:
+    if config.skip_check or previous is None:
         return properties
     check_name = f"{job_name[:57]}-check"
     checked = run_processing(_check_job(arguments, previous), work / "check", store, log, check_name)

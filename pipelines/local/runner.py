@@ -86,6 +86,7 @@ def typed_parameters(definition: dict, overrides: dict[str, str]) -> dict:
     for name, spec in declared.items():
         raw = overrides.get(name, spec.get("DefaultValue"))
         kind = spec.get("Type", "String")
+        value: int | float | bool | str
         try:
             if raw is None:
                 raise ValueError("no value and no default")
@@ -249,10 +250,10 @@ class LocalRunner:
                     ready = runnable(node)
                     if ready is False:
                         status[name] = NOT_RUN
-                        branch_not_taken = node.branch_of and all(status[n] == SUCCEEDED for n in node.needs)
+                        branch = node.branch_of
                         reason = (
-                            f"condition {node.branch_of[0]} took the other branch"
-                            if branch_not_taken
+                            f"condition {branch[0]} took the other branch"
+                            if branch and all(status[n] == SUCCEEDED for n in node.needs)
                             else "a step it depends on did not succeed"
                         )
                         record.update_step(name, status=NOT_RUN, reason=reason)

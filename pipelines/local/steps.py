@@ -11,6 +11,7 @@ from pipelines.local.expressions import Context, condition_holds, evaluate
 from pipelines.local.jobs import run_processing, run_training
 from pipelines.local.quality_check import run_quality_check
 from pipelines.local.store import ObjectStore, StepFailure
+from pipelines.registry.model import ModelRegistry
 
 
 @dataclass
@@ -21,7 +22,7 @@ class StepEnvironment:
     execution_dir: Path
     execution_id: str
     pipeline: str
-    registry: object  # ModelRegistry
+    registry: ModelRegistry
 
 
 def job_name(env: StepEnvironment, step: str) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from pipelines.config import Config
 from pipelines.monitor.executions import (
@@ -130,7 +131,7 @@ def check_window(
     execution_id = f"{start:%Y%m%d%H%M}-{uuid.uuid4().hex[:8]}"
     prefix = report_prefix(config, endpoint, schedule, start)
     report_dir = local_path(prefix, state)
-    base = {
+    base: dict[str, Any] = {
         "execution_id": execution_id,
         "endpoint": endpoint,
         "schedule": schedule,

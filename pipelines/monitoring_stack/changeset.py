@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
@@ -148,7 +149,7 @@ def deploy_stack(
     if use_previous_template and kind == "CREATE":
         raise CloudError(f"Stack {stack_name} is not deployed: deploy it before updating its parameters")
     name = f"mlops-{now():%Y%m%d-%H%M%S}"
-    source = {"UsePreviousTemplate": True} if use_previous_template else {}
+    source: dict[str, Any] = {"UsePreviousTemplate": True} if use_previous_template else {}
     if not use_previous_template:
         source = {"TemplateURL": template_url} if template_url else {"TemplateBody": template_body}
     cloud_call(

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 from monitoring.cloud.check_settings import read_pointer
 from pipelines.cloud import CloudError
@@ -27,7 +28,7 @@ from pipelines.monitoring_stack.parameters import Artifacts, Baselines, kms_key_
 from pipelines.monitoring_stack.repoint import live_pointer_uri, pointer_for, write_pointer
 from pipelines.monitoring_stack.template import MAX_BODY, render_template, template_body
 from pipelines.registry.model import APPROVED, ModelVersion, RegistryError
-from pipelines.staging import Artifact, code_artifacts, stage_to_s3, staged_objects
+from pipelines.staging import Artifact, code_artifacts, require_bucket, stage_to_s3, staged_objects
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +37,11 @@ log = logging.getLogger(__name__)
 class MonitoringClients:
     """The boto3 clients the deploy uses (injected so tests use moto or botocore's Stubber)."""
 
-    cloudformation: object
-    s3: object
-    sagemaker: object
-    sts: object
+    # boto3 clients are untyped (no stubs pinned): Any, so their calls are not checked
+    cloudformation: Any
+    s3: Any
+    sagemaker: Any
+    sts: Any
 
     @classmethod
     def from_session(cls, session) -> MonitoringClients:
@@ -112,7 +114,9 @@ def _resolve_baselines(config: Config, clients: MonitoringClients, stack, versio
         return kept, f"{kept.model_package_arn} (as the stack already monitors)"
     from pipelines.registry.sagemaker import SageMakerRegistry
 
-    registry = SageMakerRegistry(clients.sagemaker, clients.s3, config.sagemaker.bucket, config.pipeline_name)
+    registry = SageMakerRegistry(
+        clients.sagemaker, clients.s3, require_bucket(config.sagemaker.bucket), config.pipeline_name
+    )
     try:
         approved = registry.list_versions(config.model_package_group, APPROVED)
     except RegistryError as exc:
@@ -155,7 +159,7 @@ def _template(config: Config, s3) -> tuple[str | None, str | None]:
     body = template_body(render_template(monitored_features(config), alerts.sns_emails, alerts.sns_https))
     if len(body.encode()) <= MAX_BODY:
         return body, None
-    bucket, pipeline, region = config.sagemaker.bucket, config.pipeline_name, config.project.region
+    bucket, pipeline, region = require_bucket(config.sagemaker.bucket), config.pipeline_name, config.project.region
     template = Artifact("monitoring-template", (("monitoring.template.json", body.encode()),))
     stage_to_s3(staged_objects({"template": template}, bucket, pipeline), s3, config.sagemaker.kms_key_id)
     suffix = ".cn" if region.startswith("cn-") else ""

@@ -36,8 +36,10 @@ def _intrinsic(loader: _CfnLoader, suffix: str, node: yaml.Node) -> dict:
         value: Any = loader.construct_scalar(node)
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
-    else:
+    elif isinstance(node, yaml.MappingNode):
         value = loader.construct_mapping(node, deep=True)
+    else:  # every YAML node is one of the three
+        raise yaml.constructor.ConstructorError(None, None, f"!{suffix} on a {type(node).__name__}", node.start_mark)
     if suffix == "Ref":
         return {"Ref": value}
     if suffix == "GetAtt" and isinstance(value, str):
@@ -111,7 +113,8 @@ def render_template(
             raise ValueError(f"{directory / FRAGMENTS}: parameter {name} is already in {TEMPLATE}")
         parameters[name] = spec
     resources = template["Resources"]
-    alarm_ids, parts = [], {}
+    alarm_ids: list[str] = []
+    parts: dict[str, str] = {}
     for feature in features:
         check_feature_name(feature)
         part = alarm_name_part(feature)

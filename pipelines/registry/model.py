@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 PENDING = "PendingManualApproval"
 APPROVED = "Approved"
@@ -59,11 +59,13 @@ class ModelVersion:
 
 
 def _uri(block: dict, *path: str) -> str | None:
+    """The string at ``path`` in nested mappings, or None where a level is missing or not a mapping."""
+    node: Any = block
     for key in path:
-        if not isinstance(block, dict):
+        if not isinstance(node, dict):
             return None
-        block = block.get(key)
-    return block if isinstance(block, str) else None
+        node = node.get(key)
+    return node if isinstance(node, str) else None
 
 
 def version_from_request(request: dict) -> dict:
