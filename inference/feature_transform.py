@@ -264,7 +264,7 @@ class FeatureTransform:
                     if isinstance(value, (list, dict, tuple)):
                         raise ValueError(f"Column '{column}' must be a single value, got {value!r} (record {r + 1})")
                     category = _category(value)
-                    offset = index.get(category)  # type: ignore[arg-type]
+                    offset = index.get(category) if category is not None else None
                     if offset is None and category is not None and unseen is not None:
                         unseen[column] = unseen.get(column, 0) + 1
                 if offset is not None:

@@ -26,7 +26,7 @@ from monitoring.local.alarms import Transition
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not on Linux: appends stay whole lines for small alerts anyway
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # typeshed types the module as always present; None means no locking
 
 log = logging.getLogger("monitoring.alerts")  # the name to configure, kept when the module moved to monitoring.local
 Sleep = Callable[[float], None]
