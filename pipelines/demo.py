@@ -8,16 +8,18 @@ snapshot in the retraining location -> the alarm starts retraining -> a new vers
 from __future__ import annotations
 
 import csv
+import dataclasses
 import getpass
 import http.client
 import random
 import shlex
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from pipelines.config import Config
+from pipelines.config import DEFAULT_CONFIG, Config
 from pipelines.invocation import command
 
 HOURS = 3  # one clean hour, then two drifted ones
@@ -45,6 +47,7 @@ class DemoReport:
     alerts: list[str]
     report: Path | None
     seconds: float
+    config: Config | None = None
 
 
 def _rows(path: Path) -> tuple[list[str], list[list[str]]]:
@@ -84,7 +87,32 @@ def send(port: int, rows: list[list[str]], clock: DemoClock, start: datetime) ->
     return ok
 
 
-def run_demo(config: Config, state_dir: Path, say=print) -> DemoReport:
+def suggest(state_dir: Path, *words: str, config: Config | None = None) -> str:
+    """A follow-on command line that reaches the demo's state (and its configuration file, if not the default)."""
+    extra = ["--state-dir", shlex.quote(str(state_dir))]
+    if config is not None and config.source not in ("defaults", DEFAULT_CONFIG.name, str(DEFAULT_CONFIG)):
+        extra += ["--config", shlex.quote(config.source)]
+    return command(*words, *extra)
+
+
+def _retraining_with_progress(config: Config, state_dir: Path, say: Callable[[str], None]):
+    """The monitor's retraining starter, showing the run's progress step by step (it takes a while)."""
+    from pipelines.commands.run import Printer
+    from pipelines.local.definitions import local_definition
+    from pipelines.local.runner import LocalRunner
+    from pipelines.registry.factory import open_registry
+
+    def start(data_uri: str) -> tuple[str, str]:
+        say(f"   the drift alarm starts retraining on {data_uri}:")
+        definition, _ = local_definition(config, state_dir)
+        runner = LocalRunner(state_dir, open_registry("local", config, state_dir), progress=Printer(say=say))
+        result = runner.start(definition, config.pipeline_name, {"InputDataUrl": data_uri})
+        return result.execution_id, result.status
+
+    return start
+
+
+def run_demo(config: Config, state_dir: Path, say: Callable[[str], None] = print) -> DemoReport:
     """Run the loop; every step says what it does. Returns where things are."""
     from inference.server import BackgroundServer, ServeOptions
     from monitoring.local.alarm_names import drift_alarm_name, name_prefix
@@ -101,8 +129,12 @@ def run_demo(config: Config, state_dir: Path, say=print) -> DemoReport:
     started = time.monotonic()
     registry = open_registry("local", config, state_dir)
     say(f"1. Running the pipeline locally (state: {state_dir})")
-    definition, _ = local_definition(config, state_dir)
-    result = LocalRunner(state_dir, registry, progress=Printer()).start(definition, config.pipeline_name)
+    say("   building the pipeline definition with the SageMaker SDK (importing it is the longest wait)")
+    definition, cached = local_definition(config, state_dir)
+    say(
+        f"   definition {'from cache' if cached else 'built'} in {time.monotonic() - started:.0f} s; running its steps:"
+    )
+    result = LocalRunner(state_dir, registry, progress=Printer(say=say)).start(definition, config.pipeline_name)
     if result.status != "Succeeded":
         raise RuntimeError(f"the pipeline failed: {result.failure_reason}")
     register = result.steps["Register"]["properties"]
@@ -112,7 +144,9 @@ def run_demo(config: Config, state_dir: Path, say=print) -> DemoReport:
     registry.set_status(
         group, version, "Approved", by=f"mlops demo for {user}", note="approved by `mlops demo` on the user's behalf"
     )
-    say(f"   {deploy_on_approval(config, state_dir, group, version).message}")
+    deployed = deploy_on_approval(config, state_dir, group, version).message
+    serve = f"`mlops serve --endpoint {config.endpoint_name}`"  # the deployer's hint, made to reach this state
+    say(f"   {deployed.replace(serve, suggest(state_dir, 'serve', '--endpoint', config.endpoint_name, config=config))}")
 
     now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
     hours = [now - timedelta(hours=HOURS - i) for i in range(HOURS)]
@@ -144,7 +178,15 @@ def run_demo(config: Config, state_dir: Path, say=print) -> DemoReport:
         csv.writer(handle).writerows([header, *fresh])
     say(f"4. A new labelled data snapshot ({len(fresh)} rows) is in the retraining location {config.retrain_data_uri}")
 
-    env = local_environment(config, state_dir, clock=clock.now)
+    # the demo prints each alert itself: the log sink would print it a second time
+    quiet = dataclasses.replace(
+        config,
+        monitoring=dataclasses.replace(
+            config.monitoring, alerts=dataclasses.replace(config.monitoring.alerts, log=False)
+        ),
+    )
+    env = local_environment(quiet, state_dir, clock=clock.now)
+    env.start_retraining = _retraining_with_progress(config, state_dir, say)
     alerts: list[str] = []
     say("5. Monitoring each hour against the deployed version's baseline")
     for hour in hours:
@@ -160,9 +202,10 @@ def run_demo(config: Config, state_dir: Path, say=print) -> DemoReport:
                 say(f"   alarm {transition['alarm_name']}: {transition['old_state']} -> {transition['new_state']}")
         for alert in execution.alerts:
             alerts.append(alert["summary"])
-            say(f"   ALERT delivered ({', '.join(k for k, v in alert['delivered'].items() if v)}): {alert['summary']}")
+            text = alert["summary"].partition("; report: ")[0]  # the report's path is in the summary below
+            say(f"   ALERT delivered ({', '.join(k for k, v in alert['delivered'].items() if v)}): {text}")
         if execution.retrain:
-            say(f"   retraining: {execution.retrain['action']}: {execution.retrain['reason']}")
+            say(f"   retraining {execution.retrain['action']}: {execution.retrain['reason']}")
 
     retrained = [v for v in registry.list_versions(group) if v.version > version]
     executions = [e for e in ExecutionLog(state_dir).all(config.endpoint_name) if e.violations]
@@ -178,6 +221,7 @@ def run_demo(config: Config, state_dir: Path, say=print) -> DemoReport:
         alerts,
         report,
         time.monotonic() - started,
+        config,
     )
 
 
@@ -189,6 +233,12 @@ def summary(report: DemoReport) -> str:
         "  retraining: "
         + (f"{report.retrained_version} registered, PendingManualApproval" if report.retrained_version else "none"),
         f"  report: {report.report or 'none'}",
-        "  next: " + command("models", "list", "--state-dir", shlex.quote(str(report.state_dir))),
+        "  next:",
+        "    " + suggest(report.state_dir, "models", "list", config=report.config),
     ]
+    if report.retrained_version:
+        lines.append(
+            "    " + suggest(report.state_dir, "models", "show", report.retrained_version, config=report.config)
+        )
+    lines.append("    " + suggest(report.state_dir, "monitor", "executions", config=report.config))
     return "\n".join(lines)

@@ -126,11 +126,23 @@ def _run(args) -> int:
             params["InputDataUrl"] = stage_input_override(params["InputDataUrl"], config, state)
         printer.names = _input_names(config, given, params.get("InputDataUrl"))
         result = runner.start(definition, config.pipeline_name, params)
-    _summary(result, time.monotonic() - printer.started, printer.names)
+    _summary(result, time.monotonic() - printer.started, printer.names, _reach(args))
     return 0 if result.status == "Succeeded" else 1
 
 
-def _summary(result, seconds: float, names: dict[str, str] | None = None) -> None:
+def _reach(args) -> list[str]:
+    """The options a follow-on command needs to reach this run's state: its --state-dir and --config."""
+    import shlex
+
+    words = []
+    if args.state_dir is not None:
+        words += ["--state-dir", shlex.quote(str(args.state_dir))]
+    if args.config is not None:
+        words += ["--config", shlex.quote(str(args.config))]
+    return words
+
+
+def _summary(result, seconds: float, names: dict[str, str] | None = None, reach: list[str] | None = None) -> None:
     print(f"Execution {result.execution_id}: {result.status} in {seconds:.1f} s")
     register = result.steps.get("Register", {})
     if register.get("status") == "Succeeded":
@@ -139,12 +151,17 @@ def _summary(result, seconds: float, names: dict[str, str] | None = None) -> Non
             f"Registered {props['ModelPackageGroupName']}/{props['ModelPackageVersion']} "
             f"({props['ModelApprovalStatus']}); approve with: "
             + command(
-                "models", "approve", f"{props['ModelPackageGroupName']}/{props['ModelPackageVersion']}", "--note '...'"
+                "models",
+                "approve",
+                f"{props['ModelPackageGroupName']}/{props['ModelPackageVersion']}",
+                "--note '...'",
+                *(reach or []),
             )
         )
     if result.failure_reason:
         print(f"Failure: {user_names(result.failure_reason, names or {})}", file=sys.stderr)
-    print(f"Record: {result.directory / 'execution.json'}  ({command('executions', 'show', result.execution_id)})")
+    show = command("executions", "show", result.execution_id, *(reach or []))
+    print(f"Record: {result.directory / 'execution.json'}  ({show})")
 
 
 def _list(args) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shlex
 from pathlib import Path
 
 import pytest
@@ -120,6 +121,11 @@ def test_a_missing_target_column_names_the_users_file_not_the_staged_copy(state,
     progress = next(line for line in captured.out.splitlines() if "Preprocess" in line and "Failed" in line)
     assert f"not found in {no_target};" in progress
     assert "executions" not in failure and "executions" not in progress  # not the staged copy
+    record_line = next(line for line in captured.out.splitlines() if line.startswith("Record:"))
+    words = shlex.split(record_line[record_line.index("(") + 1 : record_line.rindex(")")])
+    words = words[words.index("pipelines.cli") + 1 :]
+    assert words[:2] == ["executions", "show"] and words[words.index("--state-dir") + 1] == str(state)
+    assert main(words) == 0 and "Column 'rings' not found" in capsys.readouterr().out  # as printed, it finds the run
     message = latest(state)["steps"]["Preprocess"]["failure_reason"].splitlines()[0]
     assert "/container/" not in message and "not found in s3://" in message  # the record names the input's URI
 
