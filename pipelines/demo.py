@@ -95,15 +95,18 @@ def suggest(state_dir: Path, *words: str, config: Config | None = None) -> str:
     return command(*words, *extra)
 
 
-def _retraining_with_progress(config: Config, state_dir: Path, say: Callable[[str], None]):
-    """The monitor's retraining starter, showing the run's progress step by step (it takes a while)."""
+def _retraining_with_progress(
+    config: Config, state_dir: Path, say: Callable[[str], None], checking: Callable[[], datetime]
+):
+    """The monitor's retraining starter, showing the run's progress step by step (it takes a while);
+    ``checking`` is the start of the hour whose check trips the alarm."""
     from pipelines.commands.run import Printer
     from pipelines.local.definitions import local_definition
     from pipelines.local.runner import LocalRunner
     from pipelines.registry.factory import open_registry
 
     def start(data_uri: str) -> tuple[str, str]:
-        say(f"   the drift alarm starts retraining on {data_uri}:")
+        say(f"   {checking():%H:00} UTC: the drift alarm went to ALARM; the retraining run on {data_uri} starts:")
         definition, _ = local_definition(config, state_dir)
         runner = LocalRunner(state_dir, open_registry("local", config, state_dir), progress=Printer(say=say))
         result = runner.start(definition, config.pipeline_name, {"InputDataUrl": data_uri})
@@ -186,7 +189,9 @@ def run_demo(config: Config, state_dir: Path, say: Callable[[str], None] = print
         ),
     )
     env = local_environment(quiet, state_dir, clock=clock.now)
-    env.start_retraining = _retraining_with_progress(config, state_dir, say)
+    env.start_retraining = _retraining_with_progress(
+        config, state_dir, say, lambda: clock.moment.replace(minute=0) - timedelta(hours=1)
+    )
     alerts: list[str] = []
     say("5. Monitoring each hour against the deployed version's baseline")
     for hour in hours:

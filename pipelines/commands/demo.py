@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def register(commands) -> None:
-    parser = commands.add_parser("demo", help="run the whole loop locally on the bundled data (about a minute)")
+    parser = commands.add_parser("demo", help="run the whole loop locally on the bundled data (about 30 s)")
     parser.add_argument("--config", default=None, help="configuration file (default mlops.yaml)")
     parser.add_argument(
         "--state-dir",

@@ -55,7 +55,8 @@ def test_demo_output_reaches_its_state_says_each_thing_once_and_shows_retraining
     assert not repeated, repeated
     assert out.count(str(state / "s3")) == 1  # the report's folder: once, in the summary's report line
     assert len(re.findall(r"is ALARM \(was OK\)", out + captured.err)) == 1  # the alert: once
-    retraining = out[out.index("starts retraining") :]
+    started = re.search(r"\d\d:00 UTC: the drift alarm went to ALARM; the retraining run on s3://\S+ starts:", out)
+    retraining = out[started.start() :]
     assert re.search(r"\] Train +Executing", retraining) and re.search(r"\] Register +Succeeded", retraining)
     suggested = _suggested(out)
     assert {tuple(words[:2]) for words in suggested} >= {
