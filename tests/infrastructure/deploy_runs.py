@@ -28,7 +28,7 @@ from pipelines.registry.sagemaker import SageMakerRegistry
 from tests.conftest import ROOT
 from tests.infrastructure.cfn_resolve import Resolver
 from tests.infrastructure.iam_recorder import ACCOUNT, REGION, Call, Recorder, State
-from tests.infrastructure.test_deploy_on_approval import plain
+from tests.infrastructure.templates import plain
 from tests.pipelines.deploy.test_sagemaker import STATISTICS_KEY, described_package, package_request
 
 TEMPLATE = ROOT / "infrastructure" / "deploy-on-approval.yaml"
