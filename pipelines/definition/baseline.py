@@ -19,7 +19,15 @@ from sagemaker.core.workflow.parameters import ParameterBoolean
 from sagemaker.mlops.workflow.steps import ProcessingStep
 
 from pipelines.definition.context import CONTAINER_ROOT, BuildContext
-from pipelines.definition.jobs import execution_prefix, lib_input, output_uri, processor, s3_input, s3_output
+from pipelines.definition.jobs import (
+    execution_prefix,
+    job_resources,
+    lib_input,
+    output_uri,
+    processor,
+    s3_input,
+    s3_output,
+)
 
 
 @dataclass(frozen=True)
@@ -79,7 +87,6 @@ def _model_monitor_baseline(ctx: BuildContext, dataset) -> DataQualityBaseline:
     from sagemaker.mlops.workflow.check_job_config import CheckJobConfig
     from sagemaker.mlops.workflow.quality_check_step import DataQualityCheckConfig, QualityCheckStep
 
-    sm = ctx.config.sagemaker
     skip = ParameterBoolean("SkipDataQualityCheck", default_value=True)
     register_new = ParameterBoolean("RegisterNewDataQualityBaseline", default_value=True)
     fail_on_violation = ParameterBoolean("FailOnDataQualityViolation", default_value=True)
@@ -91,16 +98,7 @@ def _model_monitor_baseline(ctx: BuildContext, dataset) -> DataQualityBaseline:
             output_s3_uri=execution_prefix(ctx, "baseline"),
         ),
         check_job_config=CheckJobConfig(
-            role=sm.role_arn,
-            instance_count=ctx.parameters.processing_instance_count,
-            instance_type=ctx.parameters.processing_instance_type,
-            volume_size_in_gb=sm.volume_size_gb,
-            volume_kms_key=sm.kms_key_id,
-            output_kms_key=sm.kms_key_id,
-            max_runtime_in_seconds=sm.max_runtime_seconds,
-            base_job_name=f"{ctx.name}-baseline",
-            sagemaker_session=ctx.session,
-            network_config=_NetworkRequest(ctx.network._to_request_dict()),
+            network_config=_NetworkRequest(ctx.network._to_request_dict()), **job_resources(ctx, "baseline")
         ),
         skip_check=skip,
         register_new_baseline=register_new,

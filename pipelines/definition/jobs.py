@@ -5,6 +5,8 @@ Imports the SageMaker SDK: ``get_pipeline`` imports this module inside ``offline
 
 from __future__ import annotations
 
+from typing import Any
+
 from sagemaker.core.processing import ScriptProcessor
 from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output
 from sagemaker.core.workflow.execution_variables import ExecutionVariables
@@ -13,23 +15,31 @@ from sagemaker.core.workflow.functions import Join
 from pipelines.definition.context import LIB_DIR, BuildContext
 
 
+def job_resources(ctx: BuildContext, job: str) -> dict[str, Any]:
+    """What every processing job of the pipeline runs with (role, instances, volume, keys, time limit), named
+    ``<pipeline>-<job>``: the keyword arguments ScriptProcessor and CheckJobConfig share."""
+    sm = ctx.config.sagemaker
+    return {
+        "role": sm.role_arn,
+        "instance_type": ctx.parameters.processing_instance_type,
+        "instance_count": ctx.parameters.processing_instance_count,
+        "volume_size_in_gb": sm.volume_size_gb,
+        "volume_kms_key": sm.kms_key_id,
+        "output_kms_key": sm.kms_key_id,
+        "max_runtime_in_seconds": sm.max_runtime_seconds,
+        "base_job_name": f"{ctx.name}-{job}",
+        "sagemaker_session": ctx.session,
+    }
+
+
 def processor(ctx: BuildContext, job: str, env: dict[str, str] | None = None) -> ScriptProcessor:
     """A ScriptProcessor on the framework image, named ``<pipeline>-<job>``, with the staged lib importable."""
-    sm = ctx.config.sagemaker
     return ScriptProcessor(
-        role=sm.role_arn,
         image_uri=ctx.image,
         command=["python3"],
-        instance_type=ctx.parameters.processing_instance_type,
-        instance_count=ctx.parameters.processing_instance_count,
-        volume_size_in_gb=sm.volume_size_gb,
-        volume_kms_key=sm.kms_key_id,
-        output_kms_key=sm.kms_key_id,
-        max_runtime_in_seconds=sm.max_runtime_seconds,
-        base_job_name=f"{ctx.name}-{job}",
-        sagemaker_session=ctx.session,
         env={"PYTHONPATH": LIB_DIR, **(env or {})},
         network_config=ctx.network,
+        **job_resources(ctx, job),
     )
 
 
