@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 from pipelines.config import Config, ConfigError
 from pipelines.definition import hyperparameter_parameter_name
+from pipelines.local.expressions import parameter_value
 from training.hyperparameters import TrainingError, parse_hyperparameters
 
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
@@ -34,23 +35,25 @@ def declared_parameters(config: Config) -> dict[str, str]:
     return declared
 
 
+_EXPECTED = {
+    "Integer": "an integer >= 1",
+    "Float": "a number",
+    "Boolean": "true or false",
+    "String": "a non-empty string",
+}
+
+
 def _type_problem(name: str, kind: str, value: str) -> str | None:
-    if kind == "Integer":
-        try:
-            ok = int(value) >= 1
-        except ValueError:
-            ok = False
-        return None if ok else f"--param {name}: must be an integer >= 1, got {value!r}"
-    if kind == "Float":
-        try:
-            float(value)
-        except ValueError:
-            return f"--param {name}: must be a number, got {value!r}"
-        return None
-    if kind == "Boolean" and value.lower() not in ("true", "false"):
-        return f"--param {name}: must be true or false, got {value!r}"
-    if kind == "String" and not value:
-        return f"--param {name}: must be a non-empty string, got {value!r}"
+    """Why ``value`` is no value of the parameter ``name`` (read as the local runner reads it), or None."""
+    problem = f"--param {name}: must be {_EXPECTED.get(kind, _EXPECTED['String'])}, got {value!r}"
+    try:
+        typed = parameter_value(kind, value)
+    except ValueError:
+        return problem
+    if kind == "Integer" and not (isinstance(typed, int) and typed >= 1):
+        return problem
+    if kind == "String" and not typed:
+        return problem
     return None
 
 

@@ -25,6 +25,22 @@ class Context:
     read_property_file: Callable[[str, str], dict] | None = None  # (step, property file name) -> JSON
 
 
+def parameter_value(kind: str, raw: str | int | float | bool) -> int | float | bool | str:
+    """A pipeline parameter's value as its declared type ("Integer", "Float", "Boolean", else String) takes it, from
+    a ``--param`` string or a definition default; ValueError when it does not read as that type."""
+    if kind == "Integer":
+        return int(raw)
+    if kind == "Float":
+        return float(raw)
+    if kind == "Boolean":
+        if isinstance(raw, bool):
+            return raw
+        if str(raw).lower() in ("true", "false"):
+            return str(raw).lower() == "true"
+        raise ValueError("not true or false")
+    return str(raw)
+
+
 def execution_variables(execution_id: str, pipeline: str, created: str) -> dict:
     """The ``Execution.*`` variables of a local execution, as SageMaker names them (local ARNs, account 0)."""
     return {

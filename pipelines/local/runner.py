@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pipelines.local import quality_check
 from pipelines.local.cache import CACHEABLE, StepCache, cache_key, expire_after
-from pipelines.local.expressions import Context, ExpressionError, execution_variables, references
+from pipelines.local.expressions import Context, ExpressionError, execution_variables, parameter_value, references
 from pipelines.local.record import EXECUTING, FAILED, NOT_RUN, PENDING, SUCCEEDED, ExecutionRecord, now
 from pipelines.local.steps import StepEnvironment, read_property_file, run_step
 from pipelines.local.store import ObjectStore, StepFailure
@@ -86,26 +86,12 @@ def typed_parameters(definition: dict, overrides: dict[str, str]) -> dict:
     for name, spec in declared.items():
         raw = overrides.get(name, spec.get("DefaultValue"))
         kind = spec.get("Type", "String")
-        value: int | float | bool | str
         try:
             if raw is None:
                 raise ValueError("no value and no default")
-            if kind == "Integer":
-                value = int(raw)
-            elif kind == "Float":
-                value = float(raw)
-            elif kind == "Boolean":
-                if isinstance(raw, bool):
-                    value = raw
-                elif str(raw).lower() in ("true", "false"):
-                    value = str(raw).lower() == "true"
-                else:
-                    raise ValueError("not true or false")
-            else:
-                value = str(raw)
+            values[name] = parameter_value(kind, raw)
         except ValueError as exc:
             raise ValueError(f"parameter {name} must be {kind}, got {raw!r} ({exc})") from exc
-        values[name] = value
     return values
 
 
