@@ -192,6 +192,16 @@ class Config:
         return self.serving.capture.destination or f"s3://{self.sagemaker.bucket}/{self.pipeline_name}/datacapture"
 
     @property
+    def ground_truth_destination(self) -> str:
+        default = f"s3://{self.sagemaker.bucket}/{self.pipeline_name}/ground-truth"
+        return self.monitoring.model_quality.ground_truth_destination or default
+
+    @property
+    def model_quality_alarmed_metrics(self) -> tuple[str, ...]:
+        """The model-quality metrics with an alarm: the configured ones, else the gate metric."""
+        return self.monitoring.model_quality.alarmed_metrics or (self.gate.metric,)
+
+    @property
     def pipeline_name(self) -> str:
         return self.sagemaker.pipeline_name or f"{self.project.name}-pipeline"
 

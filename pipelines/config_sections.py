@@ -15,6 +15,7 @@ __all__ = [
     "AlarmConfig",
     "AlertConfig",
     "CaptureConfig",
+    "ModelQualityConfig",
     "Monitoring",
     "MonitoringConfig",
     "RetrainConfig",
@@ -113,6 +114,60 @@ class RetrainConfig:
     cooldown_hours: Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)] = 24.0
 
 
+# Model Monitor's offsets: a negative ISO 8601 duration in days, hours or minutes (-P1D, -PT1H, -P1DT12H, -PT30M)
+Offset = Annotated[
+    str,
+    Field(strict=True, pattern=r"^-P(?:\d+D(?:T(?:\d+H)?(?:\d+M)?)?|T(?:\d+H)?(?:\d+M)?)$"),
+    Expect("a negative ISO 8601 duration such as -P1D or -PT1H"),
+]
+Fraction = Annotated[float, Field(strict=True, gt=0, lt=1, allow_inf_nan=False), Expect("a number between 0 and 1")]
+
+
+@with_config(FORBID)
+@dataclass(frozen=True)
+class ModelQualityConfig:
+    """Model-quality monitoring: captured predictions joined with ground truth by inference id (else event id), and
+    checked against the deployed version's model-quality baseline (Model Monitor's metrics and constraints)."""
+
+    enabled: Flag = True
+    ground_truth_destination: Annotated[Text, AfterValidator(_s3_uri)] | None = None  # default <bucket>/<pipeline>/
+    # where the prediction is in a capture record's output: None reads the project's own outputs (one value a CSV
+    # line, or the "predictions" list of its JSON); a name reads that key of each JSON record or that CSV column index
+    inference_attribute: Text | None = None
+    probability_attribute: Text | None = None  # binary: where the probability is (None: the prediction itself)
+    probability_threshold: Fraction = 0.5  # binary: a probability at or above it predicts the positive class
+    # a check at time T covers capture with inferenceTime in [T + start, T + end] and labels ingested in [T + start, T]
+    start_time_offset: Offset = "-P1D"
+    end_time_offset: Offset = "-PT1H"
+    min_pairs: Annotated[int, Field(strict=True, ge=1)] = 50  # fewer matched pairs: NoData, no metric published
+    # suggested thresholds: the baseline value worsened by this fraction of it (errors up, scores down)
+    constraint_margin: Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)] = 0.1
+    alarmed_metrics: Texts = ()  # default: the gate metric (rmse for the bundled regression, auc for binary)
+    evaluation_periods: Annotated[int, Field(strict=True, ge=1)] = 1
+    datapoints_to_alarm: Annotated[int, Field(strict=True, ge=1)] = 1
+
+
+def _model_quality_rules(model_quality: ModelQualityConfig) -> ModelQualityConfig:
+    problems = []
+    if model_quality.datapoints_to_alarm > model_quality.evaluation_periods:
+        expected = f"at most evaluation_periods ({model_quality.evaluation_periods})"
+        problems.append(Problem("datapoints_to_alarm", expected, model_quality.datapoints_to_alarm))
+    if _offset_minutes(model_quality.end_time_offset) <= _offset_minutes(model_quality.start_time_offset):
+        expected = f"after start_time_offset ({model_quality.start_time_offset})"
+        problems.append(Problem("end_time_offset", expected, model_quality.end_time_offset))
+    check(problems)
+    return model_quality
+
+
+def _offset_minutes(offset: str) -> int:
+    """Minutes of a validated offset such as -P1DT2H (negative)."""
+    days, _, clock = offset[2:].partition("T")
+    minutes = int(days[:-1] or 0) * 1440 if days else 0
+    hours, _, rest = clock.partition("H") if "H" in clock else ("0", "", clock)
+    minutes += int(hours or 0) * 60 + int(rest.rstrip("M") or 0)
+    return -minutes
+
+
 @with_config(FORBID)
 @dataclass(frozen=True)
 class MonitoringConfig:
@@ -122,6 +177,9 @@ class MonitoringConfig:
     alarm: Annotated[AlarmConfig, OrEmpty, AfterValidator(_alarm_rules)] = field(default_factory=AlarmConfig)
     alerts: Annotated[AlertConfig, OrEmpty] = field(default_factory=AlertConfig)
     retrain: Annotated[RetrainConfig, OrEmpty] = field(default_factory=RetrainConfig)
+    model_quality: Annotated[ModelQualityConfig, OrEmpty, AfterValidator(_model_quality_rules)] = field(
+        default_factory=ModelQualityConfig
+    )
 
 
 def schedule_problems(schedule: str, engine: str) -> list[Problem]:
