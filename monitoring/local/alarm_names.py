@@ -1,8 +1,14 @@
-"""The drift alarms' names, one module for the local loop's alarms and the CloudFormation template's.
+"""The monitoring alarms' names, one module for the local loop's alarms and the CloudFormation template's.
 
-An endpoint's alarms are named after its prefix (the lower-cased endpoint name, at most 40 characters):
-``<prefix>-drift`` is the composite alarm (what alerts and retrains) and ``<prefix>-drift-<part>`` the alarm of
-one feature, where ``<part>`` is ``alarm_name_part(feature)``. The template passes ``${NamePrefix}`` as the prefix.
+An endpoint's alarms are named after its prefix (the lower-cased endpoint name, at most 40 characters). Two
+families, each a composite alarm (what alerts and retrains) over one alarm per metric:
+
+- data quality: ``<prefix>-drift`` over ``<prefix>-drift-<part>``, one per feature, where ``<part>`` is
+  ``alarm_name_part(feature)``;
+- model quality: ``<prefix>-model-quality`` over ``<prefix>-model-quality-<part>``, one per alarmed metric
+  (Model Monitor's metric names: ``rmse``, ``auc``, ``f0_5`` ...).
+
+The template passes ``${NamePrefix}`` as the prefix.
 
 CloudWatch takes any UTF-8 without control characters in an alarm name, but the names also go into ARNs (EventBridge
 patterns, IAM conditions), composite alarm rules (``ALARM("...")``, where a double quote or a parenthesis ends the
@@ -19,6 +25,7 @@ import unicodedata
 MAX_NAME = 255  # CloudWatch alarm and metric names, CloudFormation logical ids
 MAX_PREFIX = 40  # name_prefix
 DRIFT = "-drift"  # the composite alarm's suffix; a feature alarm adds "-<part>"
+MODEL_QUALITY = "-model-quality"  # the model-quality composite's suffix; a metric's alarm adds "-<part>"
 # What a feature contributes to its alarm's name, so that "<prefix>-drift-<part>" fits in MAX_NAME.
 MAX_ALARM_PART = MAX_NAME - MAX_PREFIX - len(DRIFT) - 1  # 208
 _SAFE_PART = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -62,3 +69,14 @@ def drift_alarm_name(prefix: str) -> str:
 def feature_alarm_name(prefix: str, feature: str) -> str:
     """The drift alarm of one feature: ``<prefix>-drift-<alarm_name_part(feature)>``."""
     return f"{drift_alarm_name(prefix)}-{alarm_name_part(feature)}"
+
+
+def model_quality_alarm_name(prefix: str) -> str:
+    """The composite model-quality alarm of the endpoint with this ``name_prefix``: ``<prefix>-model-quality``."""
+    return f"{prefix}{MODEL_QUALITY}"
+
+
+def metric_alarm_name(prefix: str, metric: str) -> str:
+    """The model-quality alarm of one metric: ``<prefix>-model-quality-<alarm_name_part(metric)>``."""
+    limit = MAX_NAME - MAX_PREFIX - len(MODEL_QUALITY) - 1
+    return f"{model_quality_alarm_name(prefix)}-{alarm_name_part(metric, limit)}"

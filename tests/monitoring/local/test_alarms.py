@@ -55,7 +55,7 @@ THREE_OF_THREE = [
     ("0 X X - X", [ALARM, ALARM, ALARM, ALARM]),
     ("- - - - X", [INSUFFICIENT_DATA, KEEP, ALARM, OK]),
     # A later version of the page adds "X - - - -" with ALARM under MISSING, contradicting the row above by
-    # position alone; we keep the rule the rest of both tables follows (see monitoring/local/alarms.py).
+    # position alone; we keep the rule the rest of both tables follows (see monitoring/local/metric_alarm.py).
     ("X - - - -", [INSUFFICIENT_DATA, KEEP, ALARM, OK]),
 ]
 TWO_OF_THREE = [

@@ -1,0 +1,130 @@
+"""The alarms of an endpoint, as the local loop creates them and the CloudFormation template declares them.
+
+Two families, each a composite alarm (the one that alerts and retrains) over one metric alarm per part:
+
+- data quality (``feature_drift_alarms``): ``feature_baseline_drift_<f>`` in ``aws/sagemaker/Endpoints/data-metrics``
+  against each feature's drift threshold, under ``<prefix>-drift``;
+- model quality (``model_quality_alarms``): Model Monitor's model metrics (``rmse``, ``auc`` ...) in
+  ``aws/sagemaker/Endpoints/model-metrics`` against the threshold and operator of the live version's
+  model-quality constraints, under ``<prefix>-model-quality``.
+
+Names come from ``alarm_names``; the metrics' dimensions are ``Endpoint`` and ``MonitoringSchedule``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from monitoring.local.alarm_names import (
+    drift_alarm_name,
+    feature_alarm_name,
+    metric_alarm_name,
+    model_quality_alarm_name,
+    name_prefix,
+)
+from monitoring.local.composite_alarm import CompositeAlarm
+from monitoring.local.metric_alarm import COMPARISONS, MetricAlarm
+
+MODEL_METRICS_NAMESPACE = "aws/sagemaker/Endpoints/model-metrics"
+CONSTRAINT_SECTIONS = ("regression_constraints", "binary_classification_constraints")
+
+
+def feature_drift_alarms(
+    thresholds: Mapping[str, float],
+    endpoint: str,
+    schedule: str,
+    period: int = 3600,
+    evaluation_periods: int = 1,
+    datapoints_to_alarm: int = 1,
+    treat_missing_data: str = "ignore",
+) -> tuple[list[MetricAlarm], CompositeAlarm]:
+    """One alarm per feature on ``feature_baseline_drift_<f>`` (Maximum > the feature's drift threshold) and the
+    composite ``ALARM(f1) OR ALARM(f2) ...`` over them: the one alarm that alerts and retrains. The names are
+    CloudWatch's (``alarm_names``: ``<prefix>-drift-<part>`` and ``<prefix>-drift``), so one endpoint has one
+    drift alarm whatever the schedule; the schedule is the metrics' ``MonitoringSchedule`` dimension."""
+    dims = {"Endpoint": endpoint, "MonitoringSchedule": schedule}
+    prefix = name_prefix(endpoint)
+    alarms = [
+        MetricAlarm(
+            name=feature_alarm_name(prefix, feature),
+            metric_name=f"feature_baseline_drift_{feature}",
+            threshold=float(threshold),
+            comparison_operator="GreaterThanThreshold",
+            dimensions=dims,
+            statistic="Maximum",
+            period=period,
+            evaluation_periods=evaluation_periods,
+            datapoints_to_alarm=datapoints_to_alarm,
+            treat_missing_data=treat_missing_data,
+        )
+        for feature, threshold in thresholds.items()
+    ]
+    if not alarms:
+        raise ValueError("feature_drift_alarms: no features given (expected {feature: drift threshold})")
+    rule = " OR ".join(f'ALARM("{a.name}")' for a in alarms)
+    return alarms, CompositeAlarm(drift_alarm_name(prefix), rule)
+
+
+def constraint_thresholds(constraints: Mapping) -> dict[str, tuple[float, str]]:
+    """``{metric: (threshold, comparison_operator)}`` of a model-quality constraints.json document."""
+    sections = [key for key in CONSTRAINT_SECTIONS if isinstance(constraints.get(key), Mapping)]
+    if not sections:
+        raise ValueError(
+            f"model-quality constraints: expected a {' or '.join(CONSTRAINT_SECTIONS)} section, "
+            f"got keys {sorted(constraints)}"
+        )
+    found: dict[str, tuple[float, str]] = {}
+    for metric, rule in constraints[sections[0]].items():
+        where = f"model-quality constraints {sections[0]}.{metric}"
+        if not isinstance(rule, Mapping) or rule.get("comparison_operator") not in COMPARISONS:
+            raise ValueError(f"{where}: needs a threshold and a comparison_operator in {', '.join(COMPARISONS)}")
+        try:
+            found[metric] = (float(rule["threshold"]), str(rule["comparison_operator"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{where}: threshold must be a number, got {rule.get('threshold')!r}") from exc
+    return found
+
+
+def model_quality_alarms(
+    constraints: Mapping,
+    metrics: Sequence[str],
+    endpoint: str,
+    schedule: str,
+    period: int = 3600,
+    evaluation_periods: int = 1,
+    datapoints_to_alarm: int = 1,
+    treat_missing_data: str = "ignore",
+) -> tuple[list[MetricAlarm], CompositeAlarm]:
+    """One alarm per alarmed metric with the constraint's threshold and operator, and the composite
+    ``ALARM(m1) OR ALARM(m2) ...`` over them. An alarm reads the worst value of its period (Maximum for an error
+    that must stay below its threshold, Minimum for a score), so two checks in one hour cannot hide a bad one."""
+    thresholds = constraint_thresholds(constraints)
+    missing = [m for m in metrics if m not in thresholds]
+    if missing or not metrics:
+        raise ValueError(
+            f"model-quality alarms: alarmed metric(s) {missing or list(metrics)} have no constraint; the live "
+            f"version's constraints have {', '.join(sorted(thresholds)) or 'none'} "
+            "(monitoring.model_quality.alarmed_metrics)"
+        )
+    dims = {"Endpoint": endpoint, "MonitoringSchedule": schedule}
+    prefix = name_prefix(endpoint)
+    alarms = []
+    for metric in dict.fromkeys(metrics):
+        threshold, comparison = thresholds[metric]
+        alarms.append(
+            MetricAlarm(
+                name=metric_alarm_name(prefix, metric),
+                metric_name=metric,
+                threshold=threshold,
+                comparison_operator=comparison,
+                dimensions=dims,
+                namespace=MODEL_METRICS_NAMESPACE,
+                statistic="Maximum" if comparison.startswith("Greater") else "Minimum",
+                period=period,
+                evaluation_periods=evaluation_periods,
+                datapoints_to_alarm=datapoints_to_alarm,
+                treat_missing_data=treat_missing_data,
+            )
+        )
+    rule = " OR ".join(f'ALARM("{a.name}")' for a in alarms)
+    return alarms, CompositeAlarm(model_quality_alarm_name(prefix), rule)
