@@ -5,6 +5,9 @@ loop evaluates it with cronsim (Debian cron semantics: when neither day field st
 either one fires). The grammar accepted everywhere is the part both dialects share: in each field a comma list of
 ``*``, ``N`` or ``N-M``, each with an optional ``/S`` step; JAN-DEC in the month, SUN-SAT in the day of week; ``?``
 for a whole day field, read as ``*``. cron's ``L``, ``W`` and ``#``, a seconds field and ``@hourly`` are refused.
+The minute field must be one value: a data-quality check covers a whole hour of capture (a complete hour),
+and a window is never checked twice, so a schedule firing more than once an hour (``*/15 * * * *``) would run checks
+that only skip; it is refused for both engines (Model Monitor itself runs hourly at the most).
 
 Translation to AWS's six-field ``cron(...)``, with these rules:
 
@@ -85,7 +88,7 @@ def _fields(expression: str) -> list[str]:
 def _evaluate(expression: str) -> tuple[list[str], CronSim]:
     fields = _fields(expression)
     try:
-        return fields, CronSim(" ".join(fields), _EPOCH)
+        cron = CronSim(" ".join(fields), _EPOCH)
     except CronSimError as exc:
         name = str(exc).removeprefix("Bad ")
         if name not in _EXPECTED:
@@ -96,6 +99,12 @@ def _evaluate(expression: str) -> tuple[list[str], CronSim]:
             f"{name} must use values {_EXPECTED[name]}, ascending ranges and steps of at least 1{days}, "
             f"got {text!r} in {expression!r}"
         ) from exc
+    if len(cron.minutes) > 1:
+        raise CronError(
+            f"minute must be one value (the schedule fires at most once an hour): each check covers a whole hour, "
+            f"so a second run in the same hour would check the same hour again, got {fields[0]!r} in {expression!r}"
+        )
+    return fields, cron
 
 
 def _aws_field(values: Iterable[int], low: int, high: int, steps: bool = True) -> str:

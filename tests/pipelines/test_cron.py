@@ -13,6 +13,7 @@ from pipelines.cron import Cron, CronError, aws_cron, validate_cron
 OK = "ok"
 BOTH_DAYS = "restricts both day-of-month"
 MODEL_MONITOR = "runs only the schedules Model Monitor accepts"
+HOURLY = "minute must be one value (the schedule fires at most once an hour)"
 
 # expression -> local verdict (OK or the error's words) -> processing (EventBridge Scheduler) -> model-monitor
 TABLE = [
@@ -34,10 +35,19 @@ TABLE = [
     ("0 0 1-31 * 1", OK, "cron(0 0 * * ? *)", "cron(0 0 ? * * *)"),  # either day matching: every day
     ("0 9 1 * 1", OK, BOTH_DAYS, BOTH_DAYS),  # the 1st or a Monday: AWS cannot say "or"
     ("0 0 */2 * 1", OK, BOTH_DAYS, BOTH_DAYS),  # odd days that are Mondays
-    ("*/15 * * * *", OK, "cron(0/15 * * * ? *)", MODEL_MONITOR),
     ("15 * * * *", OK, "cron(15 * * * ? *)", MODEL_MONITOR),
     ("15 */2 * * *", OK, "cron(15 0/2 * * ? *)", MODEL_MONITOR),
-    ("1-10/3 * * * *", OK, "cron(1,4,7,10 * * * ? *)", MODEL_MONITOR),
+    ("59 23 * * *", OK, "cron(59 23 * * ? *)", MODEL_MONITOR),
+    ("0-0 * * * *", OK, "cron(0 * * * ? *)", "cron(0 * ? * * *)"),  # one value, however written
+    ("*/60 * * * *", OK, "cron(0 * * * ? *)", "cron(0 * ? * * *)"),  # a step past the field: minute 0 only
+    # more than one run an hour would check the same hour again: refused for both engines
+    ("*/15 * * * *", HOURLY, None, None),
+    ("*/30 9-17 * * 1-5", HOURLY, None, None),
+    ("0,30 * * * *", HOURLY, None, None),
+    ("0-1 * * * *", HOURLY, None, None),
+    ("1-10/3 * * * *", HOURLY, None, None),
+    ("* * * * *", HOURLY, None, None),
+    ("0/59 * * * *", HOURLY, None, None),
     ("99 * * * *", "minute must use values 0-59", None, None),
     ("0 24 * * *", "hour must use values 0-23", None, None),
     ("*/0 * * * *", "steps of at least 1", None, None),
@@ -139,15 +149,15 @@ def test_both_day_fields_fire_when_either_matches_locally():
 
 
 def test_fires_between_is_open_at_the_start_closed_at_the_end():
-    cron = Cron.parse("*/15 * * * *")
-    start, end = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc), datetime(2026, 11, 25, 11, 0, tzinfo=timezone.utc)
-    assert [f.minute for f in cron.fires_between(start, end)] == [15, 30, 45, 0]
+    cron = Cron.parse("0 */2 * * *")
+    start, end = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc), datetime(2026, 11, 25, 16, 0, tzinfo=timezone.utc)
+    assert [f.hour for f in cron.fires_between(start, end)] == [12, 14, 16]
     assert cron.fires_between(start, start) == []
     assert len(Cron.parse("0 * * * *").fires_between(T, T + timedelta(hours=3))) == 3
-    working_hours = Cron.parse("*/15 9-17 * * 1-5")
+    working_hours = Cron.parse("15 9-17 * * 1-5")
     assert working_hours.next_after(T) == datetime(2026, 11, 25, 10, 15, tzinfo=timezone.utc)
     assert working_hours.next_after(datetime(2026, 11, 27, 17, 45, tzinfo=timezone.utc)) == datetime(
-        2026, 11, 30, 9, 0, tzinfo=timezone.utc
+        2026, 11, 30, 9, 15, tzinfo=timezone.utc
     )  # Friday evening -> Monday morning
 
 
@@ -156,7 +166,9 @@ def test_fires_between_is_open_at_the_start_closed_at_the_end():
     [
         ({"schedule": "99 * * * *"}, "monitoring.schedule: minute must use values 0-59"),
         ({"schedule": "0 9 1 * 1"}, "monitoring.schedule: restricts both day-of-month ('1') and day-of-week ('1')"),
-        ({"engine": "model-monitor", "schedule": "*/15 * * * *"}, "monitoring.schedule: the model-monitor engine"),
+        ({"schedule": "*/15 * * * *"}, "monitoring.schedule: minute must be one value"),
+        ({"engine": "model-monitor", "schedule": "*/15 * * * *"}, "monitoring.schedule: minute must be one value"),
+        ({"engine": "model-monitor", "schedule": "15 * * * *"}, "monitoring.schedule: the model-monitor engine"),
         ({"engine": "model-monitor", "schedule": "0 9 * * MON-FRI"}, "monitoring.schedule: the model-monitor engine"),
     ],
 )
