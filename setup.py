@@ -18,6 +18,7 @@ setup(
     description="SageMaker Pipelines project with a monitoring loop, runnable locally without AWS",
     python_requires=">=3.10,<3.13",
     packages=find_packages(include=["pipelines*", "processing*", "training*", "inference*", "monitoring*"]),
+    py_modules=["mlops_errors"],  # MlopsError, the user-error base every package imports (the lowest layer)
     include_package_data=True,
     install_requires=[
         *CONTAINER_PINS,

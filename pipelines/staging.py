@@ -8,11 +8,12 @@ mtimes and owners, no ``__pycache__``), and the definition only references those
 Artefacts:
 - ``preprocess.py``, ``evaluate.py``: processing step scripts (ScriptProcessor ``code``);
 - ``lib/``: the project's packages that container code imports (``monitoring``'s top level, the analyzer;
-  ``processing``; ``inference``'s handler and feature transform), one file per key, delivered as a ProcessingInput
-  put on ``PYTHONPATH``. Not the local loop (``monitoring/local``), the Lambda code (``monitoring/cloud``) nor the
-  endpoint: tests/pipelines/test_staging.py checks that editing them changes no digest;
-- ``sourcedir.tar.gz``: training's script-mode source (``train.py`` with the handler files it copies
-  into the model), delivered as the ``code`` input channel.
+  ``processing``; ``inference``'s handler and feature transform; ``mlops_errors``, the user-error base class), one
+  file per key, delivered as a ProcessingInput put on ``PYTHONPATH``. Not the local loop (``monitoring/local``), the
+  Lambda code (``monitoring/cloud``) nor the endpoint: tests/pipelines/test_staging.py checks that editing them
+  changes no digest;
+- ``sourcedir.tar.gz``: training's script-mode source (``train.py``, ``hyperparameters.py`` and ``mlops_errors.py``,
+  with the handler files it copies into the model), delivered as the ``code`` input channel.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # them neither ships them to jobs nor invalidates the step cache. "monitoring/*.py" is the top level only (the
 # analyzer): monitoring/local/ and monitoring/cloud/ are subpackages, which this glob does not reach.
 LIB_FILES = (
+    "mlops_errors.py",  # MlopsError, the user-error base class container code raises (the lowest layer)
     "monitoring/*.py",
     "processing/*.py",
     "inference/__init__.py",
@@ -91,6 +93,7 @@ def code_artifacts(root: Path = ROOT) -> dict[str, Artifact]:
     training = [
         ("train.py", (root / "training" / "train.py").read_bytes()),
         ("hyperparameters.py", (root / "training" / "hyperparameters.py").read_bytes()),
+        ("mlops_errors.py", (root / "mlops_errors.py").read_bytes()),  # TrainingError's base, imported flat
         ("inference.py", (root / "inference" / "inference.py").read_bytes()),
         ("feature_transform.py", (root / "inference" / "feature_transform.py").read_bytes()),
     ]
