@@ -8,11 +8,16 @@ Outputs under ``output_dir``:
   transformed features after, no header, no index;
 - ``baseline/baseline.csv``: the raw training features with a header (the data-quality baseline dataset);
 - ``transform/transform.json``: the fitted feature transform plus the data schema.
+
+The split is by a stable hash of each row's content (``row_fractions``), never by its position: shuffling the input,
+cutting it into other files or reordering its columns gives the same train / validation / test sets, identical rows
+land in the same split, and each split is written in hash order, so its files are byte-identical too.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import os
 import sys
@@ -30,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 PROBLEM_TYPES = ("regression", "binary")
 SPLITS = ("train", "validation", "test")
+FIELD_SEPARATOR = "\x1f"  # ASCII unit separator: cannot occur inside a CSV field read as text
+HASH_BYTES = 8
 
 
 class DataValidationError(ValueError):
@@ -177,6 +184,31 @@ def _binary_labels(target: pd.Series, schema: DataSchema, files: Sequence[Path])
     return (values == positive).to_numpy(dtype=np.float64)
 
 
+def row_fractions(data: pd.DataFrame, schema: DataSchema, seed: int) -> np.ndarray:
+    """Each row's place in [0, 1): the first 8 bytes of BLAKE2b (keyed with the seed as decimal text) over the row's
+    raw text fields, target then numeric then categorical columns (the schema's order, not the file's), joined by
+    U+001F (a missing value is the empty string), read as a big-endian integer and divided by 2**64.
+
+    It depends on the row's content and the seed only, never on the row's position, file or column order."""
+    key = str(seed).encode()
+    columns = [data[c].fillna("").astype(str).tolist() for c in (schema.target, *schema.features)]
+    places = np.empty(len(data), dtype=np.float64)
+    for i, fields in enumerate(zip(*columns, strict=True)):
+        digest = hashlib.blake2b(FIELD_SEPARATOR.join(fields).encode(), digest_size=HASH_BYTES, key=key).digest()
+        places[i] = int.from_bytes(digest, "big") / 2.0 ** (8 * HASH_BYTES)
+    return places
+
+
+def split_indices(places: np.ndarray, fractions: tuple[float, float, float]) -> dict[str, np.ndarray]:
+    """Row indices per split, in hash order: train below the train fraction, validation up to train + validation,
+    test above (ties, i.e. identical rows, stay together)."""
+    order = np.argsort(places, kind="stable")
+    cut_train, cut_validation = fractions[0], fractions[0] + fractions[1]
+    ordered = places[order]
+    bounds = [0, int(np.searchsorted(ordered, cut_train)), int(np.searchsorted(ordered, cut_validation)), len(order)]
+    return {name: order[bounds[i] : bounds[i + 1]] for i, name in enumerate(SPLITS)}
+
+
 def _write_all(contents: dict[Path, str]) -> None:
     """Write every file or none: temporary files first, renamed into place once all are written."""
     temporary: list[tuple[Path, Path]] = []
@@ -201,7 +233,7 @@ def preprocess(
     split: Sequence[float] = (0.7, 0.15, 0.15),
     seed: int = 42,
 ) -> PreprocessResult:
-    """Validate, split (shuffled with ``seed``), fit the transform on the training split and write the outputs.
+    """Validate, split by row hash (keyed with ``seed``), fit the transform on the training split, write the outputs.
 
     Everything is validated before anything is written; a DataValidationError names the file, the column and
     an example bad value.
@@ -221,13 +253,13 @@ def preprocess(
         labels = pd.to_numeric(data[schema.target]).to_numpy(dtype=np.float64)
 
     n = len(data)
-    n_train, n_validation = round(n * fractions[0]), round(n * fractions[1])
-    counts = {"train": n_train, "validation": n_validation, "test": n - n_train - n_validation}
+    indices = split_indices(row_fractions(data, schema, seed), fractions)
+    counts = {name: len(rows) for name, rows in indices.items()}
     if min(counts.values()) < 1:
-        raise DataValidationError(f"{n} data row(s) cannot be split {fractions} with a row in every split")
-    permutation = np.random.default_rng(seed).permutation(n)
-    bounds = np.cumsum([0, counts["train"], counts["validation"], counts["test"]])
-    indices = {name: permutation[bounds[i] : bounds[i + 1]] for i, name in enumerate(SPLITS)}
+        raise DataValidationError(
+            f"{n} data row(s) cannot be split {fractions} by row hash with a row in every split (got {counts}): "
+            "give more rows"
+        )
 
     features = data[order]
     try:

@@ -11,7 +11,14 @@ import pandas as pd
 import pytest
 
 from inference.feature_transform import FeatureTransform
-from processing.preprocess import DataSchema, DataValidationError, main, preprocess
+from processing.preprocess import (
+    DataSchema,
+    DataValidationError,
+    main,
+    preprocess,
+    row_fractions,
+    split_indices,
+)
 from tests.conftest import ABALONE
 from tests.training.steps import BINARY, NUMERIC, REGRESSION, binary_abalone
 
@@ -54,7 +61,7 @@ def test_writes_every_output_with_the_configured_split(output):
         "transform/transform.json",
         "validation/validation.csv",
     ]
-    assert result.rows == {"train": 2924, "validation": 627, "test": 626}
+    assert result.rows == {"train": 2884, "validation": 648, "test": 645}  # by row hash, seed 42
     assert result.input_columns == ("sex", *NUMERIC)
     assert result.feature_names == ("sex=F", "sex=I", "sex=M", *NUMERIC)
     assert result.source_files == (str(ABALONE),) and result.ignored_columns == ()
@@ -79,7 +86,7 @@ def test_baseline_is_the_raw_training_features_with_a_header(output):
     out, _ = output
     baseline = pd.read_csv(out / "baseline" / "baseline.csv", dtype=str)
     assert list(baseline.columns) == ["sex", *NUMERIC]
-    assert len(baseline) == 2924
+    assert len(baseline) == 2884
     assert set(baseline["sex"]) == {"M", "F", "I"}
     # the raw text as in the source file, and the same rows as train.csv in the same order
     raw_lines = {line.rsplit(",", 1)[0] for line in LINES}
@@ -107,8 +114,57 @@ def test_the_seed_fixes_the_split(tmp_path, output):
     preprocess(ABALONE, tmp_path / "other", REGRESSION, seed=7, split=(0.5, 0.25, 0.25))
     same = (tmp_path / "same" / "train" / "train.csv").read_text()
     assert same == (out / "train" / "train.csv").read_text()
-    assert len((tmp_path / "other" / "train" / "train.csv").read_text().splitlines()) == 2088  # round(4177 * 0.5)
     assert (tmp_path / "other" / "train" / "train.csv").read_text() != same
+
+
+# the hash split keeps each configured fraction within 0.025 of it on abalone's 4177 rows (about 3.5 binomial
+# standard deviations of the train fraction: sqrt(0.7 * 0.3 / 4177) = 0.0071)
+FRACTION_TOLERANCE = 0.025
+
+
+@pytest.mark.parametrize("seed", [42, 7, 0, 12345])
+@pytest.mark.parametrize("split", [(0.7, 0.15, 0.15), (0.5, 0.25, 0.25), (0.8, 0.1, 0.1)])
+def test_the_hash_split_keeps_the_configured_fractions(seed, split):
+    data = pd.read_csv(ABALONE, dtype=str)
+    places = row_fractions(data, REGRESSION, seed)
+    assert places.min() >= 0 and places.max() < 1
+    rows = {name: len(part) for name, part in split_indices(places, split).items()}
+    assert sum(rows.values()) == 4177
+    for fraction, name in zip(split, ("train", "validation", "test"), strict=True):
+        assert abs(rows[name] / 4177 - fraction) <= FRACTION_TOLERANCE, (name, rows)
+
+
+def test_the_split_does_not_depend_on_row_order_files_or_column_order(tmp_path, output):
+    out, _ = output
+    shuffled = [LINES[i] for i in np.random.default_rng(3).permutation(len(LINES))]
+    preprocess(write(tmp_path / "shuffled.csv", [HEADER, *shuffled]), tmp_path / "shuffled", REGRESSION)
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    frame = pd.read_csv(ABALONE, dtype=str).iloc[::-1]
+    frame.iloc[:1500].to_csv(parts / "a.csv", index=False)
+    frame.iloc[1500:][list(reversed(frame.columns))].to_csv(parts / "b.csv", index=False)
+    preprocess(parts, tmp_path / "parts-out", REGRESSION)
+    for name in ("train/train.csv", "validation/validation.csv", "test/test.csv", "baseline/baseline.csv"):
+        assert (tmp_path / "shuffled" / name).read_text() == (out / name).read_text(), name
+        assert (tmp_path / "parts-out" / name).read_text() == (out / name).read_text(), name
+
+
+def test_identical_rows_land_in_the_same_split(tmp_path):
+    # abalone has no duplicate rows: repeat 300 of them three times, scattered through the file
+    repeated = LINES + LINES[:300] + LINES[:300]
+    order = np.random.default_rng(5).permutation(len(repeated))
+    source = write(tmp_path / "dup.csv", [HEADER, *(repeated[i] for i in order)])
+    result = preprocess(source, tmp_path / "out", REGRESSION)
+    raw = pd.read_csv(source, dtype=str)
+    places = row_fractions(raw, REGRESSION, 42)
+    split_of = {}
+    for name, rows in split_indices(places, (0.7, 0.15, 0.15)).items():
+        for row in rows:
+            key = tuple(raw.iloc[row])
+            assert split_of.setdefault(key, name) == name, key
+    assert len(split_of) == 4177 and sum(result.rows.values()) == 4177 + 600
+    baseline = pd.read_csv(tmp_path / "out" / "baseline" / "baseline.csv", dtype=str)
+    assert len(baseline) == result.rows["train"]
 
 
 def test_a_directory_of_files_with_other_column_orders_and_extra_columns(tmp_path, caplog):
