@@ -5,7 +5,9 @@ an edit to the analyzer changes the ``lib`` digest."""
 
 from __future__ import annotations
 
+import io
 import shutil
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ def tree(tmp_path: Path) -> Path:
     """A copy of the project's packages, to edit."""
     for package in PACKAGES:
         shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "mlops_errors.py", tmp_path / "mlops_errors.py")
     return tmp_path
 
 
@@ -39,6 +42,14 @@ def test_lib_holds_the_top_level_analyzer_and_nothing_of_the_local_loop_or_the_l
     assert not [k for k in keys if k.startswith(("lib/monitoring/local/", "lib/monitoring/cloud/"))]
     assert {"lib/inference/feature_transform.py", "lib/inference/inference.py"} <= keys
     assert not [k for k in keys if k.startswith("lib/pipelines/")]
+    assert "lib/mlops_errors.py" in keys  # MlopsError, which processing and the analyzer raise
+
+
+def test_training_sourcedir_holds_the_user_error_base_its_hyperparameters_import():
+    ((_, tarball),) = code_artifacts()["training"].files
+    with tarfile.open(fileobj=io.BytesIO(tarball)) as tar:
+        names = set(tar.getnames())
+    assert {"train.py", "hyperparameters.py", "mlops_errors.py"} <= names
 
 
 @pytest.mark.parametrize(
