@@ -1,9 +1,10 @@
 """Alerts and the sinks that deliver them: the log, a JSON-lines file, an HTTP webhook.
 
-``deliver(alert, sinks)`` never raises into monitoring: each sink's outcome is a ``DeliveryResult`` (success,
-attempts, last error). The webhook POSTs the alert as JSON with a timeout per attempt and retries with
-exponential backoff on network errors, timeouts, 429 and 5xx; 2xx is success, any other 4xx (and a redirect,
-which is not followed) is final. The local loop builds its sinks from ``monitoring.alerts`` of the configuration.
+What an alert says is ``alert_message`` (its names stay importable from here). ``deliver(alert, sinks)`` never
+raises into monitoring: each sink's outcome is a ``DeliveryResult`` (success, attempts, last error). The webhook
+POSTs the alert as JSON with a timeout per attempt and retries with exponential backoff on network errors,
+timeouts, 429 and 5xx; 2xx is success, any other 4xx (and a redirect, which is not followed) is final. The local
+loop builds its sinks from ``monitoring.alerts`` of the configuration.
 """
 
 from __future__ import annotations
@@ -17,11 +18,30 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
 
-from monitoring.local.alarms import Transition
+from monitoring.local.alert_message import (
+    Alert,
+    DriftedFeature,
+    QualityMetric,
+    alert_from_transition,
+    drifted_features,
+)
+
+__all__ = [
+    "Alert",
+    "DeliveryResult",
+    "DriftedFeature",
+    "JsonLinesSink",
+    "LogSink",
+    "QualityMetric",
+    "Sink",
+    "WebhookSink",
+    "alert_from_transition",
+    "deliver",
+    "drifted_features",
+]
 
 try:
     import fcntl
@@ -30,105 +50,6 @@ except ImportError:  # pragma: no cover - not on Linux: appends stay whole lines
 
 log = logging.getLogger("monitoring.alerts")  # the name to configure, kept when the module moved to monitoring.local
 Sleep = Callable[[float], None]
-
-
-@dataclass(frozen=True)
-class DriftedFeature:
-    name: str
-    distance: float
-    threshold: float
-    method: str = ""
-
-
-@dataclass(frozen=True)
-class Alert:
-    """What happened (an alarm's state change), where, to which model version, and where the report is."""
-
-    endpoint: str
-    model_version: str
-    alarm_name: str
-    new_state: str
-    old_state: str
-    reason: str
-    features: tuple[DriftedFeature, ...] = ()
-    report: str = ""
-    time: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
-    details: Mapping[str, object] = field(default_factory=dict)
-
-    @property
-    def summary(self) -> str:
-        """One line for people: state change, endpoint, model version, drifted features, report."""
-        text = f"{self.alarm_name} is {self.new_state} (was {self.old_state}) on endpoint {self.endpoint}"
-        text += f", model version {self.model_version}"
-        if self.features:
-            shown = ", ".join(f"{f.name} {f.distance:.3f} > {f.threshold:g}" for f in self.features)
-            text += f"; drifted: {shown}"
-        return text + (f"; report: {self.report}" if self.report else "")
-
-    def to_json(self) -> dict:
-        return {
-            "endpoint": self.endpoint,
-            "model_version": self.model_version,
-            "alarm_name": self.alarm_name,
-            "new_state": self.new_state,
-            "old_state": self.old_state,
-            "reason": self.reason,
-            "features": [
-                {"name": f.name, "distance": f.distance, "threshold": f.threshold, "method": f.method}
-                for f in self.features
-            ],
-            "report": self.report,
-            "time": self.time.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "summary": self.summary,
-            "details": dict(self.details),
-        }
-
-
-def drifted_features(summary: Mapping | str | Path) -> tuple[DriftedFeature, ...]:
-    """Features over their drift threshold in an analysis_summary.json (a path or the parsed document)."""
-    source = str(summary) if isinstance(summary, (str, Path)) else "analysis summary"
-    if isinstance(summary, (str, Path)):
-        try:
-            summary = json.loads(Path(summary).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"Cannot read the analysis summary {source}: {exc}") from exc
-    entries = summary.get("drift", []) if isinstance(summary, Mapping) else None
-    if not isinstance(entries, list):
-        raise ValueError(f"{source}: 'drift' must be a list of {{feature, distance, threshold, method}}")
-    found = []
-    for i, entry in enumerate(entries):
-        try:
-            feature = DriftedFeature(
-                str(entry["feature"]), float(entry["distance"]), float(entry["threshold"]), str(entry.get("method", ""))
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{source}: drift[{i}] needs feature, distance and threshold, got {entry!r}") from exc
-        if feature.distance > feature.threshold:
-            found.append(feature)
-    return tuple(sorted(found, key=lambda f: -f.distance))
-
-
-def alert_from_transition(
-    transition: Transition,
-    endpoint: str,
-    model_version: str,
-    summary: Mapping | str | Path | None = None,
-    report: str = "",
-    details: Mapping[str, object] | None = None,
-) -> Alert:
-    """The alert for an alarm's state change, with the drifted features of the check that caused it."""
-    return Alert(
-        endpoint=endpoint,
-        model_version=model_version,
-        alarm_name=transition.alarm_name,
-        new_state=transition.new_state,
-        old_state=transition.old_state,
-        reason=transition.reason,
-        features=drifted_features(summary) if summary is not None else (),
-        report=str(report),
-        time=transition.timestamp,
-        details=dict(details or {}),
-    )
 
 
 @dataclass(frozen=True)
