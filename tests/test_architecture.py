@@ -3,6 +3,8 @@ module that sees module-level imports, imports inside functions, and ``importlib
 ``__import__("...")`` calls with a literal name.
 
 Contracts:
+- ``mlops_errors`` (``MlopsError``, the user-error base class) is the lowest layer: every package may import it, it
+  imports nothing of the project, and it is container code (staged in ``lib`` and training's source directory);
 - only ``pipelines`` (the application) imports across top-level packages; below it, ``processing`` may import
   ``inference.feature_transform`` and ``inference.inference`` (a job may run the model's own handler);
 - container code (what jobs and the model container run: ``processing``, ``training``, ``inference.inference``,
@@ -26,6 +28,7 @@ from tests.conftest import ROOT
 
 PACKAGES = ("pipelines", "inference", "monitoring", "processing", "training")
 APPLICATION = "pipelines"
+BASE = "mlops_errors"  # the lowest layer, a top-level module: every package imports it, it imports none
 ALLOWED_CROSSING = {"processing": ("inference.feature_transform", "inference.inference")}
 CONTAINER_MODULES = ("inference", "inference.inference", "inference.feature_transform", "monitoring")
 CONTAINER_PACKAGES = ("processing", "training")
@@ -55,6 +58,8 @@ def module_name(path: Path, root: Path) -> str:
 def product_modules(root: Path) -> dict[str, Path]:
     """Every product module under ``root``: dotted name -> file."""
     found = {}
+    if (root / f"{BASE}.py").is_file():
+        found[BASE] = root / f"{BASE}.py"
     for package in PACKAGES:
         for path in sorted((root / package).rglob("*.py")):
             if "__pycache__" not in path.parts:
@@ -113,7 +118,7 @@ def imports_of(name: str, path: Path, modules: dict[str, Path]) -> Iterator[Impo
 def is_container(module: str, modules: dict[str, Path]) -> bool:
     """Whether jobs or the model container run ``module`` (so the staged code must hold it)."""
     top = module.split(".")[0]
-    if top in CONTAINER_PACKAGES or module in CONTAINER_MODULES:
+    if top in CONTAINER_PACKAGES or module in CONTAINER_MODULES or module == BASE:
         return True
     if top != "monitoring" or module.count(".") != 1:
         return False
@@ -133,12 +138,14 @@ def violations(root: Path = ROOT) -> list[str]:
         top = name.split(".")[0]
         for imp in imports_of(name, path, modules):
             target_top = imp.imported.split(".")[0]
-            crossing = target_top in PACKAGES and target_top != top and top != APPLICATION
+            if top == BASE and target_top in PACKAGES:
+                found.append(f"base: {imp}: {BASE} is the lowest layer and imports nothing of the project")
+            crossing = target_top in PACKAGES and target_top != top and top not in (APPLICATION, BASE)
             if crossing and not _within(imp.imported, ALLOWED_CROSSING.get(top, ())):
                 found.append(f"layering: {imp}: only {APPLICATION}/ imports across top-level packages")
             if not is_container(name, modules):
                 continue
-            if target_top in PACKAGES and not is_container(imp.imported, modules):
+            if (target_top in PACKAGES or target_top == BASE) and not is_container(imp.imported, modules):
                 found.append(f"staged lib: {imp}: container code imports only container code (what jobs get)")
             if target_top in AWS_CLIENTS and not (imp.lazy and target_top in LAZY_AWS.get(name, ())):
                 found.append(f"container: {imp}: container code imports neither the SageMaker SDK nor boto3")
@@ -151,10 +158,10 @@ def test_the_product_keeps_its_layering():
 
 def test_the_walk_sees_the_whole_product():
     modules = product_modules(ROOT)
-    assert {"pipelines.cli", "monitoring.analyzer", "monitoring.local.alerts", "monitoring.cloud.check_job"} <= set(
-        modules
-    )
+    expected = {BASE, "pipelines.cli", "monitoring.analyzer", "monitoring.local.alerts", "monitoring.cloud.check_job"}
+    assert expected <= set(modules)
     assert is_container("monitoring.analyzer", modules) and is_container("processing.preprocess", modules)
+    assert is_container(BASE, modules)  # staged with the jobs' code
     assert not is_container("monitoring.local", modules) and not is_container("monitoring.local.alerts", modules)
     assert not is_container("monitoring.cloud.check_job", modules) and not is_container("inference.server", modules)
     lazy = [i for i in imports_of("monitoring.metrics", modules["monitoring.metrics"], modules) if i.lazy]
@@ -196,6 +203,8 @@ def plant(root: Path, module: str, source: str) -> None:
         ("processing.evaluate", "def f():\n    import boto3\n", "container: processing.evaluate:2"),
         ("inference.inference", "from sagemaker.core import s3\n", "container: inference.inference:1"),
         ("monitoring.metrics", "import boto3\n", "container: monitoring.metrics:1 imports boto3 (at module level)"),
+        ("mlops_errors", "from pipelines.config import ConfigError\n", "base: mlops_errors:1"),
+        ("mlops_errors", "def f():\n    import monitoring.metrics\n", "base: mlops_errors:2"),
     ],
 )
 def test_a_planted_violation_is_reported(tmp_path: Path, module: str, source: str, expected: str):
@@ -213,10 +222,16 @@ def test_a_planted_violation_is_reported(tmp_path: Path, module: str, source: st
         ("monitoring.local.alerts", "from monitoring.metrics import NAMESPACE\nimport json\n"),
         ("pipelines.cli", "import boto3\nfrom monitoring.local import alerts\nfrom inference import server\n"),
         ("inference.inference", "try:\n    from .feature_transform import x\nexcept ImportError:\n    pass\n"),
+        ("processing.evaluate", "from mlops_errors import MlopsError\n"),
+        ("training.hyperparameters", "from mlops_errors import MlopsError\n"),
+        ("monitoring.analyzer", "from mlops_errors import MlopsError\n"),
+        ("monitoring.cloud.check_job", "from mlops_errors import MlopsError\n"),
+        ("mlops_errors", "from __future__ import annotations\n"),
     ],
 )
 def test_what_the_contracts_allow_passes(tmp_path: Path, module: str, source: str):
     plant(tmp_path, module, source)
     for module_file in ("feature_transform.py", "inference.py"):
         (tmp_path / "inference" / module_file).touch()
+    (tmp_path / f"{BASE}.py").touch()
     assert violations(tmp_path) == []
