@@ -20,6 +20,8 @@ from pydantic import BeforeValidator, ConfigDict, Field, TypeAdapter, Validation
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
+from mlops_errors import MlopsError
+
 __all__ = [
     "FORBID",
     "ConfigError",
@@ -40,7 +42,7 @@ FORBID = ConfigDict(extra="forbid")  # every section: unknown keys are errors
 RULES = "mlops_rules"  # the error type of cross-field rules (one error, many problems)
 
 
-class ConfigError(ValueError):
+class ConfigError(MlopsError, ValueError):
     """A configuration value is missing or not what was expected."""
 
 
