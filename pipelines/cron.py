@@ -44,6 +44,8 @@ from typing import cast
 
 from cronsim import CronSim, CronSimError
 
+from mlops_errors import MlopsError
+
 ENGINES = ("processing", "model-monitor")
 FIELDS = ("minute", "hour", "day-of-month", "month", "day-of-week")
 _EXPECTED = {
@@ -59,7 +61,7 @@ _EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
 _MODEL_MONITOR_HOURS = re.compile(r"^(\*|[0-9]+|[0-9]+/[0-9]+)$")
 
 
-class CronError(ValueError):
+class CronError(MlopsError, ValueError):
     """A schedule that is not a valid cron expression, or that the chosen AWS engine cannot run."""
 
 
