@@ -37,6 +37,7 @@ from inference.endpoint_state import (
 )
 from inference.load_check import LoadCheckError, LoadRequest, await_servers, trial_load
 from inference.model_loader import DEFAULT_PROGRAM
+from mlops_errors import MlopsError
 from pipelines.config import Config
 from pipelines.objectstore import local_path
 from pipelines.registry.model import APPROVED, ModelRegistry, ModelVersion, RegistryError
@@ -46,7 +47,7 @@ logger = logging.getLogger(__name__)
 _PACKAGE_ARN = re.compile(r"^arn:aws[a-z-]*:sagemaker:[^:]*:[^:]*:model-package/([^/]+)/(\d+)$", re.IGNORECASE)
 
 
-class DeployError(ValueError):
+class DeployError(MlopsError, ValueError):
     """A deploy that must not happen as asked; the message says why and what to do instead."""
 
 
