@@ -8,11 +8,13 @@ from collections.abc import Callable
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from mlops_errors import MlopsError
+
 log = logging.getLogger(__name__)
 TERMINAL = ("Succeeded", "Failed", "Stopped")
 
 
-class CloudError(RuntimeError):
+class CloudError(MlopsError, RuntimeError):
     """An AWS call failed; the message says which and what to check."""
 
 
