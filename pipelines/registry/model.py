@@ -5,13 +5,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from mlops_errors import MlopsError
+
 PENDING = "PendingManualApproval"
 APPROVED = "Approved"
 REJECTED = "Rejected"
 STATUSES = (PENDING, APPROVED, REJECTED)
 
 
-class RegistryError(ValueError):
+class RegistryError(MlopsError, ValueError):
     """An unknown group or version, or a request the registry cannot accept."""
 
 
