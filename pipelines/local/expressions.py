@@ -8,10 +8,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from mlops_errors import MlopsError
+
 _TOKEN = re.compile(r"([A-Za-z0-9_]+)|\[\s*'([^']*)'\s*\]|\[\s*\"([^\"]*)\"\s*\]|\[\s*(\d+)\s*\]")
 
 
-class ExpressionError(ValueError):
+class ExpressionError(MlopsError, ValueError):
     """An expression refers to something that does not exist (yet)."""
 
 
