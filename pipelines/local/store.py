@@ -5,10 +5,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from mlops_errors import MlopsError
 from pipelines.objectstore import local_path
 
 
-class StepFailure(RuntimeError):
+class StepFailure(MlopsError, RuntimeError):
     """A step failed. ``kind`` is what SageMaker's retry policies match on (e.g. SageMaker.JOB_INTERNAL_ERROR)."""
 
     def __init__(self, message: str, kind: str = "AlgorithmError") -> None:
