@@ -40,6 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlops_errors import MlopsError
+
 logger = logging.getLogger(__name__)
 
 MANIFEST = ".mlops-manifest.json"
@@ -51,7 +53,7 @@ _LEFTOVER = re.compile(r"^\.[0-9a-f]{16}\.[0-9a-f]{8}\.(tmp|stale)$")
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
-class ModelLoadError(RuntimeError):
+class ModelLoadError(MlopsError, RuntimeError):
     """The archive or its handler cannot be loaded; the message names the file and what was expected."""
 
 
