@@ -27,13 +27,14 @@ from pathlib import Path
 
 from inference.artefact import ExtractionLimits, ModelLoadError
 from inference.endpoint_state import running_servers, withdraw_server
+from mlops_errors import MlopsError
 
 logger = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 _TAIL = 2000
 
 
-class LoadCheckError(RuntimeError):
+class LoadCheckError(MlopsError, RuntimeError):
     """The version does not load; the message is the loader's (or says how the check process failed)."""
 
 
