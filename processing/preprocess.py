@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from inference.feature_transform import fit_transform
+from mlops_errors import MlopsError
 from processing.container import configure_logging, default_failure_file, write_failure
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ FIELD_SEPARATOR = "\x1f"  # ASCII unit separator: cannot occur inside a CSV fiel
 HASH_BYTES = 8
 
 
-class DataValidationError(ValueError):
+class DataValidationError(MlopsError, ValueError):
     """The input data or the schema is not what the step expects; the message says what and where."""
 
 
