@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mlops_errors import MlopsError
+
 POLICY_FLAGS = ("allow_non_finite", "allow_empty_records")  # feature_transform.InputPolicy, under "input_policy"
 OBJECTIVES = {"reg:squarederror": "rmse", "binary:logistic": "logloss"}
 EVAL_METRICS = {
@@ -20,7 +22,7 @@ EVAL_METRICS = {
 }
 
 
-class TrainingError(ValueError):
+class TrainingError(MlopsError, ValueError):
     """Bad hyperparameters or training data; the message says what was expected and what was received."""
 
 
