@@ -173,6 +173,63 @@ def line_chart(
     return _document(width, height, body, title)
 
 
+def _y_range(values: Sequence[float]) -> tuple[float, float]:
+    """A y range holding every value with a tenth of their span (or of their size) as padding."""
+    lo, hi = min(values), max(values)
+    pad = (hi - lo) * 0.1 or abs(hi) * 0.1 or 1.0
+    return lo - pad, hi + pad
+
+
+def metric_chart(
+    xs: Sequence[float],
+    values: Sequence[float],
+    title: str,
+    x_ticks: Sequence[tuple[float, str]],
+    threshold: float | None = None,
+    breaching: Sequence[bool] = (),
+    width: int = 300,
+    height: int = 170,
+) -> str:
+    """One metric over time as points on a line, any sign, with its threshold dashed; points that breach it are red."""
+    lo, hi = _y_range([*values, *([threshold] if threshold is not None else [])])
+    x_lo, x_hi = (min(xs), max(xs)) if xs else (0.0, 1.0)
+    x_span = (x_hi - x_lo) or 1.0
+    plot_w, plot_h = width - _LEFT - _RIGHT, height - _TOP - _BOTTOM
+
+    def sx(x: float) -> float:
+        return _LEFT + plot_w * ((x - x_lo) / x_span if x_hi > x_lo else 0.5)
+
+    def sy(y: float) -> float:
+        return height - _BOTTOM - plot_h * (y - lo) / (hi - lo)
+
+    body = []
+    for i in range(5):
+        value = lo + (hi - lo) * i / 4
+        body.append(
+            f'<line x1="{_LEFT}" y1="{sy(value):.1f}" x2="{width - _RIGHT}" y2="{sy(value):.1f}" stroke="#e5e5e5"/>'
+        )
+        body.append(_text(_LEFT - 4, sy(value) + 4, f"{value:.3g}", 10, "end"))
+    for x, label in x_ticks:
+        at = sx(x)
+        anchor = "start" if at < _LEFT + 24 else "end" if at > width - _RIGHT - 24 else "middle"
+        body.append(_text(at, height - _BOTTOM + 14, label, 10, anchor))
+    if threshold is not None:
+        y = sy(threshold)
+        body.append(
+            f'<line x1="{_LEFT}" y1="{y:.1f}" x2="{width - _RIGHT}" y2="{y:.1f}" stroke="{THRESHOLD_COLOR}" '
+            f'stroke-dasharray="5,4"/>'
+        )
+        body.append(_text(width - _RIGHT - 2, y - 4, f"threshold {threshold:.4g}", 10, "end", THRESHOLD_COLOR, True))
+    coords = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in zip(xs, values, strict=True))
+    body.append(f'<polyline points="{coords}" fill="none" stroke="{CURRENT_COLOR}" stroke-width="2"/>')
+    flags = list(breaching) or [False] * len(values)
+    for x, y, bad in zip(xs, values, flags, strict=True):
+        color = THRESHOLD_COLOR if bad else CURRENT_COLOR
+        tip = escape(f"{y:.4g}{' (breaches the threshold)' if bad else ''}")
+        body.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3.5" fill="{color}"><title>{tip}</title></circle>')
+    return _document(width, height, body, title)
+
+
 def distance_bar(
     distance: float, threshold: float, scale: float | None = None, width: int = 160, height: int = 14
 ) -> str:

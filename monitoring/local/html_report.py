@@ -8,68 +8,27 @@ SVG documents embedded as data URIs, and nothing runs in the page.
 
 from __future__ import annotations
 
-import json
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
-from html import escape
 from pathlib import Path
 
 import numpy as np
 
 from monitoring.local.charts import BASELINE_COLOR, CURRENT_COLOR, Series, bar_chart, distance_bar, image, line_chart
+from monitoring.local.html_parts import CSS, Document
+from monitoring.local.html_parts import e as _e
+from monitoring.local.html_parts import load as _load
+from monitoring.local.html_parts import pairs as _pairs
+from monitoring.local.html_parts import read as _read
+from monitoring.local.html_parts import table as _table
 from monitoring.local.metrics_store import to_utc
+from monitoring.local.model_quality_report import QualityCheck, render_model_quality_section
 from monitoring.statistics import DatasetStatistics, FeatureStatistics, statistics_from_json
 
-Document = str | Path | Mapping
 History = Sequence[tuple[datetime | str, Mapping[str, float]]]
 TOP_CATEGORIES = 12
 CDF_POINTS = 200
-_CSS = """
-body{font-family:system-ui,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:24px;color:#222;background:#fafafa}
-h1{margin:0 0 4px}h2{margin-top:28px;border-bottom:1px solid #ddd;padding-bottom:4px}
-table{border-collapse:collapse;margin:8px 0;background:#fff}
-td,th{border:1px solid #ddd;padding:4px 8px;text-align:left;font-size:13px;vertical-align:middle}
-th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
-.badge{display:inline-block;padding:2px 8px;border-radius:10px;color:#fff;font-size:12px;font-weight:600}
-.bad{background:#c44e52}.good{background:#55a868}.na{background:#999}.meta,.note{color:#666;font-size:13px}
-.card{background:#fff;border:1px solid #ddd;border-radius:6px;padding:12px 16px;margin:14px 0}
-.card h3{margin:0 0 6px}.row{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}
-img.chart{border:1px solid #eee}img.bar{vertical-align:middle}figure{margin:0}
-figcaption{font-size:12px;color:#555;text-align:center}
-"""
-
-
-def _e(value: object) -> str:
-    return escape(str(value))
-
-
-def _table(head: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    """A table; header cells are text, row cells are HTML already (escape them with ``_e``)."""
-    header = "".join(f"<th>{_e(h)}</th>" for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
-    return f"<table><tr>{header}</tr>{body}</table>"
-
-
-def _pairs(rows: Iterable[tuple[str, str]]) -> str:
-    return "<table>" + "".join(f"<tr><th>{_e(k)}</th><td>{v}</td></tr>" for k, v in rows) + "</table>"
-
-
-def _load(document: Document | None, what: str) -> dict | None:
-    """The parsed document, or None when there is none."""
-    return None if document is None else _read(document, what)
-
-
-def _read(document: Document, what: str) -> dict:
-    if isinstance(document, Mapping):
-        return dict(document)
-    path = Path(document)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise FileNotFoundError(f"Report input '{what}' not found: {path}") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"Report input '{what}' ({path}) is not valid JSON: {exc}") from exc
 
 
 def _statistics(document: Document, what: str) -> DatasetStatistics:
@@ -233,10 +192,14 @@ def render_report(
     title: str = "Data quality report",
     context: Mapping[str, str] | None = None,
     generated_at: datetime | None = None,
+    model_quality: Sequence[QualityCheck] = (),
+    residuals: Mapping | None = None,
 ) -> str:
     """The report as one HTML string; inputs are paths or parsed documents of the check's files.
 
-    ``context`` adds labelled facts to the header (endpoint, model version, window, execution...).
+    ``context`` adds labelled facts to the header (endpoint, model version, window, execution...);
+    ``model_quality`` (the endpoint's model-quality checks, oldest first) and ``residuals`` add the model-quality
+    section (``render_model_quality_section``).
     """
     base = _statistics(baseline_statistics, "baseline statistics")
     cur = _statistics(current_statistics, "current statistics")
@@ -274,7 +237,7 @@ def render_report(
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
+        f"<title>{_e(title)}</title><style>{CSS}</style></head><body>",
         f"<h1>{_e(title)}</h1>",
         f'<p class="meta">Generated {stamp:%Y-%m-%d %H:%M:%S} UTC · <span class="badge {badge}">{_e(status)}</span> '
         f"{_e(info.get('message', ''))}</p>",
@@ -287,6 +250,7 @@ def render_report(
         _read_section(info.get("read", {})),
         "<h2>Drift trend over recent executions</h2>",
         _trend_section(history, thresholds, names),
+        render_model_quality_section(model_quality, residuals) if model_quality else "",
         "<h2>Distributions: baseline and current</h2>",
         sections,
         "</body></html>",
