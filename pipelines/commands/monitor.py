@@ -40,6 +40,9 @@ def register(commands) -> None:
     from pipelines.commands.monitor_cloud import register_cloud_commands
 
     register_cloud_commands(sub)
+    from pipelines.commands import ground_truth
+
+    ground_truth.register(sub)
 
     def loop_options(p):
         p.add_argument("--config", default=None, help="configuration file (default mlops.yaml)")
