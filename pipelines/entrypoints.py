@@ -9,8 +9,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from mlops_errors import MlopsError
 from pipelines.build import build_definition, config_from_kwargs
-from pipelines.cloud import CloudError, ensure_model_package_group, start_execution, upsert_pipeline, wait_for_execution
+from pipelines.cloud import ensure_model_package_group, start_execution, upsert_pipeline, wait_for_execution
 from pipelines.config import ConfigError
 
 DEFAULT_MODULE = "pipelines.definition"
@@ -147,10 +148,12 @@ def _run(args, sagemaker_client, s3_client) -> int:
 
 
 def _guard(prog: str, action) -> int:
+    """Run ``action``: a user error (``MlopsError``) prints one line and exits 2; anything else is a bug and keeps
+    its traceback."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return action()
-    except (ConfigError, CloudError, FileNotFoundError, ValueError) as exc:
+    except MlopsError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
 
