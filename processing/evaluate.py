@@ -15,6 +15,12 @@ Metric values come from ``sklearn.metrics``; their ``standard_deviation``:
   positive class) the bootstrap standard deviation as above. Precision, recall and f1 are 0 where undefined (no
   predicted or no actual positives: ``zero_division=0``).
 
+With ``--predictions-dir`` it also writes ``predictions.csv`` there, the model-quality baseline's dataset: a header
+line, then one line per test row, ``label,prediction`` for regression and ``label,prediction,probability`` for
+binary (prediction: 1 when the probability is at least ``--probability-threshold``, 0.5 by default, else 0;
+probability: the model's output). Those are the attributes the model-quality analyzer reads (ground truth
+``label``, inference ``prediction``, probability ``probability``).
+
 ``baseline_predictor`` holds the same metrics for a trivial predictor: the mean of the test target for
 regression, the test split's positive rate as a constant probability (so the majority class) for binary. It is
 what the model must beat (a mean predictor scores RMSE about 3.2 on abalone).
@@ -27,15 +33,12 @@ import json
 import logging
 import os
 import sys
-import tarfile
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import xgboost as xgb
 from sklearn.metrics import (
     accuracy_score,
     mean_absolute_error,
@@ -47,18 +50,16 @@ from sklearn.metrics import (
 )
 
 from processing.container import configure_logging, default_failure_file, write_failure
+from processing.model_files import EvaluationError, predict
 
 logger = logging.getLogger(__name__)
 
 PROBLEM_TYPES = ("regression", "binary")
-MODEL_FILES = ("xgboost-model.json", "xgboost-model.ubj")
 BOOTSTRAP_RESAMPLES = 200
 BOOTSTRAP_SEED = 0
 THRESHOLD = 0.5
-
-
-class EvaluationError(ValueError):
-    """The model or the test data is not what the step expects."""
+PREDICTIONS_FILE = "predictions.csv"
+LABEL, PREDICTION, PROBABILITY = "label", "prediction", "probability"
 
 
 @dataclass(frozen=True)
@@ -70,38 +71,7 @@ class EvaluationResult:
     baseline_metrics: dict[str, float]
     test_rows: int
     report_path: str
-
-
-# -- model -------------------------------------------------------------------------------------------------
-
-
-def safe_extract(archive: Path, destination: Path) -> None:
-    """Extract a tar(.gz) archive, refusing members that are not plain files or directories or that would land
-    outside ``destination`` (absolute paths, ``..``)."""
-    root = destination.resolve()
-    with tarfile.open(archive) as tar:
-        members = tar.getmembers()
-        for member in members:
-            target = (root / member.name).resolve()
-            if not (member.isfile() or member.isdir()):
-                raise EvaluationError(f"{archive}: refusing to extract {member.name!r} (not a regular file)")
-            if member.name.startswith(("/", "\\")) or (target != root and root not in target.parents):
-                raise EvaluationError(f"{archive}: refusing to extract {member.name!r}: it escapes the directory")
-        if hasattr(tarfile, "data_filter"):
-            tar.extractall(root, members=members, filter="data")
-        else:  # Python 3.10 before 3.10.12: the members were checked above
-            tar.extractall(root, members=members)
-
-
-def load_booster(model_dir: Path) -> xgb.Booster:
-    """The booster saved by training (XGBoost JSON or UBJ; never a pickle)."""
-    for name in MODEL_FILES:
-        if (model_dir / name).is_file():
-            booster = xgb.Booster()
-            booster.load_model(str(model_dir / name))
-            return booster
-    found = sorted(p.relative_to(model_dir).as_posix() for p in model_dir.rglob("*") if p.is_file())[:20]
-    raise EvaluationError(f"No {' or '.join(MODEL_FILES)} in {model_dir}; found: {', '.join(found) or 'nothing'}")
+    predictions_path: str | None = None
 
 
 def read_test(test_dir: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -201,13 +171,34 @@ def _values(metrics: dict[str, dict[str, float]]) -> dict[str, float]:
 # -- step --------------------------------------------------------------------------------------------------
 
 
+def write_predictions(
+    path: Path, y: np.ndarray, p: np.ndarray, problem_type: str, threshold: float = THRESHOLD
+) -> Path:
+    """``label,prediction`` (regression) or ``label,prediction,probability`` (binary: the prediction is 1 where the
+    probability is at least ``threshold``) with a header line: the model-quality baseline's dataset."""
+    if problem_type == "regression":
+        frame = pd.DataFrame({LABEL: y, PREDICTION: p})
+    else:
+        if not 0.0 <= threshold <= 1.0:
+            raise EvaluationError(f"probability_threshold must be between 0 and 1, got {threshold!r}")
+        frame = pd.DataFrame({LABEL: y.astype(np.int64), PREDICTION: (p >= threshold).astype(np.int64), PROBABILITY: p})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    frame.to_csv(partial, index=False)
+    os.replace(partial, path)
+    return path
+
+
 def evaluate(
     model_dir: str | os.PathLike,
     test_dir: str | os.PathLike,
     output_dir: str | os.PathLike,
     problem_type: str = "regression",
+    predictions_dir: str | os.PathLike | None = None,
+    probability_threshold: float = THRESHOLD,
 ) -> EvaluationResult:
-    """Score the model on the test split and write ``output_dir/evaluation.json``.
+    """Score the model on the test split and write ``output_dir/evaluation.json`` (and, with ``predictions_dir``,
+    ``predictions_dir/predictions.csv``).
 
     ``model_dir`` holds ``model.tar.gz`` (or is that file) or the extracted model files; ``test_dir`` holds
     ``test.csv`` (target first, no header). Raises EvaluationError for a missing or unsafe model archive, test
@@ -215,34 +206,22 @@ def evaluate(
     """
     if problem_type not in PROBLEM_TYPES:
         raise EvaluationError(f"problem_type must be one of {', '.join(PROBLEM_TYPES)}, got {problem_type!r}")
-    model_dir, test_dir = Path(model_dir), Path(test_dir)
-    y, x = read_test(test_dir)
-    with tempfile.TemporaryDirectory(prefix="model-") as scratch:
-        archive = model_dir if model_dir.is_file() else model_dir / "model.tar.gz"
-        if archive.is_file():
-            try:
-                safe_extract(archive, Path(scratch))
-            except (tarfile.TarError, OSError) as exc:
-                raise EvaluationError(f"Cannot extract {archive}: {exc}") from exc
-            booster = load_booster(Path(scratch))
-        else:
-            booster = load_booster(model_dir)
-    width = booster.num_features()
-    if x.shape[1] != width:
-        raise EvaluationError(f"The test data has {x.shape[1]} feature column(s), the model expects {width}")
-    predictions = booster.predict(xgb.DMatrix(x)).astype(np.float64)
-
+    y, x = read_test(Path(test_dir))
+    predictions = predict(Path(model_dir), x)
     if problem_type == "regression":
         key, scorer = "regression_metrics", regression_metrics
-        trivial, description = np.full(len(y), y.mean()), "mean of the test target"
+        description = "mean of the test target"
     else:
         if not np.isin(y, (0.0, 1.0)).all():
             raise EvaluationError(f"problem_type binary needs 0/1 test targets, found {np.unique(y)[:5].tolist()}")
         key, scorer = "binary_classification_metrics", binary_metrics
-        trivial = np.full(len(y), y.mean())
         description = "constant probability = positive rate of the test target (predicts the majority class)"
     metrics = scorer(y, predictions)
-    baseline = scorer(y, trivial)
+    baseline = scorer(y, np.full(len(y), y.mean()))
+    written = None
+    if predictions_dir is not None:
+        target = Path(predictions_dir) / PREDICTIONS_FILE
+        written = str(write_predictions(target, y, predictions, problem_type, probability_threshold))
     report = {key: metrics, "baseline_predictor": {"description": description, key: baseline}}
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -250,7 +229,7 @@ def evaluate(
     path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     summary = ", ".join(f"{k} {v['value']:.4f} (baseline {baseline[k]['value']:.4f})" for k, v in metrics.items())
     logger.info("Test metrics on %d rows: %s", len(y), summary)
-    return EvaluationResult(problem_type, _values(metrics), _values(baseline), len(y), str(path))
+    return EvaluationResult(problem_type, _values(metrics), _values(baseline), len(y), str(path), written)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -260,11 +239,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--test-dir", default="/opt/ml/processing/test")
     parser.add_argument("--output-dir", default="/opt/ml/processing/evaluation")
     parser.add_argument("--problem-type", choices=PROBLEM_TYPES, default="regression")
+    parser.add_argument("--predictions-dir", default=None, help="where predictions.csv goes (none: not written)")
+    parser.add_argument("--probability-threshold", type=float, default=THRESHOLD, help="binary: predicts 1 at/above")
     parser.add_argument("--failure-file", default=default_failure_file())
     args = parser.parse_args(argv)
     configure_logging()
     try:
-        evaluate(args.model_dir, args.test_dir, args.output_dir, args.problem_type)
+        evaluate(
+            args.model_dir,
+            args.test_dir,
+            args.output_dir,
+            args.problem_type,
+            args.predictions_dir,
+            args.probability_threshold,
+        )
     except EvaluationError as exc:
         logger.error("%s", exc)
         write_failure(args.failure_file, str(exc))

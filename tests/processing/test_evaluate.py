@@ -8,6 +8,7 @@ import tarfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import xgboost as xgb
 from sklearn import metrics
@@ -21,8 +22,8 @@ from processing.evaluate import (
     main,
     regression_metrics,
     roc_auc,
-    safe_extract,
 )
+from processing.model_files import safe_extract
 from tests.training.steps import tar_model, trained
 
 REGRESSION_KEYS = {"mse", "rmse", "mae", "r2"}
@@ -78,7 +79,7 @@ def test_regression_model_beats_the_mean_predictor(regression_run):
     assert metrics["rmse"]["value"] == pytest.approx(np.sqrt(metrics["mse"]["value"]))
     assert metrics["r2"]["value"] > 0.45 and baseline["r2"]["value"] == pytest.approx(0.0, abs=1e-12)
     assert 0 < metrics["rmse"]["standard_deviation"] < 0.5
-    assert result.metrics["rmse"] == metrics["rmse"]["value"] and result.test_rows == 626
+    assert result.metrics["rmse"] == metrics["rmse"]["value"] and result.test_rows == 645
     assert result.baseline_metrics["rmse"] == baseline["rmse"]["value"]
 
 
@@ -253,6 +254,54 @@ def test_main(regression, tmp_path):
     common = ["--test-dir", str(regression / "data" / "test"), "--output-dir", str(tmp_path / "eval")]
     assert main(["--model-dir", str(regression / "delivered"), *common, "--problem-type", "regression"]) == 0
     assert (tmp_path / "eval" / "evaluation.json").is_file()
+    assert not list(tmp_path.rglob("predictions.csv"))  # only where asked for
+    predictions_dir = ["--predictions-dir", str(tmp_path / "predictions")]
+    assert main(["--model-dir", str(regression / "delivered"), *common, *predictions_dir]) == 0
+    assert (tmp_path / "predictions" / "predictions.csv").read_text().startswith("label,prediction\n")
     failure = tmp_path / "output" / "message"
     assert main(["--model-dir", str(tmp_path), *common, "--failure-file", str(failure)]) == 1
     assert "No xgboost-model.json" in failure.read_text()
+
+
+# -- predictions.csv: the model-quality baseline's dataset --------------------------------------------------
+
+
+def test_regression_predictions_are_the_test_labels_and_the_models_outputs(regression, regression_run, tmp_path):
+    result = evaluate(regression / "delivered", regression / "data" / "test", tmp_path, "regression", tmp_path / "p")
+    assert result.predictions_path == str(tmp_path / "p" / "predictions.csv")
+    assert (tmp_path / "evaluation.json").read_text() == (regression / "evaluation" / "evaluation.json").read_text()
+    frame = pd.read_csv(result.predictions_path, float_precision="round_trip")
+    assert list(frame.columns) == ["label", "prediction"] and len(frame) == result.test_rows
+    y, p = predictions(regression)
+    np.testing.assert_array_equal(frame["label"], y)
+    np.testing.assert_array_equal(frame["prediction"], p)  # written exactly (shortest round-trip text)
+    # the file reproduces the report's metrics (scikit-learn on the file's two columns)
+    _, report = regression_run
+    rmse = metrics.root_mean_squared_error(frame["label"], frame["prediction"])
+    assert rmse == pytest.approx(report["regression_metrics"]["rmse"]["value"], rel=1e-12)
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.7])
+def test_binary_predictions_carry_the_label_the_thresholded_prediction_and_the_probability(
+    binary, binary_run, tmp_path, threshold
+):
+    test = binary / "data" / "test"
+    result = evaluate(binary / "delivered", test, tmp_path, "binary", tmp_path / "p", probability_threshold=threshold)
+    frame = pd.read_csv(result.predictions_path, float_precision="round_trip")
+    assert list(frame.columns) == ["label", "prediction", "probability"]
+    assert frame["label"].dtype == frame["prediction"].dtype == np.int64
+    y, p = predictions(binary)
+    np.testing.assert_array_equal(frame["label"], y.astype(int))
+    np.testing.assert_array_equal(frame["probability"], p)
+    np.testing.assert_array_equal(frame["prediction"], (p >= threshold).astype(int))
+    if threshold == 0.5:  # the report's threshold: its accuracy is the file's
+        accuracy = metrics.accuracy_score(frame["label"], frame["prediction"])
+        assert accuracy == pytest.approx(binary_run[1]["binary_classification_metrics"]["accuracy"]["value"])
+    else:
+        assert (frame["prediction"] != (p >= 0.5).astype(int)).any()  # the threshold moved some predictions
+
+
+def test_a_probability_threshold_outside_zero_to_one_is_refused(binary, tmp_path):
+    with pytest.raises(EvaluationError, match=r"probability_threshold must be between 0 and 1, got 1\.5"):
+        evaluate(binary / "delivered", binary / "data" / "test", tmp_path, "binary", tmp_path / "p", 1.5)
+    assert not (tmp_path / "p" / "predictions.csv").exists()
