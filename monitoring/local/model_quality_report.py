@@ -3,16 +3,19 @@ metrics and violations, and, for the latest check, the confusion matrix with ROC
 (binary) or the residual histogram (regression).
 
 Inputs are Model Monitor's files of each model-quality check as parsed documents: ``(time, statistics.json,
-constraints.json, constraint_violations.json or its list of violations)``, oldest first, and optionally the latest
-check's residual histogram (``residual_histogram``; Model Monitor's statistics carry no residuals).
+constraints.json, constraint_violations.json or its list of violations)``, in any order (a check without metrics,
+NoData, is counted, not drawn), and optionally the latest check's residual histogram (``residual_histogram``,
+kept beside its statistics as ``residuals.json``: Model Monitor's statistics carry no residuals).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +26,7 @@ from monitoring.local.metrics_store import to_utc
 
 QualityCheck = tuple[datetime | str, Mapping[str, Any], Mapping[str, Any], Sequence[Mapping] | Mapping | None]
 RESIDUAL_BINS = 20
+RESIDUALS_FILE = "residuals.json"  # a regression check's residual_histogram, beside its statistics.json
 FAMILIES = {
     "regression_metrics": "regression_constraints",
     "binary_classification_metrics": "binary_classification_constraints",
@@ -93,6 +97,22 @@ def residual_histogram(labels: Sequence[float], predictions: Sequence[float], bi
         "bin_edges": [float(x) for x in edges],
         "counts": [int(c) for c in counts],
     }
+
+
+def write_residuals(folder: Path, labels: Sequence[float], predictions: Sequence[float]) -> Path:
+    """Keep a regression check's ``residual_histogram`` as ``RESIDUALS_FILE`` in its report folder."""
+    path = Path(folder) / RESIDUALS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(residual_histogram(labels, predictions)), encoding="utf-8")
+    return path
+
+
+def read_residuals(folder: Path) -> dict | None:
+    """A check folder's ``RESIDUALS_FILE``, or None when the check kept none (or it cannot be read)."""
+    try:
+        return json.loads((Path(folder) / RESIDUALS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def _violations(found: Sequence[Mapping] | Mapping | None) -> list[Mapping]:
@@ -219,7 +239,8 @@ def _residuals(residuals: Mapping[str, Any] | None, metrics: Mapping[str, float]
 def render_model_quality_section(checks: Sequence[QualityCheck], residuals: Mapping[str, Any] | None = None) -> str:
     """The section's HTML (from its ``<h2>``): trend over ``checks`` (oldest first) and the latest check's detail."""
     heading = "<h2>Model quality</h2>"
-    ordered = sorted(((to_utc(t, "model-quality check time"), s, c, v) for t, s, c, v in checks), key=lambda x: x[0])
+    timed = [(to_utc(t, "model-quality check time"), s, c, v) for t, s, c, v in checks]
+    ordered = sorted((check for check in timed if _family(check[1])), key=lambda x: x[0])
     if not ordered:
         return heading + "<p class='note'>No model-quality checks with results yet.</p>"
     trend = [(t, metric_values(s), thresholds(c)) for t, s, c, _ in ordered]
@@ -232,6 +253,8 @@ def render_model_quality_section(checks: Sequence[QualityCheck], residuals: Mapp
         for v in violations
     )
     span = f"{len(ordered)} checks, {ordered[0][0].isoformat()} to {when.isoformat()}."
+    if len(timed) > len(ordered):
+        span += f" {len(timed) - len(ordered)} more had no statistics (NoData: too few labelled pairs)."
     parts = [
         heading,
         f"<p class='meta'>{e(family.replace('_', ' '))}; {e(span)}</p>",

@@ -15,10 +15,12 @@ from monitoring.local.charts import CURRENT_COLOR, THRESHOLD_COLOR
 from monitoring.local.html_report import render_report
 from monitoring.local.model_quality_report import (
     breaches,
+    read_residuals,
     render_model_quality_report,
     render_model_quality_section,
     residual_histogram,
     thresholds,
+    write_residuals,
 )
 from tests.conftest import ROOT
 from tests.monitoring.local.test_html_report import DATA_URI, SVG, Page, check, inputs  # noqa: F401
@@ -110,6 +112,12 @@ def test_latest_check_lists_its_metrics_violations_and_residuals(regression):
     assert regression["residuals"]["mean"] == pytest.approx(residuals.mean())
 
 
+def test_residuals_kept_beside_a_check_are_read_back(tmp_path, regression):
+    path = write_residuals(tmp_path / "check", regression["labels"], regression["predictions"])
+    assert path.name == "residuals.json" and read_residuals(path.parent) == regression["residuals"]
+    assert read_residuals(tmp_path / "elsewhere") is None
+
+
 def test_without_residuals_the_section_says_so_and_uses_the_statistics(regression):
     text = " ".join(Page(render_model_quality_section(regression["checks"])).text)
     mae = regression["checks"][-1][1]["regression_metrics"]["mae"]["value"]
@@ -157,7 +165,11 @@ def test_data_quality_report_carries_the_section_only_when_given(check, regressi
     assert "<h2>Model quality</h2>" not in render_report(**inputs(check))
 
 
-def test_no_checks_and_bad_times_are_named():
+def test_no_checks_and_bad_times_are_named(regression):
     assert "No model-quality checks with results yet." in render_model_quality_section([])
+    assert "No model-quality checks with results yet." in render_model_quality_section([(NOW, {}, {}, [])])
+    no_data = [*regression["checks"], (NOW + timedelta(hours=1), {}, regression["checks"][0][2], [])]
+    text = " ".join(Page(render_model_quality_section(no_data)).text)
+    assert "3 checks," in text and "1 more had no statistics (NoData: too few labelled pairs)." in text
     with pytest.raises(ValueError, match=r"model-quality check time: expected an ISO-8601 time.*'yesterday'"):
         render_model_quality_section([("yesterday", {}, {}, None)])
