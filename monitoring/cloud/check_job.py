@@ -73,23 +73,29 @@ def check_window(scheduled: datetime) -> CheckWindow:
 
 def job_name(prefix: str, window: CheckWindow, execution_id: str) -> str:
     """``<prefix>-<yyyymmddhh of the checked hour>-<8 hex of the execution id>``: one name per execution."""
+    return hour_job_name(prefix, window.start, execution_id)
+
+
+def hour_job_name(prefix: str, hour: datetime, execution_id: str) -> str:
+    """``<prefix>-<yyyymmddhh of hour>-<8 hex of the execution id>``: one name per scheduled execution."""
     if not execution_id:
         raise ValueError("execution_id is empty: the schedule must pass <aws.scheduler.execution-id>")
     digest = hashlib.sha256(execution_id.encode()).hexdigest()[:8]
-    return f"{prefix}-{window.start:%Y%m%d%H}-{digest}"
+    return f"{prefix}-{hour:%Y%m%d%H}-{digest}"
 
 
 def _iso(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _s3_input(name: str, uri: str, local: str) -> dict:
+def s3_input(name: str, uri: str, local: str, data_type: str = "S3Prefix") -> dict:
+    """One ProcessingInput: an S3 prefix (or, with ``data_type="ManifestFile"``, a manifest) copied to ``local``."""
     return {
         "InputName": name,
         "S3Input": {
             "S3Uri": uri,
             "LocalPath": local,
-            "S3DataType": "S3Prefix",
+            "S3DataType": data_type,
             "S3InputMode": "File",
             "S3DataDistributionType": "FullyReplicated",
         },
@@ -126,6 +132,22 @@ def processing_job_request(settings: CheckSettings, window: CheckWindow, executi
         "baseline_constraints": f"{CONSTRAINTS_DIR}/{constraints_file}",
         "start_time": _iso(window.start),
         "end_time": _iso(window.end),
+    }
+    inputs = [
+        s3_input("endpoint", capture_prefix(settings, window), CAPTURE_DIR),
+        s3_input("baseline_statistics", settings.baseline_statistics_uri, STATISTICS_DIR),
+        s3_input("baseline_constraints", settings.baseline_constraints_uri, CONSTRAINTS_DIR),
+    ]
+    name = job_name(settings.job_name_prefix, window, execution_id)
+    return job_request(settings, name, inputs, environment, report_uri(settings, window))
+
+
+def job_request(settings: CheckSettings, name: str, inputs: list[dict], environment: dict, output_uri: str) -> dict:
+    """A CreateProcessingJob request running the analyzer (``monitoring.container_entry``) on ``inputs`` (the staged
+    lib is added) with ``environment`` (the metrics' dimensions, PYTHONPATH and region are added), writing its results
+    to ``output_uri``; cluster, KMS key, network and tags from ``settings``."""
+    environment = {
+        **environment,
         "sagemaker_endpoint_name": settings.endpoint_name,
         "sagemaker_monitoring_schedule_name": settings.schedule_name,
         "publish_cloudwatch_metrics": "Enabled",
@@ -137,18 +159,11 @@ def processing_job_request(settings: CheckSettings, window: CheckWindow, executi
         "InstanceType": settings.instance_type,
         "VolumeSizeInGB": settings.volume_size_gb,
     }
-    output_config: dict = {
-        "Outputs": [
-            {
-                "OutputName": "result",
-                "S3Output": {
-                    "S3Uri": report_uri(settings, window),
-                    "LocalPath": OUTPUT_DIR,
-                    "S3UploadMode": "EndOfJob",
-                },
-            }
-        ]
+    result = {
+        "OutputName": "result",
+        "S3Output": {"S3Uri": output_uri, "LocalPath": OUTPUT_DIR, "S3UploadMode": "EndOfJob"},
     }
+    output_config: dict = {"Outputs": [result]}
     if settings.kms_key_id:
         cluster["VolumeKmsKeyId"] = settings.kms_key_id
         output_config["KmsKeyId"] = settings.kms_key_id
@@ -159,13 +174,8 @@ def processing_job_request(settings: CheckSettings, window: CheckWindow, executi
     if settings.serving_model_package_arn:
         tags["mlops:model-package"] = settings.serving_model_package_arn
     return {
-        "ProcessingJobName": job_name(settings.job_name_prefix, window, execution_id),
-        "ProcessingInputs": [
-            _s3_input("endpoint", capture_prefix(settings, window), CAPTURE_DIR),
-            _s3_input("baseline_statistics", settings.baseline_statistics_uri, STATISTICS_DIR),
-            _s3_input("baseline_constraints", settings.baseline_constraints_uri, CONSTRAINTS_DIR),
-            _s3_input("lib", settings.lib_uri, LIB_DIR),
-        ],
+        "ProcessingJobName": name,
+        "ProcessingInputs": [*inputs, s3_input("lib", settings.lib_uri, LIB_DIR)],
         "ProcessingOutputConfig": output_config,
         "ProcessingResources": {"ClusterConfig": cluster},
         "StoppingCondition": {"MaxRuntimeInSeconds": settings.max_runtime_seconds},
@@ -180,7 +190,8 @@ def processing_job_request(settings: CheckSettings, window: CheckWindow, executi
     }
 
 
-def _already_exists(exc) -> bool:
+def already_exists(exc) -> bool:
+    """Whether a CreateProcessingJob error says the job exists: a duplicate delivery of the same execution."""
     error = exc.response.get("Error", {})
     return error.get("Code") == "ResourceInUse" or (
         error.get("Code") == "ValidationException" and "already exists" in error.get("Message", "")
@@ -225,7 +236,7 @@ def start_check(settings: CheckSettings, event: Mapping, sagemaker, s3) -> dict:
     try:
         arn = sagemaker.create_processing_job(**request)["ProcessingJobArn"]
     except ClientError as exc:
-        if _already_exists(exc):
+        if already_exists(exc):
             log.info("processing job %s already exists: duplicate delivery of execution %s", name, execution_id)
             return {**outcome, "status": "AlreadyStarted"}
         raise RuntimeError(f"CreateProcessingJob {name} failed: {exc}") from exc

@@ -44,6 +44,10 @@ class LivePointer:
     baseline_statistics_uri: str
     baseline_constraints_uri: str
     updated_at: str  # ISO-8601 UTC time of the write
+    # the version's model-quality baseline (DriftCheckBaselines.ModelQuality); empty when it has none. Optional, so
+    # a pointer written before model-quality monitoring still reads (schema 1 either way)
+    model_quality_statistics_uri: str = ""
+    model_quality_constraints_uri: str = ""
     schema: int = POINTER_SCHEMA
 
     @property
@@ -74,6 +78,11 @@ class LivePointer:
         for name in ("baseline_statistics_uri", "baseline_constraints_uri"):
             fields[name] = data.get(name)
             split_s3_uri(fields[name], f"live pointer {where}: {name}")
+        for name in ("model_quality_statistics_uri", "model_quality_constraints_uri"):
+            value = data.get(name) or ""
+            if value:
+                split_s3_uri(value, f"live pointer {where}: {name}")
+            fields[name] = value
         version = data.get("model_package_version")
         if not isinstance(version, int) or isinstance(version, bool) or version < 1:
             raise ValueError(f"live pointer {where}: model_package_version must be a positive integer, got {version!r}")

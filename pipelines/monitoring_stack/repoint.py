@@ -1,8 +1,9 @@
 """Repointing monitoring at the model version live on an endpoint, with no stack update.
 
 The deploy (and ``mlops monitor repoint``, its retry) writes the live pointer, one S3 object with the version and its
-drift-check baselines (``check_settings.LivePointer``), which the processing engine's check function reads at every
-check; with the ``model-monitor`` engine it also replaces the baselines of the existing Model Monitor schedule
+drift-check baselines (``check_settings.LivePointer``: data quality, and model quality when the version has one), which
+the processing engine's check functions (data quality and model quality) read at every check; with the
+``model-monitor`` engine it also replaces the baselines of the existing Model Monitor schedule
 (DescribeMonitoringSchedule + UpdateMonitoringSchedule of that schedule only). No CloudFormation, no registry
 listing: the permissions are PutObject on one key, and the schedule's two actions.
 
@@ -90,6 +91,10 @@ def pointer_for(version: ModelVersion, endpoint: str, now: datetime) -> LivePoin
         baseline_statistics_uri=statistics,
         baseline_constraints_uri=constraints,
         updated_at=now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        # the model-quality check's constraints (registered as DriftCheckBaselines.ModelQuality); none: that check
+        # finds no baseline and starts no job
+        model_quality_statistics_uri=version.drift_baselines.get("model_statistics", ""),
+        model_quality_constraints_uri=version.drift_baselines.get("model_constraints", ""),
     )
 
 
