@@ -1,6 +1,8 @@
 """Container entry of the analyzer: a SageMaker Processing job configured like Model Monitor's analyzer.
 
 Environment (the Model Monitor analyzer's names):
+  analysis_type             DATA_QUALITY (default) or MODEL_QUALITY (see monitoring/model_quality_entry.py for the
+                            model-quality variables: problem_type, ground_truth_attribute, inference_attribute, ...)
   dataset_source            input directory or file (default /opt/ml/processing/input/endpoint)
   dataset_format            JSON: {"sagemakerCaptureJson": {...}}, {"csv": {"header": true}}, {"json": {"lines": true}},
                             {"parquet": {}}; detected from the files when absent
@@ -83,6 +85,10 @@ def run(env: Mapping[str, str], opt_ml: Path = Path("/opt/ml"), cloudwatch=None)
             f"and pyarrow 22.0.0) and the project's code on PYTHONPATH: {exc}"
         )
     try:
+        if (env.get("analysis_type") or "DATA_QUALITY").upper() == "MODEL_QUALITY":
+            from monitoring.model_quality_entry import run_model_quality
+
+            return run_model_quality(env, opt_ml, cloudwatch)
         source = Path(env.get("dataset_source") or DEFAULT_SOURCE)
         output = Path(env.get("output_path") or DEFAULT_OUTPUT)
         fmt = parse_dataset_format(env.get("dataset_format"))

@@ -4,13 +4,14 @@ Each metric is one PutMetricData datum (``MetricName``, ``Timestamp``, ``Dimensi
 MonitoringSchedule, and ``Value`` or ``StatisticValues``) in namespace ``aws/sagemaker/Endpoints/data-metrics``.
 In a container they are written as JSON lines to ``/opt/ml/output/metrics/cloudwatch``; with
 ``publish_cloudwatch_metrics=Enabled`` the entry also publishes them (boto3 imported only then).
+A model-quality check's metrics go to ``aws/sagemaker/Endpoints/model-metrics`` (``model_quality_metric_data``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,9 @@ from monitoring.statistics import DatasetStatistics
 from monitoring.violations import FeatureDrift
 
 NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
+# model quality: every scalar metric of the statistics (mae, mse, rmse, r2; accuracy ... au_prc and the
+# *_best_constant_classifier ones), named as in statistics.json, as Model Monitor sends "all metrics" there
+MODEL_QUALITY_NAMESPACE = "aws/sagemaker/Endpoints/model-metrics"
 PUT_BATCH = 500
 log = logging.getLogger(__name__)
 
@@ -70,6 +74,18 @@ def build_metrics(
         if feat.name in drift_by_name:
             put(f"feature_baseline_drift_{feat.name}", drift_by_name[feat.name])
     return data
+
+
+def model_quality_metric_data(
+    values: Mapping[str, float], endpoint: str, schedule: str, timestamp: datetime
+) -> list[dict]:
+    """One datum per model-quality metric (name -> finite value), dimensions Endpoint and MonitoringSchedule."""
+    stamp = timestamp.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    dims = [{"Name": "Endpoint", "Value": endpoint}, {"Name": "MonitoringSchedule", "Value": schedule}]
+    return [
+        {"MetricName": name, "Timestamp": stamp, "Dimensions": dims, "Unit": "None", "Value": float(value)}
+        for name, value in values.items()
+    ]
 
 
 def write_metrics(data: Sequence[dict], path: str | Path) -> Path:

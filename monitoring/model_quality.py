@@ -1,0 +1,233 @@
+"""Model-quality statistics in Model Monitor's statistics.json format, every metric from ``sklearn.metrics``.
+
+Regression (``regression_metrics``): ``mae`` = ``mean_absolute_error(label, prediction)``, ``mse`` =
+``mean_squared_error``, ``rmse`` = ``root_mean_squared_error``, and ``r2`` = ``r2_score(prediction, label)``: the
+arguments are SWAPPED on purpose. Model Monitor's r2 is 1 - SSE / sum((prediction - mean(prediction))^2), the
+variance of the predictions in the denominator instead of that of the labels: on the reference data set (100 rows,
+ground truth ``Label``, inference ``Prediction``) it writes -3.2088 where the textbook r2 (``r2_score(label,
+prediction)``, what Evaluate's evaluation.json reports) is -0.3351. Baselines must move between engines, so this
+module reproduces Model Monitor's figure; wherever both are shown they are labelled.
+
+Binary classification (``binary_classification_metrics``), labels and predicted labels 0/1, scores = the
+probabilities when given, else the predicted labels:
+- ``confusion_matrix``: ``confusion_matrix(label, prediction, labels=[0, 1])`` keyed actual -> predicted
+  (``{"0": {"0": tn, "1": fp}, "1": {"0": fn, "1": tp}}``);
+- ``accuracy`` = ``accuracy_score``; ``precision``, ``recall``, ``f0_5``, ``f1``, ``f2`` =
+  ``precision_recall_fscore_support(average="binary", pos_label=1, beta=0.5|1|2, zero_division=0.0)``;
+  ``true_positive_rate`` = recall; ``true_negative_rate`` = ``recall_score(pos_label=0, zero_division=0.0)``;
+  ``false_positive_rate`` = fp / (fp + tn) and ``false_negative_rate`` = fn / (fn + tp) from that confusion
+  matrix (0 when the denominator is 0);
+- ``auc`` = ``auc(*roc_curve(label, score)[:2])``, what ``roc_auc_score`` computes for two classes (without its
+  label binarization of every record); ``au_prc`` = ``average_precision_score(label, score)`` (the step-wise
+  average precision, not a trapezoidal area);
+- ``receiver_operating_characteristic_curve`` = ``roc_curve(label, score, drop_intermediate=True)`` and
+  ``precision_recall_curve`` = ``precision_recall_curve(label, score)`` listed by ascending recall, each downsampled
+  to at most ``MAX_CURVE_POINTS`` points evenly spaced by index (first and last kept);
+- the ``_best_constant_classifier`` companions of accuracy, precision, recall, f0_5, f1 and f2 score the constant
+  classifier that predicts the positive class for every record. That is what the reference figures show: with 1
+  positive in 4, accuracy_best_constant_classifier = precision_... = 0.25, recall_... = 1, f1_... = 0.4,
+  f0_5_... = 0.2941, f2_... = 0.625 (always predicting 0 would give accuracy 0.75 and every F score 0).
+Degenerate inputs give defined values, never an exception or a warning: zero divisions give 0 (above); ``auc`` and
+the ROC curve need both classes, ``au_prc`` and the PR curve need a positive label, otherwise the value is "NaN" and
+the curve empty; r2 needs two records.
+
+Standard deviations: see ``monitoring.subsample`` (at least 200 records, 5 hashed 80% subsamples, else "NaN").
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import sklearn
+from sklearn import metrics
+
+from monitoring.labelled import LabelledPredictions
+from monitoring.subsample import MIN_RECORDS, NAN, standard_deviation, subsample_masks
+
+MAX_CURVE_POINTS = 100  # K: points kept of each curve
+REGRESSION = "regression"
+BINARY = "binary"
+# the project's spelling -> Model Monitor's (env problem_type, file sections)
+MODEL_MONITOR_TYPES = {REGRESSION: "Regression", BINARY: "BinaryClassification"}
+SECTIONS = {REGRESSION: "regression_metrics", BINARY: "binary_classification_metrics"}
+SCORED = ("accuracy", "precision", "recall", "f0_5", "f1", "f2")  # the ones with a best-constant companion
+BETAS = {"f0_5": 0.5, "f1": 1.0, "f2": 2.0}
+
+
+class ModelQualityError(ValueError):
+    """Labelled predictions that model-quality metrics cannot be computed from; the message names the value."""
+
+
+def problem_type_key(problem_type: str) -> str:
+    """``regression`` or ``binary`` from either spelling (the project's, or Model Monitor's Regression / ...)."""
+    spelled = {"regression": REGRESSION, "binary": BINARY, "binaryclassification": BINARY}
+    key = spelled.get(str(problem_type).strip().lower())
+    if key is None:
+        raise ModelQualityError(
+            f"problem type must be regression or binary (Regression or BinaryClassification), got {problem_type!r}"
+        )
+    return key
+
+
+def _ratio(part: float, whole: float) -> float:
+    return float(part) / float(whole) if whole else 0.0
+
+
+def _finite(value: float) -> float | str:
+    return float(value) if math.isfinite(value) else NAN
+
+
+def regression_values(labels: np.ndarray, predictions: np.ndarray) -> dict[str, float]:
+    """mae, mse, rmse and Model Monitor's r2 (``r2_score(prediction, label)``: arguments swapped, see above)."""
+    return {
+        "mae": float(metrics.mean_absolute_error(labels, predictions)),
+        "mse": float(metrics.mean_squared_error(labels, predictions)),
+        "rmse": float(metrics.root_mean_squared_error(labels, predictions)),
+        "r2": float(metrics.r2_score(predictions, labels)) if len(labels) >= 2 else math.nan,
+    }
+
+
+def _weighted(actual: list[int], predicted: list[int], weights: np.ndarray, suffix: str) -> dict[str, float]:
+    """accuracy, precision, recall and F scores of count-weighted (actual, predicted) rows, by sklearn."""
+    y, yhat, w = np.array(actual), np.array(predicted), weights.astype(float)
+    values = {f"accuracy{suffix}": float(metrics.accuracy_score(y, yhat, sample_weight=w))}
+    for name, beta in BETAS.items():
+        precision, recall, fbeta, _ = metrics.precision_recall_fscore_support(
+            y, yhat, beta=beta, average="binary", pos_label=1, sample_weight=w, zero_division=0.0
+        )
+        values[f"precision{suffix}"] = float(precision)
+        values[f"recall{suffix}"] = float(recall)
+        values[f"{name}{suffix}"] = float(fbeta)
+    return values
+
+
+def binary_values(labels: np.ndarray, predictions: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """Every scalar binary metric (NaN where undefined), the best-constant-classifier companions included.
+
+    The counting metrics depend on the four confusion counts only, so sklearn scores the four (actual, predicted)
+    rows weighted by their counts: the same figures as on the records, without sklearn's per-call validation of a
+    million of them. auc and au_prc run on the records (fastest when they come sorted by score).
+    """
+    tn, fp, fn, tp = counts = np.bincount(labels * 2 + predictions, minlength=4)
+    values = _weighted([0, 0, 1, 1], [0, 1, 0, 1], counts, "")
+    values["true_positive_rate"] = values["recall"]
+    values["true_negative_rate"] = float(
+        metrics.recall_score(
+            [0, 0, 1, 1], [0, 1, 0, 1], pos_label=0, sample_weight=counts.astype(float), zero_division=0.0
+        )
+    )
+    values["false_positive_rate"] = _ratio(fp, fp + tn)
+    values["false_negative_rate"] = _ratio(fn, fn + tp)
+    positives = int(fn + tp)
+    both = 0 < positives < len(labels)
+    values["auc"] = float(metrics.auc(*metrics.roc_curve(labels, scores)[:2])) if both else math.nan
+    values["au_prc"] = float(metrics.average_precision_score(labels, scores)) if positives else math.nan
+    constant = np.array([tn + fp, positives])  # every record predicted positive
+    values.update(_weighted([0, 1], [1, 1], constant, "_best_constant_classifier"))
+    return values
+
+
+def downsample(xs: np.ndarray, ys: np.ndarray, limit: int = MAX_CURVE_POINTS) -> tuple[list[float], list[float]]:
+    """At most ``limit`` points of a curve, evenly spaced by index, the first and the last kept."""
+    if len(xs) > limit:
+        index = np.unique(np.round(np.linspace(0, len(xs) - 1, limit)).astype(int))
+        xs, ys = xs[index], ys[index]
+    return [float(x) for x in xs], [float(y) for y in ys]
+
+
+def binary_curves(labels: np.ndarray, scores: np.ndarray) -> dict[str, dict[str, list[float]]]:
+    """ROC (needs both classes) and precision-recall (needs a positive) curves; empty lists when undefined."""
+    positives = int(np.sum(labels == 1))
+    fpr = tpr = precisions = recalls = np.empty(0)
+    if 0 < positives < len(labels):
+        fpr, tpr, _ = metrics.roc_curve(labels, scores, drop_intermediate=True)
+    if positives:
+        precisions, recalls, _ = metrics.precision_recall_curve(labels, scores)
+        precisions, recalls = precisions[::-1], recalls[::-1]  # by ascending recall
+    fprs, tprs = downsample(fpr, tpr)
+    recall_list, precision_list = downsample(recalls, precisions)
+    return {
+        "receiver_operating_characteristic_curve": {"false_positive_rates": fprs, "true_positive_rates": tprs},
+        "precision_recall_curve": {"precisions": precision_list, "recalls": recall_list},
+    }
+
+
+def _check(pairs: LabelledPredictions, problem: str) -> None:
+    """Finite numbers; 0/1 labels and predictions and probabilities in [0, 1] for binary."""
+    if len(pairs) == 0:
+        raise ModelQualityError("model-quality statistics need at least one labelled prediction, got none")
+    named = {"label": pairs.labels, "prediction": pairs.predictions}
+    if pairs.probabilities is not None:
+        named["probability"] = pairs.probabilities
+    for name, values in named.items():
+        if problem == BINARY and name != "probability":
+            bad = ~np.isin(values, (0.0, 1.0))
+            expected = "0 or 1"
+        elif name == "probability":
+            bad = ~((values >= 0.0) & (values <= 1.0))
+            expected = "a probability in [0, 1]"
+        else:
+            bad = ~np.isfinite(values)
+            expected = "a finite number"
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            raise ModelQualityError(
+                f"{name} of record {pairs.keys[first]!s} must be {expected}, got {values[first]!r} "
+                f"({int(bad.sum())} such records)"
+            )
+
+
+def _columns(pairs: LabelledPredictions, problem: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """labels, predictions, scores and the order they were put in: binary records by ascending score (stable), so
+    sklearn's ranking metrics sort an already sorted array in linear time; no figure depends on record order."""
+    if problem == REGRESSION:
+        return pairs.labels, pairs.predictions, pairs.predictions, np.arange(len(pairs))
+    scores = pairs.probabilities if pairs.probabilities is not None else pairs.predictions
+    order = np.argsort(scores, kind="stable")
+    return pairs.labels[order].astype(int), pairs.predictions[order].astype(int), scores[order], order
+
+
+def _values(problem: str, labels: np.ndarray, predictions: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    if problem == REGRESSION:
+        return regression_values(labels, predictions)
+    return binary_values(labels, predictions, scores)
+
+
+def metric_block(
+    pairs: LabelledPredictions, problem: str, columns: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+) -> dict[str, dict[str, float | str]]:
+    """``{metric: {"value": v, "standard_deviation": s}}`` for every scalar metric of the problem type."""
+    labels, predictions, scores, order = columns
+    values = _values(problem, labels, predictions, scores)
+    samples: dict[str, list[float]] = {name: [] for name in values}
+    if len(pairs) >= MIN_RECORDS:
+        for mask in subsample_masks(pairs.keys):
+            kept = mask[order]
+            for name, value in _values(problem, labels[kept], predictions[kept], scores[kept]).items():
+                samples[name].append(value)
+    return {
+        name: {"value": _finite(value), "standard_deviation": standard_deviation(samples[name])}
+        for name, value in values.items()
+    }
+
+
+def model_quality_statistics(
+    pairs: LabelledPredictions, problem_type: str, *, evaluation_time: str | None = None
+) -> dict:
+    """statistics.json content: ``version``, ``dataset`` (item_count[, evaluation_time]) and the metric section."""
+    problem = problem_type_key(problem_type)
+    _check(pairs, problem)
+    with sklearn.config_context(assume_finite=True), np.errstate(all="ignore"):
+        columns = _columns(pairs, problem)
+        block: dict[str, Any] = metric_block(pairs, problem, columns)
+        if problem == BINARY:
+            labels, predictions, scores, _ = columns
+            counts = metrics.confusion_matrix(labels, predictions, labels=[0, 1])
+            matrix = {str(a): {str(p): int(counts[a, p]) for p in (0, 1)} for a in (0, 1)}
+            block = {"confusion_matrix": matrix, **block, **binary_curves(labels, scores)}
+    dataset: dict[str, Any] = {"item_count": len(pairs)}
+    if evaluation_time is not None:
+        dataset["evaluation_time"] = evaluation_time
+    return {"version": 0.0, "dataset": dataset, SECTIONS[problem]: block}

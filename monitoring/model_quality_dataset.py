@@ -1,0 +1,109 @@
+"""A model-quality baseline data set: a CSV with a header, one record a line (Evaluate's
+``label,prediction[,probability]`` file, or any CSV naming its ground truth and inference columns).
+
+Record keys are the data row numbers (1 for the first line after the header), the key the standard deviations'
+subsamples are chosen by. Binary classification: labels must be 0 or 1; the inference column holds the predicted
+label (0/1), or, when no probability column is named and it holds numbers in [0, 1], the probability itself, the
+predicted label then being ``probability >= probability_threshold``. Every problem is told with the file, the line,
+the column and the value.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from monitoring.labelled import LabelledPredictions
+from monitoring.model_quality import BINARY, ModelQualityError, problem_type_key
+
+
+class DatasetError(ModelQualityError):
+    """A baseline data set that cannot be read as labelled predictions; the message names file, line and value."""
+
+
+def _read(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise FileNotFoundError(f"Dataset not found: {path}")
+    if path.stat().st_size == 0:
+        raise DatasetError(f"{path} is empty: expected a CSV with a header line and one record a line")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path} is not a readable CSV with a header line: {exc}") from exc
+    if frame.empty:
+        raise DatasetError(f"{path} holds no records: expected data lines after the header {list(frame.columns)}")
+    return frame
+
+
+def _column(frame: pd.DataFrame, path: Path, name: str, role: str) -> pd.Series:
+    if name not in frame.columns:
+        raise DatasetError(f"Column {name!r} ({role}) not found in {path}; columns are: {', '.join(frame.columns)}")
+    return frame[name]
+
+
+def _fail(path: Path, column: pd.Series, bad: np.ndarray, role: str, expected: str) -> None:
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise DatasetError(
+            f"{path} line {first + 2}: column {column.name!r} ({role}) must be {expected}, "
+            f"got {column.iloc[first]!r} ({int(bad.sum())} such lines)"
+        )
+
+
+def _numbers(path: Path, column: pd.Series, role: str) -> np.ndarray:
+    values = pd.to_numeric(column.str.strip(), errors="coerce").to_numpy(dtype=float)
+    _fail(path, column, ~np.isfinite(values), role, "a number")
+    return values
+
+
+def _binary_columns(
+    path: Path, inference: pd.Series, values: np.ndarray, probability: pd.Series | None, cut: float
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Predicted labels and probabilities of a binary data set, checked."""
+    if probability is not None:
+        probabilities = _numbers(path, probability, "probability attribute")
+        _fail(path, probability, (probabilities < 0) | (probabilities > 1), "probability attribute", "in [0, 1]")
+        _fail(path, inference, ~np.isin(values, (0.0, 1.0)), "inference attribute", "a predicted label, 0 or 1")
+        return values, probabilities
+    if np.isin(values, (0.0, 1.0)).all():
+        return values, None
+    _fail(
+        path,
+        inference,
+        (values < 0) | (values > 1),
+        "inference attribute",
+        "a predicted label (0 or 1) or a probability in [0, 1]",
+    )
+    return (values >= cut).astype(float), values
+
+
+def read_labelled_csv(
+    path: Path,
+    *,
+    problem_type: str,
+    ground_truth_attribute: str,
+    inference_attribute: str,
+    probability_attribute: str | None = None,
+    probability_threshold: float = 0.5,
+) -> LabelledPredictions:
+    """The labelled predictions of a CSV data set with a header line."""
+    problem = problem_type_key(problem_type)
+    if not 0 < probability_threshold < 1:
+        raise DatasetError(f"probability threshold must be between 0 and 1, got {probability_threshold!r}")
+    path = Path(path)
+    frame = _read(path)
+    truth = _column(frame, path, ground_truth_attribute, "ground truth attribute")
+    inference = _column(frame, path, inference_attribute, "inference attribute")
+    probability = (
+        _column(frame, path, probability_attribute, "probability attribute") if probability_attribute else None
+    )
+    labels = _numbers(path, truth, "ground truth attribute")
+    values = _numbers(path, inference, "inference attribute")
+    keys = np.arange(1, len(frame) + 1).astype(str).astype(object)
+    if problem != BINARY:
+        return LabelledPredictions(keys, labels, values)
+    _fail(path, truth, ~np.isin(labels, (0.0, 1.0)), "ground truth attribute", "0 or 1 for binary classification")
+    predictions, probabilities = _binary_columns(path, inference, values, probability, probability_threshold)
+    return LabelledPredictions(keys, labels, predictions, probabilities)

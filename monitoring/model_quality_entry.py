@@ -1,0 +1,137 @@
+"""The container entry's ``analysis_type=MODEL_QUALITY``: Model Monitor's model-quality environment to a job.
+
+Environment (Model Monitor's names):
+  problem_type                    Regression | BinaryClassification (the project's regression | binary also read)
+  ground_truth_attribute          baseline: the CSV column of the ground truth
+  inference_attribute             baseline: the CSV column of the prediction; check: where the prediction is in a
+                                  capture record's output (absent: the project's own outputs)
+  probability_attribute           binary: where the probability is (absent: the prediction value itself)
+  probability_threshold_attribute binary: a probability at or above it predicts the positive class (default 0.5)
+  baseline mode (no baseline_constraints):
+    dataset_source                the baseline CSV (with a header), or a directory holding exactly one .csv file
+    constraint_margin             suggested thresholds: baseline value worsened by this fraction (default 0)
+  check mode (baseline_constraints set):
+    dataset_source                capture files (default /opt/ml/processing/input/endpoint)
+    ground_truth_source           ground-truth files (default /opt/ml/processing/groundtruth)
+    start_time, end_time          ISO 8601 bounds of the capture records' inferenceTime
+    min_pairs                     fewer matched pairs: NoData, no metric published (default 50)
+    publish_cloudwatch_metrics, sagemaker_endpoint_name, sagemaker_monitoring_schedule_name
+                                  as for data quality; namespace aws/sagemaker/Endpoints/model-metrics
+  output_path                     where the JSON files go (default /opt/ml/processing/resultdata)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+
+from monitoring.model_quality import problem_type_key
+from monitoring.model_quality_job import ModelQualityResult, run_model_quality_baseline, run_model_quality_check
+
+log = logging.getLogger(__name__)
+DEFAULT_CAPTURE = "/opt/ml/processing/input/endpoint"
+DEFAULT_GROUND_TRUTH = "/opt/ml/processing/groundtruth"
+DEFAULT_OUTPUT = "/opt/ml/processing/resultdata"
+DEFAULT_MIN_PAIRS = 50
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {text!r}") from None
+
+
+def _required(env: Mapping[str, str], name: str, mode: str) -> str:
+    value = env.get(name)
+    if not value:
+        raise ValueError(f"model-quality {mode} needs the environment variable {name}")
+    return value
+
+
+def _baseline_csv(source: Path) -> Path:
+    if source.is_dir():
+        files = sorted(source.rglob("*.csv"))
+        if len(files) != 1:
+            raise ValueError(f"dataset_source {source} must hold exactly one .csv file, found {len(files)}")
+        return files[0]
+    return source
+
+
+def files_under(root: Path, suffixes: tuple[str, ...] = (".jsonl", ".json")) -> list[Path]:
+    """Files under ``root`` by relative path: yyyy/mm/dd/hh folders in time order, then file names."""
+    if root.is_file():
+        return [root]
+    if not root.is_dir():
+        raise FileNotFoundError(f"input not found: {root}")
+    return sorted((p for p in root.rglob("*") if p.is_file() and p.suffix in suffixes), key=lambda p: p.parts)
+
+
+def _baseline(env: Mapping[str, str], problem: str, output: Path) -> ModelQualityResult:
+    return run_model_quality_baseline(
+        _baseline_csv(Path(_required(env, "dataset_source", "baseline"))),
+        output,
+        problem_type=problem,
+        ground_truth_attribute=_required(env, "ground_truth_attribute", "baseline"),
+        inference_attribute=_required(env, "inference_attribute", "baseline"),
+        probability_attribute=env.get("probability_attribute") or None,
+        probability_threshold=_number(env, "probability_threshold_attribute", 0.5),
+        margin=_number(env, "constraint_margin", 0.0),
+    )
+
+
+def _check(env: Mapping[str, str], problem: str, output: Path) -> ModelQualityResult:
+    from monitoring.capture import parse_time
+    from monitoring.model_quality_merge import merge_capture_with_ground_truth
+
+    constraints_path = Path(env["baseline_constraints"])
+    constraints = json.loads(constraints_path.read_text(encoding="utf-8"))
+    min_pairs = _number(env, "min_pairs", DEFAULT_MIN_PAIRS)
+    if min_pairs < 1 or min_pairs != int(min_pairs):
+        raise ValueError(f"min_pairs must be a whole number >= 1, got {env.get('min_pairs')!r}")
+    merged = merge_capture_with_ground_truth(
+        files_under(Path(env.get("dataset_source") or DEFAULT_CAPTURE)),
+        files_under(Path(env.get("ground_truth_source") or DEFAULT_GROUND_TRUTH)),
+        problem_type=problem,
+        inference_attribute=env.get("inference_attribute") or None,
+        probability_attribute=env.get("probability_attribute") or None,
+        probability_threshold=_number(env, "probability_threshold_attribute", 0.5),
+        start=parse_time(env["start_time"], "start_time") if env.get("start_time") else None,
+        end=parse_time(env["end_time"], "end_time") if env.get("end_time") else None,
+    )
+    log.info("merge: %s", merged.counts)
+    return run_model_quality_check(
+        merged.pairs,
+        constraints,
+        output,
+        problem_type=problem,
+        min_pairs=int(min_pairs),
+        merge_counts=merged.counts,
+    )
+
+
+def run_model_quality(env: Mapping[str, str], opt_ml: Path, cloudwatch=None) -> tuple[int, str]:
+    """One model-quality baseline or check as ``env`` configures it; (exit code, exit message). Raises on bad input."""
+    from monitoring.metrics import MODEL_QUALITY_NAMESPACE, model_quality_metric_data, publish_metrics, write_metrics
+
+    problem = problem_type_key(_required(env, "problem_type", "monitoring"))
+    output = Path(env.get("output_path") or DEFAULT_OUTPUT)
+    if not env.get("baseline_constraints"):
+        return 0, _baseline(env, problem, output).exit_message
+    result = _check(env, problem, output)
+    data = model_quality_metric_data(
+        result.metrics,
+        env.get("sagemaker_endpoint_name") or "unknown",
+        env.get("sagemaker_monitoring_schedule_name") or "on-demand",
+        datetime.now(timezone.utc),
+    )
+    write_metrics(data, opt_ml / "output" / "metrics" / "cloudwatch")
+    if data and env.get("publish_cloudwatch_metrics", "Disabled") == "Enabled":
+        publish_metrics(data, cloudwatch, namespace=MODEL_QUALITY_NAMESPACE)
+    return 0, result.exit_message
