@@ -55,12 +55,25 @@ def register(commands) -> None:
     window.add_argument("--window", help="START..END (ISO-8601), e.g. 2026-11-25T10:00Z..2026-11-25T11:00Z")
     window.add_argument("--last-hour", action="store_true", help="the last complete hour (default)")
     run.add_argument("--json", action="store_true", help="print the execution record as JSON")
+    run.add_argument(
+        "--kind",
+        choices=("data-quality", "model-quality", "all"),
+        default="data-quality",
+        help="data quality (the window's capture), model quality (captured predictions joined with ground truth, "
+        "at T = the window's end minus end_time_offset, default the last hour boundary) or both",
+    )
     run.set_defaults(handler=_run)
 
     schedule = sub.add_parser("schedule", help="run checks on a schedule (hourly by default) until stopped")
     loop_options(schedule)
     schedule.add_argument("--cron", default=None, help="cron expression (default monitoring.schedule)")
     schedule.add_argument("--iterations", type=int, default=None, help="stop after this many firings")
+    schedule.add_argument(
+        "--kind",
+        choices=("data-quality", "model-quality", "all"),
+        default=None,
+        help="which checks run at each firing (default: all when monitoring.model_quality.enabled, else data-quality)",
+    )
     schedule.set_defaults(handler=_schedule)
 
     executions = sub.add_parser("executions", help="the recorded monitoring executions")
@@ -186,6 +199,11 @@ def _print_execution(execution) -> None:
         print(f"  alarm {transition['alarm_name']}: {transition['old_state']} -> {transition['new_state']}")
     for alert in execution.alerts:
         print(f"  alert: {alert['summary']}")
+    if getattr(execution, "kind", "") == "model-quality":
+        from pipelines.monitor.report import model_quality_lines
+
+        for line in model_quality_lines(execution)[1:]:
+            print(line)
     if execution.retrain:
         print(f"  retraining: {execution.retrain['action']} ({execution.retrain['reason']})")
     print(f"  report: {execution.report_uri}")
@@ -226,35 +244,51 @@ def current_hour_hint(args, config, state: Path, endpoint: str, end) -> str | No
 def _run(args) -> int:
     from pipelines.monitor.executions import NO_DATA
     from pipelines.monitor.loop import check_window, execution_json, last_complete_window, parse_window
+    from pipelines.monitor.model_quality import check_kinds, check_model_quality, window_at, window_from_capture
 
     config, state, endpoint, env = _loop_setup(args)
+    kinds = check_kinds(config, args.kind)
     start, end = parse_window(args.window) if args.window else last_complete_window(env.clock())
-    execution = check_window(env, endpoint, start, end)
+    executions = []
+    if "data-quality" in kinds:
+        executions.append(check_window(env, endpoint, start, end))
+    if "model-quality" in kinds:
+        window = window_from_capture(config, start, end) if args.window else window_at(config, end)
+        executions.append(check_model_quality(env, endpoint, window))
     if args.json:
-        print(execution_json(execution))
+        print(
+            execution_json(executions[0])
+            if len(executions) == 1
+            else "[" + ",".join(map(execution_json, executions)) + "]"
+        )
     else:
-        _print_execution(execution)
+        for execution in executions:
+            _print_execution(execution)
         hint = (
             None
-            if args.window or execution.status != NO_DATA
+            if args.window or executions[0].status != NO_DATA or executions[0].kind != "data-quality"
             else current_hour_hint(args, config, state, endpoint, end)
         )
         if hint:
             print(hint)
-    return 0 if execution.status != "Failed" else 1
+    return 0 if all(e.status != "Failed" for e in executions) else 1
 
 
 def _schedule(args) -> int:
     import time
 
     from pipelines.cron import Cron
+    from pipelines.monitor.model_quality import check_kinds
     from pipelines.monitor.schedule import run_schedule
 
     config, _, endpoint, env = _loop_setup(args)
     cron = Cron.parse(args.cron or config.monitoring.schedule)
-    print(f"Monitoring {endpoint} on schedule {cron.expression!r} (UTC); stop with Ctrl-C")
+    kinds = check_kinds(config, args.kind, scheduled=True)
+    print(f"Monitoring {endpoint} ({' and '.join(kinds)}) on schedule {cron.expression!r} (UTC); stop with Ctrl-C")
     try:
-        run_schedule(env, endpoint, cron, iterations=args.iterations, wait=time.sleep, report=_print_execution)
+        run_schedule(
+            env, endpoint, cron, iterations=args.iterations, wait=time.sleep, report=_print_execution, kinds=kinds
+        )
     except KeyboardInterrupt:
         print("Stopped.")
     return 0
@@ -283,6 +317,12 @@ def _report(args) -> int:
     log = ExecutionLog(state)
     executions = log.all()
     chosen = (log.get(args.execution) if args.execution else executions[-1]) if executions else None
+    if chosen is not None and chosen.kind == "model-quality":  # metrics against thresholds; NoData says so
+        from pipelines.monitor.report import model_quality_lines
+
+        print("\n".join(model_quality_lines(chosen)))
+        print(f"Files: {local_path(chosen.report_uri, state)}")
+        return 0
     if chosen is not None and chosen.status == NO_DATA:  # nothing was analyzed: not an error, nothing to report
         print(f"Execution {chosen.execution_id} is {NO_DATA}: {chosen.message}. No report: there was nothing to check.")
         with_results = [e for e in executions if e.status not in (NO_DATA, FAILED) and e.endpoint == chosen.endpoint]

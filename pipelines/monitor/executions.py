@@ -7,15 +7,30 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from mlops_errors import MlopsError
+
 COMPLETED = "Completed"
 WITH_VIOLATIONS = "CompletedWithViolations"
 NO_DATA = "NoData"
 FAILED = "Failed"
+DATA_QUALITY = "data-quality"
+MODEL_QUALITY = "model-quality"
+KINDS = (DATA_QUALITY, MODEL_QUALITY)
+
+
+class MonitorError(MlopsError, ValueError):
+    """Bad input to the local monitoring loop (a window, an execution id, a check that cannot run as configured)."""
 
 
 @dataclass(frozen=True)
 class MonitoringExecution:
-    """One data-quality check of one window of captured traffic."""
+    """One check of one window of captured traffic: data quality (drift against the live version's data baseline)
+    or model quality (captured predictions joined with ground truth, against its model-quality constraints).
+
+    For model quality, ``window_start``/``window_end`` are the capture window, ``item_count`` the matched pairs
+    and ``model_quality`` holds ``at`` (the check's time T), ``labels_window``, ``metrics`` {name: value},
+    ``constraints`` {name: {threshold, comparison_operator}}, ``violations`` (constraint_violations.json's
+    entries) and ``counts`` (the merge's matched / unmatched / duplicate / malformed counts)."""
 
     execution_id: str
     endpoint: str
@@ -34,6 +49,8 @@ class MonitoringExecution:
     alarm_transitions: list[dict] = field(default_factory=list)
     alerts: list[dict] = field(default_factory=list)
     retrain: dict = field(default_factory=dict)
+    kind: str = DATA_QUALITY  # records written before model quality existed are data quality
+    model_quality: dict = field(default_factory=dict)
 
 
 class ExecutionLog:
@@ -64,13 +81,16 @@ class ExecutionLog:
         return found
 
     def checked_windows(self, endpoint: str, schedule: str) -> set[tuple[str, str]]:
-        """Windows already checked (whatever the outcome but Failed, which may be retried)."""
+        """Data-quality windows already checked (whatever the outcome but Failed, which may be retried). Model-quality
+        windows overlap by design (a day of capture every hour) and are never deduplicated."""
         return {
-            (e.window_start, e.window_end) for e in self.all(endpoint) if e.schedule == schedule and e.status != FAILED
+            (e.window_start, e.window_end)
+            for e in self.all(endpoint)
+            if e.schedule == schedule and e.status != FAILED and e.kind == DATA_QUALITY
         }
 
     def get(self, execution_id: str) -> MonitoringExecution:
         for execution in self.all():
             if execution.execution_id == execution_id:
                 return execution
-        raise ValueError(f"Unknown monitoring execution {execution_id!r} in {self.path}")
+        raise MonitorError(f"Unknown monitoring execution {execution_id!r} in {self.path}")

@@ -20,9 +20,9 @@ from pipelines.monitor.executions import (
     NO_DATA,
     WITH_VIOLATIONS,
     ExecutionLog,
+    MonitorError,
     MonitoringExecution,
 )
-from pipelines.monitor.retrain import STARTED, DecisionLog, RetrainDecision, content_hash, decide
 from pipelines.objectstore import local_path
 
 log = logging.getLogger(__name__)
@@ -51,70 +51,6 @@ class MonitorEnvironment:
 def report_prefix(config: Config, endpoint: str, schedule: str, start: datetime) -> str:
     """SageMaker's layout: ``<output>/<endpoint>/<schedule>/yyyy/mm/dd/hh``."""
     return f"{config.reports_destination.rstrip('/')}/{endpoint}/{schedule}/{start:%Y/%m/%d/%H}"
-
-
-def _sinks(env: MonitorEnvironment) -> list:
-    from monitoring.local.alerts import JsonLinesSink, LogSink, WebhookSink
-
-    alerts = env.config.monitoring.alerts
-    sinks: list = [LogSink()] if alerts.log else []
-    if alerts.jsonl:
-        path = Path(alerts.jsonl)
-        sinks.append(JsonLinesSink(path if path.is_absolute() else Path(env.state_dir) / path))
-    if alerts.webhook_url:
-        sinks.append(
-            WebhookSink(alerts.webhook_url, timeout=alerts.webhook_timeout_seconds, retries=alerts.webhook_retries)
-        )
-    return sinks
-
-
-def _training_data_hash(env: MonitorEnvironment, version) -> str | None:
-    """Content hash of the data the serving version was trained on (from its pipeline execution's record)."""
-    from pipelines.local.record import ExecutionRecord
-
-    if not version.source:
-        return None
-    try:
-        record = ExecutionRecord.load(env.state_dir, version.source)
-    except ValueError:
-        return None
-    uri = record.data["parameters"].get("InputDataUrl")
-    path = local_path(uri, env.state_dir) if uri else None
-    return content_hash(path) if path is not None and path.exists() else None
-
-
-def _retrain(env: MonitorEnvironment, version) -> RetrainDecision:
-    config = env.config
-    now = env.clock()
-    data_uri = config.retrain_data_uri
-    data = local_path(data_uri, env.state_dir)
-    has_data = data.is_file() or (data.is_dir() and any(p.is_file() for p in data.rglob("*")))
-    decisions = DecisionLog(env.state_dir)
-    decision = decide(
-        now,
-        config.monitoring.retrain.enabled,
-        timedelta(hours=config.monitoring.retrain.cooldown_hours),
-        decisions.last_started(),
-        content_hash(data) if has_data else None,
-        _training_data_hash(env, version),
-    )
-    if decision.action == STARTED:
-        if env.start_retraining is None:
-            decision = RetrainDecision(
-                "disabled", "no pipeline runner available to start retraining", decision.at, decision.data_hash
-            )
-        else:
-            execution_id, status = env.start_retraining(data_uri)
-            decision = RetrainDecision(
-                STARTED,
-                f"{decision.reason}; retraining execution {execution_id}: {status}",
-                decision.at,
-                decision.data_hash,
-                execution_id,
-            )
-    decisions.append(decision)
-    log.info("retraining decision: %s (%s)", decision.action, decision.reason)
-    return decision
 
 
 def check_window(
@@ -175,7 +111,7 @@ def check_window(
             model_version=version.reference if version else "",
             message=str(exc),
         )
-        execution = _after_failure(env, execution)
+        execution = after_failure(env, execution)
         ExecutionLog(state).append(execution)
         return execution
     status = {"NoData": NO_DATA, "CompletedWithViolations": WITH_VIOLATIONS}.get(result.status, COMPLETED)
@@ -216,10 +152,10 @@ def _alarms_alerts_retrain(
 ) -> MonitoringExecution:
     from dataclasses import replace
 
-    from monitoring.local.alarms import ALARM, AlarmStore, evaluate_alarms, feature_drift_alarms
-    from monitoring.local.alerts import alert_from_transition, deliver
+    from monitoring.local.alarms import AlarmStore, evaluate_alarms, feature_drift_alarms
     from monitoring.local.metrics_store import MetricsStore
     from monitoring.metrics import NAMESPACE
+    from pipelines.monitor.actions import alert_and_retrain
 
     alarm = env.config.monitoring.alarm
     store = MetricsStore(env.directory)
@@ -239,38 +175,25 @@ def _alarms_alerts_retrain(
         treat_missing_data=alarm.treat_missing_data,
     )
     evaluation = evaluate_alarms(alarms, [composite], store, AlarmStore(env.directory), env.clock)
+    alerts, retrain = alert_and_retrain(
+        env,
+        evaluation.transition_of(composite.name),
+        execution,
+        version,
+        report_dir,
+        trigger="drift alarm",
+        drift_summary={"drift": execution.drift},
+    )
     transitions = [t.to_json() for t in evaluation.transitions]
-    alerts, retrain = [], {}
-    change = evaluation.transition_of(composite.name)
-    if change is not None and ALARM in (change.new_state, change.old_state):
-        summary = {"drift": execution.drift}
-        alert = alert_from_transition(
-            change,
-            execution.endpoint,
-            version.reference,
-            summary,
-            report=str(report_dir),
-            details={"execution": execution.execution_id},
-        )
-        results = deliver(alert, _sinks(env), env.sleep)
-        alerts = [
-            {
-                "alarm": alert.alarm_name,
-                "state": alert.new_state,
-                "summary": alert.summary,
-                "delivered": {r.sink: r.ok for r in results},
-            }
-        ]
-        if change.new_state == ALARM:
-            retrain = _retrain(env, version).__dict__
     return replace(execution, alarm_transitions=transitions, alerts=alerts, retrain=retrain)
 
 
-def _after_failure(env: MonitorEnvironment, execution: MonitoringExecution) -> MonitoringExecution:
+def after_failure(env: MonitorEnvironment, execution: MonitoringExecution) -> MonitoringExecution:
     """A failed check alerts (as the AWS rule on failed monitoring jobs does); it never raises."""
     from dataclasses import replace
 
     from monitoring.local.alerts import Alert, deliver
+    from pipelines.monitor.actions import sinks
 
     alert = Alert(
         endpoint=execution.endpoint,
@@ -283,7 +206,7 @@ def _after_failure(env: MonitorEnvironment, execution: MonitoringExecution) -> M
         time=env.clock(),
         details={"execution": execution.execution_id},
     )
-    results = deliver(alert, _sinks(env), env.sleep)
+    results = deliver(alert, sinks(env), env.sleep)
     return replace(
         execution,
         alerts=[
@@ -308,12 +231,12 @@ def parse_window(text: str) -> tuple[datetime, datetime]:
 
     first, sep, second = text.partition("..")
     if not sep:
-        raise ValueError(
+        raise MonitorError(
             f"--window must be START..END in ISO-8601, e.g. 2026-11-25T10:00Z..2026-11-25T11:00Z, got {text!r}"
         )
     start, end = parse_time(first, "window start"), parse_time(second, "window end")
     if start >= end:
-        raise ValueError(f"--window start {first} must be before its end {second}")
+        raise MonitorError(f"--window start {first} must be before its end {second}")
     return start, end
 
 

@@ -12,7 +12,14 @@ from pathlib import Path
 from monitoring.local.html_report import write_report
 from pipelines.config import Config
 from pipelines.invocation import command
-from pipelines.monitor.executions import FAILED, NO_DATA, ExecutionLog, MonitoringExecution
+from pipelines.monitor.executions import (
+    FAILED,
+    MODEL_QUALITY,
+    NO_DATA,
+    ExecutionLog,
+    MonitorError,
+    MonitoringExecution,
+)
 from pipelines.objectstore import local_path
 from pipelines.registry.factory import open_registry
 from pipelines.registry.model import parse_reference
@@ -27,10 +34,12 @@ def select_execution(state_dir: Path, execution_id: str | None = None) -> Monito
     executions = log.all()
     if not executions:
         first = command("monitor", "run", "--state-dir", shlex.quote(str(state_dir)))
-        raise ValueError(f"No monitoring executions under {state_dir}: run `{first}` first")
+        raise MonitorError(f"No monitoring executions under {state_dir}: run `{first}` first")
     execution = log.get(execution_id) if execution_id else executions[-1]
+    if execution.kind == MODEL_QUALITY:
+        raise MonitorError(f"Execution {execution.execution_id} is a model-quality check: see model_quality_lines")
     if execution.status in (FAILED, NO_DATA):
-        raise ValueError(f"Execution {execution.execution_id} is {execution.status}: {execution.message}")
+        raise MonitorError(f"Execution {execution.execution_id} is {execution.status}: {execution.message}")
     return execution
 
 
@@ -51,7 +60,7 @@ def write_execution_report(
     folder = local_path(execution.report_uri, state_dir)
     version = open_registry("local", config, state_dir).get(*parse_reference(execution.model_version))
     if "statistics" not in version.drift_baselines:
-        raise ValueError(f"{version.reference} has no drift-check baseline statistics to compare with")
+        raise MonitorError(f"{version.reference} has no drift-check baseline statistics to compare with")
     return write_report(
         Path(output) if output else folder / REPORT_FILE,
         baseline_statistics=local_path(version.drift_baselines["statistics"], state_dir),
@@ -68,3 +77,80 @@ def write_execution_report(
             "status": execution.status,
         },
     )
+
+
+def _read_json(path: Path) -> dict:
+    import json
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def model_quality_history(
+    state_dir: Path, endpoint: str | None = None, limit: int = HISTORY, include_no_data: bool = True
+) -> list[dict]:
+    """The endpoint's latest ``limit`` model-quality executions, oldest first (Failed ones left out), for the
+    report's model-quality section. Each: ``execution_id``, ``time`` (the check's time T), ``window`` (capture
+    start, end), ``status``, ``model_version``, ``statistics`` (statistics.json: Model Monitor's regression_metrics
+    or binary_classification_metrics, with confusion matrix and curves for binary; {} for NoData),
+    ``constraints`` (constraints.json), ``violations`` (constraint_violations.json's list), ``metrics``
+    {name: value}, ``counts`` (the merge's counts) and ``report_uri``."""
+    history = []
+    for execution in ExecutionLog(state_dir).all(endpoint):
+        if execution.kind != MODEL_QUALITY or execution.status == FAILED:
+            continue
+        if execution.status == NO_DATA and not include_no_data:
+            continue
+        folder = local_path(execution.report_uri, state_dir)
+        quality = execution.model_quality
+        no_data = execution.status == NO_DATA
+        history.append(
+            {
+                "execution_id": execution.execution_id,
+                "time": quality.get("at", execution.window_end),
+                "window": (execution.window_start, execution.window_end),
+                "status": execution.status,
+                "model_version": execution.model_version,
+                "statistics": {} if no_data else _read_json(folder / "statistics.json"),
+                "constraints": _read_json(folder / "constraints.json"),
+                "violations": []
+                if no_data
+                else _read_json(folder / "constraint_violations.json").get("violations", []),
+                "metrics": dict(quality.get("metrics", {})),
+                "counts": dict(quality.get("counts", {})),
+                "report_uri": execution.report_uri,
+            }
+        )
+    return history[-limit:] if limit > 0 else []
+
+
+def model_quality_lines(execution: MonitoringExecution) -> list[str]:
+    """What a model-quality execution found, for people: its status, then each constrained metric's value against
+    its threshold (alarmed or not), or why there is nothing to show (NoData: too few matched pairs)."""
+    quality = execution.model_quality
+    lines = [
+        f"Model quality of {execution.endpoint} at {quality.get('at', execution.window_end)}: {execution.status}",
+        f"  capture {execution.window_start} .. {execution.window_end}; labels from folders "
+        + " .. ".join(quality.get("labels_window", [])),
+    ]
+    counts = quality.get("counts", {})
+    if counts:
+        lines.append(
+            f"  matched pairs {counts.get('matched', execution.item_count)}, predictions without a label "
+            f"{counts.get('unmatched_capture', 0)}, labels without a prediction "
+            f"{counts.get('unmatched_ground_truth', 0)}"
+        )
+    if execution.status == FAILED:
+        return [*lines, f"  failed: {execution.message}"]
+    if execution.status == NO_DATA:
+        return [*lines, f"  NoData: {execution.message or 'too few matched pairs'}; no metric was published"]
+    violated = {v.get("metric_name") for v in quality.get("violations", [])}
+    for name, rule in quality.get("constraints", {}).items():
+        value = quality.get("metrics", {}).get(name)
+        sign = ">" if rule["comparison_operator"].startswith("Greater") else "<"
+        shown = "n/a" if value is None else f"{value:.6g}"
+        flag = "VIOLATION" if name in violated else "ok"
+        lines.append(f"  {name:<10} {shown:>12}  violated when {sign} {rule['threshold']:.6g}  {flag}")
+    return lines

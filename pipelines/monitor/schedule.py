@@ -1,13 +1,14 @@
-"""Checks on a schedule: at every cron firing, the last complete window, each window checked once."""
+"""Checks on a schedule: at every cron firing, the data-quality check of the last complete window (each window
+checked once) and, when asked, the model-quality check at the firing's hour (its windows overlap by design)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from pipelines.cron import Cron
-from pipelines.monitor.executions import ExecutionLog, MonitoringExecution
+from pipelines.monitor.executions import DATA_QUALITY, MODEL_QUALITY, ExecutionLog, MonitoringExecution
 from pipelines.monitor.loop import MonitorEnvironment, check_window, last_complete_window
 
 log = logging.getLogger(__name__)
@@ -33,9 +34,13 @@ def run_schedule(
     until: datetime | None = None,
     wait: Callable[[float], None] | None = None,
     report: Callable[[MonitoringExecution], None] = lambda e: None,
+    kinds: Sequence[str] = (DATA_QUALITY,),
 ) -> list[MonitoringExecution]:
-    """Run checks as the cron fires (catching up on the last due window at start); survives failing checks,
-    never checks a window twice. Stops after ``iterations`` firings or at ``until`` (else runs forever)."""
+    """Run checks of ``kinds`` as the cron fires (catching up on the last due window at start); survives failing
+    checks, never checks a data-quality window twice; the model-quality check runs at each window's end (T) under
+    ``<schedule>-model-quality``. Stops after ``iterations`` firings or at ``until`` (else runs forever)."""
+    from pipelines.monitor.model_quality import check_model_quality, window_at
+
     wait = wait or (lambda seconds: None)
     done = ExecutionLog(env.state_dir).checked_windows(endpoint, schedule)
     results: list[MonitoringExecution] = []
@@ -44,13 +49,17 @@ def run_schedule(
     fired = 0
     while True:
         for start, end in pending:
-            if (start.isoformat(), end.isoformat()) in done:
+            if DATA_QUALITY in kinds and (start.isoformat(), end.isoformat()) in done:
                 log.info("window %s..%s already checked", start, end)
-                continue
-            execution = check_window(env, endpoint, start, end, schedule)
-            done.add((start.isoformat(), end.isoformat()))
-            results.append(execution)
-            report(execution)
+            elif DATA_QUALITY in kinds:
+                execution = check_window(env, endpoint, start, end, schedule)
+                done.add((start.isoformat(), end.isoformat()))
+                results.append(execution)
+                report(execution)
+            if MODEL_QUALITY in kinds:
+                execution = check_model_quality(env, endpoint, window_at(env.config, end), schedule)
+                results.append(execution)
+                report(execution)
         if iterations is not None and fired >= iterations:
             return results
         next_fire = cron.next_after(env.clock())

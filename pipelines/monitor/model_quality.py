@@ -1,0 +1,286 @@
+"""One model-quality check at time T, as Model Monitor runs it: the live version's captured predictions joined with
+the ground truth that has arrived, measured against its model-quality constraints, then metrics, alarms, alerts
+and the retraining decision. Every check is recorded (kind ``model-quality``), NoData and failures included.
+
+Windows (Model Monitor's): capture with inferenceTime in [T + start_time_offset, T + end_time_offset] and labels
+from the ground-truth hour folders in [T + start_time_offset, T] (``monitoring.model_quality``). They overlap
+from one check to the next (a day of capture every hour), so no window is ever skipped as "already checked".
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pipelines.config import Config
+from pipelines.monitor.executions import FAILED, MODEL_QUALITY, ExecutionLog, MonitorError, MonitoringExecution
+from pipelines.monitor.loop import ON_DEMAND, MonitorEnvironment, after_failure, report_prefix
+from pipelines.objectstore import local_path
+
+log = logging.getLogger(__name__)
+SUFFIX = "-model-quality"
+_OFFSET = re.compile(r"^-P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$")
+
+
+class ModelQualityError(MonitorError):
+    """A model-quality check that cannot run as configured (no model-quality baseline, an unknown metric)."""
+
+
+def parse_offset(text: str) -> timedelta:
+    """A negative ISO 8601 duration (``-P1D``, ``-PT1H``, ``-P1DT12H``, ``-PT30M``) as a timedelta."""
+    match = _OFFSET.match(text or "")
+    if not match or not any(match.groups()):
+        raise ModelQualityError(f"offset must be a negative ISO 8601 duration such as -P1D or -PT1H, got {text!r}")
+    days, hours, minutes = (int(g or 0) for g in match.groups())
+    return -timedelta(days=days, hours=hours, minutes=minutes)
+
+
+def model_quality_schedule(schedule: str) -> str:
+    """The model-quality schedule's name beside a data-quality schedule's (``hourly`` -> ``hourly-model-quality``):
+    its reports, executions and metrics' MonitoringSchedule dimension stay apart from data quality's."""
+    return schedule if schedule.endswith(SUFFIX) else f"{schedule}{SUFFIX}"
+
+
+@dataclass(frozen=True)
+class CheckWindow:
+    """A model-quality check's time ``at`` (T), its capture window and the hours of its ground-truth folders."""
+
+    at: datetime
+    capture_start: datetime
+    capture_end: datetime
+    labels_start: datetime
+    labels_end: datetime
+
+
+def window_at(config: Config, at: datetime) -> CheckWindow:
+    """The windows of a check at ``at`` with the configured offsets."""
+    quality = config.monitoring.model_quality
+    start, end = at + parse_offset(quality.start_time_offset), at + parse_offset(quality.end_time_offset)
+    return CheckWindow(at, start, end, start, at)
+
+
+def window_from_capture(config: Config, start: datetime, end: datetime) -> CheckWindow:
+    """The check whose capture window is [start, end] (``--window``): T = end - end_time_offset, labels from the
+    folders of [start, T]."""
+    at = end - parse_offset(config.monitoring.model_quality.end_time_offset)
+    return CheckWindow(at, start, end, start, at)
+
+
+def _live_version(env: MonitorEnvironment, endpoint: str) -> tuple[Any, Any]:
+    """(endpoint state, registry version) of the version the endpoint serves, as the data-quality check finds it."""
+    from inference.endpoint_state import read_state
+    from pipelines.registry.factory import open_registry
+
+    deployed = read_state(Path(env.state_dir), endpoint)
+    if deployed is None:
+        raise ModelQualityError(f"endpoint {endpoint!r} has no deployed model version: deploy one first (mlops deploy)")
+    return deployed, open_registry("local", env.config, Path(env.state_dir)).get(deployed.group, deployed.version)
+
+
+def _constraints(env: MonitorEnvironment, version: Any) -> tuple[Path, dict]:
+    uri = version.drift_baselines.get("model_constraints")
+    if not uri:
+        raise ModelQualityError(
+            f"{version.reference} has no model-quality baseline (drift-check baselines model_constraints): it was "
+            "registered without a model-quality baseline; deploy a version registered with one"
+        )
+    path = local_path(uri, Path(env.state_dir))
+    try:
+        return path, json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelQualityError(f"{version.reference}: cannot read its model-quality constraints {uri}: {exc}") from exc
+
+
+def _alarms(env: MonitorEnvironment, constraints: dict, endpoint: str, schedule: str) -> tuple[list, Any]:
+    from monitoring.local.alarms import model_quality_alarms
+
+    config = env.config
+    quality = config.monitoring.model_quality
+    try:
+        return model_quality_alarms(
+            constraints,
+            config.model_quality_alarmed_metrics,
+            endpoint,
+            schedule,
+            period=config.monitoring.alarm.period_seconds,
+            evaluation_periods=quality.evaluation_periods,
+            datapoints_to_alarm=quality.datapoints_to_alarm,
+            treat_missing_data=config.monitoring.alarm.treat_missing_data,
+        )
+    except ValueError as exc:
+        raise ModelQualityError(str(exc)) from exc
+
+
+def _merge(env: MonitorEnvironment, endpoint: str, variant: str, window: CheckWindow) -> Any:
+    """Helper B's merge of the capture files and ground-truth files of the window."""
+    from monitoring.capture import capture_files
+    from monitoring.ground_truth import ground_truth_files
+    from monitoring.model_quality_merge import merge_capture_with_ground_truth
+
+    config, state = env.config, Path(env.state_dir)
+    quality = config.monitoring.model_quality
+    capture = local_path(f"{config.capture_destination.rstrip('/')}/{endpoint}/{variant}", state)
+    labels = local_path(config.ground_truth_destination, state)
+    # hour folders overlapping [start, end]: the end is inclusive, as the merge's inferenceTime filter
+    captured = capture_files(capture, window.capture_start, window.capture_end + timedelta(microseconds=1))
+    truth = ground_truth_files(labels, window.labels_start, window.labels_end) if labels.is_dir() else []
+    return merge_capture_with_ground_truth(
+        captured if capture.is_dir() else [],
+        truth,
+        problem_type=config.data.problem_type,
+        inference_attribute=quality.inference_attribute,
+        probability_attribute=quality.probability_attribute,
+        probability_threshold=quality.probability_threshold,
+        start=window.capture_start,
+        end=window.capture_end,
+    )
+
+
+def _record(env: MonitorEnvironment, execution: MonitoringExecution) -> MonitoringExecution:
+    ExecutionLog(Path(env.state_dir)).append(execution)
+    return execution
+
+
+def check_model_quality(
+    env: MonitorEnvironment, endpoint: str, window: CheckWindow, schedule: str = ON_DEMAND
+) -> MonitoringExecution:
+    """Run one model-quality check of ``endpoint`` at ``window.at``; record and return what happened. Never raises
+    for a check that cannot run: it is recorded as Failed, with an alert, as a failed data-quality check is."""
+    from monitoring.model_quality_job import run_model_quality_check
+
+    config, state = env.config, Path(env.state_dir)
+    schedule = model_quality_schedule(schedule)
+    prefix = report_prefix(config, endpoint, schedule, window.at)
+    report_dir = local_path(prefix, state)
+    base: dict[str, Any] = {
+        "execution_id": f"{window.at:%Y%m%d%H%M}-{uuid.uuid4().hex[:8]}",
+        "endpoint": endpoint,
+        "schedule": schedule,
+        "window_start": window.capture_start.isoformat(),
+        "window_end": window.capture_end.isoformat(),
+        "started": env.clock().isoformat(),
+        "report_uri": prefix,
+        "kind": MODEL_QUALITY,
+    }
+    where = {"at": window.at.isoformat(), "labels_window": [window.labels_start.isoformat(), window.at.isoformat()]}
+    version = None
+    try:
+        deployed, version = _live_version(env, endpoint)
+        constraints_path, constraints = _constraints(env, version)
+        alarms = _alarms(env, constraints, endpoint, schedule)
+        merged = _merge(env, endpoint, deployed.variant, window)
+        result = run_model_quality_check(
+            merged.pairs,
+            constraints,
+            report_dir,
+            problem_type=config.data.problem_type,
+            min_pairs=config.monitoring.model_quality.min_pairs,
+            evaluation_time=window.at.isoformat(),
+            merge_counts=merged.counts,
+        )
+        report_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(constraints_path, report_dir / "constraints.json")  # Model Monitor's report layout
+    except Exception as exc:  # a failing check is recorded, and the schedule goes on
+        log.error("model-quality check of %s at %s failed: %s", endpoint, window.at, exc)
+        failed = MonitoringExecution(
+            **base,
+            status=FAILED,
+            ended=env.clock().isoformat(),
+            model_version=version.reference if version is not None else "",
+            message=str(exc),
+            model_quality=where,
+        )
+        return _record(env, after_failure(env, failed))
+    from monitoring.local.endpoint_alarms import constraint_thresholds
+
+    thresholds = constraint_thresholds(constraints)
+    execution = MonitoringExecution(
+        **base,
+        status=result.status,
+        ended=env.clock().isoformat(),
+        model_version=version.reference,
+        message=result.exit_message,
+        item_count=len(merged.pairs),
+        violations=len(result.violations),
+        model_quality={
+            **where,
+            "metrics": dict(result.metrics),
+            "constraints": {m: {"threshold": t, "comparison_operator": op} for m, (t, op) in thresholds.items()},
+            "violations": list(result.violations),
+            "counts": dict(merged.counts),
+        },
+    )
+    return _record(env, _publish_alarm_alert(env, execution, version, alarms, result.metrics, report_dir))
+
+
+def _publish_alarm_alert(
+    env: MonitorEnvironment,
+    execution: MonitoringExecution,
+    version: Any,
+    alarms: tuple[list, Any],
+    metrics: dict[str, float],
+    report_dir: Path,
+) -> MonitoringExecution:
+    """Store the metrics (none for NoData), evaluate the model-quality alarms, alert and maybe retrain."""
+    from monitoring.local.alarms import AlarmStore, evaluate_alarms
+    from monitoring.local.alerts import QualityMetric
+    from monitoring.local.endpoint_alarms import MODEL_METRICS_NAMESPACE
+    from monitoring.local.metrics_store import MetricsStore
+    from pipelines.monitor.actions import alert_and_retrain
+
+    store = MetricsStore(env.directory)
+    dimensions = [
+        {"Name": "Endpoint", "Value": execution.endpoint},
+        {"Name": "MonitoringSchedule", "Value": execution.schedule},
+    ]
+    now = env.clock()
+    data = [
+        {"MetricName": name, "Dimensions": dimensions, "Timestamp": now, "Value": float(value)}
+        for name, value in metrics.items()
+    ]
+    if data and execution.status != "NoData":
+        store.put_metric_data(MODEL_METRICS_NAMESPACE, data)
+    metric_alarms, composite = alarms
+    evaluation = evaluate_alarms(metric_alarms, [composite], store, AlarmStore(env.directory), env.clock)
+    shown = [
+        QualityMetric(a.metric_name, float(metrics[a.metric_name]), a.threshold, a.comparison_operator)
+        for a in metric_alarms
+        if a.metric_name in metrics
+    ]
+    alerts, decision = alert_and_retrain(
+        env,
+        evaluation.transition_of(composite.name),
+        execution,
+        version,
+        report_dir,
+        trigger=f"model-quality alarm {composite.name}",
+        model_quality=shown,
+    )
+    transitions = [t.to_json() for t in evaluation.transitions]
+    return replace(execution, alarm_transitions=transitions, alerts=alerts, retrain=decision)
+
+
+def check_kinds(config: Config, kind: str | None, scheduled: bool = False) -> tuple[str, ...]:
+    """The check kinds ``--kind`` asks for: ``data-quality``, ``model-quality`` or ``all``; unset, a schedule runs
+    both when model quality is enabled, a one-off run data quality. Model quality must be enabled to run."""
+    from pipelines.monitor.executions import DATA_QUALITY
+
+    enabled = config.monitoring.model_quality.enabled
+    if kind is None:
+        kind = "all" if scheduled and enabled else DATA_QUALITY
+    kinds = (DATA_QUALITY, MODEL_QUALITY) if kind == "all" else (kind,)
+    if kind not in ("all", DATA_QUALITY, MODEL_QUALITY):
+        raise ModelQualityError(f"--kind must be data-quality, model-quality or all, got {kind!r}")
+    if MODEL_QUALITY in kinds and not enabled:
+        raise ModelQualityError(
+            f"--kind {kind}: model-quality monitoring is disabled in the configuration "
+            "(monitoring.model_quality.enabled: false)"
+        )
+    return kinds
