@@ -43,6 +43,7 @@ import numpy as np
 import sklearn
 from sklearn import metrics
 
+from mlops_errors import MlopsError
 from monitoring.labelled import LabelledPredictions
 from monitoring.subsample import MIN_RECORDS, NAN, standard_deviation, subsample_masks
 
@@ -56,7 +57,7 @@ SCORED = ("accuracy", "precision", "recall", "f0_5", "f1", "f2")  # the ones wit
 BETAS = {"f0_5": 0.5, "f1": 1.0, "f2": 2.0}
 
 
-class ModelQualityError(ValueError):
+class ModelQualityError(MlopsError, ValueError):
     """Labelled predictions that model-quality metrics cannot be computed from; the message names the value."""
 
 

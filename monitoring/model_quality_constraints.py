@@ -1,4 +1,4 @@
-"""Model-quality constraints and violations in Model Monitor's formats (standard library only).
+"""Model-quality constraints and violations in Model Monitor's formats (standard library and mlops_errors only).
 
 constraints.json: ``{"version": 0.0, "regression_constraints" | "binary_classification_constraints": {metric:
 {"threshold": t, "comparison_operator": op}}}``, one entry per metric; errors (mae, mse, rmse, false positive and
@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import math
 from typing import Any
+
+from mlops_errors import MlopsError
 
 CONSTRAINT_SECTIONS = {
     "regression_metrics": "regression_constraints",
@@ -55,7 +57,7 @@ CONSTRAINED = {
 }
 
 
-class ConstraintsError(ValueError):
+class ConstraintsError(MlopsError, ValueError):
     """A model-quality statistics or constraints document that is not in Model Monitor's format."""
 
 

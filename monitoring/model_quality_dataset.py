@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mlops_errors import MlopsError
 from monitoring.labelled import LabelledPredictions
 from monitoring.model_quality import BINARY, ModelQualityError, problem_type_key
 
@@ -23,9 +24,13 @@ class DatasetError(ModelQualityError):
     """A baseline data set that cannot be read as labelled predictions; the message names file, line and value."""
 
 
+class DatasetNotFoundError(MlopsError, FileNotFoundError):
+    """No file at the data set's path."""
+
+
 def _read(path: Path) -> pd.DataFrame:
     if not path.is_file():
-        raise FileNotFoundError(f"Dataset not found: {path}")
+        raise DatasetNotFoundError(f"Dataset not found: {path}: expected a CSV file with a header line")
     if path.stat().st_size == 0:
         raise DatasetError(f"{path} is empty: expected a CSV with a header line and one record a line")
     try:

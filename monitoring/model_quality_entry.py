@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
-from monitoring.model_quality import problem_type_key
+from monitoring.model_quality import ModelQualityError, problem_type_key
 from monitoring.model_quality_job import ModelQualityResult, run_model_quality_baseline, run_model_quality_check
 
 log = logging.getLogger(__name__)
@@ -45,13 +45,13 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     try:
         return float(text)
     except ValueError:
-        raise ValueError(f"{name} must be a number, got {text!r}") from None
+        raise ModelQualityError(f"{name} must be a number, got {text!r}") from None
 
 
 def _required(env: Mapping[str, str], name: str, mode: str) -> str:
     value = env.get(name)
     if not value:
-        raise ValueError(f"model-quality {mode} needs the environment variable {name}")
+        raise ModelQualityError(f"model-quality {mode} needs the environment variable {name}")
     return value
 
 
@@ -59,7 +59,7 @@ def _baseline_csv(source: Path) -> Path:
     if source.is_dir():
         files = sorted(source.rglob("*.csv"))
         if len(files) != 1:
-            raise ValueError(f"dataset_source {source} must hold exactly one .csv file, found {len(files)}")
+            raise ModelQualityError(f"dataset_source {source} must hold exactly one .csv file, found {len(files)}")
         return files[0]
     return source
 
@@ -94,7 +94,7 @@ def _check(env: Mapping[str, str], problem: str, output: Path) -> ModelQualityRe
     constraints = json.loads(constraints_path.read_text(encoding="utf-8"))
     min_pairs = _number(env, "min_pairs", DEFAULT_MIN_PAIRS)
     if min_pairs < 1 or min_pairs != int(min_pairs):
-        raise ValueError(f"min_pairs must be a whole number >= 1, got {env.get('min_pairs')!r}")
+        raise ModelQualityError(f"min_pairs must be a whole number >= 1, got {env.get('min_pairs')!r}")
     merged = merge_capture_with_ground_truth(
         files_under(Path(env.get("dataset_source") or DEFAULT_CAPTURE)),
         files_under(Path(env.get("ground_truth_source") or DEFAULT_GROUND_TRUTH)),

@@ -6,6 +6,11 @@ import argparse
 import json
 from pathlib import Path
 
+from pipelines.commands.model_quality_baseline import (
+    add_model_quality_options,
+    check_kind_options,
+    model_quality_baseline,
+)
 from pipelines.objectstore import DEFAULT_STATE_DIR, local_path
 
 
@@ -19,6 +24,7 @@ def register(commands) -> None:
     header.add_argument("--header", dest="header", action="store_true", default=None, help="CSV has a header line")
     header.add_argument("--no-header", dest="header", action="store_false", help="CSV has no header (_c0, _c1, ...)")
     base.add_argument("--output", required=True, help="directory for statistics.json and constraints.json")
+    add_model_quality_options(base)
     base.set_defaults(handler=_baseline)
 
     chk = sub.add_parser("check", help="check a dataset against a baseline; writes statistics and violations")
@@ -113,6 +119,10 @@ def _format(args):
 
 def _baseline(args) -> int:
     from monitoring.analyzer import run_baseline
+
+    check_kind_options(args)
+    if args.kind == "model-quality":
+        return model_quality_baseline(args)
 
     dataset = local_path(args.dataset, args.state_dir)
     output = local_path(args.output, args.state_dir)
