@@ -24,15 +24,14 @@ importable (the container), else ``HandlerResponse`` (``status_code``, ``get_dat
 Non-finite numbers and all-empty records are refused unless the model's ``input_policy`` (transform.json)
 allows them; unseen categories encode as missing and are counted (``Model.unseen_categories``).
 
-Python 3.10 compatible; imports the standard library, numpy, xgboost, the sibling ``feature_transform`` module
-and, lazily, flask.
+Python 3.10 compatible; imports the standard library, numpy, xgboost, the sibling modules ``feature_transform``
+and ``handler_input`` (request parsing) and, lazily, flask. Every sibling is listed in training/train.py's
+``HANDLER_FILES`` (copied into the model's ``code/``) and pipelines/staging.py (the training source and the lib).
 """
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import json
 import logging
 import os
@@ -45,47 +44,49 @@ import xgboost as xgb
 
 if TYPE_CHECKING or __package__:  # imported from the repository as inference.inference (mypy checks this branch)
     from .feature_transform import FeatureTransform, InputPolicy
+    from .handler_input import (
+        CONTENT_TYPES,
+        CSV,
+        JSON,
+        Records,
+        Refused,
+        RequestError,
+        media_type,
+        parse_records,
+        positional,
+    )
 else:  # loaded as a top-level module from the model's code/ directory (the serving container)
-    try:
-        from feature_transform import FeatureTransform, InputPolicy
-    except ModuleNotFoundError:  # code/ is not on sys.path: load the file next to this one
-        import importlib.util
-        import sys
+    import importlib
+    import importlib.util
+    import sys
 
-        _spec = importlib.util.spec_from_file_location(
-            "feature_transform", os.path.join(os.path.dirname(os.path.abspath(__file__)), "feature_transform.py")
-        )
-        if _spec is None or _spec.loader is None:
-            raise
-        _module = importlib.util.module_from_spec(_spec)
-        sys.modules["feature_transform"] = _module
-        _spec.loader.exec_module(_module)
-        FeatureTransform, InputPolicy = _module.FeatureTransform, _module.InputPolicy
+    def _sibling(name: str) -> Any:
+        """The module ``name`` from code/, loaded from the file next to this one when code/ is not on sys.path."""
+        try:
+            return importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"Cannot load {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
+
+    _transform, _input = _sibling("feature_transform"), _sibling("handler_input")
+    FeatureTransform, InputPolicy = _transform.FeatureTransform, _transform.InputPolicy
+    CONTENT_TYPES, CSV, JSON = _input.CONTENT_TYPES, _input.CSV, _input.JSON
+    Records, Refused, RequestError = _input.Records, _input.Refused, _input.RequestError
+    media_type, parse_records, positional = _input.media_type, _input.parse_records, _input.positional
 
 logger = logging.getLogger(__name__)
 
-CSV = "text/csv"
-JSON = "application/json"
-CONTENT_TYPES = (CSV, JSON)
 MODEL_FILES = ("xgboost-model.json", "xgboost-model.ubj")
 TRANSFORM_FILE = "transform.json"
 MAX_MESSAGE = 2000  # characters of an error message (it may quote a client's value)
-
-
-@dataclass(frozen=True)
-class RequestError:
-    """A refused request, as a value (never raised): what was wrong and the HTTP status to answer with."""
-
-    message: str
-    status: int = 400
-
-
-class _Refused(Exception):
-    """Raised inside parsing, returned as its ``RequestError`` by the function the container calls."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.error = RequestError(message, status)
 
 
 class HandlerResponse:
@@ -137,15 +138,6 @@ class Model:
 
 
 @dataclass(frozen=True)
-class Records:
-    """A parsed request: raw records (positional lists, or objects by feature name) and the request's type."""
-
-    rows: list[Any]
-    by_name: bool
-    content_type: str
-
-
-@dataclass(frozen=True)
 class Prediction:
     """Predictions (float32, one per record) and the request's content type (the default response type)."""
 
@@ -178,104 +170,13 @@ def model_fn(model_dir: str) -> Model:
     return Model(booster, transform, problem_type, policy)
 
 
-def _media_type(value: str | None) -> str:
-    return (value or "").split(";", 1)[0].strip().lower()
-
-
-def _text(body: Any) -> str:
-    if isinstance(body, (bytes, bytearray, memoryview)):
-        try:
-            body = bytes(body).decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise _Refused(f"The request body is not UTF-8 text: {exc}") from None
-    if not isinstance(body, str):
-        raise _Refused(f"The request body must be bytes or text, got {type(body).__name__}")
-    if not body.strip():
-        raise _Refused("Empty request body: send one or more records")
-    return body
-
-
-def _parse_csv(text: str) -> list[list[str]]:
-    if '"' not in text:  # the hot path: no quoting, split by hand (several times faster than csv.reader)
-        return [line.split(",") for line in text.splitlines() if line.strip()]
-    try:
-        return [row for row in csv.reader(io.StringIO(text), strict=True) if any(f.strip() for f in row)]
-    except csv.Error as exc:
-        raise _Refused(f"Malformed CSV: {exc}") from None
-
-
-def _parse_json(text: str) -> tuple[list[Any], bool]:
-    try:
-        data = json.loads(text)
-    except RecursionError:
-        raise _Refused("Malformed JSON: nested too deeply (records are objects or lists of plain values)") from None
-    except ValueError as exc:  # JSONDecodeError, or an integer with too many digits
-        raise _Refused(f"Malformed JSON: {exc}") from None
-    if isinstance(data, dict):
-        if "instances" not in data:
-            return [data], True
-        data = data["instances"]
-        if not isinstance(data, list):
-            raise _Refused(f'"instances" must be a list of records, got {type(data).__name__}')
-    if not isinstance(data, list):
-        raise _Refused(
-            f'JSON body must be a list of records, {{"instances": [...]}} or one object, got {type(data).__name__}'
-        )
-    if not data:
-        raise _Refused("No records: the JSON list is empty")
-    if all(isinstance(r, dict) for r in data):
-        return data, True
-    if all(isinstance(r, list) for r in data):
-        return data, False
-    if not any(isinstance(r, (dict, list)) for r in data):
-        return [data], False  # one positional record
-    kinds = sorted({type(r).__name__ for r in data})
-    raise _Refused(f"Records must be all objects or all lists, got a mix of {', '.join(kinds)}")
-
-
 def input_fn(request_body: Any, request_content_type: str | None) -> Records | RequestError:
     """Parse a request body of raw feature records (``text/csv`` or ``application/json``); a client mistake is
     returned as a ``RequestError`` (never raised: the container would answer 500)."""
     try:
-        return _records(request_body, request_content_type)
-    except _Refused as refused:
+        return parse_records(request_body, request_content_type)
+    except Refused as refused:
         return refused.error
-
-
-def _records(request_body: Any, request_content_type: str | None) -> Records:
-    content_type = _media_type(request_content_type)
-    if content_type not in CONTENT_TYPES:
-        shown = request_content_type or "none"
-        raise _Refused(f"Unsupported content type {shown!r}: use {CSV} or {JSON}", status=415)
-    text = _text(request_body)
-    if content_type == CSV:
-        rows = _parse_csv(text)
-        if not rows:
-            raise _Refused("Empty request body: send one or more records")
-        return Records(rows, False, CSV)
-    rows, by_name = _parse_json(text)
-    return Records(rows, by_name, JSON)
-
-
-def _positional(records: Records, columns: tuple[str, ...]) -> list[Any]:
-    if not records.by_name:
-        first = records.rows[0]
-        if records.content_type == CSV and [f.strip() for f in first] == list(columns):
-            raise _Refused(
-                f"The CSV body starts with a header row; send data rows only, in this order: {','.join(columns)}"
-            )
-        return records.rows
-    rows = []
-    for number, record in enumerate(records.rows, start=1):
-        missing = [c for c in columns if c not in record]
-        if missing:
-            raise _Refused(
-                f"Record {number} has no feature {missing[0]!r}"
-                + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
-                + f"; expected: {', '.join(columns)}"
-            )
-        rows.append([record[c] for c in columns])
-    return rows
 
 
 def predict_fn(input_data: Records | RequestError, model: Model) -> Prediction | RequestError:
@@ -285,9 +186,9 @@ def predict_fn(input_data: Records | RequestError, model: Model) -> Prediction |
         return input_data
     unseen: dict[str, int] = {}
     try:
-        rows = _positional(input_data, model.transform.input_columns)
+        rows = positional(input_data, model.transform.input_columns)
         features = model.transform.apply_request(rows, model.policy, unseen)
-    except _Refused as refused:
+    except Refused as refused:
         return refused.error
     except RecursionError:
         return RequestError("A record holds values nested too deeply: send plain values")
@@ -303,12 +204,12 @@ def _response_type(accept: str | None, default: str) -> str:
     if not accept or not accept.strip():
         return default
     for part in accept.split(","):
-        media = _media_type(part)
+        media = media_type(part)
         if media in CONTENT_TYPES:
             return media
         if media in ("*/*", "*"):
             return default
-    raise _Refused(f"Unsupported Accept {accept!r}: use {CSV} or {JSON}", status=406)
+    raise Refused(f"Unsupported Accept {accept!r}: use {CSV} or {JSON}", status=406)
 
 
 @functools.lru_cache(maxsize=1)
@@ -334,7 +235,7 @@ def output_fn(prediction: Prediction | RequestError, accept: str | None) -> Any:
         return error_response(prediction)
     try:
         content_type = _response_type(accept, prediction.content_type)
-    except _Refused as refused:
+    except Refused as refused:
         return error_response(refused.error)
     values = prediction.values
     texts = (

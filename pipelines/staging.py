@@ -29,13 +29,15 @@ ROOT = Path(__file__).resolve().parents[1]
 # What container code imports, and nothing else: serving, the local loop and the Lambda code stay out, so editing
 # them neither ships them to jobs nor invalidates the step cache. "monitoring/*.py" is the top level only (the
 # analyzer): monitoring/local/ and monitoring/cloud/ are subpackages, which this glob does not reach.
+# The serving handler and its sibling modules: copied into the model's code/ by training (training/train.py's
+# HANDLER_FILES, which tests/pipelines/test_staging.py holds equal to this) and run by jobs from the lib.
+HANDLER_FILES = ("inference.py", "feature_transform.py", "handler_input.py")
 LIB_FILES = (
     "mlops_errors.py",  # MlopsError, the user-error base class container code raises (the lowest layer)
     "monitoring/*.py",
     "processing/*.py",
     "inference/__init__.py",
-    "inference/feature_transform.py",
-    "inference/inference.py",
+    *(f"inference/{name}" for name in HANDLER_FILES),
 )
 
 
@@ -94,8 +96,7 @@ def code_artifacts(root: Path = ROOT) -> dict[str, Artifact]:
         ("train.py", (root / "training" / "train.py").read_bytes()),
         ("hyperparameters.py", (root / "training" / "hyperparameters.py").read_bytes()),
         ("mlops_errors.py", (root / "mlops_errors.py").read_bytes()),  # TrainingError's base, imported flat
-        ("inference.py", (root / "inference" / "inference.py").read_bytes()),
-        ("feature_transform.py", (root / "inference" / "feature_transform.py").read_bytes()),
+        *((name, (root / "inference" / name).read_bytes()) for name in HANDLER_FILES),
     ]
     return {
         "preprocess": Artifact(

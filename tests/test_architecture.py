@@ -30,7 +30,13 @@ PACKAGES = ("pipelines", "inference", "monitoring", "processing", "training")
 APPLICATION = "pipelines"
 BASE = "mlops_errors"  # the lowest layer, a top-level module: every package imports it, it imports none
 ALLOWED_CROSSING = {"processing": ("inference.feature_transform", "inference.inference")}
-CONTAINER_MODULES = ("inference", "inference.inference", "inference.feature_transform", "monitoring")
+CONTAINER_MODULES = (
+    "inference",
+    "inference.inference",
+    "inference.feature_transform",
+    "inference.handler_input",
+    "monitoring",
+)
 CONTAINER_PACKAGES = ("processing", "training")
 AWS_CLIENTS = ("sagemaker", "boto3", "botocore")
 LAZY_AWS = {"monitoring.metrics": ("boto3", "botocore")}  # PutMetricData when the check publishes its metrics
@@ -231,7 +237,7 @@ def test_a_planted_violation_is_reported(tmp_path: Path, module: str, source: st
 )
 def test_what_the_contracts_allow_passes(tmp_path: Path, module: str, source: str):
     plant(tmp_path, module, source)
-    for module_file in ("feature_transform.py", "inference.py"):
+    for module_file in ("feature_transform.py", "handler_input.py", "inference.py"):
         (tmp_path / "inference" / module_file).touch()
     (tmp_path / f"{BASE}.py").touch()
     assert violations(tmp_path) == []

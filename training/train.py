@@ -5,8 +5,8 @@ arguments, all strings) with ``SM_MODEL_DIR``, ``SM_CHANNEL_TRAIN``, ``SM_CHANNE
 ``SM_CHANNEL_TRANSFORM`` and ``SM_OUTPUT_DATA_DIR`` in the environment. The model directory it leaves is
 everything an endpoint needs: ``xgboost-model.json`` (the booster as XGBoost JSON, never a pickle, cut at the
 best iteration), ``transform.json`` (the Preprocess step's, plus the serving ``input_policy`` from the
-``allow_non_finite`` and ``allow_empty_records`` hyperparameters) and ``code/inference.py`` +
-``code/feature_transform.py``.
+``allow_non_finite`` and ``allow_empty_records`` hyperparameters) and the serving handler in ``code/``
+(``HANDLER_FILES``: ``inference.py`` and the sibling modules it imports).
 
 Imports only the standard library, numpy, pandas, xgboost and ``hyperparameters.py`` (the rules the
 configuration also checks at load, staged next to this script); Python 3.10 compatible.
@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 
 MODEL_FILE = "xgboost-model.json"
 TRANSFORM_FILE = "transform.json"
-HANDLER_FILES = ("inference.py", "feature_transform.py")
+HANDLER_FILES = ("inference.py", "feature_transform.py", "handler_input.py")  # the handler and its siblings
 
 
 @dataclass(frozen=True)
@@ -88,8 +88,8 @@ def read_split(directory: str | os.PathLike, name: str) -> tuple[np.ndarray, np.
 
 
 def handler_sources(search: Sequence[Path] | None = None) -> Path:
-    """The directory holding ``inference.py`` and ``feature_transform.py``: next to this script (the staged
-    training tarball is flat), else the repository's ``inference/``."""
+    """The directory holding the ``HANDLER_FILES``: next to this script (the staged training tarball is flat),
+    else the repository's ``inference/``."""
     here = Path(__file__).resolve().parent
     for directory in search or (here, here.parent / "inference"):
         if all((directory / f).is_file() for f in HANDLER_FILES):

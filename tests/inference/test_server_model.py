@@ -108,6 +108,7 @@ def test_the_pipeline_model_archive_has_the_container_layout(state):
     with tarfile.open(archive_of(state, 1)) as tar:
         names = set(tar.getnames())
     assert {"xgboost-model.json", "transform.json", "code/inference.py", "code/feature_transform.py"} <= names
+    assert "code/handler_input.py" in names
 
 
 def test_load_model_serves_like_the_booster(state, tmp_path):

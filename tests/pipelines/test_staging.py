@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.staging import code_artifacts
+from pipelines.staging import HANDLER_FILES, code_artifacts
 from tests.conftest import ROOT
 
 PACKAGES = ("monitoring", "processing", "inference", "training")
@@ -40,7 +40,7 @@ def test_lib_holds_the_top_level_analyzer_and_nothing_of_the_local_loop_or_the_l
     analyzer = {f"lib/{p.relative_to(ROOT).as_posix()}" for p in (ROOT / "monitoring").glob("*.py")}
     assert analyzer <= keys and "lib/monitoring/analyzer.py" in keys
     assert not [k for k in keys if k.startswith(("lib/monitoring/local/", "lib/monitoring/cloud/"))]
-    assert {"lib/inference/feature_transform.py", "lib/inference/inference.py"} <= keys
+    assert {f"lib/inference/{name}" for name in ("feature_transform.py", "handler_input.py", "inference.py")} <= keys
     assert not [k for k in keys if k.startswith("lib/pipelines/")]
     assert "lib/mlops_errors.py" in keys  # MlopsError, which processing and the analyzer raise
 
@@ -67,3 +67,14 @@ def test_editing_the_analyzer_changes_the_lib_digest_only(tree: Path):
     after = digests(tree)
     assert after["lib"] != before["lib"]
     assert {k: v for k, v in after.items() if k != "lib"} == {k: v for k, v in before.items() if k != "lib"}
+
+
+def test_the_handler_files_are_the_ones_training_copies_into_the_model():
+    """Staging ships the handler's modules and training copies them into code/: the two lists are one."""
+    from training.train import HANDLER_FILES as copied
+
+    assert copied == HANDLER_FILES
+    assert {p.name for p in (ROOT / "inference").glob("*.py")} >= set(HANDLER_FILES)
+    ((_, tarball),) = code_artifacts()["training"].files
+    with tarfile.open(fileobj=io.BytesIO(tarball)) as tar:
+        assert set(HANDLER_FILES) <= set(tar.getnames())

@@ -17,7 +17,15 @@ import xgboost as xgb
 from inference.feature_transform import InputPolicy
 from tests.conftest import ROOT
 from tests.training.steps import SMALL, prepared
-from training.train import TrainingError, TrainParams, main, parse_args, parse_hyperparameters, train
+from training.train import (
+    HANDLER_FILES,
+    TrainingError,
+    TrainParams,
+    main,
+    parse_args,
+    parse_hyperparameters,
+    train,
+)
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +45,14 @@ def model(data) -> tuple[Path, object]:
 def test_model_dir_holds_everything_an_endpoint_needs(model, data):
     root, result = model
     files = sorted(p.relative_to(root / "model").as_posix() for p in (root / "model").rglob("*") if p.is_file())
-    assert files == ["code/feature_transform.py", "code/inference.py", "transform.json", "xgboost-model.json"]
-    for name in ("inference.py", "feature_transform.py"):
+    assert files == [
+        "code/feature_transform.py",
+        "code/handler_input.py",
+        "code/inference.py",
+        "transform.json",
+        "xgboost-model.json",
+    ]
+    for name in HANDLER_FILES:
         assert (root / "model" / "code" / name).read_bytes() == (ROOT / "inference" / name).read_bytes()
     written = json.loads((root / "model" / "transform.json").read_text())
     policy = written.pop("input_policy")
@@ -168,13 +182,14 @@ def test_main_reads_the_environment_and_rejects_unknown_hyperparameters(data, tm
 
 
 def test_runs_like_the_container_from_a_flat_code_directory(data, tmp_path):
-    """The staged sourcedir.tar.gz is flat: train.py finds inference.py and feature_transform.py next to it."""
+    """The staged sourcedir.tar.gz is flat: train.py finds the handler's files next to it."""
     code = tmp_path / "code"
     code.mkdir()
     for source in (
         ROOT / "training" / "train.py",
         ROOT / "training" / "hyperparameters.py",
         ROOT / "inference" / "inference.py",
+        ROOT / "inference" / "handler_input.py",
     ):
         shutil.copy(source, code)
     (code / "feature_transform.py").write_text((ROOT / "inference" / "feature_transform.py").read_text() + "# staged\n")
