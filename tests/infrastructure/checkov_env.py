@@ -4,28 +4,27 @@ checkov pins its own boto3, botocore and friends, which cannot share the project
 virtualenv of its own under ``$XDG_CACHE_HOME`` (default ``~/.cache``)``/sagemaker-mlops-loop/checkov-<key>``, where
 the key hashes the pin and the interpreter's version: a new pin builds a new environment, an unchanged one is reused
 between runs. The environment counts as built only once its ``.complete`` marker (written last, naming the pin)
-exists, so an interrupted build is rebuilt, never used; concurrent test runs wait for each other on the lock.
-(It is built in place: a virtualenv's scripts name their interpreter by absolute path, so it cannot be moved.)
+exists, so an interrupted build is rebuilt, never used; concurrent test runs wait for each other on the lock. The
+lock, the atomic build and the marker are tests/cached_venv.py's, shared with the parity suite's environment.
 """
 
 from __future__ import annotations
 
-import fcntl
+import functools
 import hashlib
-import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
+from tests import cached_venv
+
 CHECKOV_PIN = "checkov==3.3.30"
 INSTALL_TIMEOUT_SECONDS = 900
+MARKER = ".complete"
 
 
 def cache_root() -> Path:
     """Where the environments live: outside the repository, per user."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "sagemaker-mlops-loop"
+    return cached_venv.cache_base() / "sagemaker-mlops-loop"
 
 
 def environment_key(pin: str = CHECKOV_PIN) -> str:
@@ -35,37 +34,19 @@ def environment_key(pin: str = CHECKOV_PIN) -> str:
 
 def checkov_executable(pin: str = CHECKOV_PIN, root: Path | None = None) -> Path:
     """The ``checkov`` program of the pinned environment, building the environment first if needed."""
-    root = root or cache_root()
-    root.mkdir(parents=True, exist_ok=True)
-    target = root / f"checkov-{environment_key(pin)}"
-    program = target / "bin" / "checkov"
-    with open(root / f"{target.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        marker = target / ".complete"
-        if not (marker.exists() and marker.read_text(encoding="utf-8").strip() == pin):
-            _build(pin, target)
-    return program
+    target = (root or cache_root()) / f"checkov-{environment_key(pin)}"
+    populate = functools.partial(_populate, pin)
+    cached_venv.ensure_built(target, MARKER, lambda final: cached_venv.atomic_build(final, MARKER, populate))
+    return target / "bin" / "checkov"
 
 
-def _build(pin: str, target: Path) -> None:
-    shutil.rmtree(target, ignore_errors=True)
-    log = target.with_name(target.name + ".log")
+def _populate(pin: str, work: Path, log: Path) -> str:
+    """A virtualenv in ``work`` with ``pin`` installed; the marker's text."""
+    python = str(work / "bin" / "python")
     steps = (
-        [sys.executable, "-m", "venv", str(target)],
-        [str(target / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check", "--quiet", pin],
+        ([sys.executable, "-m", "venv", str(work)], "create the virtualenv"),
+        ([python, "-m", "pip", "install", "--disable-pip-version-check", pin], f"install {pin}"),
     )
-    with open(log, "w", encoding="utf-8") as out:
-        for step in steps:
-            try:
-                done = subprocess.run(
-                    step, stdout=out, stderr=subprocess.STDOUT, timeout=INSTALL_TIMEOUT_SECONDS, check=False
-                )
-            except subprocess.TimeoutExpired as exc:
-                raise RuntimeError(f"building the checkov environment timed out: {' '.join(step)}; log: {log}") from exc
-            if done.returncode != 0:
-                tail = log.read_text(encoding="utf-8", errors="replace")[-2000:]
-                raise RuntimeError(
-                    f"could not build the checkov environment ({pin}) in {target}: {' '.join(step)} exited "
-                    f"{done.returncode}. Last lines of {log}:\n{tail}"
-                )
-    (target / ".complete").write_text(pin + "\n", encoding="utf-8")
+    for command, what in steps:
+        cached_venv.run_logged(command, log, what, subject="checkov environment", timeout=INSTALL_TIMEOUT_SECONDS)
+    return pin + "\n"

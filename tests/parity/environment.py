@@ -1,5 +1,6 @@
 """The SageMaker XGBoost 3.0-5 image's Python environment, built once from the pins file into a cache outside the
-repository (keyed by the pins' sha256 and the interpreter), under a file lock, atomically, and reused between runs.
+repository (keyed by the pins' sha256 and the interpreter), under a file lock, atomically, and reused between runs
+(tests/cached_venv.py).
 
 Python 3.10 is the image's Python: it is looked for in MLOPS_PARITY_PYTHON, on PATH and under pyenv. Under CI
 (``CI=true``) it is required. Elsewhere, without it, the same pins are built on the Python running the tests and the
@@ -8,8 +9,6 @@ test output says so; pins that cannot install there fail with pip's own message,
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -18,9 +17,11 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests import cached_venv
 
 PINS = Path(__file__).resolve().with_name("requirements-sagemaker-xgboost-3.0-5.txt")
 IMAGE_PYTHON = (3, 10)
@@ -154,10 +155,7 @@ def fallback_notice(interpreter: Interpreter) -> str | None:
 def cache_root(environ: Mapping[str, str] = os.environ) -> Path:
     """MLOPS_PARITY_CACHE, else ``$XDG_CACHE_HOME/mlops-parity`` (``~/.cache/mlops-parity``): outside the repo."""
     explicit = environ.get("MLOPS_PARITY_CACHE")
-    if explicit:
-        return Path(explicit)
-    base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "mlops-parity"
+    return Path(explicit) if explicit else cached_venv.cache_base(environ) / "mlops-parity"
 
 
 def cache_key(pins: Path, interpreter: Interpreter) -> str:
@@ -166,93 +164,64 @@ def cache_key(pins: Path, interpreter: Interpreter) -> str:
     return f"{digest[:32]}-r{RECIPE}-py{interpreter.version_text}"
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)  # blocks while another run builds the same key
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def ensure_environment(
     interpreter: Interpreter | None = None, pins: Path = PINS, root: Path | None = None
 ) -> ParityEnvironment:
     """The built environment for these pins and this interpreter: reused if present, else built now."""
     interpreter = interpreter or find_interpreter()
     read_pins(pins)  # refuse a floating pin before anything is built
-    root = root or cache_root()
-    key = cache_key(pins, interpreter)
-    final = root / key
-    environment = ParityEnvironment(final, interpreter, hashlib.sha256(pins.read_bytes()).hexdigest())
-    if (final / MANIFEST).is_file():
-        return environment
-    with _locked(root / f"{key}.lock"):
-        if not (final / MANIFEST).is_file():  # another run may have finished it while this one waited
-            _build(interpreter, pins, final)
-    return environment
+    final = (root or cache_root()) / cache_key(pins, interpreter)
+    cached_venv.ensure_built(final, MANIFEST, lambda target: _build(interpreter, pins, target))
+    return ParityEnvironment(final, interpreter, hashlib.sha256(pins.read_bytes()).hexdigest())
 
 
 def _build(interpreter: Interpreter, pins: Path, final: Path) -> None:
     started = time.monotonic()
-    work = final.with_name(f"{final.name}.tmp-{os.getpid()}")
-    shutil.rmtree(work, ignore_errors=True)
-    shutil.rmtree(final, ignore_errors=True)  # a directory without its manifest is an interrupted build's
-    work.parent.mkdir(parents=True, exist_ok=True)
-    log = work.with_name(f"{work.name}.log")
-    try:
-        _run([str(interpreter.path), "-m", "venv", str(work)], log, "create the virtualenv")
-        python = str(work / "bin" / "python")
-        pip = [python, "-m", "pip", "--disable-pip-version-check"]
-        # the image's pip, setuptools and wheel first: the rest is installed as the image's pip installs it (wheels
-        # built by pip, console scripts without pkg_resources' start-up check of every requirement)
-        bootstrap = [f"{n}=={v}" for n, v in read_pins(pins).items() if n in BOOTSTRAP]
-        if bootstrap:
-            _run([*pip, "install", "--no-deps", "--no-input", *bootstrap], log, "install the image's pip")
-        _run([*pip, "install", "--no-deps", "--no-input", "-r", str(pins)], log, f"install the pins of {pins}")
-        _run([*pip, "check"], log, "pip check (a pin's dependency is missing or has another version)")
-        environment = ParityEnvironment(work, interpreter, "")
-        _patch_mapping(environment.site_packages)
-        _run([*pip, "uninstall", "-y", *UNINSTALLED_AFTER_CHECK], log, "uninstall typing (final Dockerfile)")
-        installed = _installed(python, log)
-        expected = {n: v for n, v in read_pins(pins).items() if n not in UNINSTALLED_AFTER_CHECK}
-        if installed != expected:
-            extra = {n: v for n, v in installed.items() if expected.get(n) != v}
-            missing = {n: v for n, v in expected.items() if installed.get(n) != v}
-            raise ParityEnvironmentError(f"installed packages differ from {pins}: extra {extra}, missing {missing}")
-        _rewrite_shebangs(work / "bin", str(work), str(final))
-        manifest = {
-            "pins": str(pins),
-            "pins_sha256": hashlib.sha256(pins.read_bytes()).hexdigest(),
-            "python": interpreter.version_text,
-            "interpreter": str(interpreter.path),
-            "image_python": interpreter.is_image_python,
-            "build_seconds": round(time.monotonic() - started, 1),
-            "packages": installed,
-        }
-        (work / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
-        os.rename(work, final)
-        log.unlink(missing_ok=True)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
+    cached_venv.atomic_build(final, MANIFEST, lambda work, log: _populate(interpreter, pins, work, log, started))
+
+
+def _populate(interpreter: Interpreter, pins: Path, work: Path, log: Path, started: float) -> str:
+    """Install the pins into the virtualenv ``work`` as the image's Dockerfile does; the manifest's text."""
+    _run([str(interpreter.path), "-m", "venv", str(work)], log, "create the virtualenv")
+    python = str(work / "bin" / "python")
+    pip = [python, "-m", "pip", "--disable-pip-version-check"]
+    # the image's pip, setuptools and wheel first: the rest is installed as the image's pip installs it (wheels
+    # built by pip, console scripts without pkg_resources' start-up check of every requirement)
+    bootstrap = [f"{n}=={v}" for n, v in read_pins(pins).items() if n in BOOTSTRAP]
+    if bootstrap:
+        _run([*pip, "install", "--no-deps", "--no-input", *bootstrap], log, "install the image's pip")
+    _run([*pip, "install", "--no-deps", "--no-input", "-r", str(pins)], log, f"install the pins of {pins}")
+    _run([*pip, "check"], log, "pip check (a pin's dependency is missing or has another version)")
+    _patch_mapping(ParityEnvironment(work, interpreter, "").site_packages)
+    _run([*pip, "uninstall", "-y", *UNINSTALLED_AFTER_CHECK], log, "uninstall typing (final Dockerfile)")
+    installed = _installed(python, log)
+    expected = {n: v for n, v in read_pins(pins).items() if n not in UNINSTALLED_AFTER_CHECK}
+    if installed != expected:
+        extra = {n: v for n, v in installed.items() if expected.get(n) != v}
+        missing = {n: v for n, v in expected.items() if installed.get(n) != v}
+        raise ParityEnvironmentError(f"installed packages differ from {pins}: extra {extra}, missing {missing}")
+    manifest = {
+        "pins": str(pins),
+        "pins_sha256": hashlib.sha256(pins.read_bytes()).hexdigest(),
+        "python": interpreter.version_text,
+        "interpreter": str(interpreter.path),
+        "image_python": interpreter.is_image_python,
+        "build_seconds": round(time.monotonic() - started, 1),
+        "packages": installed,
+    }
+    return json.dumps(manifest, indent=2, sort_keys=True)
 
 
 def _run(command: list[str], log: Path, what: str) -> None:
-    environ = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
-    with open(log, "a", encoding="utf-8") as out:
-        out.write(f"$ {' '.join(command)}\n")
-        out.flush()
-        done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, env=environ, check=False)
-    if done.returncode != 0:
-        tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-30:])
-        raise ParityEnvironmentError(
-            f"parity environment: cannot {what} (exit {done.returncode}); full log: {log}\n{tail}\n"
-            "The pins are the SageMaker XGBoost 3.0-5 image's: they install on Python 3.10 (`pyenv install 3.10`, "
-            "or MLOPS_PARITY_PYTHON=/path/to/python3.10)."
-        )
+    cached_venv.run_logged(
+        command,
+        log,
+        what,
+        error=ParityEnvironmentError,
+        subject="parity environment",
+        advice="The pins are the SageMaker XGBoost 3.0-5 image's: they install on Python 3.10 (`pyenv install 3.10`, "
+        "or MLOPS_PARITY_PYTHON=/path/to/python3.10).",
+    )
 
 
 def _installed(python: str, log: Path) -> dict[str, str]:
@@ -275,16 +244,6 @@ def _patch_mapping(site_packages: Path) -> None:
     if patched == text:
         raise ParityEnvironmentError(f"{path}: no 'collections.Mapping' to patch (the image's sed): another version?")
     path.write_text(patched, encoding="utf-8")
-
-
-def _rewrite_shebangs(bin_dir: Path, old: str, new: str) -> None:
-    """Console scripts name the virtualenv's path: point them at where the rename puts it."""
-    for path in bin_dir.iterdir():
-        if path.is_symlink() or not path.is_file():
-            continue
-        data = path.read_bytes()
-        if data.startswith(b"#!") and old.encode() in data.split(b"\n", 1)[0]:
-            path.write_bytes(data.replace(old.encode(), new.encode(), 1))
 
 
 def report_header(environ: Mapping[str, str] = os.environ) -> str:
