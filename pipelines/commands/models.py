@@ -61,8 +61,16 @@ def _open(args):
 METRIC_GROUPS = ("regression_metrics", "binary_classification_metrics")
 
 
+def evaluation_uri(metrics: dict[str, str]) -> str | None:
+    """Where a version's evaluation.json is: its ``evaluation`` (CustomerMetadataProperties); a version registered
+    before the model-quality baseline (no ``model_constraints``) had it as ``model_statistics``."""
+    if "evaluation" in metrics:
+        return metrics["evaluation"]
+    return None if "model_constraints" in metrics else metrics.get("model_statistics")
+
+
 def read_evaluation(uri: str | None, state_dir: Path, s3_client=None) -> dict | None:
-    """The evaluation.json a version registered (its ``model_statistics``), or None when it cannot be read."""
+    """The evaluation.json at ``uri`` (see ``evaluation_uri``), or None when it cannot be read."""
     from pipelines.objectstore import is_s3_uri, local_path, split_s3_uri
 
     if not uri:
@@ -120,7 +128,7 @@ def _list(args) -> int:
     state, s3, gate = args.state_dir or Path(config.project.state_dir), _s3(args, config), config.gate.metric
     print(f"{'GROUP/VERSION':<28} {'STATUS':<22} {'CREATED':<27} {gate.upper()} (GATE: {config.gate.threshold})")
     for v in versions:
-        metrics = evaluation_metrics(read_evaluation(v.metrics.get("model_statistics"), state, s3))
+        metrics = evaluation_metrics(read_evaluation(evaluation_uri(v.metrics), state, s3))
         shown = _value(*metrics["model"][gate]) if gate in metrics.get("model", {}) else "-"
         print(f"{v.reference:<28} {v.status:<22} {v.created[:26]:<27} {shown}")
     return 0
@@ -143,7 +151,7 @@ def _show(args) -> int:
     if model.source:
         print(f"  registered by execution {model.source}")
     state = args.state_dir or Path(config.project.state_dir)
-    metrics = evaluation_metrics(read_evaluation(model.metrics.get("model_statistics"), state, _s3(args, config)))
+    metrics = evaluation_metrics(read_evaluation(evaluation_uri(model.metrics), state, _s3(args, config)))
     if metrics:
         print(f"  evaluation (value ± bootstrap standard deviation; gate: {config.gate.metric}):")
         print(f"    {'METRIC':<10} {'MODEL':<22} BASELINE (trivial predictor)")
