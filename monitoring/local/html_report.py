@@ -192,7 +192,7 @@ def render_report(
     title: str = "Data quality report",
     context: Mapping[str, str] | None = None,
     generated_at: datetime | None = None,
-    model_quality: Sequence[QualityCheck] = (),
+    model_quality: Sequence[QualityCheck | Mapping] = (),
     residuals: Mapping | None = None,
 ) -> str:
     """The report as one HTML string; inputs are paths or parsed documents of the check's files.

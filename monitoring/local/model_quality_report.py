@@ -3,30 +3,24 @@ metrics and violations, and, for the latest check, the confusion matrix with ROC
 (binary) or the residual histogram (regression).
 
 Inputs are Model Monitor's files of each model-quality check as parsed documents: ``(time, statistics.json,
-constraints.json, constraint_violations.json or its list of violations)``, in any order (a check without metrics,
-NoData, is counted, not drawn), and optionally the latest check's residual histogram (``residual_histogram``,
-kept beside its statistics as ``residuals.json``: Model Monitor's statistics carry no residuals).
+constraints.json, constraint_violations.json or its list of violations)`` or a mapping with those four keys, in any
+order (a check without metrics, NoData, is counted, not drawn), and optionally the latest check's residual
+histogram (``monitoring.local.residuals``: Model Monitor's statistics carry no residuals).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from monitoring.local.charts import BASELINE_COLOR, CURRENT_COLOR, Series, bar_chart, image, line_chart, metric_chart
 from monitoring.local.html_parts import CSS, e, pairs, table
 from monitoring.local.metrics_store import to_utc
 
 QualityCheck = tuple[datetime | str, Mapping[str, Any], Mapping[str, Any], Sequence[Mapping] | Mapping | None]
-RESIDUAL_BINS = 20
-RESIDUALS_FILE = "residuals.json"  # a regression check's residual_histogram, beside its statistics.json
 FAMILIES = {
     "regression_metrics": "regression_constraints",
     "binary_classification_metrics": "binary_classification_constraints",
@@ -80,39 +74,6 @@ def breaches(value: float, rule: tuple[float, str]) -> bool:
     """Whether ``value`` breaks the constraint ``(threshold, comparison_operator)``."""
     threshold, comparison = rule
     return BREACHES[comparison][1](value, threshold)
-
-
-def residual_histogram(labels: Sequence[float], predictions: Sequence[float], bins: int = RESIDUAL_BINS) -> dict:
-    """What a regression check keeps of its labelled pairs for the report: a histogram of label - prediction."""
-    residuals = np.asarray(labels, dtype=float) - np.asarray(predictions, dtype=float)
-    residuals = residuals[np.isfinite(residuals)]
-    if not residuals.size:
-        return {"residual": "label - prediction", "count": 0, "bin_edges": [], "counts": []}
-    counts, edges = np.histogram(residuals, bins=bins)
-    return {
-        "residual": "label - prediction",
-        "count": int(residuals.size),
-        "mean": float(residuals.mean()),
-        "std_dev": float(residuals.std()),
-        "bin_edges": [float(x) for x in edges],
-        "counts": [int(c) for c in counts],
-    }
-
-
-def write_residuals(folder: Path, labels: Sequence[float], predictions: Sequence[float]) -> Path:
-    """Keep a regression check's ``residual_histogram`` as ``RESIDUALS_FILE`` in its report folder."""
-    path = Path(folder) / RESIDUALS_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(residual_histogram(labels, predictions)), encoding="utf-8")
-    return path
-
-
-def read_residuals(folder: Path) -> dict | None:
-    """A check folder's ``RESIDUALS_FILE``, or None when the check kept none (or it cannot be read)."""
-    try:
-        return json.loads((Path(folder) / RESIDUALS_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 def _violations(found: Sequence[Mapping] | Mapping | None) -> list[Mapping]:
@@ -236,10 +197,19 @@ def _residuals(residuals: Mapping[str, Any] | None, metrics: Mapping[str, float]
     return f"<div class='row'>{chart}{pairs(facts)}</div>"
 
 
-def render_model_quality_section(checks: Sequence[QualityCheck], residuals: Mapping[str, Any] | None = None) -> str:
-    """The section's HTML (from its ``<h2>``): trend over ``checks`` (oldest first) and the latest check's detail."""
+def _as_tuple(check: QualityCheck | Mapping[str, Any]) -> QualityCheck:
+    """A check given as a tuple, or as a mapping with ``time``, ``statistics``, ``constraints``, ``violations``."""
+    if isinstance(check, Mapping):
+        return check["time"], check.get("statistics") or {}, check.get("constraints") or {}, check.get("violations")
+    return check
+
+
+def render_model_quality_section(
+    checks: Sequence[QualityCheck | Mapping[str, Any]], residuals: Mapping[str, Any] | None = None
+) -> str:
+    """The section's HTML (from its ``<h2>``): trend over ``checks`` and the latest check's detail."""
     heading = "<h2>Model quality</h2>"
-    timed = [(to_utc(t, "model-quality check time"), s, c, v) for t, s, c, v in checks]
+    timed = [(to_utc(t, "model-quality check time"), s, c, v) for t, s, c, v in map(_as_tuple, checks)]
     ordered = sorted((check for check in timed if _family(check[1])), key=lambda x: x[0])
     if not ordered:
         return heading + "<p class='note'>No model-quality checks with results yet.</p>"
@@ -272,7 +242,7 @@ def render_model_quality_section(checks: Sequence[QualityCheck], residuals: Mapp
 
 
 def render_model_quality_report(
-    checks: Sequence[QualityCheck],
+    checks: Sequence[QualityCheck | Mapping[str, Any]],
     residuals: Mapping[str, Any] | None = None,
     title: str = "Model quality report",
     context: Mapping[str, str] | None = None,

@@ -15,13 +15,11 @@ from monitoring.local.charts import CURRENT_COLOR, THRESHOLD_COLOR
 from monitoring.local.html_report import render_report
 from monitoring.local.model_quality_report import (
     breaches,
-    read_residuals,
     render_model_quality_report,
     render_model_quality_section,
-    residual_histogram,
     thresholds,
-    write_residuals,
 )
+from monitoring.local.residuals import read_residuals, residual_histogram, write_residuals
 from tests.conftest import ROOT
 from tests.monitoring.local.test_html_report import DATA_URI, SVG, Page, check, inputs  # noqa: F401
 
@@ -168,6 +166,11 @@ def test_data_quality_report_carries_the_section_only_when_given(check, regressi
 def test_no_checks_and_bad_times_are_named(regression):
     assert "No model-quality checks with results yet." in render_model_quality_section([])
     assert "No model-quality checks with results yet." in render_model_quality_section([(NOW, {}, {}, [])])
+    as_records = [
+        {"time": t.isoformat(), "statistics": s, "constraints": c, "violations": v["violations"], "status": "x"}
+        for t, s, c, v in regression["checks"]
+    ]
+    assert render_model_quality_section(as_records) == render_model_quality_section(regression["checks"])
     no_data = [*regression["checks"], (NOW + timedelta(hours=1), {}, regression["checks"][0][2], [])]
     text = " ".join(Page(render_model_quality_section(no_data)).text)
     assert "3 checks," in text and "1 more had no statistics (NoData: too few labelled pairs)." in text
