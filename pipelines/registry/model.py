@@ -13,6 +13,24 @@ REJECTED = "Rejected"
 STATUSES = (PENDING, APPROVED, REJECTED)
 
 
+# where a version's files are, by key (``ModelVersion.metrics`` / ``.drift_baselines``) -> request path. ModelQuality
+# is the model-quality baseline; evaluation.json (the model's metrics on the test split, which the gate read) is in
+# CustomerMetadataProperties, as ModelMetrics has no field for it (the Register step puts it there).
+METRIC_KEYS = {
+    "evaluation": ("CustomerMetadataProperties", "evaluation"),
+    "model_statistics": ("ModelMetrics", "ModelQuality", "Statistics", "S3Uri"),
+    "model_constraints": ("ModelMetrics", "ModelQuality", "Constraints", "S3Uri"),
+    "model_data_statistics": ("ModelMetrics", "ModelDataQuality", "Statistics", "S3Uri"),
+    "model_data_constraints": ("ModelMetrics", "ModelDataQuality", "Constraints", "S3Uri"),
+}
+DRIFT_KEYS = {
+    "statistics": ("DriftCheckBaselines", "ModelDataQuality", "Statistics", "S3Uri"),  # data quality
+    "constraints": ("DriftCheckBaselines", "ModelDataQuality", "Constraints", "S3Uri"),
+    "model_statistics": ("DriftCheckBaselines", "ModelQuality", "Statistics", "S3Uri"),
+    "model_constraints": ("DriftCheckBaselines", "ModelQuality", "Constraints", "S3Uri"),
+}
+
+
 class RegistryError(MlopsError, ValueError):
     """An unknown group or version, or a request the registry cannot accept."""
 
@@ -44,8 +62,8 @@ class ModelVersion:
     environment: dict[str, str] = field(default_factory=dict)
     content_types: tuple[str, ...] = ()
     response_types: tuple[str, ...] = ()
-    metrics: dict[str, str] = field(default_factory=dict)  # evaluation / baseline URIs
-    drift_baselines: dict[str, str] = field(default_factory=dict)  # statistics / constraints URIs
+    metrics: dict[str, str] = field(default_factory=dict)  # METRIC_KEYS -> URI
+    drift_baselines: dict[str, str] = field(default_factory=dict)  # DRIFT_KEYS -> URI
     approval_note: str = ""
     source: str = ""  # the pipeline execution that registered it
 
@@ -83,17 +101,8 @@ def version_from_request(request: dict) -> dict:
     if status not in STATUSES:
         raise RegistryError(f"ModelApprovalStatus must be one of {', '.join(STATUSES)}, got {status!r}")
     spec = request["InferenceSpecification"]
-    metrics_block = request.get("ModelMetrics") or {}
-    drift_block = request.get("DriftCheckBaselines") or {}
-    metrics = {
-        "model_statistics": _uri(metrics_block, "ModelQuality", "Statistics", "S3Uri"),
-        "model_data_statistics": _uri(metrics_block, "ModelDataQuality", "Statistics", "S3Uri"),
-        "model_data_constraints": _uri(metrics_block, "ModelDataQuality", "Constraints", "S3Uri"),
-    }
-    drift = {
-        "statistics": _uri(drift_block, "ModelDataQuality", "Statistics", "S3Uri"),
-        "constraints": _uri(drift_block, "ModelDataQuality", "Constraints", "S3Uri"),
-    }
+    metrics = {key: _uri(request, *path) for key, path in METRIC_KEYS.items()}
+    drift = {key: _uri(request, *path) for key, path in DRIFT_KEYS.items()}
     return {
         "group": group,
         "status": status,

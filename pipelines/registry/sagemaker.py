@@ -72,6 +72,7 @@ class SageMakerRegistry:
             "InferenceSpecification": described.get("InferenceSpecification", {}),
             "ModelMetrics": described.get("ModelMetrics", {}),
             "DriftCheckBaselines": described.get("DriftCheckBaselines", {}),
+            "CustomerMetadataProperties": described.get("CustomerMetadataProperties", {}),
         }
         fields = version_from_request(request)
         return ModelVersion(

@@ -64,7 +64,7 @@ def test_list_shows_the_gate_metric_and_show_every_evaluation_metric(tmp_path, c
     registry = SQLiteRegistry(tmp_path / "registry.db")
     for n, rmse in ((1, 2.5), (2, 2.25)):
         model = registry.register(package_request(n=n))
-        report = local_path(model.metrics["model_statistics"], tmp_path)
+        report = local_path(model.metrics["evaluation"], tmp_path)
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text(json.dumps(_evaluation(rmse, 0.5)))
     registry.register(package_request(n=3))  # its evaluation.json is missing: shown as "-"
@@ -78,3 +78,24 @@ def test_list_shows_the_gate_metric_and_show_every_evaluation_metric(tmp_path, c
     shown = capsys.readouterr().out
     assert re.search(r"rmse +2\.25 ± 0\.12 +3\.25 ± 0\.12", shown)
     assert re.search(r"r2 +0\.5 ± 0\.03 +0 ± 0\.03", shown)
+
+
+def test_the_evaluation_is_read_from_its_own_key_not_from_the_model_quality_statistics(tmp_path, capsys):
+    from pipelines.objectstore import local_path
+
+    registry = SQLiteRegistry(tmp_path / "registry.db")
+    current = registry.register(package_request(n=1))  # model_statistics: the model-quality baseline's
+    statistics = local_path(current.metrics["model_statistics"], tmp_path)
+    statistics.parent.mkdir(parents=True, exist_ok=True)
+    statistics.write_text(json.dumps(_evaluation(9.5, -3.2)))  # Model Monitor's shape: never shown as evaluation
+    old = package_request(n=2)  # registered before the model-quality baseline: evaluation.json was model_statistics
+    del old["CustomerMetadataProperties"], old["ModelMetrics"]["ModelQuality"]["Constraints"]
+    old["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"] = "s3://bucket/old/evaluation.json"
+    registry.register(old)
+    report = local_path("s3://bucket/old/evaluation.json", tmp_path)
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(json.dumps(_evaluation(2.75, 0.5)))
+    assert cli(tmp_path, "list") == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[1].startswith("abalone/2") and rows[1].rstrip().endswith("2.75 ± 0.12")
+    assert rows[2].startswith("abalone/1") and rows[2].rstrip().endswith(" -")

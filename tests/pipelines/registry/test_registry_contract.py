@@ -13,8 +13,13 @@ from pipelines.registry.sagemaker import SageMakerRegistry
 from pipelines.registry.sqlite import SQLiteRegistry
 
 
+def _source(uri: str) -> dict:
+    return {"ContentType": "application/json", "S3Uri": uri}
+
+
 def package_request(group: str = "abalone", n: int = 1, status: str = PENDING) -> dict:
-    """A CreateModelPackage request as the pipeline's Register step sends it."""
+    """A CreateModelPackage request as the pipeline's Register step sends it: data-quality and model-quality
+    baselines in ModelMetrics and DriftCheckBaselines, evaluation.json in CustomerMetadataProperties."""
     base = f"s3://bucket/abalone-pipeline/executions/exec-{n}"
     return {
         "ModelPackageGroupName": group,
@@ -35,19 +40,25 @@ def package_request(group: str = "abalone", n: int = 1, status: str = PENDING) -
         },
         "ModelMetrics": {
             "ModelQuality": {
-                "Statistics": {"ContentType": "application/json", "S3Uri": f"{base}/evaluation/evaluation.json"}
+                "Statistics": _source(f"{base}/model-quality/statistics.json"),
+                "Constraints": _source(f"{base}/model-quality/constraints.json"),
             },
             "ModelDataQuality": {
-                "Statistics": {"ContentType": "application/json", "S3Uri": f"{base}/baseline/statistics.json"},
-                "Constraints": {"ContentType": "application/json", "S3Uri": f"{base}/baseline/constraints.json"},
+                "Statistics": _source(f"{base}/baseline/statistics.json"),
+                "Constraints": _source(f"{base}/baseline/constraints.json"),
             },
         },
         "DriftCheckBaselines": {
             "ModelDataQuality": {
-                "Statistics": {"ContentType": "application/json", "S3Uri": f"{base}/baseline/statistics.json"},
-                "Constraints": {"ContentType": "application/json", "S3Uri": f"{base}/baseline/constraints.json"},
-            }
+                "Statistics": _source(f"{base}/baseline/statistics.json"),
+                "Constraints": _source(f"{base}/baseline/constraints.json"),
+            },
+            "ModelQuality": {
+                "Statistics": _source(f"{base}/model-quality/statistics.json"),
+                "Constraints": _source(f"{base}/model-quality/constraints.json"),
+            },
         },
+        "CustomerMetadataProperties": {"evaluation": f"{base}/evaluation/evaluation.json"},
     }
 
 
@@ -71,11 +82,21 @@ def test_versions_are_consecutive_per_group_and_keep_what_was_registered(registr
     assert first.model_data_url.endswith("train-1/output/model.tar.gz")
     assert first.environment["SAGEMAKER_PROGRAM"] == "inference.py"
     assert first.content_types == ("text/csv", "application/json")
-    assert first.metrics["model_statistics"].endswith("exec-1/evaluation/evaluation.json")
-    assert first.drift_baselines == {
-        "statistics": "s3://bucket/abalone-pipeline/executions/exec-1/baseline/statistics.json",
-        "constraints": "s3://bucket/abalone-pipeline/executions/exec-1/baseline/constraints.json",
+    base = "s3://bucket/abalone-pipeline/executions/exec-1"
+    assert first.metrics == {
+        "evaluation": f"{base}/evaluation/evaluation.json",
+        "model_statistics": f"{base}/model-quality/statistics.json",
+        "model_constraints": f"{base}/model-quality/constraints.json",
+        "model_data_statistics": f"{base}/baseline/statistics.json",
+        "model_data_constraints": f"{base}/baseline/constraints.json",
     }
+    assert first.drift_baselines == {
+        "statistics": f"{base}/baseline/statistics.json",
+        "constraints": f"{base}/baseline/constraints.json",
+        "model_statistics": f"{base}/model-quality/statistics.json",
+        "model_constraints": f"{base}/model-quality/constraints.json",
+    }
+    assert first.source == "exec-1"  # beside the evaluation in CustomerMetadataProperties on SageMaker
     assert first.arn.endswith("model-package/abalone/1") and first.created
     assert [v.version for v in registry.list_versions("abalone")] == [2, 1]
     assert {v.reference for v in registry.list_versions()} == {"abalone/1", "abalone/2", "other/1"}
@@ -140,3 +161,27 @@ def test_references_parse():
     assert parse_reference("abalone-p-1/12") == ("abalone-p-1", 12)
     with pytest.raises(RegistryError, match="expected GROUP/VERSION"):
         parse_reference("abalone")
+
+
+def test_the_drift_baselines_of_each_check_type_are_kept_apart(registry):
+    """A version with model-quality baselines that differ from the metrics' (RegisterNewModelQualityBaseline=false
+    keeps the previous one for drift checks), and a version registered before model quality existed."""
+    request = package_request(n=2)
+    request["DriftCheckBaselines"]["ModelQuality"] = {
+        "Statistics": _source("s3://bucket/previous/model-quality/statistics.json"),
+        "Constraints": _source("s3://bucket/previous/model-quality/constraints.json"),
+    }
+    version = registry.register(request)
+    assert version.drift_baselines["model_statistics"] == "s3://bucket/previous/model-quality/statistics.json"
+    assert version.drift_baselines["model_constraints"] == "s3://bucket/previous/model-quality/constraints.json"
+    assert version.metrics["model_constraints"].endswith("exec-2/model-quality/constraints.json")
+    assert version.drift_baselines["statistics"].endswith("exec-2/baseline/statistics.json")
+    old = package_request(n=3)
+    del old["DriftCheckBaselines"]["ModelQuality"], old["ModelMetrics"]["ModelQuality"]["Constraints"]
+    del old["CustomerMetadataProperties"]
+    old["ModelMetrics"]["ModelQuality"]["Statistics"] = _source("s3://bucket/exec-3/evaluation/evaluation.json")
+    before = registry.register(old)
+    assert set(before.drift_baselines) == {"statistics", "constraints"}
+    assert before.metrics["model_statistics"] == "s3://bucket/exec-3/evaluation/evaluation.json"
+    assert "evaluation" not in before.metrics and "model_constraints" not in before.metrics
+    assert registry.get("abalone", before.version).metrics == before.metrics  # read back the same
