@@ -32,6 +32,12 @@ the ROC curve need both classes, ``au_prc`` and the PR curve need a positive lab
 the curve empty; r2 needs two records.
 
 Standard deviations: see ``monitoring.subsample`` (at least 200 records, 5 hashed 80% subsamples, else "NaN").
+
+Record order: binary figures are sums of counts and do not depend on it at all; the standard deviations are computed
+on subsamples put in a canonical order, so they do not either. Regression values are sums taken in record order, as
+Model Monitor's are (that reproduces its rmse and r2 to the last digit, mae and mse within 2 units in the last
+place): shuffling the records can move them by a few units in the last place, floating-point addition not being
+associative.
 """
 
 from __future__ import annotations
@@ -175,16 +181,19 @@ def _check(pairs: LabelledPredictions, problem: str) -> None:
         if bad.any():
             first = int(np.flatnonzero(bad)[0])
             raise ModelQualityError(
-                f"{name} of record {pairs.keys[first]!s} must be {expected}, got {values[first]!r} "
+                f"{name} of record {pairs.keys[first]!s} must be {expected}, got {float(values[first])!r} "
                 f"({int(bad.sum())} such records)"
             )
 
 
 def _columns(pairs: LabelledPredictions, problem: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """labels, predictions, scores and the order they were put in: binary records by ascending score (stable), so
-    sklearn's ranking metrics sort an already sorted array in linear time; no figure depends on record order."""
+    """labels, predictions, scores and the order they were put in, one that does not depend on the records' order:
+    regression records by (prediction, label), so a subsample's sums add in one order whatever the input order;
+    binary records by ascending score (stable: ties keep their order, but counts do not depend on it), which also
+    lets sklearn's ranking metrics sort an already sorted array in linear time."""
     if problem == REGRESSION:
-        return pairs.labels, pairs.predictions, pairs.predictions, np.arange(len(pairs))
+        order = np.lexsort((pairs.labels, pairs.predictions))
+        return pairs.labels[order], pairs.predictions[order], pairs.predictions[order], order
     scores = pairs.probabilities if pairs.probabilities is not None else pairs.predictions
     order = np.argsort(scores, kind="stable")
     return pairs.labels[order].astype(int), pairs.predictions[order].astype(int), scores[order], order
@@ -201,7 +210,10 @@ def metric_block(
 ) -> dict[str, dict[str, float | str]]:
     """``{metric: {"value": v, "standard_deviation": s}}`` for every scalar metric of the problem type."""
     labels, predictions, scores, order = columns
-    values = _values(problem, labels, predictions, scores)
+    if problem == REGRESSION:  # the value sums in record order, as Model Monitor's (reproduces its rmse and r2)
+        values = regression_values(pairs.labels, pairs.predictions)
+    else:
+        values = _values(problem, labels, predictions, scores)
     samples: dict[str, list[float]] = {name: [] for name in values}
     if len(pairs) >= MIN_RECORDS:
         for mask in subsample_masks(pairs.keys):

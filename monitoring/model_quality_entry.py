@@ -12,7 +12,8 @@ Environment (Model Monitor's names):
     constraint_margin             suggested thresholds: baseline value worsened by this fraction (default 0)
   check mode (baseline_constraints set):
     dataset_source                capture files (default /opt/ml/processing/input/endpoint)
-    ground_truth_source           ground-truth files (default /opt/ml/processing/groundtruth)
+    ground_truth_source           ground-truth files (default /opt/ml/processing/groundtruth), read in folder-hour
+                                  then file-name order, the latest label of a key winning
     start_time, end_time          ISO 8601 bounds of the capture records' inferenceTime
     min_pairs                     fewer matched pairs: NoData, no metric published (default 50)
     publish_cloudwatch_metrics, sagemaker_endpoint_name, sagemaker_monitoring_schedule_name
@@ -65,12 +66,13 @@ def _baseline_csv(source: Path) -> Path:
 
 
 def files_under(root: Path, suffixes: tuple[str, ...] = (".jsonl", ".json")) -> list[Path]:
-    """Files under ``root`` by relative path: yyyy/mm/dd/hh folders in time order, then file names."""
+    """Capture files under ``root`` by path (yyyy/mm/dd/hh folders in time order, then names); no hidden ones."""
     if root.is_file():
         return [root]
     if not root.is_dir():
         raise FileNotFoundError(f"input not found: {root}")
-    return sorted((p for p in root.rglob("*") if p.is_file() and p.suffix in suffixes), key=lambda p: p.parts)
+    chosen = (p for p in root.rglob("*") if p.is_file() and p.suffix in suffixes and not p.name.startswith("."))
+    return sorted(chosen, key=lambda p: p.parts)
 
 
 def _baseline(env: Mapping[str, str], problem: str, output: Path) -> ModelQualityResult:
@@ -88,6 +90,7 @@ def _baseline(env: Mapping[str, str], problem: str, output: Path) -> ModelQualit
 
 def _check(env: Mapping[str, str], problem: str, output: Path) -> ModelQualityResult:
     from monitoring.capture import parse_time
+    from monitoring.ground_truth import ground_truth_files
     from monitoring.model_quality_merge import merge_capture_with_ground_truth
 
     constraints_path = Path(env["baseline_constraints"])
@@ -97,7 +100,7 @@ def _check(env: Mapping[str, str], problem: str, output: Path) -> ModelQualityRe
         raise ModelQualityError(f"min_pairs must be a whole number >= 1, got {env.get('min_pairs')!r}")
     merged = merge_capture_with_ground_truth(
         files_under(Path(env.get("dataset_source") or DEFAULT_CAPTURE)),
-        files_under(Path(env.get("ground_truth_source") or DEFAULT_GROUND_TRUTH)),
+        ground_truth_files(Path(env.get("ground_truth_source") or DEFAULT_GROUND_TRUTH)),
         problem_type=problem,
         inference_attribute=env.get("inference_attribute") or None,
         probability_attribute=env.get("probability_attribute") or None,

@@ -4,9 +4,10 @@ Model Monitor reports a metric's standard deviation only with at least 200 recor
 subsamples of 80% of the data; otherwise the string "NaN". Random subsamples would make two runs on the same data
 disagree, so here each subsample is chosen by a hash of the record key:
 
-- every key is hashed once with SipHash-2-4 as ``pandas.util.hash_array`` computes it (the UTF-8 bytes of the key,
-  the fixed 16-byte hash key ``HASH_KEY``): a 64-bit value that depends on neither the platform, the process nor
-  Python's hash seed;
+- every key is hashed once by ``pandas.util.hash_array``: SipHash-2-4 of the UTF-8 bytes of the key with the fixed
+  16-byte hash key ``HASH_KEY``, then SplitMix64's finalizer (pandas spreads every hash that way): a 64-bit value that
+  depends on neither the platform, the process nor Python's hash seed (a test checks it against a SipHash written
+  from the paper);
 - subsample ``i`` (0..4) mixes that value with SplitMix64's finalizer after adding ``(i + 1)`` times the golden
   ratio constant 0x9E3779B97F4A7C15 (modulo 2**64), and keeps the records whose mixed value is at most the
   ``ceil(0.8 n)``-th smallest: 80% of the records, whatever their order. Records sharing a key share the hash
@@ -33,7 +34,7 @@ GOLDEN = 0x9E3779B97F4A7C15
 
 
 def key_hashes(keys: np.ndarray) -> np.ndarray:
-    """SipHash-2-4 (``pandas.util.hash_array``, hash key ``HASH_KEY``) of each key's text, as uint64."""
+    """``pandas.util.hash_array`` of each key's text (SipHash-2-4 with ``HASH_KEY``, then SplitMix64), as uint64."""
     array = np.asarray(keys)
     text = array if array.dtype.kind == "O" else array.astype(str).astype(object)
     try:
