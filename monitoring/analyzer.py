@@ -17,6 +17,7 @@ from pathlib import Path
 from monitoring.capture import CaptureReader
 from monitoring.constraints import MonitoringConfig, read_constraints, suggest_constraints
 from monitoring.datatypes import FRACTIONAL_PATTERN, INTEGRAL_PATTERN
+from monitoring.errors import AnalyzerFileNotFoundError, AnalyzerInputError
 from monitoring.metrics import build_metrics, write_metrics
 from monitoring.profile import DatasetProfile
 from monitoring.report import ReadReport
@@ -84,7 +85,7 @@ def read_dataset(
     """Chunks of any supported dataset: a file or a directory of files of one format."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"Dataset not found: {path}")
+        raise AnalyzerFileNotFoundError(f"Dataset not found: {path}")
     kind = fmt.kind if fmt else detect_format(path)
     if kind == "capture":
         yield from CaptureReader(names, report, start, end, preprocessor).read(path)
@@ -92,7 +93,7 @@ def read_dataset(
     suffixes = {"csv": (".csv",), "json": (".jsonl", ".json"), "parquet": (".parquet", ".pq")}[kind]
     files = list_files(path, suffixes)
     if not files:
-        raise ValueError(f"No {kind} files ({', '.join(suffixes)}) under {path}")
+        raise AnalyzerInputError(f"No {kind} files ({', '.join(suffixes)}) under {path}")
     for file in files:
         if kind == "csv":
             header = fmt.header if fmt and fmt.header is not None else looks_like_header(file)
@@ -110,7 +111,7 @@ def run_baseline(
     report = ReadReport()
     profile = DatasetProfile().add_all(read_dataset(Path(dataset), fmt, report))
     if profile.item_count == 0:
-        raise ValueError(
+        raise AnalyzerInputError(
             f"Cannot baseline {dataset}: it holds no data rows ({report.malformed} malformed records skipped)"
         )
     statistics = profile_to_json(profile)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from monitoring.datatypes import FRACTIONAL, INTEGRAL, STRING, TYPES
+from monitoring.errors import AnalyzerInputError
 from monitoring.statistics import DatasetStatistics, FeatureStatistics, read_json_file
 
 COMPARISON_METHODS = ("Robust", "Simple")
@@ -115,7 +116,7 @@ def _read_switch(block: dict, key: str, default: bool, where: str) -> bool:
     if isinstance(value, bool):
         return value
     if value not in SWITCH:
-        raise ValueError(f"{where}.{key}: must be Enabled or Disabled, got {value!r}")
+        raise AnalyzerInputError(f"{where}.{key}: must be Enabled or Disabled, got {value!r}")
     return value == "Enabled"
 
 
@@ -124,24 +125,24 @@ def _read_fraction(block: dict, key: str, default: float, where: str) -> float:
         return default
     value = block[key]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"{where}.{key}: must be a number between 0 and 1, got {value!r}")
+        raise AnalyzerInputError(f"{where}.{key}: must be a number between 0 and 1, got {value!r}")
     return float(value)
 
 
 def _read_choice(block: dict, key: str, default: str, choices: tuple[str, ...], where: str) -> str:
     value = block.get(key, default)
     if value not in choices:
-        raise ValueError(f"{where}.{key}: must be one of {', '.join(choices)}, got {value!r}")
+        raise AnalyzerInputError(f"{where}.{key}: must be one of {', '.join(choices)}, got {value!r}")
     return value
 
 
 def read_monitoring_config(block: dict, base: MonitoringConfig, where: str) -> MonitoringConfig:
     """Apply a ``monitoring_config`` (or override) block onto ``base``, validating each field."""
     if not isinstance(block, dict):
-        raise ValueError(f"{where}: expected an object, got {block!r}")
+        raise AnalyzerInputError(f"{where}: expected an object, got {block!r}")
     dist = block.get("distribution_constraints", {})
     if not isinstance(dist, dict):
-        raise ValueError(f"{where}.distribution_constraints: expected an object, got {dist!r}")
+        raise AnalyzerInputError(f"{where}.distribution_constraints: expected an object, got {dist!r}")
     dwhere = f"{where}.distribution_constraints"
     perform = _read_switch(dist, "perform_comparison", base.perform_comparison, dwhere)
     if "enable_comparisons" in dist:  # the older spelling
@@ -179,7 +180,7 @@ def _overrides(raw: dict) -> list[dict]:
 def constraints_from_json(doc: dict, source: str) -> Constraints:
     """Parse a constraints.json document; errors name ``source`` and the offending field."""
     if not isinstance(doc, dict) or not isinstance(doc.get("features"), list):
-        raise ValueError(f"{source}: not a constraints file: expected an object with a 'features' list")
+        raise AnalyzerInputError(f"{source}: not a constraints file: expected an object with a 'features' list")
     config = read_monitoring_config(
         doc.get("monitoring_config", {}), MonitoringConfig(), f"{source}: monitoring_config"
     )
@@ -187,20 +188,22 @@ def constraints_from_json(doc: dict, source: str) -> Constraints:
     for i, raw in enumerate(doc["features"]):
         where = f"{source}: features[{i}]"
         if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
-            raise ValueError(f"{where}: expected an object with a string 'name'")
+            raise AnalyzerInputError(f"{where}: expected an object with a string 'name'")
         where = f"{where} ({raw['name']})"
         kind = raw.get("inferred_type", STRING)
         if kind not in TYPES:
-            raise ValueError(f"{where}.inferred_type: must be one of {', '.join(TYPES)}, got {kind!r}")
+            raise AnalyzerInputError(f"{where}.inferred_type: must be one of {', '.join(TYPES)}, got {kind!r}")
         feature_config = config
         for block in _overrides(raw):
             feature_config = read_monitoring_config(block, feature_config, f"{where}.monitoring_config_overrides")
         domains = (raw.get("string_constraints") or {}).get("domains")
         if domains is not None and not isinstance(domains, list):
-            raise ValueError(f"{where}.string_constraints.domains: expected a list of values, got {domains!r}")
+            raise AnalyzerInputError(f"{where}.string_constraints.domains: expected a list of values, got {domains!r}")
         non_negative = (raw.get("num_constraints") or {}).get("is_non_negative")
         if non_negative is not None and not isinstance(non_negative, bool):
-            raise ValueError(f"{where}.num_constraints.is_non_negative: expected true or false, got {non_negative!r}")
+            raise AnalyzerInputError(
+                f"{where}.num_constraints.is_non_negative: expected true or false, got {non_negative!r}"
+            )
         completeness = _read_fraction(raw, "completeness", 1.0, where) if "completeness" in raw else None
         features.append(
             FeatureConstraints(

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 
+from monitoring.errors import AnalyzerFileNotFoundError, AnalyzerInputError
 from monitoring.report import ReadReport, parse_json_line
 from monitoring.sources import Chunk, chunked_rows
 
@@ -24,7 +25,7 @@ def load_preprocessor(path: str | Path) -> Callable:
     """Import ``preprocess_handler`` from a script, with a clear error when it is missing."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"record_preprocessor_script not found: {path}")
+        raise AnalyzerFileNotFoundError(f"record_preprocessor_script not found: {path}")
     spec = importlib.util.spec_from_file_location("record_preprocessor", path)
     if spec is None or spec.loader is None:
         raise ImportError(f"record_preprocessor_script {path} cannot be imported as a Python module")
@@ -32,7 +33,7 @@ def load_preprocessor(path: str | Path) -> Callable:
     spec.loader.exec_module(module)
     handler = getattr(module, "preprocess_handler", None)
     if not callable(handler):
-        raise ValueError(f"{path}: must define a function preprocess_handler(inference_record)")
+        raise AnalyzerInputError(f"{path}: must define a function preprocess_handler(inference_record)")
     return handler
 
 

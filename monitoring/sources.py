@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from monitoring.errors import AnalyzerFileNotFoundError, AnalyzerInputError
 from monitoring.report import WRONG_COLUMN_COUNT, ReadReport, parse_json_line
 
 BLOCK_BYTES = 16 << 20
@@ -35,7 +36,7 @@ class DatasetFormat:
 
     def __post_init__(self) -> None:
         if self.kind not in FORMATS:
-            raise ValueError(f"dataset format must be one of {', '.join(FORMATS)}, got {self.kind!r}")
+            raise AnalyzerInputError(f"dataset format must be one of {', '.join(FORMATS)}, got {self.kind!r}")
 
 
 def positional_names(count: int, names: Sequence[str] | None = None) -> list[str]:
@@ -49,7 +50,7 @@ def list_files(path: Path, suffixes: tuple[str, ...]) -> list[Path]:
     if path.is_file():
         return [path]
     if not path.is_dir():
-        raise FileNotFoundError(f"Dataset not found: {path}")
+        raise AnalyzerFileNotFoundError(f"Dataset not found: {path}")
     found: list[Path] = []
     for root, dirs, files in os.walk(path):
         dirs.sort()
@@ -61,7 +62,7 @@ def detect_format(path: Path) -> str:
     """Guess the format from the file name or, for JSON, from the first line."""
     files = list_files(path, (".csv", ".jsonl", ".json", ".parquet", ".pq"))
     if not files:
-        raise ValueError(f"No .csv, .jsonl, .json or .parquet files under {path}")
+        raise AnalyzerInputError(f"No .csv, .jsonl, .json or .parquet files under {path}")
     first = files[0]
     if first.suffix in (".parquet", ".pq"):
         return "parquet"
@@ -78,7 +79,7 @@ def _csv_header(path: Path) -> list[str]:
         first = handle.readline()
     row = next(csv.reader([first]), [])
     if not row:
-        raise ValueError(f"{path}: expected a header line, found an empty first line")
+        raise AnalyzerInputError(f"{path}: expected a header line, found an empty first line")
     return [name.strip() for name in row]
 
 
@@ -164,8 +165,8 @@ def iter_csv(path: Path, header: bool, names: Sequence[str] | None, report: Read
                 yield {name: batch.column(i) for i, name in enumerate(columns)}
     except pa.ArrowInvalid as exc:
         if "UTF8" in str(exc) or "utf8" in str(exc).lower():
-            raise ValueError(f"{path}: not UTF-8 text ({exc})") from exc
-        raise ValueError(f"{path}: cannot parse as CSV: {exc}") from exc
+            raise AnalyzerInputError(f"{path}: not UTF-8 text ({exc})") from exc
+        raise AnalyzerInputError(f"{path}: cannot parse as CSV: {exc}") from exc
 
 
 # -- JSON Lines --------------------------------------------------------------------------------------
@@ -241,7 +242,7 @@ def iter_parquet(path: Path, report: ReadReport) -> Iterator[Chunk]:
     try:
         parquet = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise ValueError(f"{path}: not a readable Parquet file ({exc})") from exc
+        raise AnalyzerInputError(f"{path}: not a readable Parquet file ({exc})") from exc
     for batch in parquet.iter_batches(batch_size=PARQUET_ROWS_PER_CHUNK):
         report.records += batch.num_rows
         report.rows += batch.num_rows

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from monitoring.datatypes import FRACTIONAL, INTEGRAL, STRING, TYPES, UNKNOWN
+from monitoring.errors import AnalyzerFileNotFoundError, AnalyzerInputError
 from monitoring.kll import KLLSketch
 from monitoring.profile import ColumnProfile, DatasetProfile
 
@@ -123,23 +124,25 @@ def profile_to_statistics(profile: DatasetProfile) -> DatasetStatistics:
 
 def _number(value, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{where}: expected a number, got {value!r}")
+        raise AnalyzerInputError(f"{where}: expected a number, got {value!r}")
     return float(value)
 
 
 def statistics_from_json(doc: dict, source: str) -> DatasetStatistics:
     """Parse a statistics.json document; errors name ``source`` and the offending field."""
     if not isinstance(doc, dict) or not isinstance(doc.get("features"), list):
-        raise ValueError(f"{source}: not a statistics file: expected an object with a 'features' list")
+        raise AnalyzerInputError(f"{source}: not a statistics file: expected an object with a 'features' list")
     item_count = doc.get("dataset", {}).get("item_count", 0)
     features = []
     for i, raw in enumerate(doc["features"]):
         where = f"{source}: features[{i}]"
         if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
-            raise ValueError(f"{where}: expected an object with a string 'name'")
+            raise AnalyzerInputError(f"{where}: expected an object with a string 'name'")
         kind = raw.get("inferred_type", UNKNOWN)
         if kind not in TYPES:
-            raise ValueError(f"{where} ({raw['name']}): inferred_type must be one of {', '.join(TYPES)}, got {kind!r}")
+            raise AnalyzerInputError(
+                f"{where} ({raw['name']}): inferred_type must be one of {', '.join(TYPES)}, got {kind!r}"
+            )
         block = raw.get("numerical_statistics") or raw.get("string_statistics") or {}
         common = block.get("common", {})
         values: dict = {
@@ -163,7 +166,9 @@ def statistics_from_json(doc: dict, source: str) -> DatasetStatistics:
                 try:
                     values["categories"] = {str(b["value"]): int(b["count"]) for b in buckets}
                 except (KeyError, TypeError, ValueError) as exc:
-                    raise ValueError(f"{where}.string_statistics.distribution.categorical: bad bucket ({exc})") from exc
+                    raise AnalyzerInputError(
+                        f"{where}.string_statistics.distribution.categorical: bad bucket ({exc})"
+                    ) from exc
         features.append(FeatureStatistics(**values))
     return DatasetStatistics(int(_number(item_count, f"{source}: dataset.item_count")), tuple(features))
 
@@ -176,11 +181,11 @@ def read_statistics(path: str | Path) -> DatasetStatistics:
 def read_json_file(path: str | Path, what: str) -> dict:
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"Baseline {what} file not found: {path}")
+        raise AnalyzerFileNotFoundError(f"Baseline {what} file not found: {path}")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"Baseline {what} file {path} is not valid JSON: {exc}") from exc
+        raise AnalyzerInputError(f"Baseline {what} file {path} is not valid JSON: {exc}") from exc
 
 
 def write_json(doc: dict, path: str | Path, compact: bool = False) -> Path:

@@ -75,7 +75,7 @@ def test_failures_are_a_failed_message_not_a_trace(tmp_path):
         },
         tmp_path,
     )
-    assert code == 1 and message.startswith("Failed: FileNotFoundError: Baseline statistics file not found")
+    assert code == 1 and message.startswith("Failed: AnalyzerFileNotFoundError: Baseline statistics file not found")
     code, message = run({"dataset_source": str(ABALONE), "dataset_format": "{csv}"}, tmp_path)
     assert code == 1 and "dataset_format must be JSON" in message
 
@@ -88,7 +88,7 @@ def test_dataset_formats_are_read_as_the_container_names_them():
 
 def test_analyzer_modules_import_only_the_stdlib_numpy_and_pyarrow():
     """Container code: no SageMaker SDK, and boto3 only lazily inside the metric publisher."""
-    allowed = set(sys.stdlib_module_names) | {"numpy", "pyarrow", "monitoring"}
+    allowed = set(sys.stdlib_module_names) | {"numpy", "pyarrow", "monitoring", "mlops_errors"}
     for path in sorted((ROOT / "monitoring").glob("*.py")):
         tree = ast.parse(path.read_text())
         for node in tree.body:  # module level only: lazy imports inside functions are checked below
@@ -104,6 +104,7 @@ def test_entry_runs_from_staged_code_on_pythonpath_with_numpy_and_pyarrow(tmp_pa
     """The processing image provides Python, numpy and pyarrow; the project's code comes as an input on PYTHONPATH."""
     code_dir = tmp_path / "code"
     shutil.copytree(ROOT / "monitoring", code_dir / "monitoring", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "mlops_errors.py", code_dir / "mlops_errors.py")  # staged beside it in lib/
     opt_ml = tmp_path / "opt_ml"
     probe = (
         "import json, runpy, sys\n"
@@ -131,6 +132,6 @@ def test_entry_runs_from_staged_code_on_pythonpath_with_numpy_and_pyarrow(tmp_pa
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["code"] == 0
     assert report["file"].startswith(str(code_dir))
-    assert report["added"] == ["monitoring"]
+    assert report["added"] == ["mlops_errors", "monitoring"]
     assert (opt_ml / "output" / "message").read_text().startswith("Completed:")
     assert (tmp_path / "out" / "statistics.json").is_file()
