@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
 
+from monitoring.errors import AnalyzerInputError
 from monitoring.preprocessor import preprocess_file
 from monitoring.report import (
     BAD_BASE64,
@@ -66,7 +67,7 @@ def parse_time(text: str, what: str = "time") -> datetime:
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError as exc:
-        raise ValueError(f"{what} must be an ISO-8601 time such as 2024-01-31T10:00:00Z, got {text!r}") from exc
+        raise AnalyzerInputError(f"{what} must be an ISO-8601 time such as 2024-01-31T10:00:00Z, got {text!r}") from exc
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
