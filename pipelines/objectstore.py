@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from pipelines.errors import InputError
+
 DEFAULT_STATE_DIR = Path(".mlops")
 
 
@@ -15,10 +17,10 @@ def is_s3_uri(text: str) -> bool:
 def split_s3_uri(uri: str) -> tuple[str, str]:
     """(bucket, key) of an s3:// URI, with a clear error for anything else."""
     if not is_s3_uri(uri):
-        raise ValueError(f"expected an s3://bucket/key URI, got {uri!r}")
+        raise InputError(f"expected an s3://bucket/key URI, got {uri!r}")
     bucket, _, key = uri[len("s3://") :].partition("/")
     if not bucket:
-        raise ValueError(f"S3 URI has no bucket: {uri!r}")
+        raise InputError(f"S3 URI has no bucket: {uri!r}")
     return bucket, key
 
 

@@ -25,6 +25,9 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipelines.config_values import ConfigError
+from pipelines.errors import InputFileNotFoundError
+
 ROOT = Path(__file__).resolve().parents[1]
 # What container code imports, and nothing else: serving, the local loop and the Lambda code stay out, so editing
 # them neither ships them to jobs nor invalidates the step cache. "monitoring/*.py" is the top level only (the
@@ -111,14 +114,14 @@ def code_artifacts(root: Path = ROOT) -> dict[str, Artifact]:
 def data_artifact(path: Path) -> Artifact:
     """A local data file, staged by content like the code."""
     if not path.is_file():
-        raise FileNotFoundError(f"Input data file not found: {path}")
+        raise InputFileNotFoundError(f"Input data file not found: {path}")
     return Artifact("data", ((path.name, path.read_bytes()),), kind="data")
 
 
 def require_bucket(bucket: str | None) -> str:
     """``sagemaker.bucket``, which staging needs (the local default sets one: ``pipelines.build.local_config``)."""
     if not bucket:
-        raise ValueError("sagemaker.bucket is not set: pass --bucket or set it in the configuration")
+        raise ConfigError("sagemaker.bucket is not set: pass --bucket or set it in the configuration")
     return bucket
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
+from pipelines.errors import UsageError
+
 
 def register(commands) -> None:
     parser = commands.add_parser("demo", help="run the whole loop locally on the bundled data (about 30 s)")
@@ -25,7 +27,7 @@ def _demo(args) -> int:
     config = local_config(config_from_kwargs({}, args.config))
     state = args.state_dir or Path(config.project.state_dir) / f"demo-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}"
     if state.exists() and any(state.iterdir()):
-        raise ValueError(f"--state-dir {state} is not empty: each demo run needs its own state directory")
+        raise UsageError(f"--state-dir {state} is not empty: each demo run needs its own state directory")
     report = run_demo(config, state)
     print(summary(report))
     return 0 if report.alerts and report.retrained_version else 1

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipelines.errors import UsageError
 from pipelines.invocation import as_typed
 
 
@@ -54,7 +55,7 @@ def _deploy(args, clients=None) -> int:
     from pipelines.build import config_from_kwargs, local_config
 
     if args.version is not None and args.version < 1:
-        raise ValueError(f"--version must be 1 or more, got {args.version}")
+        raise UsageError(f"--version must be 1 or more, got {args.version}")
     overrides = {"role_arn": args.role_arn, "bucket": args.bucket, "region": args.region}
     config = config_from_kwargs(overrides, args.config)
     if args.backend == "local":

@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from pipelines.errors import StateError
+
 BACKENDS = ("sagemaker",)
 
 
@@ -64,7 +66,7 @@ def _repoint(args: argparse.Namespace, clients=None) -> int:
     deployer = SageMakerDeployer(config, clients, endpoint=args.endpoint)
     version = deployer.live_version()
     if version is None:
-        raise RuntimeError(
+        raise StateError(
             f"Endpoint {deployer.endpoint} does not exist or serves no model package: nothing to repoint "
             "(deploy a version first: mlops deploy --backend sagemaker)"
         )

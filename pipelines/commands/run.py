@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from pipelines.errors import UsageError
 from pipelines.invocation import command
 
 
@@ -113,7 +114,7 @@ def _run(args) -> int:
     runner = LocalRunner(state, registry, max_parallel=args.parallel, progress=printer)
     if args.resume:
         if params:
-            raise ValueError("--resume re-runs with the execution's own parameters: drop --param")
+            raise UsageError("--resume re-runs with the execution's own parameters: drop --param")
         print(f"Resuming execution {args.resume}")
         result = runner.resume(args.resume)
     else:

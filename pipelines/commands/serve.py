@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipelines.errors import UsageError
 from pipelines.invocation import command
 
 
@@ -38,7 +39,7 @@ def _serve(args) -> int:
 
     config = local_config(config_from_kwargs({}, args.config))
     if args.port is not None and not 0 <= args.port <= 65535:
-        raise ValueError(f"--port must be from 0 to 65535, got {args.port}")
+        raise UsageError(f"--port must be from 0 to 65535, got {args.port}")
     state_dir = Path(args.state_dir or config.project.state_dir)
     options = ServeOptions(
         state_dir=state_dir,

@@ -10,6 +10,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from pipelines.config import ConfigError
 from pipelines.local.expressions import Context, evaluate
 
 CACHEABLE = ("Processing", "Training", "QualityCheck", "Transform", "Tuning")
@@ -22,7 +23,7 @@ def expire_after(text: str | None) -> timedelta | None:
         return None
     match = _DURATION.match(text)
     if not match or text in ("P", "PT"):
-        raise ValueError(f"CacheConfig ExpireAfter must be an ISO-8601 duration such as P30D, got {text!r}")
+        raise ConfigError(f"CacheConfig ExpireAfter must be an ISO-8601 duration such as P30D, got {text!r}")
     y, mo, w, d, h, mi, s = (int(g or 0) for g in match.groups())
     return timedelta(days=365 * y + 30 * mo + 7 * w + d, hours=h, minutes=mi, seconds=s)
 

@@ -7,6 +7,8 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
+from pipelines.errors import StateError
+
 EXECUTING, SUCCEEDED, FAILED = "Executing", "Succeeded", "Failed"
 PENDING, NOT_RUN = "Pending", "NotRun"
 
@@ -56,7 +58,7 @@ class ExecutionRecord:
         path = executions_dir(state_dir) / execution_id / "execution.json"
         if not path.is_file():
             known = sorted(p.name for p in executions_dir(state_dir).glob("*") if (p / "execution.json").is_file())
-            raise ValueError(
+            raise StateError(
                 f"Unknown execution {execution_id!r} under {executions_dir(state_dir)}; "
                 f"known: {', '.join(known[-5:]) or 'none'}"
             )
