@@ -12,6 +12,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.errors import StateError, UsageError
 from pipelines.local import quality_check
 from pipelines.local.cache import CACHEABLE, StepCache, cache_key, expire_after
 from pipelines.local.expressions import Context, ExpressionError, execution_variables, parameter_value, references
@@ -81,7 +82,7 @@ def typed_parameters(definition: dict, overrides: dict[str, str]) -> dict:
     declared = {p["Name"]: p for p in definition.get("Parameters", [])}
     unknown = sorted(set(overrides) - set(declared))
     if unknown:
-        raise ValueError(f"unknown parameter(s) {', '.join(unknown)}; declared: {', '.join(sorted(declared))}")
+        raise UsageError(f"unknown parameter(s) {', '.join(unknown)}; declared: {', '.join(sorted(declared))}")
     values = {}
     for name, spec in declared.items():
         raw = overrides.get(name, spec.get("DefaultValue"))
@@ -91,7 +92,7 @@ def typed_parameters(definition: dict, overrides: dict[str, str]) -> dict:
                 raise ValueError("no value and no default")
             values[name] = parameter_value(kind, raw)
         except ValueError as exc:
-            raise ValueError(f"parameter {name} must be {kind}, got {raw!r} ({exc})") from exc
+            raise UsageError(f"parameter {name} must be {kind}, got {raw!r} ({exc})") from exc
     return values
 
 
@@ -176,7 +177,7 @@ class LocalRunner:
         """Re-run a failed execution from its failed (and not run) steps; succeeded steps keep their outputs."""
         record = ExecutionRecord.load(self.state_dir, execution_id)
         if record.data["status"] != FAILED:
-            raise ValueError(f"execution {execution_id} is {record.data['status']}: only a Failed execution resumes")
+            raise StateError(f"execution {execution_id} is {record.data['status']}: only a Failed execution resumes")
         definition = json.loads(record.definition)
         nodes = plan(definition)
         done = {n: s["properties"] for n, s in record.data["steps"].items() if s["status"] == SUCCEEDED}
