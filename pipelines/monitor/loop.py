@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.config import Config
+from pipelines.errors import StateError
 from pipelines.monitor.executions import (
     COMPLETED,
     FAILED,
@@ -80,10 +81,10 @@ def check_window(
     try:
         deployed = read_state(state, endpoint)
         if deployed is None:
-            raise ValueError(f"endpoint {endpoint!r} has no deployed model version: deploy one first (mlops deploy)")
+            raise StateError(f"endpoint {endpoint!r} has no deployed model version: deploy one first (mlops deploy)")
         version = open_registry("local", config, state).get(deployed.group, deployed.version)
         if not {"statistics", "constraints"} <= set(version.drift_baselines):
-            raise ValueError(f"{version.reference} has no drift-check baselines (statistics and constraints)")
+            raise StateError(f"{version.reference} has no drift-check baselines (statistics and constraints)")
         statistics = local_path(version.drift_baselines["statistics"], state)
         constraints = local_path(version.drift_baselines["constraints"], state)
         capture = local_path(f"{config.capture_destination.rstrip('/')}/{endpoint}/{deployed.variant}", state)
