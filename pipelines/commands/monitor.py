@@ -11,6 +11,7 @@ from pipelines.commands.model_quality_baseline import (
     check_kind_options,
     model_quality_baseline,
 )
+from pipelines.errors import UsageError
 from pipelines.objectstore import DEFAULT_STATE_DIR, local_path
 
 
@@ -143,7 +144,7 @@ def _check(args) -> int:
     start = parse_time(args.start, "--start") if args.start else None
     end = parse_time(args.end, "--end") if args.end else None
     if start and end and start >= end:
-        raise ValueError(f"--start {args.start} must be before --end {args.end}")
+        raise UsageError(f"--start {args.start} must be before --end {args.end}")
     result = run_check(
         local_path(args.dataset, args.state_dir),
         baseline / "statistics.json",
