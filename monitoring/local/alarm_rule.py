@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from monitoring.local.errors import AlarmError
+
 OK, ALARM, INSUFFICIENT_DATA = "OK", "ALARM", "INSUFFICIENT_DATA"
 
 _TOKEN = re.compile(r"\s*(?:(?P<paren>[()])|(?P<word>[A-Z_]+)\b|(?P<other>\S))")
@@ -91,7 +93,7 @@ class _RuleParser:
 def parse_rule(text: str) -> tuple:
     """Parse an AlarmRule into a small tree; errors name the position and what was expected."""
     if not isinstance(text, str) or not text.strip():
-        raise ValueError(f"AlarmRule: expected a non-empty expression, got {text!r}")
+        raise AlarmError(f"AlarmRule: expected a non-empty expression, got {text!r}")
     return _RuleParser(text).parse()
 
 
@@ -113,7 +115,7 @@ def evaluate_rule(tree: tuple, states: Mapping[str, str]) -> bool:
         return tree[1]
     if kind == "state":
         if tree[2] not in states:
-            raise ValueError(f"AlarmRule refers to alarm {tree[2]!r}, which is not defined")
+            raise AlarmError(f"AlarmRule refers to alarm {tree[2]!r}, which is not defined")
         return states[tree[2]] == tree[1]
     if kind == "not":
         return not evaluate_rule(tree[1], states)
