@@ -23,6 +23,7 @@ from monitoring.local.alarm_rule import (
 from monitoring.local.alarm_state import STATES, AlarmState, AlarmStore, Transition, utc_now
 from monitoring.local.composite_alarm import CompositeAlarm, composite_order, evaluate_composite
 from monitoring.local.endpoint_alarms import feature_drift_alarms, model_quality_alarms
+from monitoring.local.errors import AlarmError
 from monitoring.local.metric_alarm import (
     COMPARISONS,
     TREATMENTS,
@@ -79,7 +80,7 @@ def evaluate_alarms(
     names = [a.name for a in metric_alarms] + [c.name for c in composite_alarms]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise ValueError(f"Alarm names must be unique; repeated: {', '.join(duplicates)}")
+        raise AlarmError(f"Alarm names must be unique; repeated: {', '.join(duplicates)}")
     ordered = composite_order(composite_alarms, set(names))
     states: dict[str, AlarmState] = {}
     transitions: list[Transition] = []
