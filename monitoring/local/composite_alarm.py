@@ -8,6 +8,7 @@ from datetime import datetime
 
 from monitoring.local.alarm_rule import ALARM, OK, atom_true, evaluate_rule, parse_rule, rule_children
 from monitoring.local.alarm_state import AlarmState, iso_time
+from monitoring.local.errors import AlarmError
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,7 @@ class CompositeAlarm:
 
     def __post_init__(self) -> None:
         if not self.name or not self.name.isascii():
-            raise ValueError(f"Composite alarm {self.name!r}: the name must be non-empty ASCII")
+            raise AlarmError(f"Composite alarm {self.name!r}: the name must be non-empty ASCII")
         object.__setattr__(self, "tree", parse_rule(self.rule))
 
     @property
@@ -58,11 +59,11 @@ def composite_order(composites: Sequence[CompositeAlarm], known: set[str]) -> li
         if alarm in ordered:
             return
         if alarm.name in visiting:
-            raise ValueError(f"Composite alarm {alarm.name!r}: its AlarmRule refers back to itself (a cycle)")
+            raise AlarmError(f"Composite alarm {alarm.name!r}: its AlarmRule refers back to itself (a cycle)")
         visiting.add(alarm.name)
         for child in alarm.children:
             if child not in known:
-                raise ValueError(
+                raise AlarmError(
                     f"Composite alarm {alarm.name!r} refers to alarm {child!r}, which is not defined; "
                     f"defined alarms are: {', '.join(sorted(known))}"
                 )
