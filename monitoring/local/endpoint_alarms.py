@@ -23,6 +23,7 @@ from monitoring.local.alarm_names import (
     name_prefix,
 )
 from monitoring.local.composite_alarm import CompositeAlarm
+from monitoring.local.errors import AlarmError
 from monitoring.local.metric_alarm import COMPARISONS, MetricAlarm
 
 MODEL_METRICS_NAMESPACE = "aws/sagemaker/Endpoints/model-metrics"
@@ -60,7 +61,7 @@ def feature_drift_alarms(
         for feature, threshold in thresholds.items()
     ]
     if not alarms:
-        raise ValueError("feature_drift_alarms: no features given (expected {feature: drift threshold})")
+        raise AlarmError("feature_drift_alarms: no features given (expected {feature: drift threshold})")
     rule = " OR ".join(f'ALARM("{a.name}")' for a in alarms)
     return alarms, CompositeAlarm(drift_alarm_name(prefix), rule)
 
@@ -69,7 +70,7 @@ def constraint_thresholds(constraints: Mapping) -> dict[str, tuple[float, str]]:
     """``{metric: (threshold, comparison_operator)}`` of a model-quality constraints.json document."""
     sections = [key for key in CONSTRAINT_SECTIONS if isinstance(constraints.get(key), Mapping)]
     if not sections:
-        raise ValueError(
+        raise AlarmError(
             f"model-quality constraints: expected a {' or '.join(CONSTRAINT_SECTIONS)} section, "
             f"got keys {sorted(constraints)}"
         )
@@ -77,11 +78,11 @@ def constraint_thresholds(constraints: Mapping) -> dict[str, tuple[float, str]]:
     for metric, rule in constraints[sections[0]].items():
         where = f"model-quality constraints {sections[0]}.{metric}"
         if not isinstance(rule, Mapping) or rule.get("comparison_operator") not in COMPARISONS:
-            raise ValueError(f"{where}: needs a threshold and a comparison_operator in {', '.join(COMPARISONS)}")
+            raise AlarmError(f"{where}: needs a threshold and a comparison_operator in {', '.join(COMPARISONS)}")
         try:
             found[metric] = (float(rule["threshold"]), str(rule["comparison_operator"]))
         except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{where}: threshold must be a number, got {rule.get('threshold')!r}") from exc
+            raise AlarmError(f"{where}: threshold must be a number, got {rule.get('threshold')!r}") from exc
     return found
 
 
@@ -101,7 +102,7 @@ def model_quality_alarms(
     thresholds = constraint_thresholds(constraints)
     missing = [m for m in metrics if m not in thresholds]
     if missing or not metrics:
-        raise ValueError(
+        raise AlarmError(
             f"model-quality alarms: alarmed metric(s) {missing or list(metrics)} have no constraint; the live "
             f"version's constraints have {', '.join(sorted(thresholds)) or 'none'} "
             "(monitoring.model_quality.alarmed_metrics)"
