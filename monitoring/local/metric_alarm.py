@@ -26,6 +26,7 @@ from datetime import datetime, timedelta, timezone
 
 from monitoring.local.alarm_rule import ALARM, INSUFFICIENT_DATA, OK
 from monitoring.local.alarm_state import AlarmState, iso_time
+from monitoring.local.errors import AlarmError
 from monitoring.local.metrics_store import STATISTICS, MetricsStore, to_utc
 from monitoring.metrics import NAMESPACE
 
@@ -58,22 +59,22 @@ class MetricAlarm:
     def __post_init__(self) -> None:
         where = f"Metric alarm {self.name!r}"
         if not self.name or not self.name.isascii():
-            raise ValueError(f"{where}: the name must be non-empty ASCII")
+            raise AlarmError(f"{where}: the name must be non-empty ASCII")
         if self.comparison_operator not in COMPARISONS:
-            raise ValueError(f"{where}: comparison_operator must be one of {', '.join(COMPARISONS)}")
+            raise AlarmError(f"{where}: comparison_operator must be one of {', '.join(COMPARISONS)}")
         if self.statistic not in STATISTICS:
-            raise ValueError(f"{where}: statistic must be one of {', '.join(STATISTICS)}, got {self.statistic!r}")
+            raise AlarmError(f"{where}: statistic must be one of {', '.join(STATISTICS)}, got {self.statistic!r}")
         if self.treat_missing_data not in TREATMENTS:
-            raise ValueError(f"{where}: treat_missing_data must be one of {', '.join(TREATMENTS)}")
+            raise AlarmError(f"{where}: treat_missing_data must be one of {', '.join(TREATMENTS)}")
         if not isinstance(self.period, int) or self.period <= 0 or (self.period % 60 and self.period not in (10, 30)):
-            raise ValueError(f"{where}: period must be 10, 30 or a multiple of 60 seconds, got {self.period!r}")
+            raise AlarmError(f"{where}: period must be 10, 30 or a multiple of 60 seconds, got {self.period!r}")
         if not isinstance(self.evaluation_periods, int) or self.evaluation_periods < 1:
-            raise ValueError(f"{where}: evaluation_periods must be a positive integer, got {self.evaluation_periods!r}")
+            raise AlarmError(f"{where}: evaluation_periods must be a positive integer, got {self.evaluation_periods!r}")
         m = self.evaluation_periods if self.datapoints_to_alarm is None else self.datapoints_to_alarm
         if not isinstance(m, int) or not 1 <= m <= self.evaluation_periods:
-            raise ValueError(f"{where}: datapoints_to_alarm must be 1..{self.evaluation_periods}, got {m!r}")
+            raise AlarmError(f"{where}: datapoints_to_alarm must be 1..{self.evaluation_periods}, got {m!r}")
         if not isinstance(self.threshold, (int, float)) or not math.isfinite(self.threshold):
-            raise ValueError(f"{where}: threshold must be a finite number, got {self.threshold!r}")
+            raise AlarmError(f"{where}: threshold must be a finite number, got {self.threshold!r}")
         object.__setattr__(self, "datapoints_to_alarm", m)
         object.__setattr__(self, "dimensions", dict(self.dimensions))
 
