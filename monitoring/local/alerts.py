@@ -28,6 +28,7 @@ from monitoring.local.alert_message import (
     alert_from_transition,
     drifted_features,
 )
+from monitoring.local.errors import AlertError
 
 __all__ = [
     "Alert",
@@ -125,17 +126,17 @@ class WebhookSink:
 
     def __post_init__(self) -> None:
         if not isinstance(self.url, str) or not self.url.startswith(("http://", "https://")):
-            raise ValueError(f"Webhook url must start with http:// or https://, got {self.url!r}")
+            raise AlertError(f"Webhook url must start with http:// or https://, got {self.url!r}")
         numbers = (self.timeout, self.retries, self.backoff, self.max_backoff)
         if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in numbers) or not isinstance(
             self.retries, int
         ):
-            raise ValueError(
+            raise AlertError(
                 f"Webhook {self.url}: timeout, backoff and max_backoff must be numbers and retries an integer; "
                 f"got timeout={self.timeout!r}, retries={self.retries!r}, backoff={self.backoff!r}"
             )
         if self.timeout <= 0 or self.retries < 0 or self.backoff < 0:
-            raise ValueError(
+            raise AlertError(
                 f"Webhook {self.url}: timeout must be > 0, retries and backoff >= 0; "
                 f"got timeout={self.timeout}, retries={self.retries}, backoff={self.backoff}"
             )
