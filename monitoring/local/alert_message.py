@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from monitoring.local.alarm_state import Transition
+from monitoring.local.errors import AlertError
 
 
 @dataclass(frozen=True)
@@ -112,10 +113,10 @@ def drifted_features(summary: Mapping | str | Path) -> tuple[DriftedFeature, ...
         try:
             summary = json.loads(Path(summary).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise ValueError(f"Cannot read the analysis summary {source}: {exc}") from exc
+            raise AlertError(f"Cannot read the analysis summary {source}: {exc}") from exc
     entries = summary.get("drift", []) if isinstance(summary, Mapping) else None
     if not isinstance(entries, list):
-        raise ValueError(f"{source}: 'drift' must be a list of {{feature, distance, threshold, method}}")
+        raise AlertError(f"{source}: 'drift' must be a list of {{feature, distance, threshold, method}}")
     found = []
     for i, entry in enumerate(entries):
         try:
@@ -123,7 +124,7 @@ def drifted_features(summary: Mapping | str | Path) -> tuple[DriftedFeature, ...
                 str(entry["feature"]), float(entry["distance"]), float(entry["threshold"]), str(entry.get("method", ""))
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{source}: drift[{i}] needs feature, distance and threshold, got {entry!r}") from exc
+            raise AlertError(f"{source}: drift[{i}] needs feature, distance and threshold, got {entry!r}") from exc
         if feature.distance > feature.threshold:
             found.append(feature)
     return tuple(sorted(found, key=lambda f: -f.distance))
