@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 from pathlib import Path
 
+from monitoring.local.errors import ReportInputError, ReportInputNotFoundError
+
 Document = str | Path | Mapping
 CSS = """
 body{font-family:system-ui,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:24px;color:#222;background:#fafafa}
@@ -53,6 +55,6 @@ def read(document: Document, what: str) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise FileNotFoundError(f"Report input '{what}' not found: {path}") from exc
+        raise ReportInputNotFoundError(f"Report input '{what}' not found: {path}") from exc
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"Report input '{what}' ({path}) is not valid JSON: {exc}") from exc
+        raise ReportInputError(f"Report input '{what}' ({path}) is not valid JSON: {exc}") from exc
