@@ -17,6 +17,8 @@ from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from monitoring.local.errors import MetricsStoreError
+
 DB_FILE = "metrics.sqlite"
 STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 MAX_DATAPOINTS = 1440  # GetMetricStatistics' limit per call
@@ -51,9 +53,11 @@ def to_utc(value: datetime | str, where: str = "Timestamp") -> datetime:
         try:
             value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
         except ValueError as exc:
-            raise ValueError(f"{where}: expected an ISO-8601 time such as 2024-05-01T10:00:00Z, got {text!r}") from exc
+            raise MetricsStoreError(
+                f"{where}: expected an ISO-8601 time such as 2024-05-01T10:00:00Z, got {text!r}"
+            ) from exc
     if not isinstance(value, datetime):
-        raise ValueError(f"{where}: expected a datetime or an ISO-8601 string, got {value!r}")
+        raise MetricsStoreError(f"{where}: expected a datetime or an ISO-8601 string, got {value!r}")
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
@@ -73,19 +77,19 @@ def dimensions_key(
         pairs = []
         for i, dim in enumerate(dimensions):
             if not isinstance(dim, Mapping) or not isinstance(dim.get("Name"), str) or "Value" not in dim:
-                raise ValueError(f"{where}[{i}]: expected {{'Name': str, 'Value': str}}, got {dim!r}")
+                raise MetricsStoreError(f"{where}[{i}]: expected {{'Name': str, 'Value': str}}, got {dim!r}")
             pairs.append((dim["Name"], str(dim["Value"])))
     names = [name for name, _ in pairs]
     if len(set(names)) != len(names):
-        raise ValueError(f"{where}: dimension names must be unique, got {names}")
+        raise MetricsStoreError(f"{where}: dimension names must be unique, got {names}")
     if len(pairs) > 30:
-        raise ValueError(f"{where}: at most 30 dimensions, got {len(pairs)}")
+        raise MetricsStoreError(f"{where}: at most 30 dimensions, got {len(pairs)}")
     return json.dumps(sorted(pairs), separators=(",", ":"))
 
 
 def _number(value: object, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{where}: expected a finite number, got {value!r}")
+        raise MetricsStoreError(f"{where}: expected a finite number, got {value!r}")
     return float(value)
 
 
@@ -94,42 +98,54 @@ def datum_to_row(
 ) -> tuple[str, str, int, str, float, float, float, float]:
     """Validate one PutMetricData datum and reduce it to (name, dimensions, ms, unit, count, sum, min, max)."""
     if not isinstance(datum, Mapping):
-        raise ValueError(f"{where}: expected a PutMetricData datum (a mapping), got {type(datum).__name__}")
+        raise MetricsStoreError(f"{where}: expected a PutMetricData datum (a mapping), got {type(datum).__name__}")
     unknown = set(datum) - DATUM_KEYS
     if unknown:
-        raise ValueError(f"{where}: unknown field(s) {sorted(unknown)}; a datum has {sorted(DATUM_KEYS)}")
+        raise MetricsStoreError(f"{where}: unknown field(s) {sorted(unknown)}; a datum has {sorted(DATUM_KEYS)}")
     name = datum.get("MetricName")
     if not isinstance(name, str) or not name or len(name) > 255:
-        raise ValueError(f"{where}.MetricName: expected a non-empty string of at most 255 characters, got {name!r}")
+        raise MetricsStoreError(
+            f"{where}.MetricName: expected a non-empty string of at most 255 characters, got {name!r}"
+        )
     unit = datum.get("Unit", "None")
     if unit not in UNITS:
-        raise ValueError(f"{where}.Unit: expected a CloudWatch unit such as Count, Percent or None, got {unit!r}")
+        raise MetricsStoreError(
+            f"{where}.Unit: expected a CloudWatch unit such as Count, Percent or None, got {unit!r}"
+        )
     kinds = [key for key in ("Value", "StatisticValues", "Values") if key in datum]
     if len(kinds) != 1:
-        raise ValueError(f"{where}: expected exactly one of Value, StatisticValues or Values, got {kinds or 'none'}")
+        raise MetricsStoreError(
+            f"{where}: expected exactly one of Value, StatisticValues or Values, got {kinds or 'none'}"
+        )
     if "Value" in datum:
         value = _number(datum["Value"], f"{where}.Value")
         count, total, low, high = 1.0, value, value, value
     elif "StatisticValues" in datum:
         stats = datum["StatisticValues"]
         if not isinstance(stats, Mapping) or set(stats) != {"SampleCount", "Sum", "Minimum", "Maximum"}:
-            raise ValueError(f"{where}.StatisticValues: expected SampleCount, Sum, Minimum and Maximum, got {stats!r}")
+            raise MetricsStoreError(
+                f"{where}.StatisticValues: expected SampleCount, Sum, Minimum and Maximum, got {stats!r}"
+            )
         count, total, low, high = (
             _number(stats[key], f"{where}.StatisticValues.{key}")
             for key in ("SampleCount", "Sum", "Minimum", "Maximum")
         )
         if count <= 0 or low > high:
-            raise ValueError(f"{where}.StatisticValues: need SampleCount > 0 and Minimum <= Maximum, got {dict(stats)}")
+            raise MetricsStoreError(
+                f"{where}.StatisticValues: need SampleCount > 0 and Minimum <= Maximum, got {dict(stats)}"
+            )
     else:
         values = [_number(v, f"{where}.Values[{i}]") for i, v in enumerate(datum["Values"])]
         counts = [_number(c, f"{where}.Counts[{i}]") for i, c in enumerate(datum.get("Counts", [1.0] * len(values)))]
         if not values or len(counts) != len(values) or min(counts) <= 0:
-            raise ValueError(f"{where}: Values must be non-empty and Counts (if given) positive and as many as Values")
+            raise MetricsStoreError(
+                f"{where}: Values must be non-empty and Counts (if given) positive and as many as Values"
+            )
         count = sum(counts)
         total = sum(v * c for v, c in zip(values, counts, strict=True))
         low, high = min(values), max(values)
     if datum.get("StorageResolution", 60) not in (1, 60):
-        raise ValueError(f"{where}.StorageResolution: expected 1 or 60, got {datum['StorageResolution']!r}")
+        raise MetricsStoreError(f"{where}.StorageResolution: expected 1 or 60, got {datum['StorageResolution']!r}")
     stamp = to_utc(datum["Timestamp"], f"{where}.Timestamp") if "Timestamp" in datum else received
     dims = dimensions_key(datum.get("Dimensions"), f"{where}.Dimensions")
     return name, dims, _millis(stamp), unit, count, total, low, high
@@ -137,9 +153,9 @@ def datum_to_row(
 
 def _check_period(period_seconds: int) -> int:
     if isinstance(period_seconds, bool) or not isinstance(period_seconds, int) or period_seconds <= 0:
-        raise ValueError(f"period_seconds: expected a positive integer, got {period_seconds!r}")
+        raise MetricsStoreError(f"period_seconds: expected a positive integer, got {period_seconds!r}")
     if period_seconds not in HIGH_RESOLUTION_PERIODS and period_seconds % 60:
-        raise ValueError(
+        raise MetricsStoreError(
             f"period_seconds: expected 1, 5, 10, 30 or a multiple of 60 (as CloudWatch), got {period_seconds}"
         )
     return period_seconds
@@ -164,7 +180,9 @@ class MetricsStore:
     def put_metric_data(self, namespace: str, data: Iterable[Mapping]) -> int:
         """Store PutMetricData data (all or nothing); returns how many data were stored."""
         if not isinstance(namespace, str) or not namespace or len(namespace) > 255:
-            raise ValueError(f"Namespace: expected a non-empty string of at most 255 characters, got {namespace!r}")
+            raise MetricsStoreError(
+                f"Namespace: expected a non-empty string of at most 255 characters, got {namespace!r}"
+            )
         received = to_utc(self._clock(), "clock")
         rows = [(namespace, *datum_to_row(d, f"MetricData[{i}]", received)) for i, d in enumerate(data)]
         with closing(self._connect()) as conn, conn:
@@ -190,14 +208,14 @@ class MetricsStore:
         wanted = [statistic] if isinstance(statistic, str) else list(statistic)
         bad = [s for s in wanted if s not in STATISTICS]
         if not wanted or bad:
-            raise ValueError(f"statistic: expected one or more of {', '.join(STATISTICS)}, got {statistic!r}")
+            raise MetricsStoreError(f"statistic: expected one or more of {', '.join(STATISTICS)}, got {statistic!r}")
         period = _check_period(period_seconds)
         begin, finish = to_utc(start, "start"), to_utc(end, "end")
         if finish <= begin:
-            raise ValueError(f"end ({finish.isoformat()}) must be after start ({begin.isoformat()})")
+            raise MetricsStoreError(f"end ({finish.isoformat()}) must be after start ({begin.isoformat()})")
         periods = math.ceil((finish - begin).total_seconds() / period)
         if periods > MAX_DATAPOINTS:
-            raise ValueError(
+            raise MetricsStoreError(
                 f"[start, end) at period {period} s spans {periods} periods; at most {MAX_DATAPOINTS} per request"
             )
         query = (
