@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from inference.errors import CaptureSettingsError
+
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
@@ -60,9 +62,9 @@ class CaptureSettings:
 
     def __post_init__(self) -> None:
         if not 0 <= self.sampling_percentage <= 100:
-            raise ValueError(f"sampling_percentage must be from 0 to 100, got {self.sampling_percentage!r}")
+            raise CaptureSettingsError(f"sampling_percentage must be from 0 to 100, got {self.sampling_percentage!r}")
         if not self.destination.startswith("s3://"):
-            raise ValueError(f"capture destination must be an s3:// URI, got {self.destination!r}")
+            raise CaptureSettingsError(f"capture destination must be an s3:// URI, got {self.destination!r}")
 
     def to_json(self) -> dict:
         """The settings as a JSON-ready dict (the deploy state keeps them)."""
@@ -90,7 +92,7 @@ class CaptureSettings:
                 destination=str(data["destination"]),
             )
         except (KeyError, TypeError) as exc:
-            raise ValueError(f"{where}: missing or malformed field {exc}") from exc
+            raise CaptureSettingsError(f"{where}: missing or malformed field {exc}") from exc
 
 
 def _media_types(values: Sequence[str]) -> frozenset[str]:
