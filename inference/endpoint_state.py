@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inference.capture import CaptureSettings
+from inference.errors import EndpointStateError
 
 FORMAT = "mlops-endpoint/v1"
 
@@ -62,7 +63,7 @@ class EndpointState:
         """Parse a state file's content; ValueError naming the file and field when it is not one."""
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             found = data.get("format") if isinstance(data, dict) else type(data).__name__
-            raise ValueError(f"{where}: not an endpoint state file (format must be {FORMAT!r}, got {found!r})")
+            raise EndpointStateError(f"{where}: not an endpoint state file (format must be {FORMAT!r}, got {found!r})")
         try:
             return cls(
                 endpoint=str(data["endpoint"]),
@@ -76,7 +77,7 @@ class EndpointState:
                 environment={str(k): str(v) for k, v in (data.get("environment") or {}).items()},
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{where}: missing or malformed field {exc}") from exc
+            raise EndpointStateError(f"{where}: missing or malformed field {exc}") from exc
 
 
 def endpoints_dir(state_dir: Path) -> Path:
@@ -103,7 +104,7 @@ def read_state(state_dir: Path, endpoint: str) -> EndpointState | None:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc}); redeploy with mlops deploy --force") from exc
+        raise EndpointStateError(f"{path}: not valid JSON ({exc}); redeploy with mlops deploy --force") from exc
     return EndpointState.from_json(data, str(path))
 
 
