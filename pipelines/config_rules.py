@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Literal, get_args
 
+from monitoring.model_quality_constraints import CONSTRAINED
 from pipelines.config_values import Problem, check
 from training.hyperparameters import TrainingError, parse_hyperparameters
 
@@ -90,12 +91,18 @@ def sagemaker_rules(sagemaker: SageMakerConfig) -> SageMakerConfig:
 
 
 def config_rules(config: Config) -> Config:
-    """The gate metric and the objective fit the problem type; derived names are names AWS accepts."""
+    """The gate metric, the alarmed model-quality metrics and the objective fit the problem type; derived names are
+    names AWS accepts."""
     problems = []
     problem_type = config.data.problem_type
     metrics = METRICS[problem_type]
     if config.gate.metric not in metrics:
         problems.append(Problem("gate.metric", f"one of {', '.join(metrics)} for {problem_type}", config.gate.metric))
+    alarmable = CONSTRAINED[problem_type]  # the metrics a model-quality baseline constrains for this problem type
+    for index, metric in enumerate(config.monitoring.model_quality.alarmed_metrics):
+        if metric not in alarmable:
+            expected = f"a model-quality metric of {problem_type} ({', '.join(alarmable)})"
+            problems.append(Problem(f"monitoring.model_quality.alarmed_metrics.{index}", expected, metric))
     prefix, objective = OBJECTIVE_PREFIX[problem_type]
     if not config.training.objective.startswith(prefix):
         expected = f"{objective} for {'binary classification' if problem_type == 'binary' else problem_type}"
