@@ -129,10 +129,11 @@ def _merge(env: MonitorEnvironment, endpoint: str, variant: str, window: CheckWi
     capture = local_path(f"{config.capture_destination.rstrip('/')}/{endpoint}/{variant}", state)
     labels = local_path(config.ground_truth_destination, state)
     # hour folders overlapping [start, end]: the end is inclusive, as the merge's inferenceTime filter
-    captured = capture_files(capture, window.capture_start, window.capture_end + timedelta(microseconds=1))
+    end = window.capture_end + timedelta(microseconds=1)
+    captured = capture_files(capture, window.capture_start, end) if capture.is_dir() else []  # no call yet: none
     truth = ground_truth_files(labels, window.labels_start, window.labels_end) if labels.is_dir() else []
     return merge_capture_with_ground_truth(
-        captured if capture.is_dir() else [],
+        captured,
         truth,
         problem_type=config.data.problem_type,
         inference_attribute=quality.inference_attribute,

@@ -1,0 +1,175 @@
+"""A served model version with data-quality and model-quality baselines, traffic with inference ids and ground
+truth, built in a temporary state directory with the project's own functions (registry, object store, capture
+writer, ground-truth writer, both baseline jobs) instead of a pipeline run."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+
+from inference.capture import CaptureWriter
+from inference.endpoint_state import EndpointState, write_state
+from monitoring.analyzer import run_baseline
+from monitoring.ground_truth import ground_truth_key, ground_truth_lines, write_whole
+from monitoring.model_quality_job import run_model_quality_baseline
+from pipelines.build import config_from_kwargs, local_config
+from pipelines.config import Config
+from pipelines.deploy.local import capture_settings
+from pipelines.monitor.loop import MonitorEnvironment
+from pipelines.objectstore import local_path
+from pipelines.registry.sqlite import SQLiteRegistry
+from tests.conftest import ABALONE, ROOT
+
+CONFIG = str(ROOT / "mlops.yaml")
+ENDPOINT = "abalone-endpoint"
+VARIANT = "AllTraffic"
+BASELINES = "s3://mlops-local/abalone-pipeline/executions/exec-1"
+T = datetime(2026, 11, 25, 12, tzinfo=timezone.utc)  # a check's time: capture [T-1D, T-1H], labels [T-1D, T]
+
+
+def abalone_rows() -> list[dict[str, str]]:
+    with open(ABALONE, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+ROWS = abalone_rows()
+FEATURES = [name for name in ROWS[0] if name != "rings"]
+
+
+class Clock:
+    """A settable clock for the monitor, the capture writer and alarms."""
+
+    def __init__(self, moment: datetime) -> None:
+        self.moment = moment
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+    def advance(self, seconds: float) -> None:
+        self.moment += timedelta(seconds=seconds)
+
+
+@dataclass
+class Served:
+    """The state directory, its configuration and monitor environment, and what retraining was asked to start."""
+
+    state: Path
+    config: Config
+    clock: Clock
+    env: MonitorEnvironment
+    started: list[str] = field(default_factory=list)
+
+    def traffic(
+        self, start: datetime, rows: list[dict], predictions: np.ndarray, prefix: str, scale: float = 1.0
+    ) -> list[str]:
+        """Invocations at ``start`` + 10 s each, through the endpoint's capture writer, with inference ids
+        ``<prefix>-<i>``; ``scale`` multiplies the numeric features (drifted inputs). Returns the ids."""
+        moment = [start]
+        writer = CaptureWriter(
+            capture_settings(self.config),
+            local_path(self.config.capture_destination, self.state),
+            ENDPOINT,
+            VARIANT,
+            clock=lambda: moment[0].timestamp(),
+        )
+        ids = []
+        for i, (row, prediction) in enumerate(zip(rows, predictions, strict=True)):
+            moment[0] = start + timedelta(seconds=10 * i)
+            values = [row[f] if f == "sex" else f"{float(row[f]) * scale:.4f}" for f in FEATURES]
+            ids.append(f"{prefix}-{i}")
+            writer.capture(",".join(values).encode(), "text/csv", f"{prediction:.4f}".encode(), "text/csv", ids[-1])
+        writer.close()
+        return ids
+
+    def labels(self, ingested: datetime, ids: list[str], labels: list[float]) -> Path:
+        """Ground truth for ``ids``, written whole under the hour folder of ``ingested``."""
+        key = ground_truth_key(self.config.ground_truth_destination, ingested)
+        body = ground_truth_lines((i, f"{label:g}") for i, label in zip(ids, labels, strict=True))
+        return write_whole(local_path(key, self.state), body)
+
+    def retraining_data(self, name: str = "snapshot.csv") -> Path:
+        path = local_path(self.config.retrain_data_uri, self.state) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(ABALONE.read_text())
+        return path
+
+
+def configured(**model_quality) -> Config:
+    """The bundled configuration (local), with some ``monitoring.model_quality`` settings replaced."""
+    config = local_config(config_from_kwargs({"config": CONFIG}))
+    values = dataclasses.asdict(config.monitoring.model_quality)
+    values.update(model_quality)
+    return config.with_overrides(monitoring={"model_quality": values})
+
+
+def _model_quality_baseline(state: Path, tmp_path: Path) -> str:
+    """The model-quality baseline of predictions that miss the rings by about 1: rmse ~1, threshold with margin."""
+    rng = np.random.default_rng(7)
+    data = tmp_path / "predictions.csv"
+    with open(data, "w") as handle:
+        handle.write("label,prediction\n")
+        for row in ROWS[:500]:
+            rings = float(row["rings"])
+            handle.write(f"{rings},{rings + rng.normal(0, 1):.4f}\n")
+    folder = local_path(f"{BASELINES}/model-quality", state)
+    run_model_quality_baseline(
+        data, folder, problem_type="regression", ground_truth_attribute="label", inference_attribute="prediction",
+        margin=0.2,
+    )  # fmt: skip
+    return f"{BASELINES}/model-quality"
+
+
+def serve(tmp_path: Path, config: Config | None = None, clock: Clock | None = None) -> Served:
+    """A registered, approved and deployed version with both baselines; nothing captured yet."""
+    state = tmp_path / "state"
+    config = config or configured(min_pairs=20)
+    run_baseline(ABALONE, local_path(f"{BASELINES}/baseline", state))
+    quality = _model_quality_baseline(state, tmp_path)
+
+    def files(prefix: str) -> dict:
+        return {
+            "Statistics": {"ContentType": "application/json", "S3Uri": f"{prefix}/statistics.json"},
+            "Constraints": {"ContentType": "application/json", "S3Uri": f"{prefix}/constraints.json"},
+        }
+
+    request = {
+        "ModelPackageGroupName": "abalone",
+        "InferenceSpecification": {"Containers": [{"ModelDataUrl": "s3://mlops-local/model.tar.gz"}]},
+        "ModelMetrics": {"ModelQuality": files(quality)},
+        "DriftCheckBaselines": {"ModelDataQuality": files(f"{BASELINES}/baseline"), "ModelQuality": files(quality)},
+    }
+    registry = SQLiteRegistry(state / "registry.db")
+    version = registry.register(request)
+    if (
+        "model_constraints" not in version.drift_baselines
+    ):  # TEMPORARY until the registry keeps DriftCheckBaselines.ModelQuality
+        import json
+        import sqlite3
+
+        with sqlite3.connect(state / "registry.db") as conn:
+            (body,) = conn.execute("SELECT body FROM versions WHERE version = ?", (version.version,)).fetchone()
+            fields = json.loads(body)
+            fields["drift_baselines"]["model_constraints"] = f"{quality}/constraints.json"
+            conn.execute("UPDATE versions SET body = ? WHERE version = ?", (json.dumps(fields), version.version))
+    registry.set_status("abalone", version.version, "Approved", by="test", note="serve")
+    deployed = EndpointState(ENDPOINT, "abalone", version.version, "arn", "s3://mlops-local/model.tar.gz", VARIANT,
+                             "2026-11-24T00:00:00Z", capture_settings(config), {})  # fmt: skip
+    write_state(state, deployed)
+    clock = clock or Clock(T)
+    served = Served(state, config, clock, MonitorEnvironment(config, state, clock))
+
+    def start(data_uri: str) -> tuple[str, str]:
+        served.started.append(data_uri)
+        return f"retrain-{len(served.started)}", "Succeeded"
+
+    served.env.start_retraining = start
+    return served
+
+
+def rings(rows: list[dict]) -> np.ndarray:
+    return np.array([float(r["rings"]) for r in rows])
