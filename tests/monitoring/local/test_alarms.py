@@ -21,6 +21,7 @@ from monitoring.local.alarms import (
     evaluate_datapoints,
     evaluate_rule,
     feature_drift_alarms,
+    model_quality_alarms,
     parse_rule,
 )
 from monitoring.local.metrics_store import MetricsStore
@@ -306,3 +307,53 @@ def test_composites_of_composites_evaluate_in_dependency_order(tmp_path):
     result = evaluate_alarms([a], [outer, inner], metrics, store, clock=lambda: NOW)
     assert [t.alarm_name for t in result.transitions] == ["a", "inner", "outer"]
     assert result.states["outer"].value == ALARM
+
+
+def test_model_quality_alarms_take_threshold_and_operator_from_the_reference_constraints(tmp_path):
+    from monitoring.local.alarm_names import metric_alarm_name, model_quality_alarm_name
+    from monitoring.local.endpoint_alarms import MODEL_METRICS_NAMESPACE
+    from tests.conftest import REFERENCE
+
+    constraints = json.loads(
+        (REFERENCE / "model-quality" / "regression-baseline" / "good_cases_constraints.json").read_text()
+    )
+    alarms, composite = model_quality_alarms(
+        constraints, ["rmse", "r2"], "Abalone-EP", "hourly-model-quality", evaluation_periods=3, datapoints_to_alarm=2
+    )
+    rmse, r2 = alarms
+    assert (rmse.name, rmse.metric_name, rmse.threshold) == (
+        "abalone-ep-model-quality-rmse",
+        "rmse",
+        0.5776238707827177,
+    )
+    assert (rmse.comparison_operator, rmse.statistic) == ("GreaterThanThreshold", "Maximum")
+    assert (r2.comparison_operator, r2.statistic, r2.threshold) == ("LessThanThreshold", "Minimum", -3.208758170289026)
+    assert rmse.namespace == MODEL_METRICS_NAMESPACE == "aws/sagemaker/Endpoints/model-metrics"
+    assert rmse.dimensions == {"Endpoint": "Abalone-EP", "MonitoringSchedule": "hourly-model-quality"}
+    assert (rmse.evaluation_periods, rmse.datapoints_to_alarm) == (3, 2)
+    assert composite.name == model_quality_alarm_name("abalone-ep") == "abalone-ep-model-quality"
+    assert composite.children == [metric_alarm_name("abalone-ep", "rmse"), "abalone-ep-model-quality-r2"]
+    # two of three hours worse than the threshold: ALARM, as CloudWatch would
+    metrics, store = MetricsStore(tmp_path), AlarmStore(tmp_path)
+    for hours, value in ((2, 0.9), (1, 0.5), (0, 0.8)):
+        datum = {"MetricName": "rmse", "Dimensions": [{"Name": k, "Value": v} for k, v in rmse.dimensions.items()]}
+        metrics.put_metric_data(
+            MODEL_METRICS_NAMESPACE, [{**datum, "Timestamp": NOW - timedelta(hours=hours), "Value": value}]
+        )
+    result = evaluate_alarms(
+        [rmse], [CompositeAlarm(composite.name, f'ALARM("{rmse.name}")')], metrics, store, lambda: NOW
+    )
+    assert result.states[rmse.name].value == ALARM and result.states[composite.name].value == ALARM
+
+
+def test_model_quality_alarms_name_what_is_missing():
+    constraints = {"regression_constraints": {"mae": {"threshold": 1.0, "comparison_operator": "GreaterThanThreshold"}}}
+    with pytest.raises(ValueError, match=r"alarmed metric\(s\) \['rmse'\] have no constraint; .* have mae"):
+        model_quality_alarms(constraints, ["rmse"], "ep", "s")
+    with pytest.raises(ValueError, match="expected a regression_constraints or binary_classification_constraints"):
+        model_quality_alarms({"version": 0.0}, ["rmse"], "ep", "s")
+    bad = {
+        "binary_classification_constraints": {"auc": {"threshold": "high", "comparison_operator": "LessThanThreshold"}}
+    }
+    with pytest.raises(ValueError, match=r"binary_classification_constraints\.auc: threshold must be a number"):
+        model_quality_alarms(bad, ["auc"], "ep", "s")

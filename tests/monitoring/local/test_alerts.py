@@ -270,3 +270,24 @@ def test_alert_from_a_transition_and_a_real_analysis_summary(tmp_path):
         drifted_features({"drift": [{"feature": "x"}]})
     with pytest.raises(ValueError, match="Cannot read the analysis summary"):
         drifted_features(tmp_path / "missing.json")
+
+
+def test_a_model_quality_alert_says_model_quality_with_metrics_against_thresholds():
+    from monitoring.local.alerts import QualityMetric
+
+    transition = Transition("abalone-ep-model-quality", "OK", "ALARM", "Alarm rule is TRUE", {}, WHEN)
+    metrics = [
+        QualityMetric("rmse", 3.4123, 2.5, "GreaterThanThreshold"),
+        QualityMetric("r2", 0.61, 0.5, "LessThanThreshold"),
+    ]
+    alert = alert_from_transition(transition, "abalone-ep", "abalone/3", report="r", model_quality=metrics)
+    assert alert.summary == (
+        "abalone-ep-model-quality is ALARM (was OK) on endpoint abalone-ep, model version abalone/3; "
+        "model quality: rmse 3.412 > 2.5, r2 0.61 within 0.5; report: r"
+    )
+    body = alert.to_json()["model_quality"]
+    assert [(m["name"], m["breached"]) for m in body] == [("rmse", True), ("r2", False)]
+    assert QualityMetric("auc", 0.7, 0.7, "LessThanOrEqualToThreshold").breached
+    empty = alert_from_transition(transition, "abalone-ep", "abalone/3", model_quality=[])
+    assert "model quality: no metrics in this check" in empty.summary
+    assert ALERT.to_json()["model_quality"] is None and "model quality" not in ALERT.summary
