@@ -17,7 +17,8 @@ from moto.sagemakerruntime.models import sagemakerruntime_backends
 
 from pipelines.build import config_from_kwargs
 from pipelines.deploy.local import DeployError
-from pipelines.deploy.sagemaker import Clients, SageMakerDeployer, WaitPolicy, _name, data_capture_config
+from pipelines.deploy.sagemaker import Clients, SageMakerDeployer, WaitPolicy, data_capture_config
+from pipelines.deploy.sagemaker_requests import resource_name as _name
 from pipelines.deploy.smoke import row_from_statistics
 from pipelines.registry.sagemaker import SageMakerRegistry
 from tests.conftest import ROOT
