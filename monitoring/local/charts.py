@@ -174,10 +174,16 @@ def line_chart(
 
 
 def _y_range(values: Sequence[float]) -> tuple[float, float]:
-    """A y range holding every value with a tenth of their span (or of their size) as padding."""
+    """A y range holding every value with some padding, in four steps of 1, 2, 2.5 or 5 times a power of 10."""
     lo, hi = min(values), max(values)
     pad = (hi - lo) * 0.1 or abs(hi) * 0.1 or 1.0
-    return lo - pad, hi + pad
+    lo, hi = lo - pad, hi + pad
+    step = nice_top(hi - lo) / 4
+    start = math.floor(lo / step) * step
+    while start + 4 * step < hi:  # flooring the start may leave the top short: a step up
+        step = nice_top(hi - start) / 4
+        start = math.floor(lo / step) * step
+    return start, start + 4 * step
 
 
 def metric_chart(
