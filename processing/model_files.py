@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np
 import xgboost as xgb
 
+from mlops_errors import MlopsError
+
 MODEL_FILES = ("xgboost-model.json", "xgboost-model.ubj")
 
 
-class EvaluationError(ValueError):
+class EvaluationError(MlopsError, ValueError):
     """The model or the test data is not what the step expects."""
 
 
