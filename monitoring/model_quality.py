@@ -29,7 +29,9 @@ probabilities when given, else the predicted labels:
   f0_5_... = 0.2941, f2_... = 0.625 (always predicting 0 would give accuracy 0.75 and every F score 0).
 Degenerate inputs give defined values, never an exception or a warning: zero divisions give 0 (above); ``auc`` and
 the ROC curve need both classes, ``au_prc`` and the PR curve need a positive label, otherwise the value is "NaN" and
-the curve empty; r2 needs two records.
+the curve empty; r2 needs two records. No real container output exists for binary figures (the reference binary file
+is a 4-item stand-in whose curves do not even match its confusion matrix): they follow these definitions and match
+the stand-in's field names and best-constant figures, not verified against container output.
 
 Standard deviations: see ``monitoring.subsample`` (at least 200 records, 5 hashed 80% subsamples, else "NaN").
 
