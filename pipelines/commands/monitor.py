@@ -329,14 +329,21 @@ def _report(args) -> int:
     executions = log.all()
     chosen = (log.get(args.execution) if args.execution else executions[-1]) if executions else None
     if chosen is not None and chosen.kind == "model-quality":  # metrics against thresholds; NoData says so
-        from pipelines.monitor.report import model_quality_lines
+        from pipelines.monitor.report import model_quality_report
 
-        print("\n".join(model_quality_lines(chosen)))
+        lines, html = model_quality_report(config, state, chosen)
+        print("\n".join(lines))
         print(f"Files: {local_path(chosen.report_uri, state)}")
+        if html is not None:
+            print(f"Report (data and model quality): {html}")
         return 0
     if chosen is not None and chosen.status == NO_DATA:  # nothing was analyzed: not an error, nothing to report
         print(f"Execution {chosen.execution_id} is {NO_DATA}: {chosen.message}. No report: there was nothing to check.")
-        with_results = [e for e in executions if e.status not in (NO_DATA, FAILED) and e.endpoint == chosen.endpoint]
+        with_results = [
+            e
+            for e in executions
+            if e.status not in (NO_DATA, FAILED) and e.endpoint == chosen.endpoint and e.kind != "model-quality"
+        ]
         if with_results:
             latest = with_results[-1]
             again = _again(args, "report", latest.execution_id)

@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.config import Config
-from pipelines.monitor.executions import FAILED, MODEL_QUALITY, ExecutionLog, MonitorError, MonitoringExecution
+from pipelines.monitor.executions import (
+    FAILED,
+    MODEL_QUALITY,
+    NO_DATA,
+    ExecutionLog,
+    MonitorError,
+    MonitoringExecution,
+)
 from pipelines.monitor.loop import ON_DEMAND, MonitorEnvironment, after_failure, report_prefix
 from pipelines.objectstore import local_path
 
@@ -188,6 +195,10 @@ def check_model_quality(
         )
         report_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(constraints_path, report_dir / "constraints.json")  # Model Monitor's report layout
+        if result.status != NO_DATA and config.data.problem_type == "regression":
+            from monitoring.local.residuals import write_residuals  # for the HTML report's residual histogram
+
+            write_residuals(report_dir, merged.pairs.labels, merged.pairs.predictions)
     except Exception as exc:  # a failing check is recorded, and the schedule goes on
         log.error("model-quality check of %s at %s failed: %s", endpoint, window.at, exc)
         failed = MonitoringExecution(

@@ -10,6 +10,7 @@ import shlex
 from pathlib import Path
 
 from monitoring.local.html_report import write_report
+from monitoring.local.residuals import read_residuals
 from pipelines.config import Config
 from pipelines.invocation import command
 from pipelines.monitor.executions import (
@@ -29,15 +30,22 @@ REPORT_FILE = "report.html"
 
 
 def select_execution(state_dir: Path, execution_id: str | None = None) -> MonitoringExecution:
-    """The execution to report on: ``execution_id``, else the latest; it must have produced check results."""
+    """The execution to report on: ``execution_id``, else the latest data-quality one; it must have produced check
+    results."""
     log = ExecutionLog(state_dir)
     executions = log.all()
     if not executions:
         first = command("monitor", "run", "--state-dir", shlex.quote(str(state_dir)))
         raise MonitorError(f"No monitoring executions under {state_dir}: run `{first}` first")
-    execution = log.get(execution_id) if execution_id else executions[-1]
+    data_quality = [e for e in executions if e.kind != MODEL_QUALITY]
+    if not execution_id and not data_quality:
+        raise MonitorError(f"No data-quality executions under {state_dir} to report on")
+    execution = log.get(execution_id) if execution_id else data_quality[-1]
     if execution.kind == MODEL_QUALITY:
-        raise MonitorError(f"Execution {execution.execution_id} is a model-quality check: see model_quality_lines")
+        raise MonitorError(
+            f"Execution {execution.execution_id} is a model-quality check: its metrics are in the model-quality "
+            "section of the report of a data-quality check of the same endpoint"
+        )
     if execution.status in (FAILED, NO_DATA):
         raise MonitorError(f"Execution {execution.execution_id} is {execution.status}: {execution.message}")
     return execution
@@ -53,7 +61,8 @@ def drift_history(state_dir: Path, endpoint: str, limit: int = HISTORY) -> list[
 def write_execution_report(
     config: Config, state_dir: Path, execution_id: str | None = None, output: Path | None = None
 ) -> Path:
-    """Write the report of ``execution_id`` (default: the latest execution) and return its path.
+    """Write the report of ``execution_id`` (default: the latest execution) and return its path; it carries the
+    endpoint's model-quality section (``model_quality_history``) when there are model-quality checks.
 
     ``output`` defaults to ``report.html`` beside the execution's check files (its ``report_uri``)."""
     execution = select_execution(state_dir, execution_id)
@@ -61,8 +70,13 @@ def write_execution_report(
     version = open_registry("local", config, state_dir).get(*parse_reference(execution.model_version))
     if "statistics" not in version.drift_baselines:
         raise MonitorError(f"{version.reference} has no drift-check baseline statistics to compare with")
+    quality = model_quality_history(state_dir, execution.endpoint)
+    with_metrics = [q for q in quality if q["statistics"]]
+    residuals = read_residuals(local_path(with_metrics[-1]["report_uri"], state_dir)) if with_metrics else None
     return write_report(
         Path(output) if output else folder / REPORT_FILE,
+        model_quality=quality,
+        residuals=residuals,
         baseline_statistics=local_path(version.drift_baselines["statistics"], state_dir),
         current_statistics=folder / "statistics.json",
         violations=folder / "constraint_violations.json",
@@ -154,3 +168,20 @@ def model_quality_lines(execution: MonitoringExecution) -> list[str]:
         flag = "VIOLATION" if name in violated else "ok"
         lines.append(f"  {name:<10} {shown:>12}  violated when {sign} {rule['threshold']:.6g}  {flag}")
     return lines
+
+
+def model_quality_report(
+    config: Config, state_dir: Path, execution: MonitoringExecution
+) -> tuple[list[str], Path | None]:
+    """What ``mlops monitor report`` shows for a model-quality execution: its lines (``model_quality_lines``) and
+    the HTML report of the endpoint's latest data-quality check with results, whose model-quality section has
+    every model-quality check (None when there is no such check yet)."""
+    lines = model_quality_lines(execution)
+    checked = [
+        e
+        for e in ExecutionLog(state_dir).all(execution.endpoint)
+        if e.kind != MODEL_QUALITY and e.status not in (FAILED, NO_DATA)
+    ]
+    if not checked:
+        return lines, None
+    return lines, write_execution_report(config, state_dir, checked[-1].execution_id)

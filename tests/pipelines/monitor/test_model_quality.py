@@ -3,6 +3,7 @@ alarms, alerts, and retraining shared with drift (state built by model_quality_s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime, timedelta, timezone
 
@@ -33,7 +34,7 @@ from pipelines.monitor.model_quality import (
 from pipelines.monitor.report import model_quality_history, model_quality_lines
 from pipelines.monitor.retrain import COOLDOWN, STARTED, DecisionLog
 from pipelines.objectstore import local_path
-from tests.pipelines.monitor.model_quality_state import ENDPOINT, ROWS, T, configured, rings, serve
+from tests.pipelines.monitor.model_quality_state import BASELINES, ENDPOINT, ROWS, T, configured, rings, serve
 
 HOUR = timedelta(hours=1)
 
@@ -124,18 +125,37 @@ def test_below_min_pairs_is_no_data_without_metrics(tmp_path):
     assert "NoData" in lines and "no metric was published" in lines
 
 
-def test_version_without_model_quality_baseline_is_a_recorded_failure(tmp_path):
-    served = serve(tmp_path, configured(alarmed_metrics=("rmse", "auc")))
+def test_checks_that_cannot_run_are_recorded_failures_naming_why(tmp_path):
+    served = serve(tmp_path)
+    constraints = local_path(f"{BASELINES}/model-quality/constraints.json", served.state)
+    document = json.loads(constraints.read_text())
+    del document["regression_constraints"]["rmse"]
+    constraints.write_text(json.dumps(document))
     execution = check_model_quality(served.env, ENDPOINT, window_at(served.config, T))
-    assert (
-        execution.status == FAILED
-        and "'auc'" in execution.message
-        and "regression_constraints" not in execution.message
-    )
-    assert "rmse" in execution.message  # names what the constraints have
+    assert execution.status == FAILED and "alarmed metric(s) ['rmse'] have no constraint" in execution.message
     assert _alerts(served)[-1]["new_state"] == "FAILED"
+    constraints.write_text("{not json")
+    broken = check_model_quality(served.env, ENDPOINT, window_at(served.config, T))
+    assert broken.status == FAILED and "cannot read its model-quality constraints" in broken.message
     nowhere = check_model_quality(served.env, "nowhere", window_at(served.config, T))
     assert nowhere.status == FAILED and "has no deployed model version" in nowhere.message
+
+
+def test_a_version_registered_without_a_model_quality_baseline_fails_its_check(tmp_path):
+    from inference.endpoint_state import read_state, write_state
+    from pipelines.registry.sqlite import SQLiteRegistry
+
+    served = serve(tmp_path)
+    request = {
+        "ModelPackageGroupName": "abalone",
+        "InferenceSpecification": {"Containers": [{"ModelDataUrl": "s3://mlops-local/model.tar.gz"}]},
+    }
+    version = SQLiteRegistry(served.state / "registry.db").register(request)
+    deployed = read_state(served.state, ENDPOINT)
+    write_state(served.state, dataclasses.replace(deployed, version=version.version))
+    execution = check_model_quality(served.env, ENDPOINT, window_at(served.config, T))
+    assert execution.status == FAILED and execution.model_version == "abalone/2"
+    assert "abalone/2 has no model-quality baseline" in execution.message
 
 
 def _worse(served, at):

@@ -12,6 +12,7 @@ from pipelines.cli import main
 from pipelines.cron import Cron
 from pipelines.monitor.executions import DATA_QUALITY, MODEL_QUALITY, ExecutionLog
 from pipelines.monitor.schedule import run_schedule
+from pipelines.objectstore import local_path
 from tests.pipelines.monitor.model_quality_state import CONFIG, ENDPOINT, ROWS, T, configured, rings, serve
 
 HOUR = timedelta(hours=1)
@@ -78,3 +79,25 @@ def test_model_quality_disabled_is_a_clear_error(tmp_path, capsys):
     argv = ["monitor", "run", "--kind", "model-quality", "--config", str(config), "--state-dir", str(tmp_path / "s")]
     assert main(argv) == 2
     assert "monitoring.model_quality.enabled: false" in capsys.readouterr().err
+
+
+def test_the_html_report_carries_the_model_quality_section(tmp_path, capsys):
+    from pipelines.monitor.loop import check_window
+    from pipelines.monitor.model_quality import check_model_quality, window_at
+
+    served = serve(tmp_path)
+    rows = ROWS[:60]
+    ids = served.traffic(T - 3 * HOUR, rows, rings(rows) + np.random.default_rng(5).normal(0, 1, 60), "html")
+    served.labels(T - 2 * HOUR, ids, list(rings(rows)))
+    data = check_window(served.env, ENDPOINT, T - 3 * HOUR, T - 2 * HOUR)
+    quality = check_model_quality(served.env, ENDPOINT, window_at(served.config, T))
+    assert quality.status == "Completed"
+    options = ["--config", CONFIG, "--state-dir", str(served.state)]
+    assert main(["monitor", "report", quality.execution_id, *options]) == 0  # the latest: a model-quality check
+    out = capsys.readouterr().out
+    html = Path(out.split("Report (data and model quality): ")[1].split()[0])
+    assert html == local_path(data.report_uri, served.state) / "report.html"  # the data-quality check's
+    text = html.read_text()
+    assert "<h2>Model quality</h2>" in text and "rmse" in text and "residual" in text.lower()
+    assert main(["monitor", "report", data.execution_id, *options]) == 0  # the data-quality check: the same file
+    assert f"Report: {html}" in capsys.readouterr().out
