@@ -22,7 +22,7 @@ from monitoring.cloud.check_settings import read_pointer
 from pipelines.cloud import CloudError
 from pipelines.config import Config, ConfigError
 from pipelines.monitoring_stack import changeset, model_monitor
-from pipelines.monitoring_stack.names import monitored_features, stack_name
+from pipelines.monitoring_stack.names import model_quality_metrics, monitored_features, stack_name
 from pipelines.monitoring_stack.package import lambda_artifact
 from pipelines.monitoring_stack.parameters import Artifacts, Baselines, kms_key_arn, stack_parameters
 from pipelines.monitoring_stack.repoint import live_pointer_uri, pointer_for, write_pointer
@@ -143,6 +143,11 @@ def _warnings(config: Config, baselines: Baselines) -> list[str]:
             "sagemaker.subnets: VPC-only check jobs need S3 and CloudWatch (monitoring) VPC endpoints or a NAT "
             "to read capture files and publish metrics"
         )
+    if config.monitoring.model_quality.enabled and config.monitoring.engine == "model-monitor":
+        found.append(
+            "monitoring.model_quality with the model-monitor engine: its model-quality schedule is not deployed yet; "
+            "use the processing engine for model-quality checks on AWS"
+        )
     if not baselines.model_package_arn:
         found.append(
             "no deployed model version: nothing is checked until one is deployed (the deploy writes the live pointer)"
@@ -156,7 +161,13 @@ def _template(config: Config, s3) -> tuple[str | None, str | None]:
     """(template body, None), or (None, its S3 URL) when it is too large to send inline: then it is staged like the
     code, under its content hash."""
     alerts = config.monitoring.alerts
-    body = template_body(render_template(monitored_features(config), alerts.sns_emails, alerts.sns_https))
+    rendered = render_template(
+        monitored_features(config),
+        alerts.sns_emails,
+        alerts.sns_https,
+        model_quality_metrics=model_quality_metrics(config),
+    )
+    body = template_body(rendered)
     if len(body.encode()) <= MAX_BODY:
         return body, None
     bucket, pipeline, region = require_bucket(config.sagemaker.bucket), config.pipeline_name, config.project.region

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import re
 
+from monitoring.cloud.model_quality_settings import PROBLEM_TYPES
 from monitoring.local import alarm_names
 from monitoring.local.alarm_names import MAX_NAME, ascii_fold, name_digest
-from pipelines.config import Config
+from pipelines.config import Config, ConfigError
 
 MAX_FEATURES = 100  # a composite alarm's rule names at most 100 alarms
 DRIFT_METRIC = "feature_baseline_drift_"  # the analyzer's (and Model Monitor's) metric, + the raw feature name
@@ -35,6 +36,38 @@ def schedule_name(config: Config) -> str:
 def job_name_prefix(config: Config) -> str:
     """Prefix of the processing engine's check jobs (the job-state rule matches it): at most 37 characters."""
     return f"{name_prefix(config)[:34].rstrip('-')}-dq"
+
+
+def model_quality_schedule_name(config: Config) -> str:
+    """The model-quality schedule, and the ``MonitoringSchedule`` dimension of the model-quality metrics and alarms."""
+    return f"{config.endpoint_name[:49].rstrip('-')}-model-quality"
+
+
+def model_quality_job_name_prefix(config: Config) -> str:
+    """Prefix of the model-quality check jobs (its job-state rule matches it): at most 37 characters."""
+    return f"{name_prefix(config)[:34].rstrip('-')}-mq"
+
+
+def problem_type(config: Config) -> str:
+    """The problem type as Model Monitor spells it (``Regression`` | ``BinaryClassification``)."""
+    return "BinaryClassification" if config.data.problem_type == "binary" else "Regression"
+
+
+def model_quality_metrics(config: Config) -> tuple[str, ...]:
+    """The model-quality metrics that get an alarm (none when model-quality monitoring is off); ConfigError naming a
+    metric Model Monitor does not publish for the problem type."""
+    if not config.monitoring.model_quality.enabled:
+        return ()
+    metrics = config.model_quality_alarmed_metrics
+    kind = problem_type(config)
+    known = PROBLEM_TYPES[kind][1]
+    unknown = [m for m in metrics if m not in known]
+    if unknown:
+        raise ConfigError(
+            f"monitoring.model_quality.alarmed_metrics: {unknown} are not {kind} metrics Model Monitor publishes; "
+            f"expected some of {sorted(known)}"
+        )
+    return metrics
 
 
 def monitored_features(config: Config) -> tuple[str, ...]:

@@ -1,6 +1,6 @@
 """The monitoring functions' code: a deterministic zip of the Lambda-side modules, staged content-addressed.
 
-The zip holds only ``monitoring/__init__.py`` and the modules the two handlers import (standard library and the
+The zip holds only ``monitoring/__init__.py`` and the modules the three handlers import (standard library and the
 runtime's boto3 beyond that), with fixed timestamps and modes, so identical code gives an identical key
 ``s3://<bucket>/<pipeline>/code/<sha256>/monitoring-lambdas.zip`` and an unchanged function in the change set.
 """
@@ -20,10 +20,16 @@ LAMBDA_MODULES = (
     "monitoring/cloud/datahash.py",
     "monitoring/cloud/check_settings.py",
     "monitoring/cloud/check_job.py",
+    "monitoring/cloud/model_quality_settings.py",
+    "monitoring/cloud/model_quality_job.py",
     "monitoring/cloud/retrain_rules.py",
     "monitoring/cloud/retrain_job.py",
 )
-HANDLERS = ("monitoring.cloud.check_job.handler", "monitoring.cloud.retrain_job.handler")
+HANDLERS = (
+    "monitoring.cloud.check_job.handler",
+    "monitoring.cloud.model_quality_job.handler",
+    "monitoring.cloud.retrain_job.handler",
+)
 ZIP_NAME = "monitoring-lambdas.zip"
 
 

@@ -7,7 +7,15 @@ from dataclasses import dataclass
 
 from pipelines.config import Config, ConfigError
 from pipelines.cron import aws_cron
-from pipelines.monitoring_stack.names import job_name_prefix, name_prefix, schedule_name
+from pipelines.monitoring_stack.names import (
+    job_name_prefix,
+    model_quality_job_name_prefix,
+    model_quality_metrics,
+    model_quality_schedule_name,
+    name_prefix,
+    problem_type,
+    schedule_name,
+)
 from pipelines.objectstore import split_s3_uri
 
 KEY_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$|^mrk-[0-9a-f]{32}$")
@@ -112,4 +120,29 @@ def stack_parameters(config: Config, artifacts: Artifacts, baselines: Baselines,
         "AlarmEvaluationPeriods": str(alarm.evaluation_periods),
         "AlarmDatapointsToAlarm": str(alarm.datapoints_to_alarm),
         "TreatMissingData": alarm.treat_missing_data,
+        **model_quality_parameters(config),
     }
+
+
+def model_quality_parameters(config: Config) -> dict[str, str]:
+    """The model-quality check's parameters (monitoring.model_quality), passed whether it is enabled or not."""
+    quality = config.monitoring.model_quality
+    bucket, key = _bucket_key(config.ground_truth_destination, "monitoring.model_quality.ground_truth_destination")
+    found = {
+        "ModelQualityEnabled": str(quality.enabled).lower(),
+        "ModelQualityScheduleName": model_quality_schedule_name(config),
+        "ModelQualityJobNamePrefix": model_quality_job_name_prefix(config),
+        "GroundTruthBucket": bucket,
+        "GroundTruthKeyPrefix": key.strip("/"),
+        "ProblemType": problem_type(config),
+        "InferenceAttribute": quality.inference_attribute or "",
+        "ProbabilityAttribute": quality.probability_attribute or "",
+        "ProbabilityThreshold": repr(quality.probability_threshold),
+        "ModelQualityStartTimeOffset": quality.start_time_offset,
+        "ModelQualityEndTimeOffset": quality.end_time_offset,
+        "ModelQualityMinPairs": str(quality.min_pairs),
+    }
+    if model_quality_metrics(config):  # the alarms' parameters exist only where the alarms are rendered
+        found["ModelQualityEvaluationPeriods"] = str(quality.evaluation_periods)
+        found["ModelQualityDatapointsToAlarm"] = str(quality.datapoints_to_alarm)
+    return found

@@ -17,7 +17,14 @@ from typing import Any
 
 import yaml
 
-from monitoring.local.alarm_names import alarm_name_part, drift_alarm_name, feature_alarm_name
+from monitoring.cloud.model_quality_settings import GREATER, alarm_operator
+from monitoring.local.alarm_names import (
+    alarm_name_part,
+    drift_alarm_name,
+    feature_alarm_name,
+    metric_alarm_name,
+    model_quality_alarm_name,
+)
 from pipelines.monitoring_stack.names import check_feature_name, logical_id
 
 INFRASTRUCTURE = Path(__file__).resolve().parents[2] / "infrastructure"
@@ -25,6 +32,16 @@ TEMPLATE = "monitoring.yaml"
 FRAGMENTS = "monitoring-fragments.yaml"
 MAX_BODY = 51_200  # CreateChangeSet's TemplateBody limit; larger templates go through S3
 NAME_PREFIX = "${NamePrefix}"  # the template parameter holding names.name_prefix(config)
+FRAGMENT_KEYS = (
+    "Parameters",
+    "FeatureAlarm",
+    "DriftAlarm",
+    "EmailSubscription",
+    "HttpsSubscription",
+    "ModelQualityParameters",
+    "ModelQualityMetricAlarm",
+    "ModelQualityAlarm",
+)
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -95,20 +112,23 @@ def render_template(
     emails: Sequence[str] = (),
     https_endpoints: Sequence[str] = (),
     directory: Path = INFRASTRUCTURE,
+    model_quality_metrics: Sequence[str] = (),
 ) -> dict:
     """The deployable template: the base template with one drift alarm per feature, the composite drift alarm
-    over them, and one subscription per alert address."""
+    over them, one subscription per alert address and, given model-quality metrics, one alarm per metric under the
+    composite model-quality alarm (their names also tell the model-quality check which thresholds to publish)."""
     if not features:
         raise ValueError("the monitoring template needs at least one feature to watch (data.numeric/categorical)")
     if len(set(features)) != len(features):
         raise ValueError(f"features must be distinct, got {list(features)}")
     template = load_yaml(directory / TEMPLATE)
     fragments = load_yaml(directory / FRAGMENTS)
-    for key in ("Parameters", "FeatureAlarm", "DriftAlarm", "EmailSubscription", "HttpsSubscription"):
+    for key in FRAGMENT_KEYS:
         if key not in fragments:
             raise ValueError(f"{directory / FRAGMENTS}: missing the {key} fragment")
     parameters = template.setdefault("Parameters", {})
-    for name, spec in fragments["Parameters"].items():
+    merged = {**fragments["Parameters"], **(fragments["ModelQualityParameters"] if model_quality_metrics else {})}
+    for name, spec in merged.items():
         if name in parameters:
             raise ValueError(f"{directory / FRAGMENTS}: parameter {name} is already in {TEMPLATE}")
         parameters[name] = spec
@@ -128,16 +148,49 @@ def render_template(
         alarm_ids.append(logical)
     composite = copy.deepcopy(fragments["DriftAlarm"])
     _check_alarm_name(composite, drift_alarm_name(NAME_PREFIX), f"{FRAGMENTS} DriftAlarm")
-    # the alarm names are the feature alarms' own AlarmName expressions (Fn::Sub of the NamePrefix parameter)
-    names = [resources[logical]["Properties"]["AlarmName"]["Fn::Sub"] for logical in alarm_ids]
-    composite["Properties"]["AlarmRule"] = {"Fn::Sub": " OR ".join(f'ALARM("{name}")' for name in names)}
+    composite["Properties"]["AlarmRule"] = _composite_rule(resources, alarm_ids)
     composite["DependsOn"] = alarm_ids
     _add(resources, "DriftAlarm", composite, "composite alarm")
+    if model_quality_metrics:
+        _render_model_quality(resources, fragments, model_quality_metrics)
     for kind, items in (("Email", emails), ("Https", https_endpoints)):
         for item in items:
             fragment = _substitute(fragments[f"{kind}Subscription"], {"{endpoint}": item})
             _add(resources, logical_id(f"Alerts{kind}Subscription", item), fragment, item)
     return template
+
+
+def _composite_rule(resources: dict, alarm_ids: list[str]) -> dict:
+    """ALARM of any of the alarms (their own AlarmName expressions, Fn::Sub of the NamePrefix parameter)."""
+    names = [resources[logical]["Properties"]["AlarmName"]["Fn::Sub"] for logical in alarm_ids]
+    return {"Fn::Sub": " OR ".join(f'ALARM("{name}")' for name in names)}
+
+
+def _render_model_quality(resources: dict, fragments: dict, metrics: Sequence[str]) -> None:
+    """One alarm per model-quality metric, their composite, and the check function's ALARMED_METRICS."""
+    if len(set(metrics)) != len(metrics):
+        raise ValueError(f"model-quality metrics must be distinct, got {list(metrics)}")
+    alarm_ids = []
+    for metric in metrics:
+        operator = alarm_operator(metric)
+        tokens = {
+            "{metric}": metric,
+            "{alarm_name_part}": alarm_name_part(metric),
+            "{comparison_operator}": operator,
+            "{direction}": "above" if operator == GREATER else "below",
+        }
+        fragment = _substitute(fragments["ModelQualityMetricAlarm"], tokens)
+        _check_alarm_name(fragment, metric_alarm_name(NAME_PREFIX, metric), f"{FRAGMENTS} ModelQualityMetricAlarm")
+        logical = logical_id("ModelQualityMetricAlarm", metric)
+        _add(resources, logical, fragment, metric)
+        alarm_ids.append(logical)
+    composite = copy.deepcopy(fragments["ModelQualityAlarm"])
+    _check_alarm_name(composite, model_quality_alarm_name(NAME_PREFIX), f"{FRAGMENTS} ModelQualityAlarm")
+    composite["Properties"]["AlarmRule"] = _composite_rule(resources, alarm_ids)
+    composite["DependsOn"] = alarm_ids
+    _add(resources, "ModelQualityAlarm", composite, "model-quality composite alarm")
+    variables = resources["ModelQualityFunction"]["Properties"]["Environment"]["Variables"]
+    variables["ALARMED_METRICS"] = ",".join(metrics)
 
 
 def template_body(template: dict) -> str:

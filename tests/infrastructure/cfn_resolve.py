@@ -27,7 +27,9 @@ class Resolver:
         assert not missing, f"test values needed for parameters {missing}"
         self.attributes = attributes  # "Logical" (its Ref) and "Logical.Attribute"
         self.placeholders = placeholders  # other resources' attributes as placeholders (for statements not checked)
-        self.conditions = {name: self.resolve(value) for name, value in template.get("Conditions", {}).items()}
+        self.conditions: dict[str, bool] = {}
+        for name, value in template.get("Conditions", {}).items():  # in order: a condition may name an earlier one
+            self.conditions[name] = self.resolve(value)
 
     def _ref(self, name: str):
         if name in self.values:

@@ -17,7 +17,7 @@ from monitoring.cloud.check_settings import read_pointer
 from monitoring.cloud.retrain_job import RetrainSettings, handle_alarm
 from monitoring.cloud.s3util import encryption_args, split_s3_uri
 from pipelines.build import config_from_kwargs
-from pipelines.monitoring_stack.names import monitored_features
+from pipelines.monitoring_stack.names import model_quality_metrics, monitored_features
 from pipelines.monitoring_stack.parameters import Artifacts, Baselines, stack_parameters
 from pipelines.monitoring_stack.repoint import RepointClients, live_pointer_uri, repoint
 from pipelines.monitoring_stack.template import render_template
@@ -62,7 +62,8 @@ def stack(kms: str, attributes: dict[str, str] = ATTRIBUTES):
     """(the configuration, the rendered template resolved for it) as ``mlops monitor deploy`` deploys it."""
     config = config_from_kwargs({"role": ROLE, "default_bucket": BUCKET}, str(ROOT / "mlops.yaml"))
     config = config.with_overrides(sagemaker={"kms_key_id": kms or None})
-    template = render_template(monitored_features(config), (), ())  # what monitor deploy deploys
+    # what monitor deploy deploys
+    template = render_template(monitored_features(config), (), (), model_quality_metrics=model_quality_metrics(config))
     artifacts = Artifacts("code/x/monitoring-lambdas.zip", f"s3://{BUCKET}/abalone-pipeline/code/x/lib", "image")
     resolver = Resolver(template, stack_parameters(config, artifacts, Baselines(), kms), attributes, placeholders=True)
     return config, template, resolver

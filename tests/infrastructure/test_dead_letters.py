@@ -25,12 +25,15 @@ PARAMETERS = {
     "EndpointName": "abalone-endpoint",
     "PipelineName": "abalone-pipeline",
     "PipelineArnName": "abalone-pipeline",
+    "ModelQualityJobNamePrefix": "abalone-endpoint-mq",
+    "ModelQualityScheduleName": "abalone-endpoint-model-quality",
+    "ReportsS3Uri": "s3://bucket/abalone-pipeline/monitoring",
 }
 
 
 @pytest.fixture(scope="module")
 def monitoring() -> dict:
-    return render_template(["length", "sex"])
+    return render_template(["length", "sex"], model_quality_metrics=["rmse", "r2"])
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +53,17 @@ def sub(value) -> str:
 
 def as_list(value) -> list:
     return value if isinstance(value, list) else [value]
+
+
+def source_rules(sources) -> set[str]:
+    """The rules named by a policy's aws:SourceArn values (a conditional one: its true branch)."""
+    rules = set()
+    for source in as_list(sources):
+        if "Fn::If" in source:
+            condition, source, otherwise = source["Fn::If"]
+            assert otherwise == {"Ref": "AWS::NoValue"}, condition
+        rules.add(source["Fn::GetAtt"][0])
+    return rules
 
 
 def targets_with_dead_letters(template: dict) -> dict[str, str]:
@@ -108,6 +122,9 @@ def test_the_monitoring_senders_and_their_queues(monitoring):
     assert targets_with_dead_letters(monitoring) == {
         "CheckFunction": "CheckDeadLetterQueue",
         "CheckSchedule": "CheckDeadLetterQueue",
+        "ModelQualityFunction": "ModelQualityDeadLetterQueue",
+        "ModelQualitySchedule": "ModelQualityDeadLetterQueue",
+        "ModelQualityJobStateRule": "AlertsDeadLetterQueue",
         "RetrainFunction": "RetrainDeadLetterQueue",
         "DriftAlarmRule": "RetrainDeadLetterQueue",
         "JobStateRule": "AlertsDeadLetterQueue",
@@ -133,8 +150,7 @@ def test_queue_policies_admit_only_the_rules_that_dead_letter_there(request, sta
             assert statement["Principal"] == {"Service": "events.amazonaws.com"}
             assert statement["Action"] == "sqs:SendMessage"
             assert statement["Resource"] == {"Fn::GetAtt": [queue, "Arn"]}
-            sources = as_list(statement["Condition"]["ArnEquals"]["aws:SourceArn"])
-            assert {s["Fn::GetAtt"][0] for s in sources} == expected_rules
+            assert source_rules(statement["Condition"]["ArnEquals"]["aws:SourceArn"]) == expected_rules
         (deny,) = [s for s in statements if s["Effect"] == "Deny"]
         assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert {p["Properties"]["Queues"][0]["Ref"] for p in of_type(template, "AWS::SQS::QueuePolicy").values()} == set(
@@ -153,6 +169,8 @@ def role_statements(template: dict, role: str) -> list[dict]:
         ("CheckFunctionRole", "CheckDeadLetterQueue"),
         ("SchedulerRole", "CheckDeadLetterQueue"),
         ("RetrainFunctionRole", "RetrainDeadLetterQueue"),
+        ("ModelQualityFunctionRole", "ModelQualityDeadLetterQueue"),
+        ("ModelQualitySchedulerRole", "ModelQualityDeadLetterQueue"),
     ],
 )
 def test_functions_and_the_schedule_dead_letter_through_their_roles(monitoring, role, queue):
@@ -195,7 +213,10 @@ def test_the_topic_admits_exactly_the_alarms_and_rules_that_alert(monitoring, de
         for logical, rule in of_type(monitoring, "AWS::Events::Rule").items()
         if any(t["Arn"] == {"Ref": "AlertsTopic"} for t in rule["Properties"]["Targets"])
     }
-    assert {a["Fn::GetAtt"][0] for a in rules["Condition"]["ArnEquals"]["aws:SourceArn"]} == publishing
+    assert source_rules(rules["Condition"]["ArnEquals"]["aws:SourceArn"]) == publishing
+    for composite in of_type(monitoring, "AWS::CloudWatch::CompositeAlarm").values():  # drift and model quality
+        name = sub(composite["Properties"]["AlarmName"])
+        assert f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}" in alarm_arns, name
     # the deploy stack's dead-letter alarm (its EndpointName: the endpoint in lower case), for long names too
     (deploy_alarm,) = [s for s in statements if s.get("Sid") == "DeployStackDeadLetterAlarmPublishes"]
     pattern = deploy_alarm["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"]
@@ -283,3 +304,28 @@ def test_failed_deploy_builds_alert(monitoring, deploy):
     (message,) = deliver(rule, events)
     assert message.startswith(f"Approval deploy build arn:aws:codebuild:us-east-1:123456789012:build/{project}:failed")
     assert "ended FAILED" in message and f"/aws/codebuild/{project}" in message
+
+
+def job_event(name: str, status: str, exit_message: str) -> dict:
+    return {
+        "source": "aws.sagemaker",
+        "detail-type": "SageMaker Processing Job State Change",
+        "detail": {"ProcessingJobName": name, "ProcessingJobStatus": status, "ExitMessage": exit_message},
+    }
+
+
+def test_model_quality_checks_with_violations_or_failures_alert(monitoring):
+    rule = monitoring["Resources"]["ModelQualityJobStateRule"]["Properties"]
+    violations = "CompletedWithViolations: Job completed successfully with 1 violations."
+    events = [
+        job_event("abalone-endpoint-mq-2025030413-0a1b2c3d", "Completed", violations),
+        job_event("abalone-endpoint-mq-2025030414-0a1b2c3d", "Failed", "Failed: KeyError"),
+        job_event("abalone-endpoint-mq-2025030415-0a1b2c3d", "Completed", "Completed: Job completed successfully."),
+        job_event("abalone-endpoint-dq-2025030413-0a1b2c3d", "Completed", violations),  # data quality's own rule
+    ]
+    messages = deliver(rule, events)
+    assert len(messages) == 2 and all(
+        m.startswith("Model-quality check abalone-endpoint-mq-20250304") for m in messages
+    )
+    assert any("ended Failed" in m for m in messages)
+    assert all("abalone-endpoint/abalone-endpoint-model-quality/" in m for m in messages)

@@ -7,7 +7,7 @@ import copy
 from cfnlint.api import ManualArgs
 from cfnlint.api import lint as cfn_lint
 
-from pipelines.monitoring_stack.template import load_yaml, render_template, template_body
+from pipelines.monitoring_stack.template import FRAGMENT_KEYS, load_yaml, render_template, template_body
 from tests.conftest import ROOT
 
 REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
@@ -28,6 +28,12 @@ def test_the_rendered_template_is_clean():
     assert lint(template_body(rendered)) == []
 
 
+def test_the_rendered_template_with_model_quality_alarms_is_clean():
+    for metrics in (["rmse", "mae", "mse", "r2"], ["auc", "au_prc", "accuracy", "precision", "recall", "f1", "f0_5"]):
+        rendered = render_template(FEATURES, ["ops@example.com"], model_quality_metrics=metrics)
+        assert lint(template_body(rendered)) == []
+
+
 def test_the_linter_does_catch_a_broken_template():
     """The negative control: the same template with an action IAM does not know and a dangling reference."""
     broken = copy.deepcopy(render_template(FEATURES))
@@ -41,4 +47,17 @@ def test_the_linter_does_catch_a_broken_template():
 
 def test_the_fragments_file_declares_what_the_renderer_expects():
     fragments = load_yaml(ROOT / "infrastructure" / "monitoring-fragments.yaml")
-    assert set(fragments) == {"Parameters", "FeatureAlarm", "DriftAlarm", "EmailSubscription", "HttpsSubscription"}
+    assert (
+        set(fragments)
+        == set(FRAGMENT_KEYS)
+        == {
+            "Parameters",
+            "FeatureAlarm",
+            "DriftAlarm",
+            "EmailSubscription",
+            "HttpsSubscription",
+            "ModelQualityParameters",
+            "ModelQualityMetricAlarm",
+            "ModelQualityAlarm",
+        }
+    )

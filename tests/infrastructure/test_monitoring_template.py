@@ -9,9 +9,10 @@ import re
 import pytest
 
 from monitoring.cloud.check_settings import CheckSettings
+from monitoring.cloud.model_quality_settings import THRESHOLDS_NAMESPACE
 from monitoring.cloud.retrain_job import RetrainSettings
 from pipelines.build import config_from_kwargs
-from pipelines.monitoring_stack.names import logical_id, monitored_features
+from pipelines.monitoring_stack.names import logical_id, model_quality_metrics, monitored_features
 from pipelines.monitoring_stack.package import HANDLERS
 from pipelines.monitoring_stack.parameters import Artifacts, Baselines, stack_parameters
 from pipelines.monitoring_stack.template import load_yaml, render_template, template_body
@@ -29,7 +30,12 @@ def config():
 
 @pytest.fixture(scope="module")
 def template(config):
-    return render_template(monitored_features(config), ["ops@example.com"], ["https://hooks.example.com/mlops"])
+    return render_template(
+        monitored_features(config),
+        ["ops@example.com"],
+        ["https://hooks.example.com/mlops"],
+        model_quality_metrics=model_quality_metrics(config),
+    )
 
 
 def of_type(template: dict, kind: str) -> dict[str, dict]:
@@ -79,10 +85,10 @@ def test_the_composite_alarm_waits_for_and_watches_every_feature_alarm(template)
     rule = composite["Properties"]["AlarmRule"]["Fn::Sub"]
     assert rule == " OR ".join(f'ALARM("{a["Properties"]["AlarmName"]["Fn::Sub"]}")' for a in alarms.values())
     assert composite["Properties"]["AlarmActions"] == [{"Ref": "AlertsTopic"}]
-    # the retraining rule listens to exactly this alarm, and the topic lets exactly it publish
+    # the retraining rule listens to this alarm (and the model-quality one), and the topic lets exactly it publish
     name = composite["Properties"]["AlarmName"]["Fn::Sub"]
-    (resource,) = template["Resources"]["DriftAlarmRule"]["Properties"]["EventPattern"]["resources"]
-    assert resource["Fn::Sub"].endswith(f":alarm:{name}")
+    drift, _ = template["Resources"]["DriftAlarmRule"]["Properties"]["EventPattern"]["resources"]
+    assert drift["Fn::Sub"].endswith(f":alarm:{name}")
     statements = template["Resources"]["AlertsTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     (alarm_statement,) = [s for s in statements if s["Sid"] == "DriftAlarmPublishes"]
     assert alarm_statement["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::Sub"].endswith(f":alarm:{name}")
@@ -131,6 +137,9 @@ def test_iam_names_every_action_and_scopes_every_resource(template):
         for action in actions:
             assert re.fullmatch(r"[a-z0-9-]+:[A-Za-z]+", action), f"{logical}: {action} is not one named action"
         resource = statement["Resource"]
+        if resource == "*" and actions == ["cloudwatch:PutMetricData"]:  # no resource-level permission exists
+            assert statement["Condition"] == {"StringEquals": {"cloudwatch:namespace": THRESHOLDS_NAMESPACE}}
+            continue
         assert isinstance(resource, dict), f"{logical}: {resource} is not built from the stack's names"
         # scoped: a resource of the stack, a parameter, or an ARN naming one (not only partition/region/account)
         names = set(re.findall(r"\$\{([^}]+)\}", json.dumps(resource))) - {"AWS::Partition", "AWS::Region"}
@@ -223,6 +232,23 @@ def test_the_processing_engine_resources_exist_only_with_that_engine(template):
         "CheckDeadLetterAlarm",
     }
     assert template["Conditions"]["UseProcessingEngine"] == {"Fn::Equals": [{"Ref": "Engine"}, "processing"]}
+    model_quality = {k for k, v in template["Resources"].items() if v.get("Condition") == "UseModelQualityChecks"}
+    assert model_quality == {
+        "ModelQualityFunctionLogGroup",
+        "ModelQualityFunctionRole",
+        "ModelQualityFunction",
+        "ModelQualitySchedulerRole",
+        "ModelQualitySchedule",
+        "ModelQualityDeadLetterQueue",
+        "ModelQualityDeadLetterQueuePolicy",
+        "ModelQualityDeadLetterAlarm",
+        "ModelQualityJobStateRule",
+        "ModelQualityAlarm",
+        *(k for k in template["Resources"] if k.startswith("ModelQualityMetricAlarm")),
+    }
+    assert template["Conditions"]["UseModelQualityChecks"] == {
+        "Fn::And": [{"Condition": "UseProcessingEngine"}, {"Fn::Equals": [{"Ref": "ModelQualityEnabled"}, "true"]}]
+    }
 
 
 def test_the_base_template_reads_as_cloudformation(template):
