@@ -1,6 +1,8 @@
-"""Lambda target of the composite drift alarm's state change: apply the retraining rule and maybe start a run.
+"""Lambda target of the composite alarms' state changes: apply the retraining rule and maybe start a run.
 
-EventBridge delivers "CloudWatch Alarm State Change" events of the composite alarm (state ALARM). For each event
+EventBridge delivers "CloudWatch Alarm State Change" events (state ALARM) of the composite drift alarm and of the
+composite model-quality alarm (``MODEL_QUALITY_ALARM_NAME``): two alarm families, one decision path, so one cool-down
+and one decision log hold across both; records, alerts and the run's description name the family. For each event
 the function hashes the retraining data, finds the training data hash of the serving model version, applies
 ``retrain_rules.decide`` and, when it says so, calls StartPipelineExecution with ``InputDataUrl`` = the retraining
 location. The serving version is the one the live pointer names (``LIVE_POINTER_URI``, written by every SageMaker
@@ -27,13 +29,14 @@ import hashlib
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
 from monitoring.cloud.check_settings import read_pointer
 from monitoring.cloud.datahash import is_content_addressed, s3_content_hash
 from monitoring.cloud.retrain_rules import NO_DATA, NO_NEW_DATA, STARTED, RetrainDecision, decide
-from monitoring.cloud.s3util import aws_call, get_json, put_json, split_s3_uri
+from monitoring.cloud.retrain_store import DecisionStore
+from monitoring.cloud.s3util import aws_call, split_s3_uri
 
 log = logging.getLogger(__name__)
 ALERTED = (STARTED, NO_NEW_DATA, NO_DATA)
@@ -53,6 +56,11 @@ class RetrainSettings:
     serving_model_package_arn: str = ""  # the stack's value: only the fallback while no live pointer exists
     kms_key_id: str = ""
     live_pointer_uri: str = ""  # where the deploy writes the live version (preferred when present)
+    model_quality_alarm_name: str = ""  # the composite model-quality alarm; any other alarm is the drift family
+
+    def alarm_family(self, alarm_name: str) -> str:
+        """``model quality`` for the model-quality alarm, else ``drift``."""
+        return "model quality" if alarm_name and alarm_name == self.model_quality_alarm_name else "drift"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> RetrainSettings:
@@ -84,58 +92,13 @@ class RetrainSettings:
             serving_model_package_arn=env.get("SERVING_MODEL_PACKAGE_ARN", "").strip(),
             kms_key_id=env.get("KMS_KEY_ID", "").strip(),
             live_pointer_uri=env.get("LIVE_POINTER_URI", "").strip(),
+            model_quality_alarm_name=env.get("MODEL_QUALITY_ALARM_NAME", "").strip(),
         )
         split_s3_uri(settings.data_uri, "RETRAIN_DATA_URI")
         split_s3_uri(settings.decisions_uri, "DECISIONS_S3_URI")
         if settings.live_pointer_uri:
             split_s3_uri(settings.live_pointer_uri, "LIVE_POINTER_URI")
         return settings
-
-
-class DecisionStore:
-    """Decisions, the last started run and the started runs' data hashes, as JSON objects under one S3 prefix."""
-
-    def __init__(self, s3, uri: str, kms_key_id: str = "") -> None:
-        self.s3, self.kms_key_id = s3, kms_key_id
-        self.bucket, prefix = split_s3_uri(uri, "decisions location")
-        self.prefix = prefix.rstrip("/")
-
-    def _key(self, name: str) -> str:
-        return f"{self.prefix}/{name}" if self.prefix else name
-
-    def decision_key(self, event: Mapping) -> str:
-        when = event.get("time") or "unknown-time"
-        day, _, clock = when.partition("T")
-        return self._key(f"decisions/{day}/{clock[:8].replace(':', '')}-{event['id']}.json")
-
-    def get(self, key: str) -> dict | None:
-        return aws_call(f"Reading s3://{self.bucket}/{key}", get_json, s3=self.s3, bucket=self.bucket, key=key)
-
-    def put(self, key: str, value: dict) -> None:
-        aws_call(
-            f"Writing s3://{self.bucket}/{key}",
-            put_json,
-            s3=self.s3,
-            bucket=self.bucket,
-            key=key,
-            value=value,
-            kms_key_id=self.kms_key_id,
-        )
-
-    def last_started(self) -> datetime | None:
-        state = self.get(self._key("state.json"))
-        return datetime.fromisoformat(state["last_started"]) if state and state.get("last_started") else None
-
-    def record_start(self, execution_arn: str, data_uri: str, data_hash: str, at: datetime, event_id: str) -> None:
-        record = {"execution_arn": execution_arn, "data_uri": data_uri, "data_hash": data_hash, "event_id": event_id}
-        self.put(
-            self._key(f"executions/{execution_arn.rsplit('/', 1)[-1]}.json"), {**record, "started": at.isoformat()}
-        )
-        self.put(self._key("state.json"), {**record, "last_started": at.isoformat()})
-
-    def execution_hash(self, execution_arn: str) -> str | None:
-        record = self.get(self._key(f"executions/{execution_arn.rsplit('/', 1)[-1]}.json"))
-        return record.get("data_hash") if record else None
 
 
 def serving_version(settings: RetrainSettings, s3) -> tuple[str, str]:
@@ -196,14 +159,16 @@ def serving_training_hash(arn: str, sagemaker, s3, store: DecisionStore) -> tupl
     return hashed[0], f"hash of the staged training data {url}"
 
 
-def _alert(sns, settings: RetrainSettings, decision: RetrainDecision, execution_arn: str, serving: str) -> str:
+def _alert(
+    sns, settings: RetrainSettings, decision: RetrainDecision, execution_arn: str, serving: str, family: str
+) -> str:
     """Publish the decision; returns an error text instead of raising (an alert never blocks the decision)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     subjects = {
-        STARTED: "retraining started",
-        NO_NEW_DATA: "drift, but no new data to retrain on",
-        NO_DATA: "drift, but no retraining data",
+        STARTED: f"retraining started ({family})",
+        NO_NEW_DATA: f"{family}, but no new data to retrain on",
+        NO_DATA: f"{family}, but no retraining data",
     }
     lines = [
         f"Endpoint {settings.endpoint_name}: {decision.reason}.",
@@ -226,6 +191,28 @@ def _alert(sns, settings: RetrainSettings, decision: RetrainDecision, execution_
     return ""
 
 
+def _for_family(decision: RetrainDecision, family: str) -> RetrainDecision:
+    """The shared rule's decision, its reason naming the alarm family that fired (as the local loop words it)."""
+    return replace(
+        decision, reason=decision.reason.replace("drift alarm with new data", f"{family} alarm with new data")
+    )
+
+
+def _start_run(settings: RetrainSettings, sagemaker, description: str, event_id: str, now: datetime) -> str:
+    """StartPipelineExecution on the retraining data, with a token of the event: a retried event starts no new run."""
+    execution_arn = aws_call(
+        f"StartPipelineExecution {settings.pipeline_name}",
+        sagemaker.start_pipeline_execution,
+        PipelineName=settings.pipeline_name,
+        PipelineParameters=[{"Name": "InputDataUrl", "Value": settings.data_uri}],
+        PipelineExecutionDisplayName=f"retrain-{now:%Y%m%d-%H%M%S}",
+        PipelineExecutionDescription=description[:3072],
+        ClientRequestToken=hashlib.sha256(f"retrain:{event_id}".encode()).hexdigest(),
+    )["PipelineExecutionArn"]
+    log.info("started retraining %s on %s", execution_arn, settings.data_uri)
+    return execution_arn
+
+
 def handle_alarm(settings: RetrainSettings, event: Mapping, sagemaker, s3, sns, now: datetime) -> dict:
     """Decide on one alarm state-change event (idempotent per event id); returns the decision record."""
     if not event.get("id"):
@@ -244,7 +231,8 @@ def handle_alarm(settings: RetrainSettings, event: Mapping, sagemaker, s3, sns, 
     data_hash = hashed[0] if hashed else None
     last_started = store.last_started()
     rule = (now, settings.enabled, timedelta(hours=settings.cooldown_hours), last_started, data_hash)
-    decision = decide(*rule, None, settings.data_uri)
+    family = settings.alarm_family(detail.get("alarmName", ""))
+    decision = _for_family(decide(*rule, None, settings.data_uri), family)
     trained_on, trained_note, serving_arn, serving_source = None, "", "", ""
     if decision.action == STARTED:  # only now does the serving version (and its training data) matter
         serving_arn, serving_source = serving_version(settings, s3)
@@ -252,26 +240,20 @@ def handle_alarm(settings: RetrainSettings, event: Mapping, sagemaker, s3, sns, 
             trained_on, trained_note = serving_training_hash(serving_arn, sagemaker, s3, store)
         else:
             trained_note = serving_source
-        decision = decide(*rule, trained_on, settings.data_uri)
+        decision = _for_family(decide(*rule, trained_on, settings.data_uri), family)
     execution_arn = ""
     if decision.action == STARTED:
-        execution_arn = aws_call(
-            f"StartPipelineExecution {settings.pipeline_name}",
-            sagemaker.start_pipeline_execution,
-            PipelineName=settings.pipeline_name,
-            PipelineParameters=[{"Name": "InputDataUrl", "Value": settings.data_uri}],
-            PipelineExecutionDisplayName=f"retrain-{now:%Y%m%d-%H%M%S}",
-            PipelineExecutionDescription=f"Drift alarm {detail.get('alarmName', '')}: {decision.reason}"[:3072],
-            ClientRequestToken=hashlib.sha256(f"retrain:{event['id']}".encode()).hexdigest(),
-        )["PipelineExecutionArn"]
+        description = f"{family.capitalize()} alarm {detail.get('alarmName', '')}: {decision.reason}"
+        execution_arn = _start_run(settings, sagemaker, description, event["id"], now)
         store.record_start(execution_arn, settings.data_uri, decision.data_hash, now, event["id"])
-        log.info("started retraining %s on %s", execution_arn, settings.data_uri)
     serving = f"{serving_arn}, from {serving_source}" if serving_arn else ""
-    alert_error = _alert(sns, settings, decision, execution_arn, serving) if decision.action in ALERTED else ""
+    alerted = decision.action in ALERTED
+    alert_error = _alert(sns, settings, decision, execution_arn, serving, family) if alerted else ""
     record = {
         **decision.to_json(),
         "event_id": event["id"],
         "alarm_name": detail.get("alarmName", ""),
+        "alarm_family": family,
         "data_uri": settings.data_uri,
         "serving_model_package": serving_arn,
         "serving_model_package_from": serving_source,

@@ -23,6 +23,7 @@ LAMBDA_MODULES = (
     "monitoring/cloud/model_quality_settings.py",
     "monitoring/cloud/model_quality_job.py",
     "monitoring/cloud/retrain_rules.py",
+    "monitoring/cloud/retrain_store.py",
     "monitoring/cloud/retrain_job.py",
 )
 HANDLERS = (

@@ -53,6 +53,7 @@ def world(aws):
         "ENDPOINT_NAME": "abalone-endpoint",
         "SERVING_MODEL_PACKAGE_ARN": SERVING,
         "LIVE_POINTER_URI": POINTER,  # none written yet unless a test deploys: the stack's SERVING is the fallback
+        "MODEL_QUALITY_ALARM_NAME": "abalone-endpoint-model-quality",
     }
 
     class World:
@@ -83,15 +84,17 @@ def world(aws):
     stub.deactivate()
 
 
-def alarm_event(event_id: str = "6a7e8b9c-0000-1111-2222-333344445555", state: str = "ALARM") -> dict:
+def alarm_event(
+    event_id: str = "6a7e8b9c-0000-1111-2222-333344445555", state: str = "ALARM", alarm: str = "abalone-endpoint-drift"
+) -> dict:
     return {
         "version": "0",
         "id": event_id,
         "detail-type": "CloudWatch Alarm State Change",
         "source": "aws.cloudwatch",
         "time": "2025-03-04T13:04:59Z",
-        "resources": [f"arn:aws:cloudwatch:{REGION_ACCOUNT}:alarm:abalone-endpoint-drift"],
-        "detail": {"alarmName": "abalone-endpoint-drift", "state": {"value": state}, "previousState": {"value": "OK"}},
+        "resources": [f"arn:aws:cloudwatch:{REGION_ACCOUNT}:alarm:{alarm}"],
+        "detail": {"alarmName": alarm, "state": {"value": state}, "previousState": {"value": "OK"}},
     }
 
 
@@ -430,3 +433,39 @@ def test_the_lambda_handler_starts_the_pipeline_through_its_clients(aws, monkeyp
     )
     executions = sagemaker.list_pipeline_executions(PipelineName="abalone-pipeline")["PipelineExecutionSummaries"]
     assert [e["PipelineExecutionArn"] for e in executions] == [record["execution_arn"]]
+
+
+# -- two alarm families, one decision path ---------------------------------------------------------------------------
+def test_a_model_quality_alarm_retrains_through_the_same_rule_and_says_so(world):
+    world.put(STAGED, b"sex,length\nM,0.4\n")
+    world.put(RETRAIN + "abalone.csv", DATA)
+    serving_version(world.stub)
+    training_parameters(world.stub)
+    seen: list[dict] = []
+    world.stub.client.meta.events.register(
+        "provide-client-params.sagemaker.StartPipelineExecution", lambda params, **_: seen.append(params)
+    )
+    expect_start(world.stub, "mq-event-1")
+    record = world.decide(alarm_event("mq-event-1", alarm="abalone-endpoint-model-quality"))
+    world.stub.assert_no_pending_responses()
+    assert record["action"] == "started" and record["alarm_family"] == "model quality"
+    assert record["reason"].startswith("model quality alarm with new data")
+    assert seen[0]["PipelineExecutionDescription"].startswith("Model quality alarm abalone-endpoint-model-quality:")
+    (alert,) = world.alerts()
+    assert "model quality alarm with new data" in alert
+    assert world.record("state.json")["event_id"] == "mq-event-1"  # the cool-down's reference, for both families
+
+
+def test_the_cool_down_holds_across_both_alarm_families(world):
+    world.put(STAGED, b"sex,length\nM,0.4\n")
+    world.put(RETRAIN + "abalone.csv", DATA)
+    serving_version(world.stub)
+    training_parameters(world.stub)
+    expect_start(world.stub)
+    assert world.decide()["action"] == "started"  # the drift alarm
+    world.alerts()
+    later = alarm_event("mq-event-2", alarm="abalone-endpoint-model-quality")  # nothing queued: no SageMaker call
+    record = world.decide(later)
+    assert (record["action"], record["alarm_family"]) == ("cooldown", "model quality")
+    assert "a retraining run started at" in record["reason"]
+    assert world.alerts() == []
