@@ -182,6 +182,15 @@ TABLE: dict[tuple[str, str], Callable[[Call, State], list[Need]]] = {
         )
     ],
     ("sns", "Publish"): _publish,
+    ("sagemaker", "CreateProcessingJob"): lambda call, state: [
+        Need("sagemaker:CreateProcessingJob", _sm("processing-job", call.params["ProcessingJobName"])),
+        *_tags(call, _sm("processing-job", call.params["ProcessingJobName"])),
+        _pass_role(call.params["RoleArn"], "CreateProcessingJob RoleArn"),
+    ],
+    # PutMetricData has no resource-level permission: IAM scopes it by the namespace condition key
+    ("cloudwatch", "PutMetricData"): lambda call, state: [
+        Need("cloudwatch:PutMetricData", "*", (("cloudwatch:namespace", call.params["Namespace"]),))
+    ],
     ("sts", "GetCallerIdentity"): lambda call, state: [],  # needs no permission
 }
 
@@ -256,3 +265,18 @@ def entries(statements: list[dict]) -> set[tuple[str, str, str]]:
         for action in _as_list(s["Action"])
         for resource in _as_list(s["Resource"])
     }
+
+
+def without(statements: list[dict], grant: tuple[str, str, str]) -> list[dict]:
+    """The statements with one (Sid, action, resource) grant taken out (the statement's other grants kept)."""
+    sid, action, resource = grant
+    kept = []
+    for statement in statements:
+        if statement["Sid"] != sid:
+            kept.append(statement)
+            continue
+        for a in _as_list(statement["Action"]):
+            for r in _as_list(statement["Resource"]):
+                if (a, r) != (action, resource):
+                    kept.append({**statement, "Action": a, "Resource": r})
+    return kept
