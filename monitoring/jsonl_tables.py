@@ -1,9 +1,9 @@
 """JSON Lines files read by Arrow into tables of the fields asked for, a bad line skipped and counted, never fatal.
 
-Each block of whole lines is parsed by Arrow's JSON reader with an explicit schema (other fields are ignored). A
-block Arrow rejects is re-read in small pieces; in a piece that fails, Arrow names the failing row, which is
-counted (``invalid_json``, ``not_utf8``, or ``wrong_type`` for valid JSON whose field has another type) and cut
-out, and the rest of the piece is parsed again. So a file with a few bad lines costs little more than a clean one.
+Each block of whole lines is parsed by Arrow's JSON reader with an explicit schema (other fields are ignored). In a
+block Arrow rejects, Arrow names the failing row: it is counted (``invalid_json``, ``not_utf8``, or ``wrong_type``
+for valid JSON whose field has another type) and cut out, and the rest is parsed again, so bad lines cost about one
+extra parse of their block, not a line-by-line read.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.json as pajson
 
@@ -23,7 +24,7 @@ NOT_UTF8 = "not_utf8"
 WRONG_TYPE = "wrong_type"
 
 BLOCK_BYTES = 8 << 20  # one Arrow parse (multi-threaded) per block of whole lines
-PIECE_BYTES = 64 << 10  # a rejected block is re-read in pieces of about this size
+PIECE_LINES = 500  # a rejected block is re-read in pieces of this many lines
 _ROW = re.compile(r"in row (\d+)")
 
 
@@ -40,29 +41,30 @@ class SkipCounter:
             self.examples.setdefault(reason, where)
 
 
-def _blocks(path: Path, size: int) -> Iterator[tuple[int, bytes]]:
-    """(number of the first line, block of whole lines) of a file."""
-    line = 1
+def _blocks(path: Path, size: int) -> Iterator[bytes]:
+    """Blocks of whole lines of a file, about ``size`` bytes each, the last one newline-terminated."""
     with open(path, "rb") as handle:
         rest = b""
         while True:
             data = handle.read(size)
             if not data:
                 if rest.strip():
-                    yield line, rest + b"\n"
+                    yield rest + b"\n"
                 return
             data = rest + data
             cut = data.rfind(b"\n")
             if cut < 0:
                 rest = data
                 continue
-            yield line, data[: cut + 1]
-            line += data.count(b"\n", 0, cut + 1)
+            yield data[: cut + 1]
             rest = data[cut + 1 :]
 
 
-def _parse(block: bytes, options: pajson.ParseOptions) -> pa.Table:
-    read = pajson.ReadOptions(use_threads=len(block) > PIECE_BYTES, block_size=max(len(block) + 1, 1 << 20))
+def _parse(block: bytes, options: pajson.ParseOptions, whole: bool = False) -> pa.Table:
+    """Arrow's parse of a block: in 1 MiB chunks on all cores, or (``whole``) as one chunk, so that the row an
+    error names counts from the block's first line."""
+    size = max(len(block) + 1, 1 << 20) if whole else 1 << 20
+    read = pajson.ReadOptions(use_threads=not whole, block_size=size)
     return pajson.read_json(io.BytesIO(block), read_options=read, parse_options=options)
 
 
@@ -76,50 +78,92 @@ def _reason(raw: bytes) -> str:
     return WRONG_TYPE
 
 
-def _nonblank_lines(piece: bytes) -> list[bytes]:
-    return [raw for raw in piece.split(b"\n") if raw.strip()]
-
-
-def _rescue_piece(lines: list[bytes], first: int, path: Path, options, skips: SkipCounter) -> Iterator[pa.Table]:
-    """Tables of a piece's good lines; each bad line (Arrow names its row) counted and cut out."""
-    while lines:
+def _rescue_piece(numbered: list[tuple[int, bytes]], path: Path, options, skips: SkipCounter) -> list[pa.Table]:
+    """Tables of a piece's good lines. Arrow names the first bad row: the lines before it are good (parsed as they
+    are), the bad one is counted and skipped, and the rest is parsed again."""
+    tables: list[pa.Table] = []
+    while numbered:
         try:
-            yield _parse(b"\n".join(lines) + b"\n", options)
-            return
+            tables.append(_parse(b"\n".join(raw for _, raw in numbered) + b"\n", options, whole=True))
+            break
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             match = _ROW.search(str(exc))
-            row = int(match.group(1)) if match else 0
-            row = min(row, len(lines) - 1)
+            row = min(int(match.group(1)) if match else 0, len(numbered) - 1)
             if row:
-                yield from _rescue_piece(lines[:row], first, path, options, skips)
-            skips.skip(_reason(lines[row]), f"{path}: line near {first + row}: {str(exc)[:200]}")
-            lines = lines[row + 1 :]
-            first += row + 1
+                good = numbered[:row]
+                try:
+                    tables.append(_parse(b"\n".join(raw for _, raw in good) + b"\n", options, whole=True))
+                except (pa.ArrowInvalid, pa.ArrowTypeError):  # the row was not where Arrow said: one at a time
+                    row = 0
+            line, raw = numbered[row]
+            skips.skip(_reason(raw), f"{path}: line {line}: {str(exc)[:160]}")
+            numbered = numbered[row + 1 :]
+    return tables
 
 
-def _rescue(block: bytes, first_line: int, path: Path, options, skips: SkipCounter) -> Iterator[pa.Table]:
-    position = 0
-    line = first_line
-    while position < len(block):
-        cut = block.find(b"\n", min(position + PIECE_BYTES, len(block) - 1))
+def _rescue(block: bytes, first_line: int, path: Path, options, skips: SkipCounter) -> list[pa.Table]:
+    """Tables of the good lines of a block Arrow rejected: re-read in pieces of about 1 MiB, and a piece that fails
+    line by line in PIECE_LINES lines, so that each bad line costs the re-parse of one small piece."""
+    tables: list[pa.Table] = []
+    at, line = 0, first_line
+    while at < len(block):
+        cut = block.find(b"\n", min(at + (1 << 20), len(block) - 1))
         end = len(block) if cut < 0 else cut + 1
-        piece = block[position:end]
-        lines = _nonblank_lines(piece)
-        yield from _rescue_piece(lines, line, path, options, skips)
+        piece = block[at:end]
+        try:
+            tables.append(_parse(piece, options, whole=True))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            numbered = [(line + i, raw) for i, raw in enumerate(piece.split(b"\n")) if raw.strip()]
+            for first in range(0, len(numbered), PIECE_LINES):
+                tables.extend(_rescue_piece(numbered[first : first + PIECE_LINES], path, options, skips))
         line += piece.count(b"\n")
-        position = end
+        at = end
+    return tables
+
+
+def _cut_unfinished(block: bytes, first_line: int, path: Path, skips: SkipCounter) -> tuple[bytes, int]:
+    """(the block without lines that cannot be a whole JSON object, its number of lines). A line not ending in
+    ``}`` (a truncated line, the commonest damage) is counted and cut; one vectorised scan finds the few line ends
+    not preceded by ``}``, so a clean block costs next to nothing."""
+    raw = np.frombuffer(block, dtype=np.uint8)
+    suspects = np.flatnonzero((raw[1:] == 10) & (raw[:-1] != 125)) + 1
+    if raw[0] == 10:
+        suspects = np.concatenate(([0], suspects))
+    lines = block.count(b"\n")
+    parts, at = [], 0
+    for end in suspects.tolist():
+        start = block.rfind(b"\n", 0, end) + 1
+        line = block[start:end]
+        if not line.strip() or line.rstrip().endswith(b"}"):  # a blank line, or a CRLF ending
+            continue
+        number = first_line + block.count(b"\n", 0, start)
+        where = f"{path}: line {number}"
+        skips.skip(_reason(line), f"{where}: does not end with }}: {line[-40:]!r}")
+        parts.append(block[at:start])
+        at = end + 1
+    if not parts:
+        return block, lines
+    parts.append(block[at:])
+    return b"".join(parts), lines
 
 
 def read_jsonl(path: Path, schema: pa.Schema, skips: SkipCounter, block_bytes: int = BLOCK_BYTES) -> Iterator[pa.Table]:
     """Tables (with ``schema``'s fields) of the well-formed lines of a JSON Lines file; bad lines counted in
     ``skips``. Blank lines are ignored; a missing field is null."""
     options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
-    for first_line, block in _blocks(path, block_bytes):
+    first_line = 1
+    for block in _blocks(path, block_bytes):
+        block, lines = _cut_unfinished(block, first_line, path, skips)
+        block_first, first_line = first_line, first_line + lines
+        if not block.strip():
+            continue
         try:
             table = _parse(block, options)
         except (pa.ArrowInvalid, pa.ArrowTypeError):
-            yield from _rescue(block, first_line, path, options, skips)
-            continue
+            tables = _rescue(block, block_first, path, options, skips)
+            if not tables:
+                continue
+            table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
         if table.num_rows:
             yield table
 
@@ -129,10 +173,16 @@ _NUMBER = r"^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$"
 
 def parse_numbers(texts: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
     """(float64 values, whether each text is a finite decimal number) of a string array; nulls and anything that
-    is not a plain number (``nan``, ``inf``, words) are not numbers and read as null."""
+    is not a plain number (``nan``, ``inf``, words, several lines) are not numbers and read as null. Arrow's cast
+    reads the array at once; only an array with some text that is not a number is matched with a pattern."""
     import pyarrow.compute as pc
 
-    ok = pc.fill_null(pc.match_substring_regex(texts, _NUMBER), False)
-    values = pc.cast(pc.utf8_trim_whitespace(pc.if_else(ok, texts, pa.scalar("0"))), pa.float64())
-    ok = pc.and_(ok, pc.is_finite(values))
+    trimmed = pc.utf8_trim(texts, " \t\r\n")
+    try:
+        values = pc.cast(trimmed, pa.float64())
+        ok = pc.fill_null(pc.is_finite(values), False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        ok = pc.fill_null(pc.match_substring_regex(trimmed, _NUMBER), False)
+        values = pc.cast(pc.if_else(ok, trimmed, pa.scalar("0")), pa.float64())
+        ok = pc.and_(ok, pc.is_finite(values))
     return pc.if_else(ok, values, pa.scalar(None, pa.float64())), ok
