@@ -1,9 +1,7 @@
-"""Deploying a registered model version to the local endpoint, and the rules both backends share.
+"""Deploying a registered model version to the local endpoint.
 
-Which version: the newest Approved one of the group, or the one given (``--version`` or ``--model-package-arn``),
-which must be Approved unless ``force``. Idempotent: when that version is already live with the same variant and
-capture settings, nothing changes. Never backwards silently: replacing a newer live version of the same group with
-an older one needs ``force``.
+Which version: ``pipelines.deploy.versions`` (the rules both backends share). Idempotent: when that version is
+already live with the same variant and capture settings, nothing changes.
 
 Locally, deploying writes the endpoint's deploy state (``<state>/endpoints/<endpoint>.json``), which a running
 ``mlops serve`` picks up: it loads the new version, then switches. A deploy is only reported done when the version
@@ -18,9 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import tarfile
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -37,41 +33,24 @@ from inference.endpoint_state import (
 )
 from inference.load_check import LoadCheckError, LoadRequest, await_servers, trial_load
 from inference.model_loader import DEFAULT_PROGRAM
-from mlops_errors import MlopsError
 from pipelines.config import Config
+from pipelines.deploy.versions import DeployError, DeployResult, check_direction, choose_version, parse_package_arn
 from pipelines.objectstore import local_path
-from pipelines.registry.model import APPROVED, ModelRegistry, ModelVersion, RegistryError
+from pipelines.registry.model import ModelRegistry, ModelVersion, RegistryError
+
+__all__ = [  # the shared rules, imported from here by the commands and tests as well
+    "DeployError",
+    "DeployResult",
+    "capture_settings",
+    "check_direction",
+    "choose_version",
+    "deploy_local",
+    "deploy_on_approval",
+    "extraction_limits",
+    "parse_package_arn",
+]
 
 logger = logging.getLogger(__name__)
-
-_PACKAGE_ARN = re.compile(r"^arn:aws[a-z-]*:sagemaker:[^:]*:[^:]*:model-package/([^/]+)/(\d+)$", re.IGNORECASE)
-
-
-class DeployError(MlopsError, ValueError):
-    """A deploy that must not happen as asked; the message says why and what to do instead."""
-
-
-@dataclass(frozen=True)
-class DeployResult:
-    """What a deploy did: ``deployed``, ``unchanged`` (already live), ``refused`` (not deployed: a newer version
-    stays live, or the version cannot be deployed) or ``skipped`` (deploy on approval is off)."""
-
-    action: str
-    endpoint: str
-    version: str  # group/version asked for
-    previous: str | None  # group/version live before, if any
-    message: str
-
-
-def parse_package_arn(arn: str) -> tuple[str, int]:
-    """(group, version) of a model package ARN, ``arn:aws:sagemaker:<region>:<account>:model-package/<g>/<v>``."""
-    match = _PACKAGE_ARN.match(arn.strip())
-    if not match:
-        raise DeployError(
-            f"--model-package-arn must look like arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>, "
-            f"got {arn!r}"
-        )
-    return match.group(1), int(match.group(2))
 
 
 def extraction_limits(config: Config) -> ExtractionLimits:
@@ -95,51 +74,6 @@ def capture_settings(config: Config) -> CaptureSettings:
         json_content_types=tuple(c.json_content_types),
         destination=config.capture_destination,
     )
-
-
-def choose_version(
-    registry: ModelRegistry,
-    group: str,
-    version: int | None = None,
-    arn: str | None = None,
-    force: bool = False,
-) -> ModelVersion:
-    """The version to deploy: the one given (by number or ARN), else the newest Approved one of ``group``."""
-    if arn is not None:
-        arn_group, version = parse_package_arn(arn)
-        chosen = registry.get(arn_group, version)
-        if chosen.arn.lower() != arn.strip().lower():
-            raise DeployError(
-                f"{arn} names {arn_group}/{version}, but this registry's {chosen.reference} is {chosen.arn}"
-            )
-    elif version is not None:
-        chosen = registry.get(group, version)
-    else:
-        approved = registry.list_versions(group, APPROVED)
-        if not approved:
-            raise DeployError(
-                f"No Approved version in model package group {group!r}: approve one first "
-                f"(mlops models list --group {group}; mlops models approve {group}/<version> --note '...')"
-            )
-        return max(approved, key=lambda v: v.version)
-    if chosen.status != APPROVED and not force:
-        raise DeployError(
-            f"{chosen.reference} is {chosen.status}, not Approved: approve it first "
-            f"(mlops models approve {chosen.reference} --note '...') or deploy it anyway with --force"
-        )
-    return chosen
-
-
-def check_direction(live: tuple[str, int] | None, chosen: ModelVersion, endpoint: str, force: bool) -> None:
-    """Refuse to replace a newer live version of the same group with an older one, unless ``force``."""
-    if live is None or force:
-        return
-    live_group, live_version = live
-    if live_group == chosen.group and live_version > chosen.version:
-        raise DeployError(
-            f"Endpoint {endpoint!r} serves {live_group}/{live_version}, newer than {chosen.reference}: "
-            f"not replacing it with an older version (pass --force to roll back on purpose)"
-        )
 
 
 def _check_archive(version: ModelVersion, state_dir: Path) -> None:
@@ -215,32 +149,15 @@ def _deploy(
         and current.capture == settings
         and current.variant == variant
     ):
-        return DeployResult(
-            "unchanged",
-            endpoint,
-            chosen.reference,
-            previous,
-            f"{chosen.reference} is already live on endpoint {endpoint!r}: nothing to do",
-        )
+        message = f"{chosen.reference} is already live on endpoint {endpoint!r}: nothing to do"
+        return DeployResult("unchanged", endpoint, chosen.reference, previous, message)
     check_direction((current.group, current.version) if current else None, chosen, endpoint, force)
     _check_archive(chosen, state_dir)
     archive = local_path(chosen.model_data_url, state_dir)
     models = models_dir(state_dir, endpoint)
     kept = [local_path(current.model_data_url, state_dir)] if current else []
     keeps = f"endpoint {endpoint!r} keeps serving {previous or 'nothing'}"
-    limits = extraction_limits(config)
-    request = LoadRequest(
-        archive, models, chosen.reference, dict(chosen.environment), limits.max_bytes, limits.max_members
-    )
-    try:
-        trial_load(request, load_timeout)
-    except LoadCheckError as exc:
-        _prune(models, kept)
-        raise DeployError(
-            f"{chosen.reference} cannot be loaded by the local endpoint's model loader: {exc}. Not deployed: {keeps} "
-            "and its deploy state is unchanged"
-        ) from exc
-    snapshot = state_snapshot(state_dir, endpoint)
+    _trial_load(config, chosen, archive, models, load_timeout, kept, keeps)
     state = EndpointState(
         endpoint=endpoint,
         group=chosen.group,
@@ -252,12 +169,7 @@ def _deploy(
         capture=settings,
         environment=dict(chosen.environment),
     )
-    path = write_state(state_dir, state)
-    failure, servers = await_servers(state_dir, endpoint, chosen.reference, switch_timeout)
-    if failure is not None:
-        restore_state(state_dir, endpoint, snapshot)
-        _prune(models, kept)
-        raise DeployError(f"{chosen.reference} was not deployed: {failure}. The deploy state is restored, so {keeps}")
+    path, servers = _switch(state_dir, state, chosen, switch_timeout, models, kept, keeps)
     _prune(models, [archive, *kept])
     was = f" (was {previous})" if previous else ""
     serving = (
@@ -266,13 +178,53 @@ def _deploy(
         else f"`mlops serve --endpoint {endpoint}` serves it (no server is running)"
     )
     logger.info("Deployed %s to %s: %s", chosen.reference, endpoint, path)
-    return DeployResult(
-        "deployed",
-        endpoint,
-        chosen.reference,
-        previous,
-        f"Deployed {chosen.reference} to local endpoint {endpoint!r}{was}; {serving} (state: {path})",
+    message = f"Deployed {chosen.reference} to local endpoint {endpoint!r}{was}; {serving} (state: {path})"
+    return DeployResult("deployed", endpoint, chosen.reference, previous, message)
+
+
+def _trial_load(
+    config: Config,
+    chosen: ModelVersion,
+    archive: Path,
+    models: Path,
+    timeout: float,
+    kept: list[Path],
+    keeps: str,
+) -> None:
+    """Load ``chosen`` in a fresh process with the server's loader; DeployError (nothing changed) if it fails."""
+    limits = extraction_limits(config)
+    request = LoadRequest(
+        archive, models, chosen.reference, dict(chosen.environment), limits.max_bytes, limits.max_members
     )
+    try:
+        trial_load(request, timeout)
+    except LoadCheckError as exc:
+        _prune(models, kept)
+        raise DeployError(
+            f"{chosen.reference} cannot be loaded by the local endpoint's model loader: {exc}. Not deployed: {keeps} "
+            "and its deploy state is unchanged"
+        ) from exc
+
+
+def _switch(
+    state_dir: Path,
+    state: EndpointState,
+    chosen: ModelVersion,
+    timeout: float,
+    models: Path,
+    kept: list[Path],
+    keeps: str,
+) -> tuple[Path, list[str]]:
+    """Write the deploy state and wait for the running servers to serve it: (state file, servers); when one
+    does not, the state is put back and DeployError says why."""
+    snapshot = state_snapshot(state_dir, state.endpoint)
+    path = write_state(state_dir, state)
+    failure, servers = await_servers(state_dir, state.endpoint, chosen.reference, timeout)
+    if failure is not None:
+        restore_state(state_dir, state.endpoint, snapshot)
+        _prune(models, kept)
+        raise DeployError(f"{chosen.reference} was not deployed: {failure}. The deploy state is restored, so {keeps}")
+    return path, servers
 
 
 def deploy_on_approval(config: Config, state_dir: Path, group: str, version: int) -> DeployResult:

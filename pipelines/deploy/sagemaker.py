@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from pipelines.config import Config
-from pipelines.deploy.local import DeployError, DeployResult, check_direction, choose_version
+from pipelines.deploy.versions import DeployError, DeployResult, check_direction, choose_version
 from pipelines.deploy.sagemaker_endpoint import BUSY, Endpoint
 from pipelines.deploy.sagemaker_requests import Clients, WaitPolicy, data_capture_config
 from pipelines.deploy.sagemaker_requests import call as _call

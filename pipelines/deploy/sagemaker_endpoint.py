@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 from pipelines.config import Config
-from pipelines.deploy.local import DeployError
+from pipelines.deploy.versions import DeployError
 from pipelines.deploy.sagemaker_requests import Clients, WaitPolicy, data_capture_config
 from pipelines.deploy.sagemaker_requests import call as _call
 from pipelines.deploy.sagemaker_requests import not_found as _not_found
