@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import re
 
-from monitoring.cloud.model_quality_settings import PROBLEM_TYPES
 from monitoring.local import alarm_names
 from monitoring.local.alarm_names import MAX_NAME, ascii_fold, name_digest
-from pipelines.config import Config, ConfigError
+from pipelines.config import Config
 
 MAX_FEATURES = 100  # a composite alarm's rule names at most 100 alarms
 DRIFT_METRIC = "feature_baseline_drift_"  # the analyzer's (and Model Monitor's) metric, + the raw feature name
@@ -54,20 +53,9 @@ def problem_type(config: Config) -> str:
 
 
 def model_quality_metrics(config: Config) -> tuple[str, ...]:
-    """The model-quality metrics that get an alarm (none when model-quality monitoring is off); ConfigError naming a
-    metric Model Monitor does not publish for the problem type."""
-    if not config.monitoring.model_quality.enabled:
-        return ()
-    metrics = config.model_quality_alarmed_metrics
-    kind = problem_type(config)
-    known = PROBLEM_TYPES[kind][1]
-    unknown = [m for m in metrics if m not in known]
-    if unknown:
-        raise ConfigError(
-            f"monitoring.model_quality.alarmed_metrics: {unknown} are not {kind} metrics Model Monitor publishes; "
-            f"expected some of {sorted(known)}"
-        )
-    return metrics
+    """The model-quality metrics that get an alarm (the configuration checks they are the problem type's), none when
+    model-quality monitoring is off."""
+    return config.model_quality_alarmed_metrics if config.monitoring.model_quality.enabled else ()
 
 
 def monitored_features(config: Config) -> tuple[str, ...]:

@@ -178,6 +178,7 @@ def _render_model_quality(resources: dict, fragments: dict, metrics: Sequence[st
             "{alarm_name_part}": alarm_name_part(metric),
             "{comparison_operator}": operator,
             "{direction}": "above" if operator == GREATER else "below",
+            "{statistic}": "Maximum" if operator == GREATER else "Minimum",
         }
         fragment = _substitute(fragments["ModelQualityMetricAlarm"], tokens)
         _check_alarm_name(fragment, metric_alarm_name(NAME_PREFIX, metric), f"{FRAGMENTS} ModelQualityMetricAlarm")

@@ -47,7 +47,14 @@ def scan(tmp_path_factory) -> Scan:
     work = tmp_path_factory.mktemp("checkov")
     rendered = work / "monitoring.rendered.json"
     rendered.write_text(
-        template_body(render_template(SAMPLE_FEATURES, ["ops@example.com"], ["https://hooks.example.com/x"])),
+        template_body(
+            render_template(
+                SAMPLE_FEATURES,
+                ["ops@example.com"],
+                ["https://hooks.example.com/x"],
+                model_quality_metrics=["rmse", "r2"],
+            )
+        ),
         encoding="utf-8",
     )
     control = work / "negative-control.json"
@@ -95,4 +102,5 @@ def test_every_skip_says_why(scan):
     assert {(c["check_id"], c["resource"]) for c in skipped} == {
         ("CKV_AWS_117", "AWS::Lambda::Function.CheckFunction"),
         ("CKV_AWS_117", "AWS::Lambda::Function.RetrainFunction"),
+        ("CKV_AWS_117", "AWS::Lambda::Function.ModelQualityFunction"),
     }
