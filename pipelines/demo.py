@@ -1,8 +1,9 @@
 """``mlops demo``: the whole loop on the bundled data, locally, in its own state directory.
 
-Pipeline -> approval (on the user's behalf) -> deploy -> traffic like the training data, then drifted traffic
-spread over past hours (an injectable clock) -> monitoring checks -> alarm -> alert -> a new labelled data
-snapshot in the retraining location -> the alarm starts retraining -> a new version pending approval.
+Pipeline -> approval (on the user's behalf) -> deploy -> traffic with inference ids like the training data, then
+drifted traffic spread over past hours (an injectable clock) -> labels arriving for part of it -> data-quality and
+model-quality checks -> alarms -> alerts -> a new labelled data snapshot in the retraining location -> the first
+alarm starts retraining (the cool-down holds the other) -> a new version pending approval.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import getpass
-import http.client
 import random
 import shlex
 import time
@@ -20,23 +20,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from pipelines.config import DEFAULT_CONFIG, Config
+from pipelines.demo_data import DemoClock, SentHour, ingest_labels, labels_for, read_rows, send_hour
 from pipelines.invocation import command
 
 HOURS = 3  # one clean hour, then two drifted ones
-REQUESTS_PER_HOUR = 240
-
-
-class DemoClock:
-    """A settable clock, for the server (epoch seconds) and the monitor (datetimes)."""
-
-    def __init__(self, moment: datetime) -> None:
-        self.moment = moment
-
-    def now(self) -> datetime:
-        return self.moment
-
-    def seconds(self) -> float:
-        return self.moment.timestamp()
 
 
 @dataclass
@@ -50,43 +37,6 @@ class DemoReport:
     config: Config | None = None
 
 
-def _rows(path: Path) -> tuple[list[str], list[list[str]]]:
-    with open(path, newline="") as handle:
-        rows = list(csv.reader(handle))
-    return rows[0], rows[1:]
-
-
-def drifted(row: list[str], header: list[str], rng: random.Random) -> list[str]:
-    """Bigger, heavier abalone and mostly infants: shifted size and weight features and a changed sex mix."""
-    out = list(row)
-    for name in ("length", "diameter", "height", "whole_weight", "shucked_weight", "viscera_weight", "shell_weight"):
-        i = header.index(name)
-        out[i] = f"{float(row[i]) * 1.35:.4f}"
-    out[header.index("sex")] = "I" if rng.random() < 0.7 else row[header.index("sex")]
-    return out
-
-
-def send(port: int, rows: list[list[str]], clock: DemoClock, start: datetime) -> int:
-    """POST each row as one text/csv request, spread over the hour from ``start``; returns the 200s."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    ok = 0
-    try:
-        for i, row in enumerate(rows):
-            clock.moment = start + timedelta(seconds=int(i * 3600 / len(rows)))
-            connection.request(
-                "POST",
-                "/invocations",
-                body=",".join(row).encode(),
-                headers={"Content-Type": "text/csv", "Accept": "text/csv"},
-            )
-            response = connection.getresponse()
-            response.read()
-            ok += response.status == 200
-    finally:
-        connection.close()
-    return ok
-
-
 def suggest(state_dir: Path, *words: str, config: Config | None = None) -> str:
     """A follow-on command line that reaches the demo's state (and its configuration file, if not the default)."""
     extra = ["--state-dir", shlex.quote(str(state_dir))]
@@ -95,18 +45,16 @@ def suggest(state_dir: Path, *words: str, config: Config | None = None) -> str:
     return command(*words, *extra)
 
 
-def _retraining_with_progress(
-    config: Config, state_dir: Path, say: Callable[[str], None], checking: Callable[[], datetime]
-):
+def _retraining_with_progress(config: Config, state_dir: Path, say: Callable[[str], None], checking: Callable[[], str]):
     """The monitor's retraining starter, showing the run's progress step by step (it takes a while);
-    ``checking`` is the start of the hour whose check trips the alarm."""
+    ``checking`` names the check that trips the alarm ("14:00 UTC: the drift alarm")."""
     from pipelines.commands.run import Printer
     from pipelines.local.definitions import local_definition
     from pipelines.local.runner import LocalRunner
     from pipelines.registry.factory import open_registry
 
     def start(data_uri: str) -> tuple[str, str]:
-        say(f"   {checking():%H:00} UTC: the drift alarm went to ALARM; the retraining run on {data_uri} starts:")
+        say(f"   {checking()} went to ALARM; the retraining run on {data_uri} starts:")
         definition, _ = local_definition(config, state_dir)
         runner = LocalRunner(state_dir, open_registry("local", config, state_dir), progress=Printer(say=say))
         result = runner.start(definition, config.pipeline_name, {"InputDataUrl": data_uri})
@@ -115,21 +63,14 @@ def _retraining_with_progress(
     return start
 
 
-def run_demo(config: Config, state_dir: Path, say: Callable[[str], None] = print) -> DemoReport:
-    """Run the loop; every step says what it does. Returns where things are."""
-    from inference.server import BackgroundServer, ServeOptions
-    from monitoring.local.alarm_names import drift_alarm_name, name_prefix
+def _pipeline_and_deploy(config: Config, state_dir: Path, say: Callable[[str], None], started: float):
+    """Steps 1 and 2: run the pipeline, approve its version on the user's behalf, deploy it; (registry, version)."""
     from pipelines.commands.run import Printer
     from pipelines.deploy.local import deploy_on_approval
     from pipelines.local.definitions import local_definition
     from pipelines.local.runner import LocalRunner
-    from pipelines.monitor.environment import local_environment
-    from pipelines.monitor.executions import ExecutionLog
-    from pipelines.monitor.loop import check_window
-    from pipelines.objectstore import local_path, locator
     from pipelines.registry.factory import open_registry
 
-    started = time.monotonic()
     registry = open_registry("local", config, state_dir)
     say(f"1. Running the pipeline locally (state: {state_dir})")
     say("   building the pipeline definition with the SageMaker SDK (importing it is the longest wait)")
@@ -150,30 +91,40 @@ def run_demo(config: Config, state_dir: Path, say: Callable[[str], None] = print
     deployed = deploy_on_approval(config, state_dir, group, version).message
     serve = f"`mlops serve --endpoint {config.endpoint_name}`"  # the deployer's hint, made to reach this state
     say(f"   {deployed.replace(serve, suggest(state_dir, 'serve', '--endpoint', config.endpoint_name, config=config))}")
+    return registry, group, version
 
-    now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
-    hours = [now - timedelta(hours=HOURS - i) for i in range(HOURS)]
-    clock = DemoClock(hours[0])
-    header, rows = _rows(Path(config.data.input))
-    features = [h for h in header if h != config.data.target]
-    feature_rows = [[r[header.index(f)] for f in features] for r in rows]
-    rng = random.Random(7)
+
+def _traffic(
+    config: Config, state_dir: Path, hours: list[datetime], clock: DemoClock, rng: random.Random, say
+) -> list[SentHour]:
+    """Step 3: each hour's requests, with inference ids, to a local endpoint on the demo's clock."""
+    from inference.server import BackgroundServer, ServeOptions
+    from pipelines.objectstore import locator
+
+    table = read_rows(Path(config.data.input))
     server = BackgroundServer(
         ServeOptions(state_dir, config.endpoint_name, locate=locator(state_dir), port=0, clock=clock.seconds)
     ).start()
+    sent = []
     try:
         say(f"3. Local endpoint {config.endpoint_name} on 127.0.0.1:{server.port}; sending traffic over past hours")
         for i, hour in enumerate(hours):
-            batch = rng.sample(feature_rows, REQUESTS_PER_HOUR)
-            kind = "like the training data"
-            if i > 0:
-                batch = [drifted(r, features, rng) for r in batch]
-                kind = "drifted (bigger, heavier, mostly infants)"
-            ok = send(server.port, batch, clock, hour)
-            say(f"   {hour:%H:00}-{hour:%H:59} UTC: {ok}/{len(batch)} requests {kind}")
+            traffic = send_hour(server.port, clock, hour, table, config, rng, shifted=i > 0)
+            kind = "drifted (bigger, heavier, mostly infants)" if traffic.shifted else "like the training data"
+            say(
+                f"   {hour:%H:00}-{hour:%H:59} UTC: {traffic.ok}/{len(traffic.ids)} requests {kind}, with inference ids"
+            )
+            sent.append(traffic)
     finally:
         server.stop()
+    return sent
 
+
+def _snapshot(config: Config, state_dir: Path, rng: random.Random, say) -> None:
+    """Step 4: a new labelled data snapshot in the retraining location."""
+    from pipelines.objectstore import local_path
+
+    header, rows = read_rows(Path(config.data.input))
     snapshot = local_path(config.retrain_data_uri, state_dir) / "snapshot-1.csv"
     snapshot.parent.mkdir(parents=True, exist_ok=True)
     fresh = rng.sample(rows, len(rows))
@@ -181,44 +132,107 @@ def run_demo(config: Config, state_dir: Path, say: Callable[[str], None] = print
         csv.writer(handle).writerows([header, *fresh])
     say(f"4. A new labelled data snapshot ({len(fresh)} rows) is in the retraining location {config.retrain_data_uri}")
 
-    # the demo prints each alert itself: the log sink would print it a second time
-    quiet = dataclasses.replace(
-        config,
-        monitoring=dataclasses.replace(
-            config.monitoring, alerts=dataclasses.replace(config.monitoring.alerts, log=False)
-        ),
+
+_SYMBOLS = {"GreaterThanThreshold": ">", "GreaterThanOrEqualToThreshold": "≥", "LessThanThreshold": "<"}
+_SYMBOLS["LessThanOrEqualToThreshold"] = "≤"
+
+
+def _quality_line(execution, metrics: list[str]) -> str:
+    """``model quality at 16:00 UTC: Completed, 180 labelled pairs, rmse 3.1 > threshold 2.4``."""
+    from monitoring.local.model_quality_report import breaches
+
+    found = execution.model_quality or {}
+    shown = []
+    for name in metrics:
+        value, rule = found.get("metrics", {}).get(name), found.get("constraints", {}).get(name)
+        if value is None or rule is None:
+            continue
+        bad = breaches(float(value), (float(rule["threshold"]), rule["comparison_operator"]))
+        symbol = _SYMBOLS.get(rule["comparison_operator"], "?")
+        shown.append(f"{name} {value:.3g} {symbol if bad else 'not ' + symbol} threshold {rule['threshold']:.3g}")
+    detail = ", ".join(shown) if shown else execution.message
+    return f"{execution.status}, {execution.item_count} labelled pairs, {detail}"
+
+
+def _outcome(execution, alarm: str, say: Callable[[str], None], alerts: list[str]) -> None:
+    """Print the family's composite alarm change, each alert once, and the retraining decision."""
+    for transition in execution.alarm_transitions:
+        if transition["alarm_name"] == alarm:
+            say(f"   alarm {transition['alarm_name']}: {transition['old_state']} -> {transition['new_state']}")
+    for alert in execution.alerts:
+        alerts.append(alert["summary"])
+        text = alert["summary"].partition("; report: ")[0]  # the report's path is in the summary below
+        say(f"   ALERT delivered ({', '.join(k for k, v in alert['delivered'].items() if v)}): {text}")
+    if execution.retrain:
+        say(f"   retraining {execution.retrain['action']}: {execution.retrain['reason']}")
+
+
+def _monitor(
+    config: Config, state_dir: Path, clock: DemoClock, sent: list[SentHour], rng: random.Random, say
+) -> list[str]:
+    """Step 5: per hour, its data-quality check; then its labels arrive and the model-quality check runs."""
+    from monitoring.local.alarm_names import drift_alarm_name, model_quality_alarm_name, name_prefix
+    from pipelines.monitor.environment import local_environment
+    from pipelines.monitor.loop import check_window
+    from pipelines.monitor.model_quality import check_model_quality, window_at
+
+    # the demo prints each alert itself (the log sink would print it a second time) and keeps them in its state
+    alerts_config = dataclasses.replace(
+        config.monitoring.alerts, log=False, jsonl=config.monitoring.alerts.jsonl or "alerts.jsonl"
     )
+    quiet = dataclasses.replace(config, monitoring=dataclasses.replace(config.monitoring, alerts=alerts_config))
     env = local_environment(quiet, state_dir, clock=clock.now)
-    env.start_retraining = _retraining_with_progress(
-        config, state_dir, say, lambda: clock.moment.replace(minute=0) - timedelta(hours=1)
-    )
+    checking = ["the drift alarm"]
+    env.start_retraining = _retraining_with_progress(config, state_dir, say, lambda: checking[0])
+    prefix, endpoint = name_prefix(config.endpoint_name), config.endpoint_name
     alerts: list[str] = []
-    say("5. Monitoring each hour against the deployed version's baseline")
-    for hour in hours:
+    say("5. Monitoring each hour: data quality against the baseline, then model quality once its labels arrive")
+    for traffic in sent:
+        hour = traffic.hour
         clock.moment = hour + timedelta(hours=1, minutes=5)
-        execution = check_window(env, config.endpoint_name, hour, hour + timedelta(hours=1), schedule="hourly")
+        checking[0] = f"{hour:%H:00} UTC: the drift alarm"
+        execution = check_window(env, endpoint, hour, hour + timedelta(hours=1), schedule="hourly")
         drifted_features = [d["feature"] for d in execution.drift if d["distance"] > d["threshold"]]
         say(
             f"   {hour:%H:00} UTC: {execution.status}, {execution.item_count} rows, "
             f"drifted: {', '.join(drifted_features) or 'none'}"
         )
-        for transition in execution.alarm_transitions:
-            if transition["alarm_name"] == drift_alarm_name(name_prefix(config.endpoint_name)):
-                say(f"   alarm {transition['alarm_name']}: {transition['old_state']} -> {transition['new_state']}")
-        for alert in execution.alerts:
-            alerts.append(alert["summary"])
-            text = alert["summary"].partition("; report: ")[0]  # the report's path is in the summary below
-            say(f"   ALERT delivered ({', '.join(k for k, v in alert['delivered'].items() if v)}): {text}")
-        if execution.retrain:
-            say(f"   retraining {execution.retrain['action']}: {execution.retrain['reason']}")
+        _outcome(execution, drift_alarm_name(prefix), say, alerts)
+        arrival = hour + timedelta(hours=1, minutes=30)
+        labels = labels_for(traffic, config, rng)
+        uri = ingest_labels(labels, config, state_dir, arrival)
+        shifted = " (their relation to the inputs shifted)" if traffic.shifted else ""
+        say(
+            f"   {arrival:%H:%M} UTC: labels arrive for {len(labels)} of the {hour:%H:00} hour's "
+            f"{len(traffic.ids)} requests{shifted}: {uri.rsplit('/', 1)[0]}/"
+        )
+        at = hour + timedelta(hours=2)
+        clock.moment = at
+        checking[0] = f"{at:%H:00} UTC: the model quality alarm"
+        quality = check_model_quality(env, endpoint, window_at(config, at), schedule="hourly")
+        say(f"   model quality at {at:%H:00} UTC: {_quality_line(quality, list(config.model_quality_alarmed_metrics))}")
+        _outcome(quality, model_quality_alarm_name(prefix), say, alerts)
+    return alerts
 
+
+def run_demo(config: Config, state_dir: Path, say: Callable[[str], None] = print) -> DemoReport:
+    """Run the loop; every step says what it does. Returns where things are."""
+    from pipelines.monitor.executions import DATA_QUALITY, ExecutionLog
+    from pipelines.monitor.report import write_execution_report
+
+    started = time.monotonic()
+    registry, group, version = _pipeline_and_deploy(config, state_dir, say, started)
+    now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    hours = [now - timedelta(hours=HOURS - i) for i in range(HOURS)]
+    clock = DemoClock(hours[0])
+    rng = random.Random(7)
+    sent = _traffic(config, state_dir, hours, clock, rng, say)
+    _snapshot(config, state_dir, rng, say)
+    alerts = _monitor(config, state_dir, clock, sent, rng, say)
     retrained = [v for v in registry.list_versions(group) if v.version > version]
-    executions = [e for e in ExecutionLog(state_dir).all(config.endpoint_name) if e.violations]
-    report = None
-    if executions:
-        from pipelines.monitor.report import write_execution_report
-
-        report = write_execution_report(config, state_dir, executions[0].execution_id)
+    executions = ExecutionLog(state_dir).all(config.endpoint_name)
+    flagged = [e for e in executions if e.violations and e.kind == DATA_QUALITY]
+    report = write_execution_report(config, state_dir, flagged[0].execution_id) if flagged else None
     return DemoReport(
         state_dir,
         f"{group}/{version}",
