@@ -126,17 +126,7 @@ def train(
     transform_path, transform = _transform(transform_dir)
     y_train, x_train = read_split(train_dir, "train")
     y_valid, x_valid = read_split(validation_dir, "validation")
-    width = len(transform.get("feature_names", []))
-    for name, matrix in (("train", x_train), ("validation", x_valid)):
-        if matrix.shape[1] != width:
-            raise TrainingError(
-                f"The {name} data has {matrix.shape[1]} feature column(s) but {transform_path} describes {width}"
-            )
-    if params.objective == "binary:logistic":
-        for name, labels in (("train", y_train), ("validation", y_valid)):
-            if not np.isin(labels, (0.0, 1.0)).all():
-                bad = labels[~np.isin(labels, (0.0, 1.0))][0]
-                raise TrainingError(f"binary:logistic needs 0/1 targets, but the {name} data holds {bad!r}")
+    _check_splits(transform_path, transform, params, {"train": (y_train, x_train), "validation": (y_valid, x_valid)})
     sources = handler_sources([Path(source_dir)] if source_dir else None)
 
     dtrain = xgb.DMatrix(x_train, label=y_train)
@@ -156,14 +146,7 @@ def train(
     best = booster.best_iteration if params.early_stopping_rounds else rounds - 1
     booster = booster[: best + 1]  # keep the best trees only: every consumer then predicts the same thing
 
-    model = Path(model_dir)
-    (model / "code").mkdir(parents=True, exist_ok=True)
-    booster.save_model(str(model / MODEL_FILE))
-    policy = {name: getattr(params, name) for name in POLICY_FLAGS}
-    text = json.dumps({**transform, "input_policy": policy}, indent=2) + "\n"
-    (model / TRANSFORM_FILE).write_text(text, encoding="utf-8")
-    for name in HANDLER_FILES:
-        shutil.copyfile(sources / name, model / "code" / name)
+    model = _write_model(Path(model_dir), booster, transform, params, sources)
     result = TrainResult(
         model_path=str(model / MODEL_FILE),
         best_iteration=best,
@@ -174,8 +157,14 @@ def train(
         train_rows=len(y_train),
         validation_rows=len(y_valid),
     )
+    _report(result, params, rounds, output_data_dir)
+    return result
+
+
+def _report(result: TrainResult, params: TrainParams, rounds: int, output_data_dir: str | os.PathLike | None) -> None:
+    """The scores as a log line SageMaker's metric definitions read, and training_metrics.json if asked for."""
     # the SageMaker metric-definition style, e.g. regex "validation-rmse:([0-9.]+)"
-    m = params.metric
+    m, best = params.metric, result.best_iteration
     logger.info(
         f"[{best}] train-{m}:{result.train_score:.6f} validation-{m}:{result.validation_score:.6f} (of {rounds})"
     )
@@ -184,7 +173,33 @@ def train(
         out.mkdir(parents=True, exist_ok=True)
         metrics = {**asdict(result), "hyperparameters": asdict(params), "rounds_trained": rounds}
         (out / "training_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    return result
+
+
+def _check_splits(
+    transform_path: Path, transform: dict, params: TrainParams, splits: dict[str, tuple[np.ndarray, np.ndarray]]
+) -> None:
+    """Every split has the transform's feature columns, and 0/1 targets for binary:logistic; else TrainingError."""
+    width = len(transform.get("feature_names", []))
+    for name, (labels, matrix) in splits.items():
+        if matrix.shape[1] != width:
+            raise TrainingError(
+                f"The {name} data has {matrix.shape[1]} feature column(s) but {transform_path} describes {width}"
+            )
+        if params.objective == "binary:logistic" and not np.isin(labels, (0.0, 1.0)).all():
+            bad = labels[~np.isin(labels, (0.0, 1.0))][0]
+            raise TrainingError(f"binary:logistic needs 0/1 targets, but the {name} data holds {bad!r}")
+
+
+def _write_model(model: Path, booster: xgb.Booster, transform: dict, params: TrainParams, sources: Path) -> Path:
+    """The model directory: the booster, transform.json with the serving input policy, the handler in code/."""
+    (model / "code").mkdir(parents=True, exist_ok=True)
+    booster.save_model(str(model / MODEL_FILE))
+    policy = {name: getattr(params, name) for name in POLICY_FLAGS}
+    text = json.dumps({**transform, "input_policy": policy}, indent=2) + "\n"
+    (model / TRANSFORM_FILE).write_text(text, encoding="utf-8")
+    for name in HANDLER_FILES:
+        shutil.copyfile(sources / name, model / "code" / name)
+    return model
 
 
 def parse_args(argv: Sequence[str] | None) -> dict[str, str]:
