@@ -131,12 +131,14 @@ def _cut_unfinished(block: bytes, first_line: int, path: Path, skips: SkipCounte
         suspects = np.concatenate(([0], suspects))
     lines = block.count(b"\n")
     parts, at = [], 0
+    counted, number = 0, first_line  # line numbers counted forward from the previous bad line
     for end in suspects.tolist():
         start = block.rfind(b"\n", 0, end) + 1
         line = block[start:end]
         if not line.strip() or line.rstrip().endswith(b"}"):  # a blank line, or a CRLF ending
             continue
-        number = first_line + block.count(b"\n", 0, start)
+        number += block.count(b"\n", counted, start)
+        counted = start
         where = f"{path}: line {number}"
         skips.skip(_reason(line), f"{where}: does not end with }}: {line[-40:]!r}")
         parts.append(block[at:start])
