@@ -5,9 +5,9 @@
   is its ``eventMetadata.eventId``.
 - Ground-truth files come in order (folder hour, then file name, as ``ground_truth_files`` lists them); for a key
   labelled more than once the latest label wins, and each replaced label is counted in ``duplicate_labels``.
-- Predictions are read as ``monitoring.capture_predictions`` says; binary: the probability is the value read by
-  ``probability_attribute`` (None: the prediction value itself, the project's endpoint answering the probability)
-  and the predicted label is ``probability >= probability_threshold``.
+- Predictions are read as ``monitoring.capture_predictions`` says. Binary: the probability is the value read by
+  ``probability_attribute``, or by ``inference_attribute`` when that is None (the project's endpoint answers the
+  probability), and the predicted label is always ``probability >= probability_threshold``.
 - Nothing is fatal: a malformed line or record is skipped and counted as ``malformed.<capture|ground_truth>.<reason>``.
 
 ``counts`` also holds: ``capture_records`` (well-formed lines read), ``capture_outside_window``,
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -101,12 +101,8 @@ def _read_capture(files, binary, value_at, probability_at, start, end, skips) ->
             output = pc.filter(pc.struct_field(table.column("captureData"), "endpointOutput"), chosen)
             keys = pc.filter(keys, chosen)
             text, is_json, readable = payloads(output, skips, where)
-            values, status = extract(text, is_json, value_at)
-            if binary and probability_at.attribute is not None:
-                probabilities, probability_status = extract(text, is_json, probability_at)
-                status = np.maximum(status, probability_status)
-            else:
-                probabilities = values
+            values, status = extract(text, is_json, probability_at if binary else value_at)
+            probabilities = values
             readable_np = np.asarray(readable.to_numpy(zero_copy_only=False), dtype=bool)
             skips.skip(
                 MULTI_RECORD, f"{where}: a request with several records", int(((status == MULTI) & readable_np).sum())
@@ -129,6 +125,14 @@ def _read_capture(files, binary, value_at, probability_at, start, end, skips) ->
             found.values.append(values[keep])
             found.probabilities.append(probabilities[keep])
     return found
+
+
+def window_capture_files(root: Path, start: datetime | None, end: datetime | None) -> list[Path]:
+    """The capture files under ``root`` whose hour folder can hold a record of [start, end] (``end`` inclusive, so
+    the folder of the hour starting at ``end`` is read too)."""
+    from monitoring.capture import capture_files
+
+    return capture_files(Path(root), start, None if end is None else end + timedelta(microseconds=1))
 
 
 def _latest_labels(keys: pa.ChunkedArray, labels: np.ndarray) -> tuple[pa.Array, np.ndarray, int]:
@@ -165,7 +169,7 @@ def merge_capture_with_ground_truth(
         list(capture_files),
         binary,
         Extract(inference_attribute),
-        Extract(probability_attribute),
+        Extract(probability_attribute if probability_attribute is not None else inference_attribute),
         start,
         end,
         capture_skips,

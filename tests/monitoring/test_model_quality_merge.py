@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from monitoring.ground_truth import ground_truth_lines
-from monitoring.model_quality_merge import merge_capture_with_ground_truth
+from monitoring.model_quality_merge import merge_capture_with_ground_truth, window_capture_files
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "model-monitor" / "monitor-fixtures"
 T0 = datetime(2026, 11, 30, 10, 0, tzinfo=timezone.utc)
@@ -290,3 +290,27 @@ def test_bad_arguments_are_refused(tmp_path):
         merge_capture_with_ground_truth([], [], problem_type="binary", probability_threshold=1.5)
     empty = merge_capture_with_ground_truth([], [], problem_type="binary")
     assert len(empty.pairs) == 0 and empty.counts["matched"] == 0
+
+
+def test_binary_reads_only_the_probability_when_its_attribute_is_set(tmp_path):
+    capture = write(
+        tmp_path / "c.jsonl",
+        [record("a", '{"score": 0.3}', encoding="JSON", content_type="application/json"), record("b", "0,0.8")],
+    )
+    labels = truth(tmp_path / "g.jsonl", [("a", "0"), ("b", "1")])
+    json_result = merge_capture_with_ground_truth(
+        [capture], [labels], problem_type="binary", probability_attribute="score"
+    )
+    assert json_result.pairs.keys.tolist() == ["a"] and json_result.pairs.predictions.tolist() == [0.0]
+    csv_result = merge_capture_with_ground_truth(
+        [capture], [labels], problem_type="binary", probability_attribute="1", probability_threshold=0.75
+    )
+    assert csv_result.pairs.probabilities.tolist() == [0.8] and csv_result.pairs.predictions.tolist() == [1.0]
+
+
+def test_window_files_include_the_folder_of_the_end_hour(tmp_path):
+    root = tmp_path / "capture"
+    for hour in ("09", "10", "11", "12"):
+        write(root / "ep" / "AllTraffic" / f"2026/11/30/{hour}" / "x.jsonl", [record(hour, "1")])
+    files = window_capture_files(root, T0, T0 + timedelta(hours=1))
+    assert [p.parent.name for p in files] == ["10", "11"]
