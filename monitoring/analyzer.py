@@ -123,6 +123,25 @@ def run_baseline(
     return BaselineResult(stats_path, constraints_path, profile.item_count, len(profile.columns), report.to_json())
 
 
+def _no_data(
+    dataset: Path,
+    start: datetime | None,
+    end: datetime | None,
+    report: ReadReport,
+    output: Path,
+    paths: dict[str, Path],
+) -> CheckResult:
+    """The NoData result of a check that read no record: no violations, a summary saying where it looked."""
+    window = f" between {start.isoformat() if start else 'the beginning'} and {end.isoformat() if end else 'now'}"
+    message = f"No data to analyze: no records in {dataset}{window if (start or end) else ''}"
+    if report.malformed:
+        message += f" ({report.malformed} malformed records skipped)"
+    paths["violations"] = write_json({"violations": []}, output / VIOLATIONS)
+    summary = {"status": NO_DATA, "message": message, "item_count": 0, "violation_count": 0, "read": report.to_json()}
+    paths["summary"] = write_json(summary, output / SUMMARY)
+    return CheckResult(NO_DATA, 0, (), (), (), report.to_json(), output, message, paths)
+
+
 def run_check(
     dataset: Path,
     baseline_statistics: Path,
@@ -144,22 +163,9 @@ def run_check(
     profile = DatasetProfile().add_all(read_dataset(Path(dataset), fmt, report, names, start, end, preprocessor))
     output = Path(output)
     now = now or datetime.now(timezone.utc)
-    window = f" between {start.isoformat() if start else 'the beginning'} and {end.isoformat() if end else 'now'}"
     paths = {"statistics": write_json(profile_to_json(profile), output / STATISTICS, compact=True)}
     if profile.item_count == 0:
-        message = f"No data to analyze: no records in {dataset}{window if (start or end) else ''}"
-        if report.malformed:
-            message += f" ({report.malformed} malformed records skipped)"
-        paths["violations"] = write_json({"violations": []}, output / VIOLATIONS)
-        summary = {
-            "status": NO_DATA,
-            "message": message,
-            "item_count": 0,
-            "violation_count": 0,
-            "read": report.to_json(),
-        }
-        paths["summary"] = write_json(summary, output / SUMMARY)
-        return CheckResult(NO_DATA, 0, (), (), (), report.to_json(), output, message, paths)
+        return _no_data(dataset, start, end, report, output, paths)
     current = profile_to_statistics(profile)
     violations, drifts = check(baseline, constraints, current)
     metrics = build_metrics(current, constraints, drifts, endpoint, schedule, now)

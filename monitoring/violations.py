@@ -77,67 +77,68 @@ def drift_of(base: FeatureStatistics, cur: FeatureStatistics, rule: FeatureConst
     return None
 
 
+def _type_check(cur: FeatureStatistics, rule: FeatureConstraints) -> Violation | None:
+    threshold, expected_type = rule.config.datatype_check_threshold, rule.inferred_type
+    match = type_match(cur, expected_type)
+    if match is None or match >= threshold:
+        return None
+    return Violation(
+        cur.name,
+        DATA_TYPE,
+        (
+            f"Data type match requirement is not met. Expected data type: {expected_type}, "
+            f"Expected match: {_pct(threshold)}. "
+            f"Observed: Only {_pct(match)} of data is {expected_type}."
+        ),
+    )
+
+
+def _completeness_check(cur: FeatureStatistics, rule: FeatureConstraints) -> Violation | None:
+    if rule.completeness is None or not cur.num_present + cur.num_missing or cur.completeness >= rule.completeness:
+        return None
+    return Violation(
+        cur.name,
+        COMPLETENESS,
+        (
+            f"Data completeness requirement is not met. Expected completeness: {_pct(rule.completeness)}. "
+            f"Observed: Only {_pct(cur.completeness)} of data is complete."
+        ),
+    )
+
+
+def _domain_check(cur: FeatureStatistics, rule: FeatureConstraints) -> Violation | None:
+    categories, threshold = cur.categories, rule.config.domain_content_threshold
+    if rule.domains is None or categories is None or not cur.num_present:
+        return None
+    domain = set(rule.domains)
+    fraction = sum(count for value, count in categories.items() if value in domain) / cur.num_present
+    if fraction >= threshold:
+        return None
+    unknown = sorted((v for v in categories if v not in domain), key=lambda v: -categories[v])[:5]
+    return Violation(
+        cur.name,
+        CATEGORICAL_VALUES,
+        (
+            "Categorical value match requirement is not met. "
+            f"Expected match: {_pct(threshold)}. "
+            f"Observed: Only {_pct(fraction)} of data is within the baseline domain; "
+            f"values outside it include {', '.join(repr(v) for v in unknown)}."
+        ),
+    )
+
+
 def _feature_checks(
     base: FeatureStatistics | None, cur: FeatureStatistics, rule: FeatureConstraints, drifts: list[FeatureDrift]
 ) -> list[Violation]:
-    cfg = rule.config
-    found = []
-    expected_type = rule.inferred_type
-    match = type_match(cur, expected_type)
-    if match is not None and match < cfg.datatype_check_threshold:
-        found.append(
-            Violation(
-                cur.name,
-                DATA_TYPE,
-                (
-                    f"Data type match requirement is not met. Expected data type: {expected_type}, "
-                    f"Expected match: {_pct(cfg.datatype_check_threshold)}. "
-                    f"Observed: Only {_pct(match)} of data is {expected_type}."
-                ),
-            )
-        )
-    if rule.completeness is not None and cur.num_present + cur.num_missing and cur.completeness < rule.completeness:
-        found.append(
-            Violation(
-                cur.name,
-                COMPLETENESS,
-                (
-                    f"Data completeness requirement is not met. Expected completeness: {_pct(rule.completeness)}. "
-                    f"Observed: Only {_pct(cur.completeness)} of data is complete."
-                ),
-            )
-        )
-    categories = cur.categories
-    if rule.domains is not None and categories is not None and cur.num_present:
-        domain = set(rule.domains)
-        inside = sum(count for value, count in categories.items() if value in domain)
-        fraction = inside / cur.num_present
-        if fraction < cfg.domain_content_threshold:
-            unknown = sorted((v for v in categories if v not in domain), key=lambda v: -categories[v])[:5]
-            found.append(
-                Violation(
-                    cur.name,
-                    CATEGORICAL_VALUES,
-                    (
-                        "Categorical value match requirement is not met. "
-                        f"Expected match: {_pct(cfg.domain_content_threshold)}. "
-                        f"Observed: Only {_pct(fraction)} of data is within the baseline domain; "
-                        f"values outside it include {', '.join(repr(v) for v in unknown)}."
-                    ),
-                )
-            )
-    if base is not None and cfg.perform_comparison:
+    """One feature's data type, completeness, domain and drift checks; its drift (if comparable) joins ``drifts``."""
+    found = [v for v in (_type_check(cur, rule), _completeness_check(cur, rule), _domain_check(cur, rule)) if v]
+    if base is not None and rule.config.perform_comparison:
         drift = drift_of(base, cur, rule)
         if drift is not None:
             drifts.append(drift)
             if drift.drifted:
-                found.append(
-                    Violation(
-                        cur.name,
-                        BASELINE_DRIFT,
-                        (f"Baseline drift distance: {drift.distance!r} exceeds threshold: {drift.threshold!r}"),
-                    )
-                )
+                message = f"Baseline drift distance: {drift.distance!r} exceeds threshold: {drift.threshold!r}"
+                found.append(Violation(cur.name, BASELINE_DRIFT, message))
     return found
 
 
