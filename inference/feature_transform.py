@@ -12,6 +12,10 @@ and categories unseen in training are counted per column.
 This module is imported as ``inference.feature_transform`` in the repository and as the sibling module
 ``feature_transform`` from a model's ``code/`` directory; it must stay importable both ways (no package-relative
 imports) and Python 3.10 compatible.
+
+# size: one module on purpose: the model's code/ directory loads it as a plain file beside inference.py (by path
+# when code/ is not on sys.path), so a second module would need its own sibling-import fallback here and another
+# entry in every file list that builds a model; the transform and the value parsing it applies are one job.
 """
 
 from __future__ import annotations
