@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 
-from pipelines.config import Config
+from pipelines.config import Config, ConfigError
 from pipelines.definition.context import (
     CONTAINER_ROOT,
     CONTENT_TYPES,
@@ -46,9 +46,9 @@ def get_pipeline(config: Config, session, artifacts: dict[str, Artifact] | None 
     """Build the SageMaker Pipeline for ``config`` (role and bucket must be set), offline."""
     sm = config.sagemaker
     if not sm.role_arn:
-        raise ValueError("sagemaker.role_arn is not set: pass --role-arn or set it in the configuration")
+        raise ConfigError("sagemaker.role_arn is not set: pass --role-arn or set it in the configuration")
     if not sm.bucket:
-        raise ValueError("sagemaker.bucket is not set: pass --bucket or set it in the configuration")
+        raise ConfigError("sagemaker.bucket is not set: pass --bucket or set it in the configuration")
     with offline_sdk(config.project.region):
         from sagemaker.mlops.workflow.pipeline import Pipeline
 
