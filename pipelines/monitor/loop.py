@@ -54,55 +54,75 @@ def report_prefix(config: Config, endpoint: str, schedule: str, start: datetime)
     return f"{config.reports_destination.rstrip('/')}/{endpoint}/{schedule}/{start:%Y/%m/%d/%H}"
 
 
+def live_version(env: MonitorEnvironment, endpoint: str) -> tuple[Any, Any]:
+    """(endpoint state, registry version) of the version ``endpoint`` serves: the live pointer both checks follow."""
+    from inference.endpoint_state import read_state
+    from pipelines.registry.factory import open_registry
+
+    deployed = read_state(Path(env.state_dir), endpoint)
+    if deployed is None:
+        raise StateError(f"endpoint {endpoint!r} has no deployed model version: deploy one first (mlops deploy)")
+    return deployed, open_registry("local", env.config, Path(env.state_dir)).get(deployed.group, deployed.version)
+
+
+def _data_quality(
+    env: MonitorEnvironment,
+    deployed: Any,
+    version: Any,
+    start: datetime,
+    end: datetime,
+    schedule: str,
+    report_dir: Path,
+) -> tuple[Any, Path]:
+    """The analyzer's check of the capture of [start, end) against the version's data baseline; (result, the
+    baseline statistics' path)."""
+    from monitoring.analyzer import run_check
+    from monitoring.sources import DatasetFormat
+
+    config, state = env.config, Path(env.state_dir)
+    if not {"statistics", "constraints"} <= set(version.drift_baselines):
+        raise StateError(f"{version.reference} has no drift-check baselines (statistics and constraints)")
+    statistics = local_path(version.drift_baselines["statistics"], state)
+    constraints = local_path(version.drift_baselines["constraints"], state)
+    capture = local_path(f"{config.capture_destination.rstrip('/')}/{deployed.endpoint}/{deployed.variant}", state)
+    if not capture.is_dir():
+        capture.mkdir(parents=True, exist_ok=True)  # an endpoint that has not been called yet: no data
+    result = run_check(
+        capture,
+        statistics,
+        constraints,
+        report_dir,
+        DatasetFormat("capture"),
+        start,
+        end,
+        endpoint=deployed.endpoint,
+        schedule=schedule,
+        now=env.clock(),
+    )
+    shutil.copyfile(constraints, report_dir / "constraints.json")  # Model Monitor's report layout
+    return result, statistics
+
+
 def check_window(
     env: MonitorEnvironment, endpoint: str, start: datetime, end: datetime, schedule: str = ON_DEMAND
 ) -> MonitoringExecution:
     """Check the capture of [start, end) on ``endpoint``; record and return what happened."""
-    from inference.endpoint_state import read_state
-    from monitoring.analyzer import run_check
-    from monitoring.sources import DatasetFormat
-    from pipelines.registry.factory import open_registry
-
-    config, state = env.config, Path(env.state_dir)
-    started = env.clock()
-    execution_id = f"{start:%Y%m%d%H%M}-{uuid.uuid4().hex[:8]}"
-    prefix = report_prefix(config, endpoint, schedule, start)
+    state = Path(env.state_dir)
+    prefix = report_prefix(env.config, endpoint, schedule, start)
     report_dir = local_path(prefix, state)
     base: dict[str, Any] = {
-        "execution_id": execution_id,
+        "execution_id": f"{start:%Y%m%d%H%M}-{uuid.uuid4().hex[:8]}",
         "endpoint": endpoint,
         "schedule": schedule,
         "window_start": start.isoformat(),
         "window_end": end.isoformat(),
-        "started": started.isoformat(),
+        "started": env.clock().isoformat(),
         "report_uri": prefix,
     }
     version = None
     try:
-        deployed = read_state(state, endpoint)
-        if deployed is None:
-            raise StateError(f"endpoint {endpoint!r} has no deployed model version: deploy one first (mlops deploy)")
-        version = open_registry("local", config, state).get(deployed.group, deployed.version)
-        if not {"statistics", "constraints"} <= set(version.drift_baselines):
-            raise StateError(f"{version.reference} has no drift-check baselines (statistics and constraints)")
-        statistics = local_path(version.drift_baselines["statistics"], state)
-        constraints = local_path(version.drift_baselines["constraints"], state)
-        capture = local_path(f"{config.capture_destination.rstrip('/')}/{endpoint}/{deployed.variant}", state)
-        if not capture.is_dir():
-            capture.mkdir(parents=True, exist_ok=True)  # an endpoint that has not been called yet: no data
-        result = run_check(
-            capture,
-            statistics,
-            constraints,
-            report_dir,
-            DatasetFormat("capture"),
-            start,
-            end,
-            endpoint=endpoint,
-            schedule=schedule,
-            now=env.clock(),
-        )
-        shutil.copyfile(constraints, report_dir / "constraints.json")  # Model Monitor's report layout
+        deployed, version = live_version(env, endpoint)
+        result, statistics = _data_quality(env, deployed, version, start, end, schedule, report_dir)
     except Exception as exc:  # a failing check is recorded, and the schedule goes on
         log.error("monitoring check of %s %s..%s failed: %s", endpoint, start, end, exc)
         execution = MonitoringExecution(

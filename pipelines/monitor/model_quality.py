@@ -11,84 +11,44 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import shutil
 import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from pipelines.config import Config
 from pipelines.monitor.executions import (
     FAILED,
     MODEL_QUALITY,
     NO_DATA,
     ExecutionLog,
-    MonitorError,
     MonitoringExecution,
 )
-from pipelines.monitor.loop import ON_DEMAND, MonitorEnvironment, after_failure, report_prefix
+from pipelines.monitor.loop import ON_DEMAND, MonitorEnvironment, after_failure, live_version, report_prefix
+from pipelines.monitor.model_quality_windows import (
+    CheckWindow,
+    ModelQualityError,
+    check_kinds,
+    model_quality_schedule,
+    parse_offset,
+    window_at,
+    window_from_capture,
+)
 from pipelines.objectstore import local_path
 
+__all__ = [
+    "CheckWindow",
+    "ModelQualityError",
+    "check_kinds",
+    "check_model_quality",
+    "model_quality_schedule",
+    "parse_offset",
+    "window_at",
+    "window_from_capture",
+]
+
 log = logging.getLogger(__name__)
-SUFFIX = "-model-quality"
-_OFFSET = re.compile(r"^-P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$")
-
-
-class ModelQualityError(MonitorError):
-    """A model-quality check that cannot run as configured (no model-quality baseline, an unknown metric)."""
-
-
-def parse_offset(text: str) -> timedelta:
-    """A negative ISO 8601 duration (``-P1D``, ``-PT1H``, ``-P1DT12H``, ``-PT30M``) as a timedelta."""
-    match = _OFFSET.match(text or "")
-    if not match or not any(match.groups()):
-        raise ModelQualityError(f"offset must be a negative ISO 8601 duration such as -P1D or -PT1H, got {text!r}")
-    days, hours, minutes = (int(g or 0) for g in match.groups())
-    return -timedelta(days=days, hours=hours, minutes=minutes)
-
-
-def model_quality_schedule(schedule: str) -> str:
-    """The model-quality schedule's name beside a data-quality schedule's (``hourly`` -> ``hourly-model-quality``):
-    its reports, executions and metrics' MonitoringSchedule dimension stay apart from data quality's."""
-    return schedule if schedule.endswith(SUFFIX) else f"{schedule}{SUFFIX}"
-
-
-@dataclass(frozen=True)
-class CheckWindow:
-    """A model-quality check's time ``at`` (T), its capture window and the hours of its ground-truth folders."""
-
-    at: datetime
-    capture_start: datetime
-    capture_end: datetime
-    labels_start: datetime
-    labels_end: datetime
-
-
-def window_at(config: Config, at: datetime) -> CheckWindow:
-    """The windows of a check at ``at`` with the configured offsets."""
-    quality = config.monitoring.model_quality
-    start, end = at + parse_offset(quality.start_time_offset), at + parse_offset(quality.end_time_offset)
-    return CheckWindow(at, start, end, start, at)
-
-
-def window_from_capture(config: Config, start: datetime, end: datetime) -> CheckWindow:
-    """The check whose capture window is [start, end] (``--window``): T = end - end_time_offset, labels from the
-    folders of [start, T]."""
-    at = end - parse_offset(config.monitoring.model_quality.end_time_offset)
-    return CheckWindow(at, start, end, start, at)
-
-
-def _live_version(env: MonitorEnvironment, endpoint: str) -> tuple[Any, Any]:
-    """(endpoint state, registry version) of the version the endpoint serves, as the data-quality check finds it."""
-    from inference.endpoint_state import read_state
-    from pipelines.registry.factory import open_registry
-
-    deployed = read_state(Path(env.state_dir), endpoint)
-    if deployed is None:
-        raise ModelQualityError(f"endpoint {endpoint!r} has no deployed model version: deploy one first (mlops deploy)")
-    return deployed, open_registry("local", env.config, Path(env.state_dir)).get(deployed.group, deployed.version)
 
 
 def _constraints(env: MonitorEnvironment, version: Any) -> tuple[Path, dict]:
@@ -156,17 +116,65 @@ def _record(env: MonitorEnvironment, execution: MonitoringExecution) -> Monitori
     return execution
 
 
+@dataclass(frozen=True)
+class _Checked:
+    """What a check that ran found: the constraints it judged by, the alarms on them, the merge and the result."""
+
+    constraints: dict
+    alarms: tuple[list, Any]
+    merged: Any  # monitoring.model_quality_merge.MergeResult
+    result: Any  # monitoring.model_quality_job.ModelQualityResult
+
+
+def _merge_and_check(
+    env: MonitorEnvironment, deployed: Any, version: Any, window: CheckWindow, schedule: str, report_dir: Path
+) -> _Checked:
+    """The merge of the window and the check against the live version's constraints; files in ``report_dir``."""
+    from monitoring.model_quality_job import run_model_quality_check
+
+    config = env.config
+    constraints_path, constraints = _constraints(env, version)
+    alarms = _alarms(env, constraints, deployed.endpoint, schedule)
+    merged = _merge(env, deployed.endpoint, deployed.variant, window)
+    result = run_model_quality_check(
+        merged.pairs,
+        constraints,
+        report_dir,
+        problem_type=config.data.problem_type,
+        min_pairs=config.monitoring.model_quality.min_pairs,
+        evaluation_time=window.at.isoformat(),
+        merge_counts=merged.counts,
+    )
+    report_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(constraints_path, report_dir / "constraints.json")  # Model Monitor's report layout
+    if result.status != NO_DATA and config.data.problem_type == "regression":
+        from monitoring.local.residuals import write_residuals  # for the HTML report's residual histogram
+
+        write_residuals(report_dir, merged.pairs.labels, merged.pairs.predictions)
+    return _Checked(constraints, alarms, merged, result)
+
+
+def _found(checked: _Checked) -> dict:
+    """The execution record's ``model_quality`` entries of a check that ran."""
+    from monitoring.local.endpoint_alarms import constraint_thresholds
+
+    rules = constraint_thresholds(checked.constraints)
+    return {
+        "metrics": dict(checked.result.metrics),
+        "constraints": {m: {"threshold": t, "comparison_operator": op} for m, (t, op) in rules.items()},
+        "violations": list(checked.result.violations),
+        "counts": dict(checked.merged.counts),
+    }
+
+
 def check_model_quality(
     env: MonitorEnvironment, endpoint: str, window: CheckWindow, schedule: str = ON_DEMAND
 ) -> MonitoringExecution:
     """Run one model-quality check of ``endpoint`` at ``window.at``; record and return what happened. Never raises
     for a check that cannot run: it is recorded as Failed, with an alert, as a failed data-quality check is."""
-    from monitoring.model_quality_job import run_model_quality_check
-
-    config, state = env.config, Path(env.state_dir)
     schedule = model_quality_schedule(schedule)
-    prefix = report_prefix(config, endpoint, schedule, window.at)
-    report_dir = local_path(prefix, state)
+    prefix = report_prefix(env.config, endpoint, schedule, window.at)
+    report_dir = local_path(prefix, Path(env.state_dir))
     base: dict[str, Any] = {
         "execution_id": f"{window.at:%Y%m%d%H%M}-{uuid.uuid4().hex[:8]}",
         "endpoint": endpoint,
@@ -180,25 +188,8 @@ def check_model_quality(
     where = {"at": window.at.isoformat(), "labels_window": [window.labels_start.isoformat(), window.at.isoformat()]}
     version = None
     try:
-        deployed, version = _live_version(env, endpoint)
-        constraints_path, constraints = _constraints(env, version)
-        alarms = _alarms(env, constraints, endpoint, schedule)
-        merged = _merge(env, endpoint, deployed.variant, window)
-        result = run_model_quality_check(
-            merged.pairs,
-            constraints,
-            report_dir,
-            problem_type=config.data.problem_type,
-            min_pairs=config.monitoring.model_quality.min_pairs,
-            evaluation_time=window.at.isoformat(),
-            merge_counts=merged.counts,
-        )
-        report_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(constraints_path, report_dir / "constraints.json")  # Model Monitor's report layout
-        if result.status != NO_DATA and config.data.problem_type == "regression":
-            from monitoring.local.residuals import write_residuals  # for the HTML report's residual histogram
-
-            write_residuals(report_dir, merged.pairs.labels, merged.pairs.predictions)
+        deployed, version = live_version(env, endpoint)
+        checked = _merge_and_check(env, deployed, version, window, schedule, report_dir)
     except Exception as exc:  # a failing check is recorded, and the schedule goes on
         log.error("model-quality check of %s at %s failed: %s", endpoint, window.at, exc)
         failed = MonitoringExecution(
@@ -210,26 +201,18 @@ def check_model_quality(
             model_quality=where,
         )
         return _record(env, after_failure(env, failed))
-    from monitoring.local.endpoint_alarms import constraint_thresholds
-
-    thresholds = constraint_thresholds(constraints)
     execution = MonitoringExecution(
         **base,
-        status=result.status,
+        status=checked.result.status,
         ended=env.clock().isoformat(),
         model_version=version.reference,
-        message=result.exit_message,
-        item_count=len(merged.pairs),
-        violations=len(result.violations),
-        model_quality={
-            **where,
-            "metrics": dict(result.metrics),
-            "constraints": {m: {"threshold": t, "comparison_operator": op} for m, (t, op) in thresholds.items()},
-            "violations": list(result.violations),
-            "counts": dict(merged.counts),
-        },
+        message=checked.result.exit_message,
+        item_count=len(checked.merged.pairs),
+        violations=len(checked.result.violations),
+        model_quality={**where, **_found(checked)},
     )
-    return _record(env, _publish_alarm_alert(env, execution, version, alarms, result.metrics, report_dir))
+    published = _publish_alarm_alert(env, execution, version, checked.alarms, checked.result.metrics, report_dir)
+    return _record(env, published)
 
 
 def _publish_alarm_alert(
@@ -277,22 +260,3 @@ def _publish_alarm_alert(
     )
     transitions = [t.to_json() for t in evaluation.transitions]
     return replace(execution, alarm_transitions=transitions, alerts=alerts, retrain=decision)
-
-
-def check_kinds(config: Config, kind: str | None, scheduled: bool = False) -> tuple[str, ...]:
-    """The check kinds ``--kind`` asks for: ``data-quality``, ``model-quality`` or ``all``; unset, a schedule runs
-    both when model quality is enabled, a one-off run data quality. Model quality must be enabled to run."""
-    from pipelines.monitor.executions import DATA_QUALITY
-
-    enabled = config.monitoring.model_quality.enabled
-    if kind is None:
-        kind = "all" if scheduled and enabled else DATA_QUALITY
-    kinds = (DATA_QUALITY, MODEL_QUALITY) if kind == "all" else (kind,)
-    if kind not in ("all", DATA_QUALITY, MODEL_QUALITY):
-        raise ModelQualityError(f"--kind must be data-quality, model-quality or all, got {kind!r}")
-    if MODEL_QUALITY in kinds and not enabled:
-        raise ModelQualityError(
-            f"--kind {kind}: model-quality monitoring is disabled in the configuration "
-            "(monitoring.model_quality.enabled: false)"
-        )
-    return kinds

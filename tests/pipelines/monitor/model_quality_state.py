@@ -145,17 +145,7 @@ def serve(tmp_path: Path, config: Config | None = None, clock: Clock | None = No
     }
     registry = SQLiteRegistry(state / "registry.db")
     version = registry.register(request)
-    if (
-        "model_constraints" not in version.drift_baselines
-    ):  # TEMPORARY until the registry keeps DriftCheckBaselines.ModelQuality
-        import json
-        import sqlite3
-
-        with sqlite3.connect(state / "registry.db") as conn:
-            (body,) = conn.execute("SELECT body FROM versions WHERE version = ?", (version.version,)).fetchone()
-            fields = json.loads(body)
-            fields["drift_baselines"]["model_constraints"] = f"{quality}/constraints.json"
-            conn.execute("UPDATE versions SET body = ? WHERE version = ?", (json.dumps(fields), version.version))
+    assert version.drift_baselines["model_constraints"] == f"{quality}/constraints.json"
     registry.set_status("abalone", version.version, "Approved", by="test", note="serve")
     deployed = EndpointState(ENDPOINT, "abalone", version.version, "arn", "s3://mlops-local/model.tar.gz", VARIANT,
                              "2026-11-24T00:00:00Z", capture_settings(config), {})  # fmt: skip
