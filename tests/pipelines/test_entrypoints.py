@@ -129,6 +129,13 @@ def test_get_pipeline_definition_writes_the_file(tmp_path, capsys):
     assert "has no get_pipeline" in capsys.readouterr().err
 
 
+def test_get_pipeline_definition_without_a_role_is_a_one_line_error(capsys):
+    kwargs = json.dumps({"default_bucket": BUCKET, "config": str(ROOT / "mlops.yaml")})
+    assert get_pipeline_definition(["--kwargs", kwargs]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("get-pipeline-definition: error: sagemaker.role_arn is not set") and "Traceback" not in err
+
+
 def test_tags_accept_both_forms():
     assert parse_tags('[{"Key": "a", "Value": "1"}]') == parse_tags('{"a": "1"}') == {"a": "1"}
     with pytest.raises(ValueError, match="--tags must be"):
