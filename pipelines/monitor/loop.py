@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from mlops_errors import MlopsError
 from pipelines.config import Config
 from pipelines.errors import StateError
 from pipelines.monitor.executions import (
@@ -124,7 +125,8 @@ def check_window(
         deployed, version = live_version(env, endpoint)
         result, statistics = _data_quality(env, deployed, version, start, end, schedule, report_dir)
     except Exception as exc:  # a failing check is recorded, and the schedule goes on
-        log.error("monitoring check of %s %s..%s failed: %s", endpoint, start, end, exc)
+        bug = not isinstance(exc, MlopsError)  # a user error is its message; anything else keeps its traceback
+        log.error("monitoring check of %s %s..%s failed: %s", endpoint, start, end, exc, exc_info=bug)
         execution = MonitoringExecution(
             **base,
             status=FAILED,
