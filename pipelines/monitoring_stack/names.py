@@ -8,7 +8,7 @@ import re
 
 from monitoring.local import alarm_names
 from monitoring.local.alarm_names import MAX_NAME, ascii_fold, name_digest
-from pipelines.config import Config
+from pipelines.config import Config, ConfigError
 
 MAX_FEATURES = 100  # a composite alarm's rule names at most 100 alarms
 DRIFT_METRIC = "feature_baseline_drift_"  # the analyzer's (and Model Monitor's) metric, + the raw feature name
@@ -64,7 +64,7 @@ def monitored_features(config: Config) -> tuple[str, ...]:
     for feature in features:
         check_feature_name(feature)
     if len(features) > MAX_FEATURES:
-        raise ValueError(
+        raise ConfigError(
             f"data.numeric/categorical: a composite alarm watches at most {MAX_FEATURES} alarms, got {len(features)}"
         )
     return features
@@ -75,16 +75,16 @@ def check_feature_name(feature: str) -> None:
     ``feature_baseline_drift_<feature>`` longer than 255 characters) or that CloudFormation would read as a
     reference (``${``)."""
     if not feature.strip():
-        raise ValueError(f"data feature {feature!r}: a drift alarm needs a non-blank feature name")
+        raise ConfigError(f"data feature {feature!r}: a drift alarm needs a non-blank feature name")
     if _CONTROL.search(feature):
-        raise ValueError(f"data feature {feature!r}: CloudWatch metric names cannot contain control characters")
+        raise ConfigError(f"data feature {feature!r}: CloudWatch metric names cannot contain control characters")
     if "${" in feature:
-        raise ValueError(
+        raise ConfigError(
             f"data feature {feature!r}: the alarm's description is an Fn::Sub, where CloudFormation reads ${{...}} as "
             "a reference; rename the column"
         )
     if len(DRIFT_METRIC) + len(feature) > MAX_NAME:
-        raise ValueError(
+        raise ConfigError(
             f"data feature {feature[:40]!r}... ({len(feature)} characters): its drift metric {DRIFT_METRIC}<feature> "
             f"must be at most {MAX_NAME} characters, so the name at most {MAX_NAME - len(DRIFT_METRIC)}"
         )
