@@ -25,6 +25,7 @@ from monitoring.local.alarm_names import (
     metric_alarm_name,
     model_quality_alarm_name,
 )
+from pipelines.config import ConfigError
 from pipelines.monitoring_stack.names import check_feature_name, logical_id
 
 INFRASTRUCTURE = Path(__file__).resolve().parents[2] / "infrastructure"
@@ -118,9 +119,9 @@ def render_template(
     over them, one subscription per alert address and, given model-quality metrics, one alarm per metric under the
     composite model-quality alarm (their names also tell the model-quality check which thresholds to publish)."""
     if not features:
-        raise ValueError("the monitoring template needs at least one feature to watch (data.numeric/categorical)")
+        raise ConfigError("the monitoring template needs at least one feature to watch (data.numeric/categorical)")
     if len(set(features)) != len(features):
-        raise ValueError(f"features must be distinct, got {list(features)}")
+        raise ConfigError(f"features must be distinct, got {list(features)}")
     template = load_yaml(directory / TEMPLATE)
     fragments = load_yaml(directory / FRAGMENTS)
     for key in FRAGMENT_KEYS:
@@ -139,7 +140,7 @@ def render_template(
         check_feature_name(feature)
         part = alarm_name_part(feature)
         if part in parts:
-            raise ValueError(f"features {parts[part]!r} and {feature!r} would both name their drift alarm ...-{part}")
+            raise ConfigError(f"features {parts[part]!r} and {feature!r} would both name their drift alarm ...-{part}")
         parts[part] = feature
         logical = logical_id("FeatureDriftAlarm", feature)
         fragment = _substitute(fragments["FeatureAlarm"], {"{feature}": feature, "{alarm_name_part}": part})
@@ -169,7 +170,7 @@ def _composite_rule(resources: dict, alarm_ids: list[str]) -> dict:
 def _render_model_quality(resources: dict, fragments: dict, metrics: Sequence[str]) -> None:
     """One alarm per model-quality metric, their composite, and the check function's ALARMED_METRICS."""
     if len(set(metrics)) != len(metrics):
-        raise ValueError(f"model-quality metrics must be distinct, got {list(metrics)}")
+        raise ConfigError(f"model-quality metrics must be distinct, got {list(metrics)}")
     alarm_ids = []
     for metric in metrics:
         operator = alarm_operator(metric)
