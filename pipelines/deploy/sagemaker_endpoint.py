@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 from pipelines.config import Config
-from pipelines.deploy.versions import DeployError
 from pipelines.deploy.sagemaker_requests import Clients, WaitPolicy, data_capture_config
 from pipelines.deploy.sagemaker_requests import call as _call
 from pipelines.deploy.sagemaker_requests import not_found as _not_found
 from pipelines.deploy.sagemaker_requests import resource_name as _name
 from pipelines.deploy.smoke import row_from_statistics
+from pipelines.deploy.versions import DeployError
 from pipelines.objectstore import split_s3_uri
 from pipelines.registry.model import ModelVersion
 
@@ -60,15 +60,8 @@ class Endpoint:
         }
         if sm.subnets:
             request["VpcConfig"] = {"Subnets": list(sm.subnets), "SecurityGroupIds": list(sm.security_group_ids)}
-        name = _name(self.name, chosen.version, request)
-        if not self._exists(self.clients.sagemaker.describe_model, ModelName=name):
-            _call(
-                f"CreateModel {name}",
-                self.clients.sagemaker.create_model,
-                ModelName=name,
-                **request,
-                Tags=self.tags(chosen),
-            )
+        name, created = self._create_once("Model", "model", chosen, request)
+        if created:
             self.progress(f"Created model {name} from {chosen.arn}")
         return name
 
@@ -89,15 +82,8 @@ class Endpoint:
         }
         if self.config.sagemaker.kms_key_id:
             request["KmsKeyId"] = self.config.sagemaker.kms_key_id
-        name = _name(self.name, chosen.version, request)
-        if not self._exists(self.clients.sagemaker.describe_endpoint_config, EndpointConfigName=name):
-            _call(
-                f"CreateEndpointConfig {name}",
-                self.clients.sagemaker.create_endpoint_config,
-                EndpointConfigName=name,
-                **request,
-                Tags=self.tags(chosen),
-            )
+        name, created = self._create_once("EndpointConfig", "endpoint_config", chosen, request)
+        if created:
             capture = request["DataCaptureConfig"]
             self.progress(
                 f"Created endpoint config {name}: variant {s.variant_name}, {s.instance_count} x {s.instance_type}, "
@@ -105,6 +91,16 @@ class Endpoint:
                 f"{capture['DestinationS3Uri']})"
             )
         return name
+
+    def _create_once(self, kind: str, method: str, chosen: ModelVersion, request: dict) -> tuple[str, bool]:
+        """(name, created): the ``kind`` (Model, EndpointConfig; boto3's ``describe_<method>`` and
+        ``create_<method>``) named by ``request``'s content, created unless it exists (a repeated deploy reuses it)."""
+        name = _name(self.name, chosen.version, request)
+        sagemaker, key = self.clients.sagemaker, {f"{kind}Name": name}
+        if self._exists(getattr(sagemaker, f"describe_{method}"), **key):
+            return name, False
+        _call(f"Create{kind} {name}", getattr(sagemaker, f"create_{method}"), **key, **request, Tags=self.tags(chosen))
+        return name, True
 
     def _exists(self, describe, **kwargs) -> bool:
         try:
