@@ -124,12 +124,49 @@ def _model_quality_baseline(state: Path, tmp_path: Path) -> str:
     return f"{BASELINES}/model-quality"
 
 
+def binary_configured(**model_quality) -> Config:
+    """The bundled configuration turned binary (is the abalone older than 10 rings?), scored by auc."""
+    config = configured(**model_quality)
+    return config.with_overrides(
+        data={"problem_type": "binary", "positive_class": "1"},
+        training={"objective": "binary:logistic", "eval_metric": "auc"},
+        gate={"metric": "auc", "threshold": 0.7},
+    )
+
+
+def binary_labels(rows: list[dict]) -> np.ndarray:
+    return (rings(rows) > 10).astype(float)
+
+
+def good_probabilities(labels: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Probabilities that rank most positives above most negatives (auc about 0.9)."""
+    noise = np.random.default_rng(seed).uniform(-0.35, 0.35, len(labels))
+    return np.clip(np.where(labels == 1, 0.7, 0.3) + noise, 0.01, 0.99)
+
+
+def _binary_baseline(state: Path, tmp_path: Path) -> str:
+    labels = binary_labels(ROWS[:500])
+    data = tmp_path / "binary-predictions.csv"
+    with open(data, "w") as handle:
+        handle.write("label,prediction,probability\n")
+        for label, p in zip(labels, good_probabilities(labels, 7), strict=True):
+            handle.write(f"{int(label)},{int(p >= 0.5)},{p:.4f}\n")
+    folder = local_path(f"{BASELINES}/model-quality", state)
+    run_model_quality_baseline(
+        data, folder, problem_type="binary", ground_truth_attribute="label", inference_attribute="prediction",
+        probability_attribute="probability", margin=0.1,
+    )  # fmt: skip
+    return f"{BASELINES}/model-quality"
+
+
 def serve(tmp_path: Path, config: Config | None = None, clock: Clock | None = None) -> Served:
-    """A registered, approved and deployed version with both baselines; nothing captured yet."""
+    """A registered, approved and deployed version with both baselines (the model-quality one of the configured
+    problem type); nothing captured yet."""
     state = tmp_path / "state"
     config = config or configured(min_pairs=20)
     run_baseline(ABALONE, local_path(f"{BASELINES}/baseline", state))
-    quality = _model_quality_baseline(state, tmp_path)
+    binary = config.data.problem_type == "binary"
+    quality = (_binary_baseline if binary else _model_quality_baseline)(state, tmp_path)
 
     def files(prefix: str) -> dict:
         return {

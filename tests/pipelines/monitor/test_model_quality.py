@@ -237,3 +237,40 @@ def test_check_time_is_utc_hour_of_report(tmp_path):
     at = datetime(2026, 11, 25, 7, 30, tzinfo=timezone.utc)
     execution = check_model_quality(served.env, ENDPOINT, window_at(served.config, at))
     assert execution.report_uri.endswith("/2026/11/25/07") and execution.model_quality["at"] == at.isoformat()
+
+
+def test_binary_checks_score_probabilities_and_alarm_on_auc(tmp_path):
+    from sklearn.metrics import roc_auc_score
+
+    from tests.pipelines.monitor.model_quality_state import binary_configured, binary_labels, good_probabilities
+
+    served = serve(tmp_path, binary_configured(min_pairs=20))
+    served.retraining_data()
+    rows = ROWS[:80]
+    labels = binary_labels(rows)
+    probabilities = np.round(good_probabilities(labels, 3), 4)
+    ids = served.traffic(T - 3 * HOUR, rows, probabilities, "bin")
+    served.labels(T - 2 * HOUR, ids, list(labels))
+    execution = check_model_quality(served.env, ENDPOINT, window_at(served.config, T))
+    assert "auc" not in {v["metric_name"] for v in execution.model_quality["violations"]}
+    assert {t["alarm_name"]: t["new_state"] for t in execution.alarm_transitions}[
+        "abalone-endpoint-model-quality"
+    ] == "OK"
+    assert execution.model_quality["metrics"]["auc"] == pytest.approx(roc_auc_score(labels, probabilities))
+    statistics = model_quality_history(served.state)[-1]["statistics"]["binary_classification_metrics"]
+    assert {"confusion_matrix", "receiver_operating_characteristic_curve"} <= set(statistics)
+    # later predictions that no longer rank the classes: auc about 0.5, under the threshold
+    later = ROWS[300:400]
+    noise = np.round(np.random.default_rng(9).uniform(0.05, 0.95, len(later)), 4)
+    ids = served.traffic(T + timedelta(minutes=1), later, noise, "bin-later")
+    served.labels(T + HOUR, ids, list(binary_labels(later)))
+    served.clock.advance(2 * 3600)
+    worse = check_model_quality(served.env, ENDPOINT, window_at(served.config, T + 2 * HOUR))
+    assert worse.status == WITH_VIOLATIONS
+    changes = {t["alarm_name"]: t["new_state"] for t in worse.alarm_transitions}
+    assert changes["abalone-endpoint-model-quality-auc"] == "ALARM"
+    (alert,) = _alerts(served)
+    assert "model quality: auc" in alert["summary"] and alert["model_quality"][0]["comparison_operator"] == (
+        "LessThanThreshold"
+    )
+    assert worse.retrain["action"] == STARTED
