@@ -15,11 +15,11 @@ import logging
 from collections.abc import Callable, Sequence
 
 from pipelines.config import Config
-from pipelines.deploy.versions import DeployError, DeployResult, check_direction, choose_version
 from pipelines.deploy.sagemaker_endpoint import BUSY, Endpoint
 from pipelines.deploy.sagemaker_requests import Clients, WaitPolicy, data_capture_config
 from pipelines.deploy.sagemaker_requests import call as _call
 from pipelines.deploy.sagemaker_requests import package_version as _package_version
+from pipelines.deploy.versions import DeployError, DeployResult, check_direction, choose_version
 from pipelines.registry.model import APPROVED, ModelVersion
 from pipelines.registry.sagemaker import SageMakerRegistry
 
