@@ -1,38 +1,70 @@
-"""The pipeline's parameters as the definition declares them, known without the SDK.
+"""The pipeline's parameters: the one declaration of their names, types and defaults, known without the SDK.
 
-``--param Name=value`` (``mlops run``, ``run-pipeline``) is checked here before any definition is built: an
-unknown name or a value of the wrong type fails at once, not after the SDK's import and the build. A test
-keeps this list equal to the built definition's ``Parameters``.
+The definition builds its SDK ``Parameter*`` objects from ``parameter_specs`` (``pipelines.definition.context``),
+and ``--param Name=value`` (``mlops run``, ``run-pipeline``) is checked against the same list before any definition
+is built: an unknown name or a value of the wrong type fails at once, not after the SDK's import and the build.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from pipelines.config import Config, ConfigError
-from pipelines.definition import hyperparameter_parameter_name
 from pipelines.local.expressions import parameter_value
 from training.hyperparameters import TrainingError, parse_hyperparameters
 
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
+PENDING = APPROVAL_STATUSES[0]
+# the model-monitor engine's QualityCheck steps: SageMaker's own switches, one set per check type. A first run
+# skips the checks (there is no approved baseline to check against yet) and registers the new baselines.
+DATA_QUALITY_SWITCHES = ("SkipDataQualityCheck", "RegisterNewDataQualityBaseline", "FailOnDataQualityViolation")
+MODEL_QUALITY_SWITCHES = ("SkipModelQualityCheck", "RegisterNewModelQualityBaseline")
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    """One pipeline parameter: its stable name, its type and its default (None: set when the definition is built,
+    i.e. ``InputDataUrl``'s staged copy of a local file)."""
+
+    name: str
+    kind: str  # "String", "Float", "Integer" or "Boolean", as in the definition's JSON
+    default: str | float | int | bool | None
+
+
+def hyperparameter_parameter_name(key: str) -> str:
+    """``max_depth`` -> ``MaxDepth``: the pipeline Parameter carrying a hyperparameter."""
+    return "".join(part.capitalize() for part in key.split("_"))
+
+
+def parameter_specs(config: Config, input_data: str | None = None) -> list[ParameterSpec]:
+    """Every parameter the definition declares for ``config``, in declaration order, with its default.
+
+    ``input_data``: the default of ``InputDataUrl`` (the definition passes it; checking ``--param`` needs none)."""
+    sm = config.sagemaker
+    specs = [
+        ParameterSpec("InputDataUrl", "String", input_data),
+        ParameterSpec("GateThreshold", "Float", config.gate.threshold),
+        ParameterSpec("ModelApprovalStatus", "String", PENDING),
+        ParameterSpec("ProcessingInstanceType", "String", sm.processing_instance_type),
+        ParameterSpec("ProcessingInstanceCount", "Integer", sm.processing_instance_count),
+        ParameterSpec("TrainingInstanceType", "String", sm.training_instance_type),
+        ParameterSpec("TrainingInstanceCount", "Integer", sm.training_instance_count),
+        *(
+            ParameterSpec(hyperparameter_parameter_name(key), "String", value)
+            for key, value in config.training.hyperparameters.items()
+        ),
+    ]
+    if config.monitoring.engine == "model-monitor":
+        specs += [ParameterSpec(name, "Boolean", True) for name in DATA_QUALITY_SWITCHES]
+        if config.monitoring.model_quality.enabled:
+            specs += [ParameterSpec(name, "Boolean", True) for name in MODEL_QUALITY_SWITCHES]
+    return specs
 
 
 def declared_parameters(config: Config) -> dict[str, str]:
     """Name -> type ("String", "Float", "Integer", "Boolean") of every parameter the definition declares."""
-    declared = {
-        "InputDataUrl": "String",
-        "GateThreshold": "Float",
-        "ModelApprovalStatus": "String",
-        "ProcessingInstanceType": "String",
-        "ProcessingInstanceCount": "Integer",
-        "TrainingInstanceType": "String",
-        "TrainingInstanceCount": "Integer",
-    }
-    declared.update({hyperparameter_parameter_name(key): "String" for key in config.training.hyperparameters})
-    if config.monitoring.engine == "model-monitor":
-        for name in ("SkipDataQualityCheck", "RegisterNewDataQualityBaseline", "FailOnDataQualityViolation"):
-            declared[name] = "Boolean"
-    return declared
+    return {spec.name: spec.kind for spec in parameter_specs(config)}
 
 
 _EXPECTED = {

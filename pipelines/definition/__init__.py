@@ -1,12 +1,14 @@
 """The pipeline definition: ``get_pipeline(config, session)`` builds the whole DAG offline.
 
 Preprocess -> DataQualityBaseline (engine ``processing``: the project's analyzer as a ProcessingStep;
-``model-monitor``: a QualityCheckStep), and in parallel Train -> Evaluate -> Gate -> Register | Fail.
+``model-monitor``: a QualityCheckStep), and in parallel Train -> Evaluate -> Gate -> Register | Fail, with
+Evaluate -> ModelQualityBaseline (same two engines; when ``monitoring.model_quality.enabled``) before Register.
 No network call, no timestamps: identical inputs give byte-identical JSON, so step caching survives
 every upsert. Code is referenced by content hash (see ``pipelines.staging``).
 
-Each step is one function named for what it produces (``steps``, ``baseline``, ``gate``), over a frozen
-``BuildContext`` (``context``); ``get_pipeline`` is the wiring. Those modules import the SageMaker SDK, so they are
+Each step is one function named for what it produces (``steps``, ``baseline``, ``model_quality``, ``gate``), over a
+frozen ``BuildContext`` (``context``) whose parameters come from ``pipelines.parameters``; ``get_pipeline`` is the
+wiring. Those modules import the SageMaker SDK, so they are
 imported inside ``offline_sdk`` only: importing this package stays cheap.
 """
 
@@ -55,6 +57,7 @@ def get_pipeline(config: Config, session, artifacts: dict[str, Artifact] | None 
         from pipelines.definition.baseline import data_quality_baseline
         from pipelines.definition.context import build_context
         from pipelines.definition.gate import gate_failure, quality_gate, registration
+        from pipelines.definition.model_quality import model_quality_baseline
         from pipelines.definition.steps import evaluation, preprocessed_data, trained_model
 
         ctx = build_context(config, session, artifacts, data)
@@ -62,12 +65,14 @@ def get_pipeline(config: Config, session, artifacts: dict[str, Artifact] | None 
         baseline = data_quality_baseline(ctx, preprocess)
         train = trained_model(ctx, preprocess)
         evaluated = evaluation(ctx, preprocess, train)
-        register = registration(ctx, train, evaluated, baseline)
+        model_quality = model_quality_baseline(ctx, evaluated) if config.monitoring.model_quality.enabled else None
+        register = registration(ctx, train, evaluated, baseline, model_quality)
         gate = quality_gate(ctx, evaluated, register, gate_failure(ctx, evaluated))
+        steps = [preprocess, baseline.step, train, evaluated.step, *([model_quality.step] if model_quality else [])]
         return Pipeline(
             name=ctx.name,
-            parameters=ctx.parameters.declared() + baseline.parameters,
-            steps=[preprocess, baseline.step, train, evaluated.step, gate],
+            parameters=ctx.parameters.declared(),
+            steps=[*steps, gate],
             sagemaker_session=session,
         )
 

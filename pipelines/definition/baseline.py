@@ -12,16 +12,15 @@ Imports the SageMaker SDK: ``get_pipeline`` imports this module inside ``offline
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sagemaker.core.workflow.functions import Join
-from sagemaker.core.workflow.parameters import ParameterBoolean
 from sagemaker.mlops.workflow.steps import ProcessingStep
 
 from pipelines.definition.context import CONTAINER_ROOT, BuildContext
 from pipelines.definition.jobs import (
+    check_job_config,
     execution_prefix,
-    job_resources,
     lib_input,
     output_uri,
     processor,
@@ -31,34 +30,44 @@ from pipelines.definition.jobs import (
 
 
 @dataclass(frozen=True)
-class DataQualityBaseline:
-    """The baseline step and the URIs the registered version records (pipeline expressions)."""
+class QualityBaseline:
+    """A baseline step (data or model quality) and the URIs the registered version records (pipeline expressions)."""
 
     step: object  # ProcessingStep or QualityCheckStep
     statistics: object  # the baseline calculated by this step
     constraints: object
-    drift_statistics: object  # the baseline later drift checks compare against
+    drift_statistics: object  # the baseline later checks compare against
     drift_constraints: object
-    parameters: list = field(default_factory=list)  # the engine's own pipeline parameters
 
 
-class _NetworkRequest(dict):
-    """A NetworkConfig already in request form: SDK 3.27.0's check-job request embeds the object itself
-    (``request_dict["NetworkConfig"] = processor.network_config``), which is not JSON; a dict that also
-    answers ``_to_request_dict`` serialises on both paths."""
+def analyzer_outputs(step: ProcessingStep, output_name: str) -> QualityBaseline:
+    """The statistics.json / constraints.json a processing-engine baseline step wrote, calculated and used alike."""
+    produced = output_uri(step, output_name)
+    statistics = Join(on="/", values=[produced, "statistics.json"])
+    constraints = Join(on="/", values=[produced, "constraints.json"])
+    return QualityBaseline(step, statistics, constraints, statistics, constraints)
 
-    def _to_request_dict(self) -> dict:
-        return dict(self)
+
+def check_step_outputs(step) -> QualityBaseline:
+    """The calculated and the drift-check baselines of a QualityCheckStep, from its properties."""
+    properties = step.properties
+    return QualityBaseline(
+        step,
+        properties.CalculatedBaselineStatistics,
+        properties.CalculatedBaselineConstraints,
+        properties.BaselineUsedForDriftCheckStatistics,
+        properties.BaselineUsedForDriftCheckConstraints,
+    )
 
 
-def data_quality_baseline(ctx: BuildContext, preprocess: ProcessingStep) -> DataQualityBaseline:
+def data_quality_baseline(ctx: BuildContext, preprocess: ProcessingStep) -> QualityBaseline:
     """The baseline of Preprocess's ``baseline`` output, by the configured monitoring engine."""
     if ctx.config.monitoring.engine == "processing":
         return _analyzer_baseline(ctx, output_uri(preprocess, "baseline"))
     return _model_monitor_baseline(ctx, output_uri(preprocess, "baseline"))
 
 
-def _analyzer_baseline(ctx: BuildContext, dataset) -> DataQualityBaseline:
+def _analyzer_baseline(ctx: BuildContext, dataset) -> QualityBaseline:
     dataset_dir, output_dir = f"{CONTAINER_ROOT}/input/baseline_dataset", f"{CONTAINER_ROOT}/output/baseline"
     environment = {  # Model Monitor's container contract, which the analyzer's entry point reads
         "dataset_source": dataset_dir,
@@ -76,20 +85,13 @@ def _analyzer_baseline(ctx: BuildContext, dataset) -> DataQualityBaseline:
         cache_config=ctx.cache,
         retry_policies=ctx.job_retries,
     )
-    produced = output_uri(step, "baseline")
-    statistics = Join(on="/", values=[produced, "statistics.json"])
-    constraints = Join(on="/", values=[produced, "constraints.json"])
-    return DataQualityBaseline(step, statistics, constraints, statistics, constraints)
+    return analyzer_outputs(step, "baseline")
 
 
-def _model_monitor_baseline(ctx: BuildContext, dataset) -> DataQualityBaseline:
+def _model_monitor_baseline(ctx: BuildContext, dataset) -> QualityBaseline:
     from sagemaker.core.model_monitor.dataset_format import DatasetFormat
-    from sagemaker.mlops.workflow.check_job_config import CheckJobConfig
     from sagemaker.mlops.workflow.quality_check_step import DataQualityCheckConfig, QualityCheckStep
 
-    skip = ParameterBoolean("SkipDataQualityCheck", default_value=True)
-    register_new = ParameterBoolean("RegisterNewDataQualityBaseline", default_value=True)
-    fail_on_violation = ParameterBoolean("FailOnDataQualityViolation", default_value=True)
     step = QualityCheckStep(
         "DataQualityBaseline",
         quality_check_config=DataQualityCheckConfig(
@@ -97,21 +99,11 @@ def _model_monitor_baseline(ctx: BuildContext, dataset) -> DataQualityBaseline:
             dataset_format=DatasetFormat.csv(header=True),
             output_s3_uri=execution_prefix(ctx, "baseline"),
         ),
-        check_job_config=CheckJobConfig(
-            network_config=_NetworkRequest(ctx.network._to_request_dict()), **job_resources(ctx, "baseline")
-        ),
-        skip_check=skip,
-        register_new_baseline=register_new,
-        fail_on_violation=fail_on_violation,
+        check_job_config=check_job_config(ctx, "baseline"),
+        skip_check=ctx.parameters["SkipDataQualityCheck"],
+        register_new_baseline=ctx.parameters["RegisterNewDataQualityBaseline"],
+        fail_on_violation=ctx.parameters["FailOnDataQualityViolation"],
         model_package_group_name=ctx.config.model_package_group,
         cache_config=ctx.cache,
     )
-    properties = step.properties
-    return DataQualityBaseline(
-        step,
-        properties.CalculatedBaselineStatistics,
-        properties.CalculatedBaselineConstraints,
-        properties.BaselineUsedForDriftCheckStatistics,
-        properties.BaselineUsedForDriftCheckConstraints,
-        parameters=[skip, register_new, fail_on_violation],
-    )
+    return check_step_outputs(step)

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelines.config import Config
+from pipelines.parameters import hyperparameter_parameter_name, parameter_specs
 from pipelines.staging import Artifact, code_artifacts, require_bucket
+
+__all__ = ["hyperparameter_parameter_name"]  # re-exported: pipelines.definition's naming helpers
 
 CONTAINER_ROOT = "/opt/ml/processing"
 LIB_DIR = f"{CONTAINER_ROOT}/input/lib"
@@ -27,11 +30,6 @@ PREPROCESS_OUTPUTS = ("train", "validation", "test", "baseline", "transform")
 BASELINE_ENTRY = "lib/monitoring/container_entry.py"  # the analyzer, inside the staged lib tarball
 
 
-def hyperparameter_parameter_name(key: str) -> str:
-    """``max_depth`` -> ``MaxDepth``: the pipeline Parameter carrying a hyperparameter."""
-    return "".join(part.capitalize() for part in key.split("_"))
-
-
 def input_data_default(config: Config, data: Artifact | None) -> str:
     """Default of ``InputDataUrl``: the configured s3:// URI, or the staged copy of the local file."""
     if config.data.input.startswith("s3://"):
@@ -43,29 +41,46 @@ def input_data_default(config: Config, data: Artifact | None) -> str:
 
 @dataclass(frozen=True)
 class Parameters:
-    """The pipeline parameters every engine declares (SDK ``Parameter*`` objects), in declaration order."""
+    """The definition's pipeline parameters (SDK ``Parameter*`` objects) by name, in declaration order, built from
+    ``pipelines.parameters.parameter_specs``: the one list ``--param`` is checked against."""
 
-    input_data: Any
-    gate_threshold: Any
-    approval_status: Any
-    processing_instance_type: Any
-    processing_instance_count: Any
-    training_instance_type: Any
-    training_instance_count: Any
+    by_name: dict[str, Any]
     hyperparameters: dict[str, Any]  # hyperparameter key -> its ParameterString
+
+    def __getitem__(self, name: str) -> Any:
+        return self.by_name[name]
 
     def declared(self) -> list:
         """The parameters in the order the definition lists them."""
-        return [
-            self.input_data,
-            self.gate_threshold,
-            self.approval_status,
-            self.processing_instance_type,
-            self.processing_instance_count,
-            self.training_instance_type,
-            self.training_instance_count,
-            *self.hyperparameters.values(),
-        ]
+        return list(self.by_name.values())
+
+    @property
+    def input_data(self) -> Any:
+        return self.by_name["InputDataUrl"]
+
+    @property
+    def gate_threshold(self) -> Any:
+        return self.by_name["GateThreshold"]
+
+    @property
+    def approval_status(self) -> Any:
+        return self.by_name["ModelApprovalStatus"]
+
+    @property
+    def processing_instance_type(self) -> Any:
+        return self.by_name["ProcessingInstanceType"]
+
+    @property
+    def processing_instance_count(self) -> Any:
+        return self.by_name["ProcessingInstanceCount"]
+
+    @property
+    def training_instance_type(self) -> Any:
+        return self.by_name["TrainingInstanceType"]
+
+    @property
+    def training_instance_count(self) -> Any:
+        return self.by_name["TrainingInstanceCount"]
 
 
 @dataclass(frozen=True)
@@ -120,25 +135,26 @@ def staged_code(config: Config, artifacts: dict[str, Artifact]) -> StagedCode:
 
 
 def pipeline_parameters(config: Config, data: Artifact | None) -> Parameters:
-    """The parameters every engine declares, with their defaults from ``config``."""
-    from sagemaker.core.workflow.parameters import ParameterFloat, ParameterInteger, ParameterString
-
-    sm = config.sagemaker
-    return Parameters(
-        input_data=ParameterString("InputDataUrl", default_value=input_data_default(config, data)),
-        gate_threshold=ParameterFloat("GateThreshold", default_value=config.gate.threshold),
-        approval_status=ParameterString("ModelApprovalStatus", default_value="PendingManualApproval"),
-        processing_instance_type=ParameterString("ProcessingInstanceType", default_value=sm.processing_instance_type),
-        processing_instance_count=ParameterInteger(
-            "ProcessingInstanceCount", default_value=sm.processing_instance_count
-        ),
-        training_instance_type=ParameterString("TrainingInstanceType", default_value=sm.training_instance_type),
-        training_instance_count=ParameterInteger("TrainingInstanceCount", default_value=sm.training_instance_count),
-        hyperparameters={
-            key: ParameterString(hyperparameter_parameter_name(key), default_value=value)
-            for key, value in config.training.hyperparameters.items()
-        },
+    """The SDK parameters of ``parameter_specs(config)``, ``InputDataUrl`` defaulting to the input's staged copy."""
+    from sagemaker.core.workflow.parameters import (
+        ParameterBoolean,
+        ParameterFloat,
+        ParameterInteger,
+        ParameterString,
     )
+
+    kinds = {
+        "String": ParameterString,
+        "Float": ParameterFloat,
+        "Integer": ParameterInteger,
+        "Boolean": ParameterBoolean,
+    }
+    by_name = {
+        spec.name: kinds[spec.kind](spec.name, default_value=spec.default)
+        for spec in parameter_specs(config, input_data_default(config, data))
+    }
+    hyperparameters = {key: by_name[hyperparameter_parameter_name(key)] for key in config.training.hyperparameters}
+    return Parameters(by_name, hyperparameters)
 
 
 def build_context(

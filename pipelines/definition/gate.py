@@ -17,18 +17,49 @@ from sagemaker.mlops.workflow.model_step import ModelStep
 from sagemaker.mlops.workflow.steps import TrainingStep
 from sagemaker.serve.model_builder import ModelBuilder
 
-from pipelines.definition.baseline import DataQualityBaseline
+from pipelines.definition.baseline import QualityBaseline
 from pipelines.definition.context import CONTENT_TYPES, INFERENCE_ENV, BuildContext
 from pipelines.definition.steps import Evaluation
 
 JSON = "application/json"
+# the CustomerMetadataProperties key holding evaluation.json's URI: ModelMetrics.ModelQuality.Statistics holds the
+# model-quality baseline's statistics.json (as in AWS's model-monitor pipeline example), and ModelMetrics has no
+# other field for a report of the model's metrics; ``mlops models list/show`` read it from there
+EVALUATION_PROPERTY = "evaluation"
+
+
+def _metrics(data: QualityBaseline, model: QualityBaseline | None) -> tuple[ModelMetrics, DriftCheckBaselines]:
+    """ModelMetrics and DriftCheckBaselines: data quality, and model quality when the pipeline baselines it."""
+
+    def source(uri) -> MetricsSource | None:
+        return MetricsSource(s3_uri=uri, content_type=JSON) if uri is not None else None
+
+    metrics = ModelMetrics(
+        model_statistics=source(model.statistics if model else None),
+        model_constraints=source(model.constraints if model else None),
+        model_data_statistics=source(data.statistics),
+        model_data_constraints=source(data.constraints),
+    )
+    drift = DriftCheckBaselines(
+        model_statistics=source(model.drift_statistics if model else None),
+        model_constraints=source(model.drift_constraints if model else None),
+        model_data_statistics=source(data.drift_statistics),
+        model_data_constraints=source(data.drift_constraints),
+    )
+    return metrics, drift
 
 
 def registration(
-    ctx: BuildContext, train: TrainingStep, evaluated: Evaluation, baseline: DataQualityBaseline
+    ctx: BuildContext,
+    train: TrainingStep,
+    evaluated: Evaluation,
+    baseline: QualityBaseline,
+    model_quality: QualityBaseline | None = None,
 ) -> ModelStep:
-    """Register: a model package version served by the project's handler, with its metrics and baselines."""
+    """Register: a model package version served by the project's handler, with its metrics and baselines
+    (data quality; model quality when given) and its evaluation.json (CustomerMetadataProperties ``evaluation``)."""
     sm = ctx.config.sagemaker
+    metrics, drift = _metrics(baseline, model_quality)
     builder = ModelBuilder(
         image_uri=ctx.image,
         s3_model_data_url=train.properties.ModelArtifacts.S3ModelArtifacts,
@@ -46,17 +77,11 @@ def registration(
             inference_instances=list(sm.inference_instance_types),
             transform_instances=list(sm.inference_instance_types),
             approval_status=ctx.parameters.approval_status,
-            model_metrics=ModelMetrics(
-                model_statistics=MetricsSource(s3_uri=evaluated.report_uri, content_type=JSON),
-                model_data_statistics=MetricsSource(s3_uri=baseline.statistics, content_type=JSON),
-                model_data_constraints=MetricsSource(s3_uri=baseline.constraints, content_type=JSON),
-            ),
-            drift_check_baselines=DriftCheckBaselines(
-                model_data_statistics=MetricsSource(s3_uri=baseline.drift_statistics, content_type=JSON),
-                model_data_constraints=MetricsSource(s3_uri=baseline.drift_constraints, content_type=JSON),
-            ),
+            model_metrics=metrics,
+            drift_check_baselines=drift,
+            customer_metadata_properties={EVALUATION_PROPERTY: evaluated.report_uri},
         ),
-        depends_on=[baseline.step],
+        depends_on=[baseline.step, *([model_quality.step] if model_quality else [])],
         retry_policies=ctx.step_retries,
     )
 

@@ -32,6 +32,22 @@ def job_resources(ctx: BuildContext, job: str) -> dict[str, Any]:
     }
 
 
+class NetworkRequest(dict):
+    """A NetworkConfig already in request form: SDK 3.27.0's check-job request embeds the object itself
+    (``request_dict["NetworkConfig"] = processor.network_config``), which is not JSON; a dict that also
+    answers ``_to_request_dict`` serialises on both paths."""
+
+    def _to_request_dict(self) -> dict:
+        return dict(self)
+
+
+def check_job_config(ctx: BuildContext, job: str):
+    """The CheckJobConfig of a QualityCheckStep (engine ``model-monitor``): the processors' resources and network."""
+    from sagemaker.mlops.workflow.check_job_config import CheckJobConfig
+
+    return CheckJobConfig(network_config=NetworkRequest(ctx.network._to_request_dict()), **job_resources(ctx, job))
+
+
 def processor(ctx: BuildContext, job: str, env: dict[str, str] | None = None) -> ScriptProcessor:
     """A ScriptProcessor on the framework image, named ``<pipeline>-<job>``, with the staged lib importable."""
     return ScriptProcessor(

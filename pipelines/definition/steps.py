@@ -19,10 +19,11 @@ from pipelines.definition.jobs import lib_input, output_uri, processor, s3_input
 
 @dataclass(frozen=True)
 class Evaluation:
-    """The Evaluate step, where its report lands, and the gate's metric read from that report."""
+    """The Evaluate step, where its report and its test-split predictions land, and the gate's metric."""
 
     step: ProcessingStep
     report_uri: Join  # .../evaluation.json
+    predictions_uri: object  # the folder of predictions.csv (label,prediction[,probability]): a step property
     gate_metric: JsonGet
 
 
@@ -107,9 +108,14 @@ def trained_model(ctx: BuildContext, preprocess: ProcessingStep) -> TrainingStep
 
 
 def evaluation(ctx: BuildContext, preprocess: ProcessingStep, train: TrainingStep) -> Evaluation:
-    """Evaluate: the trained model's metrics on the test split, as ``evaluation.json`` (the gate reads it)."""
+    """Evaluate: the trained model's metrics on the test split, as ``evaluation.json`` (the gate reads it), and its
+    predictions there, as ``predictions.csv`` (the model-quality baseline's dataset)."""
     report = PropertyFile(name="EvaluationReport", output_name="evaluation", path="evaluation.json")
-    model_dir, test_dir, output_dir = (f"{CONTAINER_ROOT}/{d}" for d in ("model", "test", "evaluation"))
+    model_dir, test_dir, output_dir, predictions_dir = (
+        f"{CONTAINER_ROOT}/{d}" for d in ("model", "test", "evaluation", "predictions")
+    )
+    threshold = ctx.config.monitoring.model_quality.probability_threshold
+    binary = ("--probability-threshold", repr(threshold)) if ctx.config.data.problem_type == "binary" else ()
     step = ProcessingStep(
         "Evaluate",
         step_args=processor(ctx, "evaluate").run(
@@ -119,10 +125,14 @@ def evaluation(ctx: BuildContext, preprocess: ProcessingStep, train: TrainingSte
                 s3_input("test", output_uri(preprocess, "test"), test_dir),
                 lib_input(ctx),
             ],
-            outputs=[s3_output(ctx, "evaluation", output_dir, "evaluation")],
+            outputs=[
+                s3_output(ctx, "evaluation", output_dir, "evaluation"),
+                s3_output(ctx, "predictions", predictions_dir, "predictions"),
+            ],
             arguments=[
                 *("--model-dir", model_dir, "--test-dir", test_dir, "--output-dir", output_dir),
                 *("--problem-type", ctx.config.data.problem_type),
+                *("--predictions-dir", predictions_dir, *binary),
             ],
         ),
         property_files=[report],
@@ -134,5 +144,6 @@ def evaluation(ctx: BuildContext, preprocess: ProcessingStep, train: TrainingSte
     return Evaluation(
         step=step,
         report_uri=Join(on="/", values=[output_uri(step, "evaluation"), "evaluation.json"]),
+        predictions_uri=output_uri(step, "predictions"),
         gate_metric=JsonGet(step_name=step.name, property_file=report, json_path=f"{group}.{gate.metric}.value"),
     )

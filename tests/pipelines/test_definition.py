@@ -53,6 +53,7 @@ def test_every_step_is_present_and_wired(engine):
         "DataQualityBaseline": baseline_type,
         "Train": "Training",
         "Evaluate": "Processing",
+        "ModelQualityBaseline": baseline_type,
         "QualityGate": "Condition",
         "Register": "RegisterModel",
         "QualityGateFailed": "Fail",
@@ -68,7 +69,9 @@ def test_every_step_is_present_and_wired(engine):
     assert references(steps["DataQualityBaseline"]) == {"Preprocess"}
     assert references(steps["Train"]) == {"Preprocess"}
     assert references(steps["Evaluate"]) == {"Train", "Preprocess"}
+    assert references(steps["ModelQualityBaseline"]) == {"Evaluate"}
     assert "DependsOn" not in steps["Train"] and "DependsOn" not in steps["DataQualityBaseline"]
+    assert steps["Register"]["DependsOn"] == ["DataQualityBaseline", "ModelQualityBaseline"]
     gate = steps["QualityGate"]["Arguments"]
     assert [s["Name"] for s in gate["IfSteps"]] == ["Register"]
     assert [s["Name"] for s in gate["ElseSteps"]] == ["QualityGateFailed"]
@@ -76,7 +79,7 @@ def test_every_step_is_present_and_wired(engine):
     assert condition["Type"] == "LessThanOrEqualTo"
     assert condition["LeftValue"]["Std:JsonGet"]["Path"] == "regression_metrics.rmse.value"
     assert condition["RightValue"] == {"Get": "Parameters.GateThreshold"}
-    for name in ("Preprocess", "DataQualityBaseline", "Train", "Evaluate"):
+    for name in ("Preprocess", "DataQualityBaseline", "Train", "Evaluate", "ModelQualityBaseline"):
         assert steps[name]["CacheConfig"]["Enabled"] is True
         # the SDK's QualityCheckStep takes no retry policies; every other job step has them
         assert steps[name].get("RetryPolicies") or steps[name]["Type"] == "QualityCheck"
@@ -111,6 +114,32 @@ def test_parameters_are_declared_with_stable_names(engine):
         assert declared["SkipDataQualityCheck"]["Type"] == "Boolean"
         assert declared["RegisterNewDataQualityBaseline"]["Type"] == "Boolean"
         assert declared["FailOnDataQualityViolation"]["Type"] == "Boolean"
+        # as for data quality: a first run skips the check (no approved baseline yet) and registers the new one
+        for name in ("SkipModelQualityCheck", "RegisterNewModelQualityBaseline"):
+            assert declared[name] == {"Name": name, "Type": "Boolean", "DefaultValue": True}
+        step = steps_by_name(definition)["ModelQualityBaseline"]
+        assert step["SkipCheck"] == {"Get": "Parameters.SkipModelQualityCheck"}
+        assert step["RegisterNewBaseline"] == {"Get": "Parameters.RegisterNewModelQualityBaseline"}
+        assert step["CheckType"] == "MODEL_QUALITY" and step["FailOnViolation"] is True
+    else:  # the processing engine's baseline steps check nothing: no switches
+        assert not {n for n in declared if n.startswith(("Skip", "RegisterNew", "FailOn"))}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_definition_declares_exactly_the_one_list_of_parameters(engine):
+    """pipelines.parameters is the one declaration: names, types, order and defaults (InputDataUrl's default is the
+    staged input, known at build time only)."""
+    from pipelines.parameters import parameter_specs
+    from tests.pipelines.definition_helpers import config_for
+
+    declared = load(built_json(engine))["Parameters"]
+    specs = parameter_specs(config_for(engine))
+    assert [(p["Name"], p["Type"]) for p in declared] == [(s.name, s.kind) for s in specs]
+    defaults = {p["Name"]: p["DefaultValue"] for p in declared}
+    assert {s.name: s.default for s in specs if s.name != "InputDataUrl"} == {
+        n: v for n, v in defaults.items() if n != "InputDataUrl"
+    }
+    assert defaults["InputDataUrl"].startswith("s3://artefacts-bucket/abalone-pipeline/data/")
 
 
 def test_fail_on_data_quality_violation_reaches_the_quality_check_step():
@@ -157,7 +186,105 @@ def test_register_step_serves_through_the_projects_handler():
     assert spec["SupportedContentTypes"] == spec["SupportedResponseMIMETypes"] == ["text/csv", "application/json"]
     assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
     assert register["DriftCheckBaselines"]["ModelDataQuality"]["Statistics"]["S3Uri"]
-    assert register["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_register_records_both_baselines_and_the_evaluation(engine):
+    register = steps_by_name(load(built_json(engine)))["Register"]["Arguments"]
+    metrics, drift = register["ModelMetrics"], register["DriftCheckBaselines"]
+    if engine == "processing":  # the analyzer's output folder: calculated and used for drift checks alike
+        for block in (metrics, drift):
+            for kind, step, output in (
+                ("ModelQuality", "ModelQualityBaseline", "model_quality"),
+                ("ModelDataQuality", "DataQualityBaseline", "baseline"),
+            ):
+                for part, name in (("Statistics", "statistics.json"), ("Constraints", "constraints.json")):
+                    values = block[kind][part]["S3Uri"]["Std:Join"]["Values"]
+                    uri = f"Steps.{step}.ProcessingOutputConfig.Outputs['{output}'].S3Output.S3Uri"
+                    assert values == [{"Get": uri}, name]
+    else:
+        for kind, step in (("ModelQuality", "ModelQualityBaseline"), ("ModelDataQuality", "DataQualityBaseline")):
+            for part in ("Statistics", "Constraints"):
+                assert metrics[kind][part]["S3Uri"] == {"Get": f"Steps.{step}.CalculatedBaseline{part}"}
+                assert drift[kind][part]["S3Uri"] == {"Get": f"Steps.{step}.BaselineUsedForDriftCheck{part}"}
+    evaluation = register["CustomerMetadataProperties"]["evaluation"]["Std:Join"]["Values"]
+    assert evaluation == [
+        {"Get": "Steps.Evaluate.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"},
+        "evaluation.json",
+    ]
+
+
+def test_the_model_quality_baseline_reads_evaluates_predictions_with_model_monitors_settings():
+    steps = steps_by_name(load(built_json("processing")))
+    evaluate = steps["Evaluate"]["Arguments"]
+    arguments = evaluate["AppSpecification"]["ContainerArguments"]
+    assert arguments[arguments.index("--predictions-dir") + 1] == "/opt/ml/processing/predictions"
+    assert "--probability-threshold" not in arguments  # regression: no threshold
+    outputs = {o["OutputName"]: o["S3Output"] for o in evaluate["ProcessingOutputConfig"]["Outputs"]}
+    assert outputs["predictions"]["LocalPath"] == "/opt/ml/processing/predictions"
+    baseline = steps["ModelQualityBaseline"]["Arguments"]
+    environment = baseline["Environment"]
+    assert {k: v for k, v in environment.items() if k != "PYTHONPATH"} == {
+        "analysis_type": "MODEL_QUALITY",
+        "problem_type": "Regression",
+        "ground_truth_attribute": "label",
+        "inference_attribute": "prediction",
+        "dataset_source": "/opt/ml/processing/input/predictions",
+        "dataset_format": '{"csv": {"header": true}}',
+        "output_path": "/opt/ml/processing/output/model_quality",
+        "publish_cloudwatch_metrics": "Disabled",
+        "constraint_margin": "0.1",  # monitoring.model_quality.constraint_margin
+    }
+    (predictions,) = [i for i in baseline["ProcessingInputs"] if i["InputName"] == "predictions"]
+    uri = "Steps.Evaluate.ProcessingOutputConfig.Outputs['predictions'].S3Output.S3Uri"
+    assert predictions["S3Input"]["S3Uri"] == {"Get": uri}
+    (code,) = [i for i in baseline["ProcessingInputs"] if i["InputName"] == "code"]
+    assert code["S3Input"]["S3Uri"].endswith("/lib/monitoring/container_entry.py")  # the analyzer, staged in lib
+    monitor = steps_by_name(load(built_json("model-monitor")))["ModelQualityBaseline"]["Arguments"]["Environment"]
+    assert (monitor["analysis_type"], monitor["problem_type"]) == ("MODEL_QUALITY", "Regression")
+    assert (monitor["ground_truth_attribute"], monitor["inference_attribute"]) == ("label", "prediction")
+
+
+def test_binary_problems_baseline_with_the_probability_and_the_configured_threshold():
+    from pipelines.build import build_definition
+    from tests.pipelines.definition_helpers import config_for, no_network
+
+    config = config_for().with_overrides(
+        data={"target": "sex", "problem_type": "binary", "positive_class": "M", "categorical": ()},
+        training={"objective": "binary:logistic", "eval_metric": "auc"},
+        gate={"metric": "auc", "threshold": 0.7},
+        monitoring={"model_quality": {"probability_threshold": 0.35, "constraint_margin": 0.05}},
+    )
+    with no_network():
+        steps = steps_by_name(load(build_definition(config, root=ROOT).json))
+    arguments = steps["Evaluate"]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    assert arguments[arguments.index("--probability-threshold") + 1] == "0.35"
+    environment = steps["ModelQualityBaseline"]["Arguments"]["Environment"]
+    assert environment["problem_type"] == "BinaryClassification"
+    assert (environment["probability_attribute"], environment["probability_threshold_attribute"]) == (
+        "probability",
+        "0.35",
+    )
+    assert environment["constraint_margin"] == "0.05"
+
+
+def test_without_model_quality_there_is_no_model_quality_baseline():
+    from pipelines.build import build_definition
+    from pipelines.parameters import declared_parameters
+    from tests.pipelines.definition_helpers import config_for, no_network
+
+    config = config_for("model-monitor").with_overrides(monitoring={"model_quality": {"enabled": False}})
+    with no_network():
+        definition = load(build_definition(config, root=ROOT).json)
+    steps = steps_by_name(definition)
+    assert "ModelQualityBaseline" not in steps
+    register = steps["Register"]["Arguments"]
+    assert (
+        "ModelQuality" not in register["DriftCheckBaselines"] and "evaluation" in register["CustomerMetadataProperties"]
+    )
+    assert not register["ModelMetrics"].get("ModelQuality")
+    declared = {p["Name"]: p["Type"] for p in definition["Parameters"]}
+    assert declared == declared_parameters(config) and "SkipModelQualityCheck" not in declared
 
 
 def test_code_is_referenced_by_content_hash_and_nothing_is_timestamped():
@@ -188,7 +315,7 @@ def test_security_options_reach_every_job():
     with no_network():
         definition = load(build_definition(config, root=ROOT).json)
     steps = steps_by_name(definition)
-    for name in ("Preprocess", "DataQualityBaseline", "Evaluate"):
+    for name in ("Preprocess", "DataQualityBaseline", "Evaluate", "ModelQualityBaseline"):
         args = steps[name]["Arguments"]
         assert args["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"].endswith("key/abc")
         assert args["ProcessingOutputConfig"]["KmsKeyId"].endswith("key/abc")
