@@ -51,6 +51,7 @@ def measure(name: str, data: Path, python: str) -> dict:
         raise SystemExit(f"{name} failed:\n{err[-3000:]}")
     result = json.loads(out.strip().splitlines()[-1])
     result["peak_rss_mib"] = usage.ru_maxrss / 1024
+    result["process_cpu_seconds"] = usage.ru_utime + usage.ru_stime  # whole process, imports included
     return result
 
 
@@ -90,6 +91,7 @@ def main() -> int:
             results[name].append(result)
             print(
                 f"round {round_number + 1} {name:<7} {result['seconds']:.2f} s  peak {result['peak_rss_mib']:.0f} MiB"
+                f"  process cpu {result['process_cpu_seconds']:.1f} s"
                 f"  matched {result['matched']}  auc {result['auc']:.6f}  phases {result.get('phases', {})}",
                 flush=True,
             )
@@ -100,15 +102,16 @@ def main() -> int:
 def report(results: dict[str, list[dict]]) -> None:
     """Medians over the rounds and the ratios to ours."""
     medians = {
-        name: (statistics.median(r["seconds"] for r in runs), statistics.median(r["peak_rss_mib"] for r in runs))
+        name: tuple(statistics.median(r[k] for r in runs) for k in ("seconds", "peak_rss_mib", "process_cpu_seconds"))
         for name, runs in results.items()
         if runs
     }
-    print("\ncontender  median s  median peak MiB  time / ours  memory / ours")
+    print(f"\nload average now: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (other processes share them)")
+    print("contender  median s  median peak MiB  median process cpu s  time / ours  memory / ours  cpu / ours")
     ours = medians.get("ours")
-    for name, (seconds, rss) in medians.items():
-        ratio = f"{seconds / ours[0]:10.2f}x  {rss / ours[1]:10.2f}x" if ours else ""
-        print(f"{name:<9} {seconds:9.2f} {rss:16.0f}  {ratio}")
+    for name, (seconds, rss, cpu) in medians.items():
+        ratio = f"{seconds / ours[0]:10.2f}x  {rss / ours[1]:12.2f}x  {cpu / ours[2]:9.2f}x" if ours else ""
+        print(f"{name:<9} {seconds:9.2f} {rss:16.0f} {cpu:21.1f}  {ratio}")
     if ours:
         print(
             f"\ntargets: <= 4 s -> {'met' if ours[0] <= 4 else 'MISSED'}; <= 1024 MiB -> "

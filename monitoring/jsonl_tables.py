@@ -1,9 +1,14 @@
 """JSON Lines files read by Arrow into tables of the fields asked for, a bad line skipped and counted, never fatal.
 
-Each block of whole lines is parsed by Arrow's JSON reader with an explicit schema (other fields are ignored). In a
-block Arrow rejects, Arrow names the failing row: it is counted (``invalid_json``, ``not_utf8``, or ``wrong_type``
-for valid JSON whose field has another type) and cut out, and the rest is parsed again, so bad lines cost about one
-extra parse of their block, not a line-by-line read.
+Each block of whole lines (BLOCK_BYTES) is parsed by Arrow's JSON reader with an explicit schema (other fields are
+ignored), on all cores. Bad lines are found in two steps, so that they cost little:
+- one vectorised scan finds the lines that do not end with ``}`` (a truncated line, the commonest damage: a writer
+  killed mid-line); they are counted and cut before Arrow sees the block;
+- if Arrow still rejects the block, it is re-read in pieces of about 1 MiB; in a piece that fails, Arrow names the
+  failing row, the lines before it are parsed, the bad one is counted and the rest parsed again (PIECE_LINES lines
+  at a time).
+Reasons: ``invalid_json``, ``not_utf8``, or ``wrong_type`` (valid JSON whose field has another type). Line numbers
+in the examples count from 1 in the file as it is; after a cut they are approximate within that block.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ INVALID_JSON = "invalid_json"
 NOT_UTF8 = "not_utf8"
 WRONG_TYPE = "wrong_type"
 
-BLOCK_BYTES = 8 << 20  # one Arrow parse (multi-threaded) per block of whole lines
+BLOCK_BYTES = 8 << 20  # one Arrow parse (in 1 MiB chunks on all cores) per block of whole lines
 PIECE_LINES = 500  # a rejected block is re-read in pieces of this many lines
 _ROW = re.compile(r"in row (\d+)")
 
