@@ -143,6 +143,12 @@ def _warnings(config: Config, baselines: Baselines) -> list[str]:
             "sagemaker.subnets: VPC-only check jobs need S3 and CloudWatch (monitoring) VPC endpoints or a NAT "
             "to read capture files and publish metrics"
         )
+    labels = config.ground_truth_destination
+    if config.monitoring.model_quality.enabled and not labels.startswith(f"s3://{sm.bucket}/"):
+        found.append(
+            f"the model-quality check jobs read the ground truth at {labels}: sagemaker.role_arn needs s3:GetObject "
+            "there (and kms:Decrypt for its key)"
+        )
     if config.monitoring.model_quality.enabled and config.monitoring.engine == "model-monitor":
         found.append(
             "monitoring.model_quality with the model-monitor engine: its model-quality schedule is not deployed yet; "

@@ -1,5 +1,6 @@
 """The monitoring stack's template: ``infrastructure/monitoring.yaml`` plus the per-item fragments of
-``infrastructure/monitoring-fragments.yaml`` rendered for the configured features and alert subscriptions.
+``infrastructure/monitoring-fragments.yaml`` rendered for the configured features, alert subscriptions and alarmed
+model-quality metrics.
 
 Rendering is a pure function of the two files and the lists (no clock, no AWS), so the same configuration gives
 the same template, and the change set shows only real changes. See the fragments file for why this is rendered

@@ -89,3 +89,10 @@ def test_the_model_monitor_engine_warns_that_it_runs_no_model_quality_check(clou
     baselines = Baselines("s", "c", "arn")
     assert any("model-quality schedule is not deployed" in w for w in _warnings(engine, baselines))
     assert not any("model-quality" in w for w in _warnings(cloud_config, baselines))
+
+
+def test_ground_truth_outside_the_project_bucket_is_a_warning_about_the_jobs_role(cloud_config):
+    elsewhere = cloud_config.with_overrides(monitoring={"model_quality": {"ground_truth_destination": "s3://labels/x"}})
+    baselines = Baselines("s", "c", "arn")
+    assert any("read the ground truth at s3://labels/x" in w for w in _warnings(elsewhere, baselines))
+    assert not any("ground truth" in w for w in _warnings(cloud_config, baselines))
