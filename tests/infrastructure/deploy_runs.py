@@ -20,7 +20,8 @@ from moto.sagemakerruntime.models import sagemakerruntime_backends
 
 from pipelines.build import config_from_kwargs
 from pipelines.cli import build_parser
-from pipelines.deploy.sagemaker import Clients, _name, data_capture_config, default_rollback_alarms
+from pipelines.deploy.sagemaker import default_rollback_alarms
+from pipelines.deploy.sagemaker_requests import Clients, data_capture_config, resource_name
 from pipelines.monitoring_stack.model_monitor import schedule_config
 from pipelines.monitoring_stack.names import schedule_name
 from pipelines.monitoring_stack.parameters import Baselines
@@ -190,7 +191,7 @@ def _schedule(config, version_arn: str) -> dict:
 def _names(config) -> tuple[str, str]:
     """The model and endpoint-config names the deployer derives for version 2 (its content-hashed names)."""
     model = {"PrimaryContainer": {"ModelPackageName": ARN2}, "ExecutionRoleArn": ROLE, "EnableNetworkIsolation": False}
-    model_name = _name(ENDPOINT, 2, model)
+    model_name = resource_name(ENDPOINT, 2, model)
     variant = {
         "VariantName": "AllTraffic",
         "ModelName": model_name,
@@ -199,7 +200,7 @@ def _names(config) -> tuple[str, str]:
         "InitialVariantWeight": 1.0,
     }
     request = {"ProductionVariants": [variant], "DataCaptureConfig": data_capture_config(config), "KmsKeyId": KMS}
-    return model_name, _name(ENDPOINT, 2, request)
+    return model_name, resource_name(ENDPOINT, 2, request)
 
 
 def _encrypted_account(session) -> None:
