@@ -202,7 +202,8 @@ def _loop_setup(args):
 def _print_execution(execution) -> None:
     print(
         f"{execution.execution_id}  {execution.endpoint}  {execution.window_start[:16]}..{execution.window_end[11:16]}"
-        f"  {execution.status}  rows={execution.item_count} violations={execution.violations}"
+        f"  {execution.status}  {'pairs' if getattr(execution, 'kind', '') == 'model-quality' else 'rows'}="
+        f"{execution.item_count} violations={execution.violations}"
     )
     if execution.message:
         print(f"  {execution.message}")
