@@ -4,6 +4,6 @@ zip by ``pipelines.monitoring_stack.package``: standard library and boto3 only, 
 
 ``s3util``, ``datahash``, ``check_settings`` and ``check_job`` (the scheduled data-quality check),
 ``model_quality_settings`` and ``model_quality_job`` (the scheduled model-quality check), ``retrain_rules``,
-``retrain_store`` and ``retrain_job`` (the drift and model-quality alarms' retraining decision). ``cron`` translates the configuration's cron to AWS's
-dialect for the deploy (``pipelines.monitoring_stack``).
+``retrain_store`` and ``retrain_job`` (the drift and model-quality alarms' retraining decision). ``cron``
+translates the configuration's cron to AWS's dialect for the deploy (``pipelines.monitoring_stack``).
 """

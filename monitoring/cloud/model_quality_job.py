@@ -9,8 +9,10 @@ that is intended (labels arrive late), unlike the data-quality check's "no hour 
 A window spans up to ~25 hour folders of capture and as many of ground truth, and a Processing job takes at most 10
 inputs, so the function lists the files of those hours (only folders that exist contribute) and writes one manifest
 per input (``[{"prefix": <root>/}, "yyyy/mm/dd/hh/<file>", ...]``), which the job copies under its local paths with
-their hour folders kept. The job runs the project's analyzer (``monitoring.container_entry``, analysis_type
-MODEL_QUALITY) against the live version's model-quality constraints (the live pointer written by every deploy).
+their hour folders kept (below the key relative to the prefix, or below the whole key, as reports of training jobs
+say: the analyzer reads both inputs recursively, ordered by path, so either layout gives the same order). The job
+runs the project's analyzer (``monitoring.container_entry``, analysis_type MODEL_QUALITY) against the live version's
+model-quality constraints (the live pointer written by every deploy).
 
 Each check also publishes the live version's threshold of every alarmed metric to ``THRESHOLDS_NAMESPACE``, at T: the
 stack's alarms compare each model-quality metric with it (metric math), so a deploy moves the alarms' thresholds with
