@@ -1,14 +1,16 @@
-"""A QualityCheck step locally, as SageMaker Pipelines runs one (CheckType DATA_QUALITY).
+"""A QualityCheck step locally, as SageMaker Pipelines runs one (CheckType DATA_QUALITY or MODEL_QUALITY).
 
 The step always calculates a new baseline of its dataset (``CalculatedBaseline*``). Unless ``SkipCheck``, it also
 checks that dataset against the previous baseline (the supplied baseline files, which take priority, else the
-DriftCheckBaselines of the latest Approved version of ``ModelPackageGroupName``) and writes
+DriftCheckBaselines of the latest Approved version of ``ModelPackageGroupName``: ModelDataQuality for a data-quality
+check, ModelQuality for a model-quality one) and writes
 ``constraint_violations.json`` next to its outputs. The previous baseline must exist when ``SkipCheck`` or
 ``RegisterNewBaseline`` is false. A violation fails the step when ``FailOnViolation`` (SageMaker's default), with
 SageMaker's failure reason ("ClientError: Quality check failed. See violation report ..."); otherwise the step
 succeeds and reports the violations in its log and its ``ViolationReport`` property.
 
-Both jobs run the project's analyzer (``monitoring.container_entry``) in a subprocess, in Model Monitor's place:
+Both jobs run the project's analyzer (``monitoring.container_entry``) in a subprocess, in Model Monitor's place,
+with the step's environment (``analysis_type`` MODEL_QUALITY and the problem type and attributes for model quality):
 baseline mode for the new baseline, check mode (``baseline_statistics`` / ``baseline_constraints``) for the check.
 """
 
@@ -24,6 +26,10 @@ from pipelines.local.jobs import ContainerPaths, run_processing
 from pipelines.local.store import ObjectStore, StepFailure
 
 DATA_QUALITY = "DATA_QUALITY"
+MODEL_QUALITY = "MODEL_QUALITY"
+# where a registered version keeps each check type's DriftCheckBaselines (pipelines.registry.model)
+DRIFT_KEYS = {DATA_QUALITY: ("statistics", "constraints"), MODEL_QUALITY: ("model_statistics", "model_constraints")}
+SKIP_PARAMETER = {DATA_QUALITY: "SkipDataQualityCheck", MODEL_QUALITY: "SkipModelQualityCheck"}
 VIOLATIONS = "constraint_violations.json"
 CHECK_FAILED = "ClientError: Quality check failed. See violation report"  # SageMaker's FailureReason prefix
 BASELINE_DIR = "/opt/ml/processing/baseline"
@@ -44,6 +50,7 @@ class Baseline:
 class CheckSettings:
     """The QualityCheck fields of a step, evaluated."""
 
+    check_type: str
     skip_check: bool
     register_new_baseline: bool
     fail_on_violation: bool
@@ -55,10 +62,10 @@ class CheckSettings:
 def settings(step: dict, ctx: Context) -> CheckSettings:
     """The step's check settings with parameters resolved; a wrong type is a ClientError naming the field."""
     check_type = step.get("CheckType", DATA_QUALITY)
-    if check_type != DATA_QUALITY:
+    if check_type not in DRIFT_KEYS:
         raise StepFailure(
             f"QualityCheck {step['Name']}: CheckType {check_type!r} is not supported by the local runner "
-            f"(only {DATA_QUALITY}: the project's analyzer does data quality)",
+            f"(only {' and '.join(DRIFT_KEYS)}: the project's analyzer does data and model quality)",
             "ClientError",
         )
 
@@ -79,6 +86,7 @@ def settings(step: dict, ctx: Context) -> CheckSettings:
         return value
 
     return CheckSettings(
+        check_type=check_type,
         skip_check=flag("SkipCheck", False),
         register_new_baseline=flag("RegisterNewBaseline", False),
         fail_on_violation=flag("FailOnViolation", True),
@@ -120,19 +128,23 @@ def previous_baseline(step: dict, config: CheckSettings, registry) -> Baseline |
         raise StepFailure(
             f"QualityCheck {name} has {needs}=false, but model package group {config.group!r} has no "
             "Approved version whose DriftCheckBaselines it could use (SageMaker requires the previous baseline then). "
-            "Run with the check skipped (e.g. SkipDataQualityCheck=true, as on a first run), or approve a version",
+            f"Run with the check skipped (e.g. {SKIP_PARAMETER[config.check_type]}=true, as on a first run), "
+            "or approve a version",
             "ClientError",
         )
     latest = approved[0]
     files = latest.drift_baselines
-    if not {"statistics", "constraints"} <= set(files):
+    statistics_key, constraints_key = DRIFT_KEYS[config.check_type]
+    if not {statistics_key, constraints_key} <= set(files):
+        kind = "data-quality" if config.check_type == DATA_QUALITY else "model-quality"
         raise StepFailure(
             f"QualityCheck {name} has {needs}=false, but the latest Approved version "
-            f"{latest.reference} has no data-quality DriftCheckBaselines (statistics and constraints); "
+            f"{latest.reference} has no {kind} DriftCheckBaselines ({statistics_key} and {constraints_key}); "
             f"it has: {', '.join(sorted(files)) or 'none'}",
             "ClientError",
         )
-    return Baseline(files["statistics"], files["constraints"], f"the DriftCheckBaselines of {latest.reference}")
+    source = f"the DriftCheckBaselines of {latest.reference}"
+    return Baseline(files[statistics_key], files[constraints_key], source)
 
 
 def cache_key(key: str, step: dict, ctx: Context, registry) -> str:
@@ -177,8 +189,13 @@ def _violations(report: Path, name: str) -> list[dict]:
         raise StepFailure(f"QualityCheck {name}: the check wrote no readable {VIOLATIONS} ({report}): {exc}") from exc
 
 
+def _subject(violation: dict) -> object:
+    """What a violation is about: a feature (data quality) or a metric (model quality)."""
+    return violation.get("feature_name") or violation.get("metric_name")
+
+
 def _describe(violations: list[dict]) -> str:
-    named = [f"{v.get('feature_name')} ({v.get('constraint_check_type')})" for v in violations[:NAMED_VIOLATIONS]]
+    named = [f"{_subject(v)} ({v.get('constraint_check_type')})" for v in violations[:NAMED_VIOLATIONS]]
     more = len(violations) - len(named)
     return ", ".join(named) + (f" and {more} more" if more > 0 else "")
 
@@ -201,7 +218,7 @@ def run_quality_check(
     used = calculated if config.register_new_baseline or previous is None else previous
     properties.update(
         {
-            "CheckType": DATA_QUALITY,
+            "CheckType": config.check_type,
             "ModelPackageGroupName": config.group,
             "SkipCheck": config.skip_check,
             "RegisterNewBaseline": config.register_new_baseline,
@@ -229,7 +246,7 @@ def run_quality_check(
             return properties
         out.write(f"{len(violations)} violations: {_describe(violations)}; report {report_uri}\n")
         for violation in violations:
-            out.write(f"  {violation.get('feature_name')}: {violation.get('description')}\n")
+            out.write(f"  {_subject(violation)}: {violation.get('description')}\n")
     if config.fail_on_violation:
         raise StepFailure(
             f"{CHECK_FAILED} {report_uri} ({len(violations)} violations against {previous.source}: "

@@ -47,15 +47,24 @@ def test_run_registers_a_pending_version_with_real_metrics_and_baselines(state, 
         "DataQualityBaseline": "Succeeded",
         "Train": "Succeeded",
         "Evaluate": "Succeeded",
+        "ModelQualityBaseline": "Succeeded",
         "QualityGate": "Succeeded",
         "Register": "Succeeded",
         "QualityGateFailed": "NotRun",
     }
     (version,) = registry(state).list_versions("abalone")
     assert version.status == "PendingManualApproval" and version.source == record["execution_id"]
+    assert set(version.metrics) == {
+        "evaluation",
+        "model_statistics",
+        "model_constraints",
+        "model_data_statistics",
+        "model_data_constraints",
+    }
+    assert set(version.drift_baselines) == {"statistics", "constraints", "model_statistics", "model_constraints"}
     for uri in [*version.metrics.values(), *version.drift_baselines.values(), version.model_data_url]:
         assert local_path(uri, state).is_file(), uri
-    evaluation = json.loads(local_path(version.metrics["model_statistics"], state).read_text())
+    evaluation = json.loads(local_path(version.metrics["evaluation"], state).read_text())
     assert evaluation["regression_metrics"]["rmse"]["value"] < 2.6
     statistics = json.loads(local_path(version.drift_baselines["statistics"], state).read_text())
     assert {f["name"] for f in statistics["features"]} == {
@@ -71,6 +80,36 @@ def test_run_registers_a_pending_version_with_real_metrics_and_baselines(state, 
     # baseline and training ran side by side: neither waited for the other
     base, train = steps["DataQualityBaseline"], steps["Train"]
     assert base["started"] < train["ended"] and train["started"] < base["ended"]
+    assert steps["ModelQualityBaseline"]["started"] >= steps["Evaluate"]["ended"]
+    assert steps["Register"]["started"] >= steps["ModelQualityBaseline"]["ended"]
+
+
+def test_the_registered_model_quality_baseline_is_the_test_splits(state):
+    """Model Monitor's regression statistics of Evaluate's predictions.csv, and constraints worsened by the margin."""
+    from sklearn.metrics import mean_absolute_error, mean_squared_error
+
+    (version,) = [v for v in registry(state).list_versions("abalone") if v.version == 1]
+    assert version.drift_baselines["model_statistics"] == version.metrics["model_statistics"]
+    statistics = json.loads(local_path(version.metrics["model_statistics"], state).read_text())
+    constraints = json.loads(local_path(version.metrics["model_constraints"], state).read_text())
+    evaluation = json.loads(local_path(version.metrics["evaluation"], state).read_text())
+    record = ExecutionRecord.load(state, version.source).data
+    outputs = record["steps"]["Evaluate"]["properties"]["ProcessingOutputConfig"]["Outputs"]
+    predictions = local_path(outputs["predictions"]["S3Output"]["S3Uri"] + "/predictions.csv", state)
+    with open(predictions, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == ["label", "prediction"] and len(rows) == 645  # the test split (hash split, seed 42)
+    labels = [float(r["label"]) for r in rows]
+    predicted = [float(r["prediction"]) for r in rows]
+    metrics = statistics["regression_metrics"]
+    assert statistics["dataset"]["item_count"] == 645
+    assert metrics["mae"]["value"] == pytest.approx(mean_absolute_error(labels, predicted), rel=1e-9)
+    assert metrics["mse"]["value"] == pytest.approx(mean_squared_error(labels, predicted), rel=1e-9)
+    # evaluation.json keeps the textbook figures of the same predictions
+    assert metrics["rmse"]["value"] == pytest.approx(evaluation["regression_metrics"]["rmse"]["value"], rel=1e-9)
+    rmse = constraints["regression_constraints"]["rmse"]
+    assert rmse["comparison_operator"] == "GreaterThanThreshold"
+    assert rmse["threshold"] == pytest.approx(metrics["rmse"]["value"] * 1.1, rel=1e-9)  # constraint_margin 0.1
 
 
 def test_identical_rerun_reuses_every_cached_step(state, capsys):
@@ -78,7 +117,7 @@ def test_identical_rerun_reuses_every_cached_step(state, capsys):
     assert run(state) == 0
     record = latest(state)
     assert record["execution_id"] != first
-    for name in ("Preprocess", "DataQualityBaseline", "Train", "Evaluate"):
+    for name in ("Preprocess", "DataQualityBaseline", "Train", "Evaluate", "ModelQualityBaseline"):
         assert record["steps"][name]["cache_hit_from"] == first, name
     assert "definition from cache" in capsys.readouterr().out
 
@@ -106,7 +145,8 @@ def test_a_broken_input_fails_at_preprocess_and_registers_nothing(state, tmp_pat
     record = latest(state)
     assert record["steps"]["Preprocess"]["status"] == "Failed"
     assert "heavy" in record["steps"]["Preprocess"]["failure_reason"]
-    assert all(record["steps"][n]["status"] == "NotRun" for n in ("Train", "Register", "DataQualityBaseline"))
+    not_run = ("Train", "Register", "DataQualityBaseline", "ModelQualityBaseline")
+    assert all(record["steps"][n]["status"] == "NotRun" for n in not_run)
     assert len(registry(state).list_versions("abalone")) == before
     assert Path(record["steps"]["Preprocess"]["log"]).is_file()
 
@@ -200,6 +240,13 @@ def test_model_monitor_engine_runs_locally(tmp_path):
     assert local_path(props["CalculatedBaselineStatistics"], state).is_file()
     (version,) = registry(state).list_versions("abalone")
     assert version.drift_baselines["statistics"] == props["BaselineUsedForDriftCheckStatistics"]
+    model_quality = record["steps"]["ModelQualityBaseline"]
+    assert model_quality["type"] == "QualityCheck" and model_quality["properties"]["CheckType"] == "MODEL_QUALITY"
+    assert model_quality["properties"]["SkipCheck"] is True  # the first run: no approved baseline to check against
+    assert version.metrics["model_constraints"] == model_quality["properties"]["CalculatedBaselineConstraints"]
+    assert version.drift_baselines["model_statistics"] == model_quality["properties"]["CalculatedBaselineStatistics"]
+    statistics = json.loads(local_path(version.metrics["model_statistics"], state).read_text())
+    assert statistics["regression_metrics"]["rmse"]["value"] < 2.6
 
 
 def test_binary_classification_end_to_end(tmp_path):
@@ -222,8 +269,14 @@ def test_binary_classification_end_to_end(tmp_path):
     state = tmp_path / "state"
     assert run(state, config=str(config)) == 0
     (version,) = registry(state).list_versions("abalone-old")
-    evaluation = json.loads(local_path(version.metrics["model_statistics"], state).read_text())
+    evaluation = json.loads(local_path(version.metrics["evaluation"], state).read_text())
     assert evaluation["binary_classification_metrics"]["auc"]["value"] > 0.75
+    statistics = json.loads(local_path(version.metrics["model_statistics"], state).read_text())
+    binary = statistics["binary_classification_metrics"]
+    assert binary["auc"]["value"] == pytest.approx(evaluation["binary_classification_metrics"]["auc"]["value"])
+    assert binary["accuracy"]["value"] == pytest.approx(
+        evaluation["binary_classification_metrics"]["accuracy"]["value"]
+    )
 
 
 def test_executions_list_and_show(state, capsys):

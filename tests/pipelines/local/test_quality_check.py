@@ -143,7 +143,9 @@ def test_a_clean_dataset_passes_the_check_against_the_approved_baseline(approved
     assert props["BaselineUsedForDriftCheckStatistics"] == first.drift_baselines["statistics"]
     assert props["BaselineUsedForDriftCheckConstraints"] == first.drift_baselines["constraints"]
     newest = registry(approved).list_versions("abalone")[0]
-    assert newest.source == record["execution_id"] and newest.drift_baselines == first.drift_baselines
+    assert newest.source == record["execution_id"]
+    for key in ("statistics", "constraints"):
+        assert newest.drift_baselines[key] == first.drift_baselines[key]
 
 
 def test_a_supplied_baseline_takes_priority_over_the_approved_one(approved, failed_check):
@@ -183,7 +185,56 @@ def test_check_fields_are_validated():
     step = {**QUALITY_STEP, "FailOnViolation": {"Get": "Parameters.Fail"}}
     with pytest.raises(StepFailure, match="FailOnViolation must be true or false, got 'yes'"):
         settings(step, Context({"Fail": "yes"}, {}))
-    with pytest.raises(StepFailure, match="CheckType 'MODEL_QUALITY' is not supported"):
-        settings({**QUALITY_STEP, "CheckType": "MODEL_QUALITY"}, Context({}, {}))
+    with pytest.raises(StepFailure, match="CheckType 'MODEL_BIAS' is not supported"):
+        settings({**QUALITY_STEP, "CheckType": "MODEL_BIAS"}, Context({}, {}))
     defaults = settings({"Name": STEP}, Context({}, {}))
     assert defaults.fail_on_violation is True and defaults.skip_check is False  # the SDK's defaults
+
+
+# -- model quality: the ModelQualityBaseline QualityCheck step -------------------------------------------------
+
+
+def test_the_model_quality_baseline_can_keep_the_approved_one_for_later_checks(approved):
+    """RegisterNewModelQualityBaseline=false: the new version's model-quality DriftCheckBaselines are the approved
+    version's, its ModelMetrics the newly calculated ones (as SageMaker does)."""
+    first = registry(approved).get("abalone", 1)
+    assert run(approved, "--param", "RegisterNewModelQualityBaseline=false", "--param", "MaxDepth=4") == 0
+    record = latest(approved)
+    props = record["steps"]["ModelQualityBaseline"]["properties"]
+    assert props["CheckType"] == "MODEL_QUALITY" and props["SkipCheck"] is True
+    assert props["BaselineUsedForDriftCheckStatistics"] == first.drift_baselines["model_statistics"]
+    assert props["BaselineUsedForDriftCheckConstraints"] == first.drift_baselines["model_constraints"]
+    assert props["CalculatedBaselineStatistics"] != first.metrics["model_statistics"]  # another model (MaxDepth 4)
+    newest = registry(approved).list_versions("abalone")[0]
+    assert newest.source == record["execution_id"]
+    assert newest.drift_baselines["model_statistics"] == first.drift_baselines["model_statistics"]
+    assert newest.metrics["model_statistics"] == props["CalculatedBaselineStatistics"]
+    statistics = json.loads(local_path(props["CalculatedBaselineStatistics"], approved).read_text())
+    assert set(statistics["regression_metrics"]) >= {"mae", "mse", "rmse", "r2"}
+
+
+class _Registry:
+    def __init__(self, versions):
+        self.versions = versions
+
+    def list_versions(self, group, status):
+        return self.versions
+
+
+def test_a_model_quality_check_needs_an_approved_model_quality_baseline(approved):
+    step = {**QUALITY_STEP, "Name": "ModelQualityBaseline", "CheckType": "MODEL_QUALITY", "SkipCheck": False}
+    config = settings(step, Context({}, {}))
+    with pytest.raises(StepFailure, match=r"\(e\.g\. SkipModelQualityCheck=true, as on a first run\)"):
+        previous_baseline(step, config, _Registry([]))
+    data_quality_only = registry(approved).get("abalone", 1)
+    data_quality_only = type(data_quality_only)(
+        **{**data_quality_only.__dict__, "drift_baselines": {"statistics": "s3://b/s.json", "constraints": "s3://b/c"}}
+    )
+    with pytest.raises(StepFailure, match=r"no model-quality DriftCheckBaselines \(model_statistics and model_"):
+        previous_baseline(step, config, _Registry([data_quality_only]))
+    first = registry(approved).get("abalone", 1)
+    found = previous_baseline(step, config, _Registry([first]))
+    assert (found.statistics, found.constraints) == (
+        first.drift_baselines["model_statistics"],
+        first.drift_baselines["model_constraints"],
+    )
