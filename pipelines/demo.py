@@ -133,13 +133,9 @@ def _snapshot(config: Config, state_dir: Path, rng: random.Random, say) -> None:
     say(f"4. A new labelled data snapshot ({len(fresh)} rows) is in the retraining location {config.retrain_data_uri}")
 
 
-_SYMBOLS = {"GreaterThanThreshold": ">", "GreaterThanOrEqualToThreshold": "≥", "LessThanThreshold": "<"}
-_SYMBOLS["LessThanOrEqualToThreshold"] = "≤"
-
-
 def _quality_line(execution, metrics: list[str]) -> str:
     """``model quality at 16:00 UTC: Completed, 180 labelled pairs, rmse 3.1 > threshold 2.4``."""
-    from monitoring.local.model_quality_report import breaches
+    from monitoring.local.model_quality_report import BREACHES, breaches
 
     found = execution.model_quality or {}
     shown = []
@@ -148,7 +144,7 @@ def _quality_line(execution, metrics: list[str]) -> str:
         if value is None or rule is None:
             continue
         bad = breaches(float(value), (float(rule["threshold"]), rule["comparison_operator"]))
-        symbol = _SYMBOLS.get(rule["comparison_operator"], "?")
+        symbol = BREACHES[rule["comparison_operator"]][0]
         shown.append(f"{name} {value:.3g} {symbol if bad else 'not ' + symbol} threshold {rule['threshold']:.3g}")
     detail = ", ".join(shown) if shown else execution.message
     return f"{execution.status}, {execution.item_count} labelled pairs, {detail}"
