@@ -15,14 +15,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from monitoring.capture import CaptureReader
-from monitoring.constraints import MonitoringConfig, read_constraints, suggest_constraints
+from monitoring.constraints import Constraints, MonitoringConfig, read_constraints, suggest_constraints
 from monitoring.datatypes import FRACTIONAL_PATTERN, INTEGRAL_PATTERN
 from monitoring.errors import AnalyzerFileNotFoundError, AnalyzerInputError
 from monitoring.metrics import build_metrics, write_metrics
 from monitoring.profile import DatasetProfile
 from monitoring.report import ReadReport
 from monitoring.sources import Chunk, DatasetFormat, detect_format, iter_csv, iter_json_lines, iter_parquet, list_files
-from monitoring.statistics import profile_to_json, profile_to_statistics, read_statistics, write_json
+from monitoring.statistics import (
+    DatasetStatistics,
+    profile_to_json,
+    profile_to_statistics,
+    read_statistics,
+    write_json,
+)
 from monitoring.violations import FeatureDrift, Violation, check
 
 log = logging.getLogger(__name__)
@@ -110,6 +116,17 @@ def run_baseline(
     """Profile ``dataset`` and write statistics.json and constraints.json into ``output``."""
     report = ReadReport()
     profile = DatasetProfile().add_all(read_dataset(Path(dataset), fmt, report))
+    return baseline_from_profile(profile, report, output, config, str(dataset))
+
+
+def baseline_from_profile(
+    profile: DatasetProfile,
+    report: ReadReport,
+    output: Path,
+    config: MonitoringConfig | None = None,
+    dataset: str = "the dataset",
+) -> BaselineResult:
+    """Write statistics.json and constraints.json of an existing profile (one pass, or merged shards)."""
     if profile.item_count == 0:
         raise AnalyzerInputError(
             f"Cannot baseline {dataset}: it holds no data rows ({report.malformed} malformed records skipped)"
@@ -161,6 +178,25 @@ def run_check(
     names = [f.name for f in constraints.features] or baseline.names
     report = ReadReport()
     profile = DatasetProfile().add_all(read_dataset(Path(dataset), fmt, report, names, start, end, preprocessor))
+    return check_from_profile(
+        profile, report, baseline, constraints, output, dataset, start, end, endpoint, schedule, now
+    )
+
+
+def check_from_profile(
+    profile: DatasetProfile,
+    report: ReadReport,
+    baseline: DatasetStatistics,
+    constraints: Constraints,
+    output: Path,
+    dataset: Path,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    endpoint: str = "local",
+    schedule: str = "on-demand",
+    now: datetime | None = None,
+) -> CheckResult:
+    """Check an existing profile (one pass, or merged shards) against a baseline; write the results."""
     output = Path(output)
     now = now or datetime.now(timezone.utc)
     paths = {"statistics": write_json(profile_to_json(profile), output / STATISTICS, compact=True)}

@@ -17,6 +17,10 @@ Environment (the Model Monitor analyzer's names):
                             Enabled: PutMetricData (boto3 imported only then)
   record_preprocessor_script
                             a script defining preprocess_handler(inference_record)
+  analysis_stage            full (default on one host), profile (default when /opt/ml/config/resourceconfig.json lists
+                            several hosts: write only partial_profile-<current_host>.json) or merge (one host: merge
+                            the partials under partial_profiles, default /opt/ml/processing/input/partials, into the
+                            usual outputs); see monitoring/shard.py and monitoring/profile_merge.py
 
 Runtime: Python 3.10+, numpy and pyarrow only. The SageMaker XGBoost 3.0-5 image (the project's processing
 image) carries numpy 2.1.0 and pyarrow 22.0.0, the versions setup.py pins, so nothing is installed at start;
@@ -34,6 +38,11 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from monitoring.shard import HostRole
+    from monitoring.sources import DatasetFormat
 
 log = logging.getLogger("monitoring.container_entry")
 DEFAULT_SOURCE = "/opt/ml/processing/input/endpoint"
@@ -75,10 +84,7 @@ def parse_dataset_format(text: str | None):
 def run(env: Mapping[str, str], opt_ml: Path = Path("/opt/ml"), cloudwatch=None) -> tuple[int, str]:
     """Run one analysis as configured by ``env``; returns (exit code, exit message). Never raises."""
     try:
-        from monitoring.analyzer import run_baseline, run_check
-        from monitoring.capture import parse_time
-        from monitoring.metrics import publish_metrics, write_metrics
-        from monitoring.preprocessor import load_preprocessor
+        import monitoring.analyzer  # noqa: F401  (fails early without numpy / pyarrow)
     except ImportError as exc:
         return 1, (
             f"Failed: the analyzer needs numpy and pyarrow (the SageMaker XGBoost 3.0-5 image has numpy 2.1.0 "
@@ -89,43 +95,79 @@ def run(env: Mapping[str, str], opt_ml: Path = Path("/opt/ml"), cloudwatch=None)
             from monitoring.model_quality_entry import run_model_quality
 
             return run_model_quality(env, opt_ml, cloudwatch)
-        source = Path(env.get("dataset_source") or DEFAULT_SOURCE)
-        output = Path(env.get("output_path") or DEFAULT_OUTPUT)
-        fmt = parse_dataset_format(env.get("dataset_format"))
-        mode = env.get("analysis_mode") or ("check" if env.get("baseline_constraints") else "baseline")
-        if mode not in ("baseline", "check"):
-            raise ValueError(f"analysis_mode must be baseline or check, got {mode!r}")
-        if mode == "baseline":
-            counted = run_baseline(source, output, fmt).item_count
-            return (
-                0,
-                f"Completed: Job completed successfully. Baseline of {counted} records written to {output}.",
-            )
-        for key in ("baseline_statistics", "baseline_constraints"):
-            if not env.get(key):
-                raise ValueError(f"check mode needs the environment variable {key} (path of the baseline's file)")
-        start = parse_time(env["start_time"], "start_time") if env.get("start_time") else None
-        end = parse_time(env["end_time"], "end_time") if env.get("end_time") else None
-        script = env.get("record_preprocessor_script")
-        result = run_check(
-            source,
-            Path(env["baseline_statistics"]),
-            Path(env["baseline_constraints"]),
-            output,
-            fmt,
-            start,
-            end,
-            endpoint=env.get("sagemaker_endpoint_name") or "unknown",
-            schedule=env.get("sagemaker_monitoring_schedule_name") or "on-demand",
-            preprocessor=load_preprocessor(script) if script else None,
-        )
-        write_metrics(result.metrics, opt_ml / "output" / "metrics" / "cloudwatch")
-        if result.metrics and env.get("publish_cloudwatch_metrics", "Disabled") == "Enabled":
-            publish_metrics(result.metrics, cloudwatch)
-        return 0, result.message
+        return _data_quality(env, opt_ml, cloudwatch)
     except Exception as exc:
         log.exception("analysis failed")
         return 1, f"Failed: {type(exc).__name__}: {exc}"
+
+
+def _data_quality(env: Mapping[str, str], opt_ml: Path, cloudwatch=None) -> tuple[int, str]:
+    """A data-quality baseline or check, in the stage this host's role calls for (``monitoring.shard``)."""
+    from monitoring.analyzer import run_baseline
+    from monitoring.profile_merge import baseline_from_partials
+    from monitoring.shard import DEFAULT_PARTIALS, analysis_stage, read_resource_config, run_profile_stage
+
+    source = Path(env.get("dataset_source") or DEFAULT_SOURCE)
+    output = Path(env.get("output_path") or DEFAULT_OUTPUT)
+    fmt = parse_dataset_format(env.get("dataset_format"))
+    mode = env.get("analysis_mode") or ("check" if env.get("baseline_constraints") else "baseline")
+    if mode not in ("baseline", "check"):
+        raise ValueError(f"analysis_mode must be baseline or check, got {mode!r}")
+    role = read_resource_config(opt_ml)
+    stage = analysis_stage(env, role)
+    partials = Path(env.get("partial_profiles") or DEFAULT_PARTIALS)
+    if mode == "baseline" and stage == "profile":
+        return run_profile_stage(source, output, role, fmt)
+    if mode == "baseline":
+        result = baseline_from_partials(partials, output) if stage == "merge" else run_baseline(source, output, fmt)
+        return 0, f"Completed: Job completed successfully. Baseline of {result.item_count} records written to {output}."
+    return _check(env, opt_ml, cloudwatch, stage, role, source, output, fmt, partials)
+
+
+def _check(
+    env: Mapping[str, str],
+    opt_ml: Path,
+    cloudwatch: Any,
+    stage: str,
+    role: HostRole,
+    source: Path,
+    output: Path,
+    fmt: DatasetFormat | None,
+    partials: Path,
+) -> tuple[int, str]:
+    """Check mode of ``_data_quality``: profile this host's shard, merge the shards' profiles, or do both at once."""
+    from monitoring.analyzer import run_check
+    from monitoring.capture import parse_time
+    from monitoring.constraints import read_constraints
+    from monitoring.metrics import publish_metrics, write_metrics
+    from monitoring.preprocessor import load_preprocessor
+    from monitoring.profile_merge import check_from_partials
+    from monitoring.shard import run_profile_stage
+    from monitoring.statistics import read_statistics
+
+    for key in ("baseline_statistics", "baseline_constraints"):
+        if not env.get(key):
+            raise ValueError(f"check mode needs the environment variable {key} (path of the baseline's file)")
+    statistics, constraints = Path(env["baseline_statistics"]), Path(env["baseline_constraints"])
+    start = parse_time(env["start_time"], "start_time") if env.get("start_time") else None
+    end = parse_time(env["end_time"], "end_time") if env.get("end_time") else None
+    script = env.get("record_preprocessor_script")
+    preprocessor = load_preprocessor(script) if script else None
+    endpoint = env.get("sagemaker_endpoint_name") or "unknown"
+    schedule = env.get("sagemaker_monitoring_schedule_name") or "on-demand"
+    if stage == "profile":
+        columns = [f.name for f in read_constraints(constraints).features] or read_statistics(statistics).names
+        return run_profile_stage(source, output, role, fmt, columns, start, end, preprocessor)
+    if stage == "merge":
+        result = check_from_partials(partials, statistics, constraints, output, start, end, endpoint, schedule)
+    else:
+        result = run_check(
+            source, statistics, constraints, output, fmt, start, end, endpoint, schedule, preprocessor=preprocessor
+        )
+    write_metrics(result.metrics, opt_ml / "output" / "metrics" / "cloudwatch")
+    if result.metrics and env.get("publish_cloudwatch_metrics", "Disabled") == "Enabled":
+        publish_metrics(result.metrics, cloudwatch)
+    return 0, result.message
 
 
 def main() -> int:

@@ -12,6 +12,18 @@ interchangeable with the container's, this class follows Deequ's algorithm exact
 
 Updates are applied in bulk with numpy between condense points, which is exact: between two condense calls
 the sequential algorithm only appends.
+
+Merging (``merge``) is Deequ's ``QuantileNonSample.merge``, which Spark's aggregation applies to partition sketches:
+the other sketch's buffers are appended level by level to this one's (this sketch's offsets and compaction counts
+are kept, the other's dropped), then ``condense`` runs while the items held are at least the total capacity.
+
+Error bound. Compacting a sorted buffer of level ``h`` (weight ``2**h``) changes the estimated rank of any value
+(count at or below it, or strictly below it) by at most ``2**h``; appending buffers changes no rank. So a sketch's
+rank error is at most ``error_weight``, the sum of ``2**h`` over every compaction that built it, counted across
+shards and merges (``merge`` adds the other sketch's). Two sketches of the same values (one pass, or shards merged)
+therefore differ by at most ``a.error_weight + b.error_weight`` in any rank, by twice that in a bucket count, and
+their CDFs by that sum over ``n``. ``error_weight`` lives in the partial-profile state (``to_state``), not in
+statistics.json, whose sketch holds only the buffers.
 """
 
 from __future__ import annotations
@@ -75,6 +87,7 @@ class KLLSketch:
         self._compactors: list[_Compactor] = []
         self._actual_size = 0
         self._total_capacity = 0
+        self.error_weight = 0  # sum of 2**h over the compactions behind this sketch: its rank-error bound
         self._expand()
 
     # -- Deequ's mechanics -------------------------------------------------------------------------
@@ -85,14 +98,34 @@ class KLLSketch:
         self._compactors.append(_Compactor())
         self._total_capacity = sum(self._capacity(h) for h in range(len(self._compactors)))
 
-    def _condense(self) -> None:
+    def _condense(self) -> bool:
         for height, compactor in enumerate(self._compactors):
             if compactor.size >= self._capacity(height):
                 if height + 1 >= len(self._compactors):
                     self._expand()
                 self._compactors[height + 1].append(compactor.compact())
                 self._actual_size = sum(c.size for c in self._compactors)
-                return
+                self.error_weight += 1 << height
+                return True
+        return False
+
+    def merge(self, other: KLLSketch) -> KLLSketch:
+        """Deequ's ``QuantileNonSample.merge``: append ``other``'s buffers level by level, then condense while the
+        items held reach the total capacity. Returns self; ``other`` is left unchanged."""
+        if (other.sketch_size, other.shrinking_factor) != (self.sketch_size, self.shrinking_factor):
+            raise ValueError(
+                f"cannot merge KLL sketches of different parameters: k={self.sketch_size}, c={self.shrinking_factor}"
+                f" and k={other.sketch_size}, c={other.shrinking_factor}"
+            )
+        while len(self._compactors) < len(other._compactors):
+            self._expand()
+        for mine, theirs in zip(self._compactors, other._compactors, strict=False):
+            mine.append(theirs.items().copy())
+        self._actual_size = sum(c.size for c in self._compactors)
+        while self._actual_size >= self._total_capacity and self._condense():
+            pass
+        self.error_weight += other.error_weight
+        return self
 
     def update(self, values: np.ndarray | Sequence[float]) -> None:
         """Add values in order, exactly as that many calls of Deequ's ``update`` would."""
@@ -188,4 +221,36 @@ class KLLSketch:
             compactor.parts = [level] if level.size else []
             compactor.size = int(level.size)
         instance._actual_size = sum(int(level.size) for level in levels)
+        return instance
+
+    def to_state(self) -> dict:
+        """Everything a merge needs, JSON-ready: Deequ's serialised state (buffers, compaction counts, offsets)
+        plus ``error_weight``."""
+        return {
+            "k": self.sketch_size,
+            "c": self.shrinking_factor,
+            "levels": [level.tolist() for level in self.levels],
+            "num_compress": [c.num_compress for c in self._compactors],
+            "offsets": [c.offset for c in self._compactors],
+            "error_weight": self.error_weight,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict, where: str = "sketch") -> KLLSketch:
+        """Rebuild a sketch from ``to_state`` exactly (a clear ValueError naming ``where`` otherwise)."""
+        try:
+            instance = cls.from_dict({"parameters": {"k": state["k"], "c": state["c"]}, "data": state["levels"]}, where)
+            counts, offsets = list(state["num_compress"]), list(state["offsets"])
+            if not len(counts) == len(offsets) == len(instance._compactors):
+                raise ValueError("num_compress and offsets need one entry per level")
+            for compactor, count, offset in zip(instance._compactors, counts, offsets, strict=True):
+                if isinstance(count, bool) or not isinstance(count, int) or count < 0 or offset not in (0, 1):
+                    raise ValueError(f"bad compaction state {count!r}, {offset!r}")
+                compactor.num_compress, compactor.offset = count, int(offset)
+            weight = state["error_weight"]
+            if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
+                raise ValueError(f"error_weight must be a non-negative integer, got {weight!r}")
+            instance.error_weight = weight
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{where}: invalid KLL sketch state ({exc})") from exc
         return instance

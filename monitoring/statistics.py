@@ -115,7 +115,8 @@ def profile_to_statistics(profile: DatasetProfile) -> DatasetStatistics:
         }
         extra: dict = {"type_counts": counts}
         if col.frequencies is not None:  # domain checks need the values even when they look numeric
-            extra["categories"] = dict(col.frequencies)
+            # in statistics.json's order, so checks do not depend on the order values were first seen (or merged)
+            extra["categories"] = dict(sorted(col.frequencies.items(), key=lambda kv: (-kv[1], kv[0])))
         if col.count and not feat.is_numeric:  # a numeric feature turned string: keep its numbers for drift
             extra.update(mean=col.mean, sum=col.sum, std_dev=col.std_dev, min=col.min, max=col.max, sketch=col.sketch)
         features.append(replace(feat, **extra))

@@ -1,0 +1,136 @@
+"""A host's part in a multi-instance analysis job: its role from resourceconfig.json and the profile of its shard.
+
+SageMaker writes ``/opt/ml/config/resourceconfig.json`` into every processing container: ``current_host``
+(``algo-1`` .. ``algo-N``) and ``hosts``. The analysis stage (env ``analysis_stage``) follows from it:
+
+- ``full`` (default on one host): profile the whole input and write the final outputs, as one job always did;
+- ``profile`` (default on several hosts): profile this host's shard (ShardedByS3Key: about 1/N of the objects) and
+  write only ``partial_profile-<current_host>.json`` into the output, so hosts never write the same name;
+- ``merge``: a one-instance job reads the partial profiles (env ``partial_profiles``, default
+  /opt/ml/processing/input/partials) and writes statistics.json / constraints.json / constraint_violations.json.
+
+``full`` on several hosts is refused: every host would write the same files over one another. See
+``monitoring.profile_merge`` for why the merge is a second job rather than a leader on the job's network.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from monitoring.analyzer import read_dataset
+from monitoring.capture import capture_files
+from monitoring.errors import AnalyzerFileNotFoundError, AnalyzerInputError
+from monitoring.partial_profile import PartialProfile, write_partial
+from monitoring.profile import DatasetProfile
+from monitoring.report import ReadReport
+from monitoring.sources import Chunk, DatasetFormat, detect_format, list_files
+
+RESOURCE_CONFIG = Path("config") / "resourceconfig.json"
+STAGES = ("full", "profile", "merge")
+DEFAULT_PARTIALS = "/opt/ml/processing/input/partials"
+_SUFFIXES = {"csv": (".csv",), "json": (".jsonl", ".json"), "parquet": (".parquet", ".pq"), "capture": ()}
+
+
+@dataclass(frozen=True)
+class HostRole:
+    """This container's host name and the job's hosts."""
+
+    current_host: str = "algo-1"
+    hosts: tuple[str, ...] = ("algo-1",)
+
+
+def read_resource_config(opt_ml: Path) -> HostRole:
+    """The role SageMaker's resourceconfig.json gives this host (one host ``algo-1`` when the file is absent)."""
+    path = Path(opt_ml) / RESOURCE_CONFIG
+    if not path.is_file():
+        return HostRole()
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        host, hosts = doc["current_host"], doc["hosts"]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise AnalyzerInputError(
+            f"{path}: expected JSON with current_host and hosts ({type(exc).__name__}: {exc})"
+        ) from exc
+    if not isinstance(host, str) or not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts):
+        raise AnalyzerInputError(f"{path}: current_host must be a string and hosts a list of strings, got {doc!r}")
+    if host not in hosts or len(set(hosts)) != len(hosts):
+        raise AnalyzerInputError(f"{path}: current_host {host!r} must be one of the distinct hosts {hosts}")
+    return HostRole(host, tuple(hosts))
+
+
+def analysis_stage(env: Mapping[str, str], role: HostRole) -> str:
+    """The stage this container runs: ``analysis_stage`` if set, else ``profile`` on several hosts, ``full`` on one."""
+    stage = env.get("analysis_stage") or ("profile" if len(role.hosts) > 1 else "full")
+    if stage not in STAGES:
+        raise AnalyzerInputError(f"analysis_stage must be one of {', '.join(STAGES)}, got {stage!r}")
+    if stage in ("full", "merge") and len(role.hosts) > 1:
+        raise AnalyzerInputError(
+            f"analysis_stage={stage} on {len(role.hosts)} hosts ({', '.join(role.hosts)}): every host would write the "
+            "same outputs; run analysis_stage=profile on several hosts, then analysis_stage=merge on one"
+        )
+    return stage
+
+
+def shard_files(dataset: Path, fmt: DatasetFormat | None, start=None, end=None) -> list[tuple[Path, DatasetFormat]]:
+    """This host's files, in the analyzer's listing order, each with the format to read it by. An existing but
+    empty folder is an empty shard (a host may receive no object); a missing one is an error."""
+    if not dataset.exists():
+        raise AnalyzerFileNotFoundError(f"Dataset not found: {dataset}")
+    if dataset.is_dir() and not list_files(dataset, (".csv", ".jsonl", ".json", ".parquet", ".pq")):
+        return []
+    kind = fmt.kind if fmt else detect_format(dataset)
+    files = capture_files(dataset, start, end) if kind == "capture" else list_files(dataset, _SUFFIXES[kind])
+    file_format = DatasetFormat(kind, fmt.header if fmt else None)
+    return [(file, file_format) for file in files]
+
+
+def profile_shard(
+    dataset: Path,
+    host: str = "algo-1",
+    hosts: Sequence[str] = ("algo-1",),
+    fmt: DatasetFormat | None = None,
+    names: Sequence[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    preprocessor: Callable | None = None,
+) -> PartialProfile:
+    """Profile the files of one shard into a partial profile, recording where each column first appears."""
+    dataset = Path(dataset)
+    partial = PartialProfile(host, tuple(hosts), DatasetProfile(), ReadReport())
+    root = dataset if dataset.is_dir() else dataset.parent
+    files = shard_files(dataset, fmt, start, end)
+
+    def chunks() -> Iterator[Chunk]:
+        for file, file_format in files:
+            key, row = file.relative_to(root).as_posix(), 0
+            for chunk in read_dataset(file, file_format, partial.report, names, start, end, preprocessor):
+                for name in chunk:
+                    partial.origins.setdefault(name, (key, row))
+                row += len(next(iter(chunk.values()))) if chunk else 0
+                yield chunk
+
+    partial.profile.add_all(chunks())
+    return partial
+
+
+def run_profile_stage(
+    dataset: Path,
+    output: Path,
+    role: HostRole,
+    fmt: DatasetFormat | None = None,
+    names: Sequence[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    preprocessor: Callable | None = None,
+) -> tuple[int, str]:
+    """The profile stage of one host: its partial profile written to ``output``; (exit code, exit message)."""
+    partial = profile_shard(dataset, role.current_host, role.hosts, fmt, names, start, end, preprocessor)
+    path = write_partial(partial, output)
+    return 0, (
+        f"Completed: Job completed successfully. Host {role.current_host} of {len(role.hosts)} profiled "
+        f"{partial.profile.item_count} records into {path}; the merge stage writes the results."
+    )
