@@ -115,6 +115,34 @@ def read_pointer(s3, uri: str) -> LivePointer | None:
 
 
 @dataclass(frozen=True)
+class EnvReader:
+    """Typed reads of a Lambda function's environment; ValueError naming the variable and what it must be."""
+
+    env: Mapping[str, str]
+
+    def need(self, name: str) -> str:
+        value = self.env.get(name, "").strip()
+        if not value:
+            raise ValueError(f"environment variable {name} is not set (it comes from the monitoring stack)")
+        return value
+
+    def integer(self, name: str) -> int:
+        value = self.need(name)
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"environment variable {name} must be a positive integer, got {value!r}")
+        return int(value)
+
+    def flag(self, name: str) -> bool:
+        value = self.env.get(name, "false").strip().lower()
+        if value not in ("true", "false"):
+            raise ValueError(f"environment variable {name} must be true or false, got {value!r}")
+        return value == "true"
+
+    def items(self, name: str) -> tuple[str, ...]:
+        return tuple(v.strip() for v in self.env.get(name, "").split(",") if v.strip())
+
+
+@dataclass(frozen=True)
 class CheckSettings:
     """What every check of this endpoint shares; the Lambda's environment, set by the stack's parameters."""
 
@@ -163,27 +191,8 @@ class CheckSettings:
     def from_env(cls, env: Mapping[str, str]) -> CheckSettings:
         """Read and check the environment; ValueError naming the variable and what it must be."""
 
-        def need(name: str) -> str:
-            value = env.get(name, "").strip()
-            if not value:
-                raise ValueError(f"environment variable {name} is not set (it comes from the monitoring stack)")
-            return value
-
-        def integer(name: str) -> int:
-            value = need(name)
-            if not value.isdigit() or int(value) < 1:
-                raise ValueError(f"environment variable {name} must be a positive integer, got {value!r}")
-            return int(value)
-
-        def flag(name: str) -> bool:
-            value = env.get(name, "false").strip().lower()
-            if value not in ("true", "false"):
-                raise ValueError(f"environment variable {name} must be true or false, got {value!r}")
-            return value == "true"
-
-        def items(name: str) -> tuple[str, ...]:
-            return tuple(v.strip() for v in env.get(name, "").split(",") if v.strip())
-
+        read = EnvReader(env)
+        need, integer, flag, items = read.need, read.integer, read.flag, read.items
         baseline_statistics = env.get("BASELINE_STATISTICS_URI", "").strip()
         baseline_constraints = env.get("BASELINE_CONSTRAINTS_URI", "").strip()
         if bool(baseline_statistics) != bool(baseline_constraints):
@@ -218,14 +227,18 @@ class CheckSettings:
             )
         if bool(settings.subnets) != bool(settings.security_group_ids):
             raise ValueError("SUBNET_IDS and SECURITY_GROUP_IDS must be both set or both empty")
+        settings.check_uris()
+        return settings
+
+    def check_uris(self) -> None:
+        """Every URI is an s3:// URI (the optional ones when set); ValueError naming the variable."""
         for name, uri in (
-            ("CAPTURE_S3_URI", settings.capture_uri),
-            ("REPORTS_S3_URI", settings.reports_uri),
-            ("LIB_S3_URI", settings.lib_uri),
-            ("BASELINE_STATISTICS_URI", settings.baseline_statistics_uri),
-            ("BASELINE_CONSTRAINTS_URI", settings.baseline_constraints_uri),
-            ("LIVE_POINTER_URI", settings.live_pointer_uri),
+            ("CAPTURE_S3_URI", self.capture_uri),
+            ("REPORTS_S3_URI", self.reports_uri),
+            ("LIB_S3_URI", self.lib_uri),
+            ("BASELINE_STATISTICS_URI", self.baseline_statistics_uri),
+            ("BASELINE_CONSTRAINTS_URI", self.baseline_constraints_uri),
+            ("LIVE_POINTER_URI", self.live_pointer_uri),
         ):
             if uri or name not in OPTIONAL_URIS:
                 split_s3_uri(uri, name)
-        return settings

@@ -121,6 +121,51 @@ def _failure_events(cfn, stack: str) -> str:
     return "; ".join(f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}" for e in failed)
 
 
+def _change_set_type(stack_name: str, stack: dict | None, use_previous_template: bool) -> str:
+    """CREATE for a stack that does not exist (or an unexecuted CREATE's shell), UPDATE for a deployable one;
+    CloudError for a stack that cannot be deployed now, saying what to do."""
+    status = (stack or {}).get("StackStatus", "")
+    if status in UNDEPLOYABLE:
+        raise CloudError(
+            f"Stack {stack_name} is {status}: it cannot be updated. Look at its events, delete it "
+            f"(aws cloudformation delete-stack --stack-name {stack_name}) and deploy again"
+        )
+    if status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
+        raise CloudError(f"Stack {stack_name} is {status}: wait until it finishes, then deploy again")
+    kind = "CREATE" if stack is None or status == "REVIEW_IN_PROGRESS" else "UPDATE"
+    if use_previous_template and kind == "CREATE":
+        raise CloudError(f"Stack {stack_name} is not deployed: deploy it before updating its parameters")
+    return kind
+
+
+def _created(cfn, stack_name: str, name: str, waiter_config: dict) -> bool:
+    """Wait for the change set; False when CloudFormation found nothing to change, CloudError when it failed."""
+    try:
+        cfn.get_waiter("change_set_create_complete").wait(
+            StackName=stack_name, ChangeSetName=name, WaiterConfig=waiter_config
+        )
+    except WaiterError as exc:
+        described = cloud_call("DescribeChangeSet", cfn.describe_change_set, StackName=stack_name, ChangeSetName=name)
+        reason = described.get("StatusReason", "") or str(exc)
+        if not any(text in reason for text in NO_CHANGES):
+            raise CloudError(f"Change set {name} of {stack_name} failed: {reason}") from exc
+        return False
+    return True
+
+
+def _executed(cfn, stack_name: str, name: str, kind: str, waiter_config: dict) -> dict:
+    """Execute the change set and wait for the stack; its final description."""
+    cloud_call(f"ExecuteChangeSet {name}", cfn.execute_change_set, StackName=stack_name, ChangeSetName=name)
+    waiter = "stack_create_complete" if kind == "CREATE" else "stack_update_complete"
+    try:
+        cfn.get_waiter(waiter).wait(StackName=stack_name, WaiterConfig=waiter_config)
+    except WaiterError as exc:
+        raise CloudError(
+            f"Stack {stack_name} did not reach {kind}_COMPLETE: {_failure_events(cfn, stack_name) or exc}"
+        ) from exc
+    return describe_stack(cfn, stack_name) or {}
+
+
 def deploy_stack(
     cfn,
     stack_name: str,
@@ -137,17 +182,7 @@ def deploy_stack(
     """Create or update ``stack_name`` through a change set (see the module docstring). A parameter whose value is
     None keeps its current value (UsePreviousValue); ``use_previous_template`` updates parameters only."""
     stack = describe_stack(cfn, stack_name)
-    status = (stack or {}).get("StackStatus", "")
-    if status in UNDEPLOYABLE:
-        raise CloudError(
-            f"Stack {stack_name} is {status}: it cannot be updated. Look at its events, delete it "
-            f"(aws cloudformation delete-stack --stack-name {stack_name}) and deploy again"
-        )
-    if status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
-        raise CloudError(f"Stack {stack_name} is {status}: wait until it finishes, then deploy again")
-    kind = "CREATE" if stack is None or status == "REVIEW_IN_PROGRESS" else "UPDATE"
-    if use_previous_template and kind == "CREATE":
-        raise CloudError(f"Stack {stack_name} is not deployed: deploy it before updating its parameters")
+    kind = _change_set_type(stack_name, stack, use_previous_template)
     name = f"mlops-{now():%Y%m%d-%H%M%S}"
     source: dict[str, Any] = {"UsePreviousTemplate": True} if use_previous_template else {}
     if not use_previous_template:
@@ -168,17 +203,7 @@ def deploy_stack(
         **source,
     )
     waiter_config = {"Delay": wait.delay, "MaxAttempts": wait.max_attempts}
-    nothing_to_do = False
-    try:
-        cfn.get_waiter("change_set_create_complete").wait(
-            StackName=stack_name, ChangeSetName=name, WaiterConfig=waiter_config
-        )
-    except WaiterError as exc:
-        described = cloud_call("DescribeChangeSet", cfn.describe_change_set, StackName=stack_name, ChangeSetName=name)
-        reason = described.get("StatusReason", "") or str(exc)
-        if not any(text in reason for text in NO_CHANGES):
-            raise CloudError(f"Change set {name} of {stack_name} failed: {reason}") from exc
-        nothing_to_do = True
+    nothing_to_do = not _created(cfn, stack_name, name, waiter_config)
     _described, changes = _changes(cfn, stack_name, name)
     previous = stack_parameters(stack)
     parameter_changes = {
@@ -195,15 +220,7 @@ def deploy_stack(
             cloud_call(f"DeleteStack {stack_name} (a dry run's empty shell)", cfn.delete_stack, StackName=stack_name)
         status = "dry-run" if dry_run else "no-changes"
         return StackDeployment(stack_name, kind, status, changes, parameter_changes)
-    cloud_call(f"ExecuteChangeSet {name}", cfn.execute_change_set, StackName=stack_name, ChangeSetName=name)
-    waiter = "stack_create_complete" if kind == "CREATE" else "stack_update_complete"
-    try:
-        cfn.get_waiter(waiter).wait(StackName=stack_name, WaiterConfig=waiter_config)
-    except WaiterError as exc:
-        raise CloudError(
-            f"Stack {stack_name} did not reach {kind}_COMPLETE: {_failure_events(cfn, stack_name) or exc}"
-        ) from exc
-    final = describe_stack(cfn, stack_name) or {}
+    final = _executed(cfn, stack_name, name, kind, waiter_config)
     outputs = {o["OutputKey"]: o.get("OutputValue", "") for o in final.get("Outputs", [])}
     log.info("stack %s: %s", stack_name, final.get("StackStatus"))
     return StackDeployment(

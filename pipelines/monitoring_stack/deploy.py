@@ -187,6 +187,34 @@ def _tags(config: Config) -> dict[str, str]:
     return {"mlops:project": config.project.name, "mlops:endpoint": config.endpoint_name}
 
 
+def _parameters(config: Config, clients: MonitoringClients, code: dict, images: Images, baselines: Baselines) -> dict:
+    """The stack's parameters: the configuration's, where the code is staged, and the KMS key's ARN."""
+    sm, region = config.sagemaker, config.project.region
+    bucket, pipeline = sm.bucket or "", config.pipeline_name
+    account = None
+    if sm.kms_key_id and not sm.kms_key_id.startswith("arn:"):
+        account = changeset.cloud_call("GetCallerIdentity", clients.sts.get_caller_identity)["Account"]
+    artifacts = Artifacts(
+        lambda_code_key=code["lambdas"].uri(bucket, pipeline).split("/", 3)[3],
+        lib_uri=f"{code['lib'].prefix(bucket, pipeline)}/lib",
+        processing_image_uri=images.processing,
+    )
+    return stack_parameters(
+        config, artifacts, baselines, kms_key_arn(sm.kms_key_id, _partition(region), region, account)
+    )
+
+
+def _schedule(config: Config, clients: MonitoringClients, baselines: Baselines, images: Images, dry_run: bool) -> str:
+    """The model-monitor engine's schedule, created or updated; the processing engine's state."""
+    if config.monitoring.engine != "model-monitor":
+        return "ENABLED" if baselines.statistics and baselines.constraints else "ENABLED (no baselines yet)"
+    if not baselines.model_package_arn:
+        return "skipped (no deployed model version)"
+    return model_monitor.upsert_schedule(
+        clients.sagemaker, config, baselines, images.model_monitor, _tags(config), dry_run
+    )
+
+
 def deploy_monitoring(
     config: Config,
     *,
@@ -213,26 +241,11 @@ def deploy_monitoring(
     name = stack_name(config)
     stack = changeset.describe_stack(clients.cloudformation, name)
     baselines, source = _resolve_baselines(config, clients, stack, model_version)
-    lambdas, lib = lambda_artifact(), code_artifacts()["lib"]
-    bucket, pipeline = sm.bucket, config.pipeline_name
-    account = None
-    if sm.kms_key_id and not sm.kms_key_id.startswith("arn:"):
-        account = changeset.cloud_call("GetCallerIdentity", clients.sts.get_caller_identity)["Account"]
-    region = config.project.region
-    parameters = stack_parameters(
-        config,
-        Artifacts(
-            lambda_code_key=lambdas.uri(bucket, pipeline).split("/", 3)[3],
-            lib_uri=f"{lib.prefix(bucket, pipeline)}/lib",
-            processing_image_uri=images.processing,
-        ),
-        baselines,
-        kms_key_arn(sm.kms_key_id, _partition(region), region, account),
-    )
+    code = {"lambdas": lambda_artifact(), "lib": code_artifacts()["lib"]}
+    parameters = _parameters(config, clients, code, images, baselines)
     body, template_url = _template(config, clients.s3)
     if not dry_run:
-        code = staged_objects({"lambdas": lambdas, "lib": lib}, bucket, pipeline)
-        uploaded = stage_to_s3(code, clients.s3, sm.kms_key_id)
+        uploaded = stage_to_s3(staged_objects(code, sm.bucket, config.pipeline_name), clients.s3, sm.kms_key_id)
         log.info("staged %d new code objects", uploaded)
     deployment = changeset.deploy_stack(
         clients.cloudformation,
@@ -245,14 +258,7 @@ def deploy_monitoring(
         wait=wait,
         now=now,
     )
-    if config.monitoring.engine == "model-monitor":
-        schedule = "skipped (no deployed model version)"
-        if baselines.model_package_arn:
-            schedule = model_monitor.upsert_schedule(
-                clients.sagemaker, config, baselines, images.model_monitor, _tags(config), dry_run
-            )
-    else:
-        schedule = "ENABLED" if baselines.statistics and baselines.constraints else "ENABLED (no baselines yet)"
+    schedule = _schedule(config, clients, baselines, images, dry_run)
     if model_version is not None and not dry_run:
         write_pointer(
             clients.s3, live_pointer_uri(config), pointer_for(model_version, config.endpoint_name, now()), sm.kms_key_id
