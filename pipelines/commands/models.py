@@ -147,7 +147,7 @@ def _show(args) -> int:
     print(f"  model data: {model.model_data_url}")
     print(f"  image:      {model.image_uri}")
     for key, uri in {**model.metrics, **{f"drift {k}": u for k, u in model.drift_baselines.items()}}.items():
-        print(f"  {key + ':':<24}{uri}")
+        print(f"  {key + ':':<25} {uri}")
     if model.source:
         print(f"  registered by execution {model.source}")
     state = args.state_dir or Path(config.project.state_dir)

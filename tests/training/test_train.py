@@ -80,7 +80,7 @@ def test_training_metrics_file(model):
     metrics = json.loads((root / "out" / "training_metrics.json").read_text())
     assert metrics["best_iteration"] == result.best_iteration
     assert metrics["validation_score"] == result.validation_score and metrics["eval_metric"] == "rmse"
-    assert metrics["hyperparameters"]["num_round"] == 50 and metrics["train_rows"] == 2924
+    assert metrics["hyperparameters"]["num_round"] == 50 and metrics["train_rows"] == 2884
 
 
 def test_early_stopping_stops_before_num_round(data, tmp_path):
