@@ -124,3 +124,118 @@ def test_serialisation_round_trip_keeps_counts_and_ranks():
 def test_invalid_sketch_is_a_clear_error():
     with pytest.raises(ValueError, match=r"where\.json: invalid KLL sketch"):
         KLLSketch.from_dict({"parameters": {"c": 0.64}, "data": [[1.0]]}, "where.json")
+
+
+def deequ_merge(left: SequentialDeequSketch, right: SequentialDeequSketch) -> SequentialDeequSketch:
+    """A literal port of Deequ's ``QuantileNonSample.merge`` on the oracle (left keeps its offsets)."""
+    while len(left.buffers) < len(right.buffers):
+        left.expand()
+    for h, buffer in enumerate(right.buffers):
+        left.buffers[h] = left.buffers[h] + buffer
+    left.actual = sum(len(b) for b in left.buffers)
+    while left.actual >= left.total:
+        for h in range(len(left.buffers)):
+            if len(left.buffers[h]) >= left.capacity(h):
+                if h + 1 >= len(left.buffers):
+                    left.expand()
+                left.buffers[h + 1].extend(left.compact(h))
+                left.actual = sum(len(b) for b in left.buffers)
+                break
+    return left
+
+
+def _shards(values: np.ndarray, parts: int) -> list[np.ndarray]:
+    return [values[i::parts] for i in range(parts)]
+
+
+@pytest.mark.parametrize(("k", "c", "n", "parts"), [(2048, 0.64, 30_000, 3), (16, 0.5, 2_000, 2), (16, 0.5, 5_000, 5)])
+def test_merge_equals_deequs_merge_item_for_item(k, c, n, parts):
+    values = np.random.default_rng(n).normal(size=n).round(4)
+    oracle = SequentialDeequSketch(k, c)  # Spark's aggregation merges partition sketches into an empty one
+    merged = KLLSketch(k, c)
+    for shard in _shards(values, parts):
+        part = SequentialDeequSketch(k, c)
+        for x in shard.tolist():
+            part.update(x)
+        oracle = deequ_merge(oracle, part)
+        sketch = KLLSketch(k, c)
+        sketch.update(shard)
+        merged.merge(sketch)
+    assert [level.tolist() for level in merged.levels] == oracle.buffers
+    assert merged.count == n
+
+
+@pytest.mark.parametrize("parts", [2, 3, 7])
+def test_merged_ranks_stay_within_the_error_weight(parts):
+    n = 300_000
+    values = np.random.default_rng(parts).lognormal(size=n)
+    merged = KLLSketch()
+    for shard in _shards(values, parts):
+        sketch = KLLSketch()
+        sketch.update(shard)
+        merged.merge(sketch)
+    one = KLLSketch()
+    one.update(values)
+    assert merged.count == one.count == n
+    ordered = np.sort(values)
+    probes = np.concatenate([np.quantile(values, np.linspace(0.0005, 0.9995, 400)), ordered[:3], ordered[-3:]])
+    exact = np.searchsorted(ordered, probes, side="right")
+    merged_ranks = np.rint(merged.cdf(probes) * n)
+    one_ranks = np.rint(one.cdf(probes) * n)
+    assert max(abs(merged_ranks - exact)) <= merged.error_weight
+    assert max(abs(one_ranks - exact)) <= one.error_weight
+    assert max(abs(merged_ranks - one_ranks)) <= merged.error_weight + one.error_weight
+    # the stated bound is loose (about 0.5-0.7% of n per sketch here); the observed difference is far smaller
+    assert (merged.error_weight + one.error_weight) / n < 0.015
+    assert max(abs(merged_ranks - one_ranks)) / n < 0.003
+
+
+def test_error_weight_of_one_pass_is_the_compactions_weight():
+    sketch = KLLSketch()
+    sketch.update(np.random.default_rng(1).normal(size=100_000))
+    assert sketch.error_weight == sum(c.num_compress << h for h, c in enumerate(sketch._compactors)) > 0
+
+
+def test_merging_an_empty_sketch_changes_nothing_below_capacity():
+    sketch = KLLSketch()
+    sketch.update(np.arange(1000.0))
+    before = [level.tolist() for level in sketch.levels]
+    sketch.merge(KLLSketch())
+    assert [level.tolist() for level in sketch.levels] == before
+    assert sketch.error_weight == 0
+
+
+def test_merge_of_different_parameters_is_refused():
+    with pytest.raises(ValueError, match="different parameters"):
+        KLLSketch(2048).merge(KLLSketch(1024))
+
+
+def test_state_round_trip_is_exact_and_keeps_compacting_alike():
+    values = np.random.default_rng(4).normal(size=50_000)
+    original = KLLSketch()
+    original.update(values[:30_000])
+    restored = KLLSketch.from_state(json.loads(json.dumps(original.to_state())))
+    assert restored.to_state() == original.to_state()
+    original.update(values[30_000:])
+    restored.update(values[30_000:])  # offsets and compaction counts came back: the same future compactions
+    assert restored.to_state() == original.to_state()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"num_compress": [0]}, "one entry per level"),
+        ({"offsets": "twos"}, "bad compaction state"),
+        ({"error_weight": -1}, "error_weight must be a non-negative integer"),
+        ({"levels": "x"}, "invalid KLL sketch"),
+    ],
+)
+def test_invalid_state_is_a_clear_error(change, message):
+    sketch = KLLSketch(16, 0.5)
+    sketch.update(np.arange(100.0))
+    state = sketch.to_state()
+    if change.get("offsets") == "twos":
+        change = {"offsets": [2] * len(state["offsets"])}
+    state.update(change)
+    with pytest.raises(ValueError, match=message):
+        KLLSketch.from_state(state, "partial.json: column 'x'")
