@@ -12,7 +12,8 @@ Artefacts:
   file per key, delivered as a ProcessingInput put on ``PYTHONPATH``. Not the local loop (``monitoring/local``), the
   Lambda code (``monitoring/cloud``) nor the endpoint: tests/pipelines/test_staging.py checks that editing them
   changes no digest;
-- ``sourcedir.tar.gz``: training's script-mode source (``train.py``, ``hyperparameters.py`` and ``mlops_errors.py``,
+- ``sourcedir.tar.gz``: training's script-mode source (``train.py``, ``hyperparameters.py``, ``multihost.py`` and
+  ``mlops_errors.py``,
   with the handler files it copies into the model), delivered as the ``code`` input channel.
 """
 
@@ -98,6 +99,7 @@ def code_artifacts(root: Path = ROOT) -> dict[str, Artifact]:
     training = [
         ("train.py", (root / "training" / "train.py").read_bytes()),
         ("hyperparameters.py", (root / "training" / "hyperparameters.py").read_bytes()),
+        ("multihost.py", (root / "training" / "multihost.py").read_bytes()),  # the multi-host ring
         ("mlops_errors.py", (root / "mlops_errors.py").read_bytes()),  # TrainingError's base, imported flat
         *((name, (root / "inference" / name).read_bytes()) for name in HANDLER_FILES),
     ]

@@ -35,6 +35,7 @@ if TYPE_CHECKING or __package__:  # imported from the repository as training.tra
         TrainParams,
         parse_hyperparameters,
     )
+    from .multihost import Cluster, ClusterError, collective_ring, global_sum, read_cluster
 else:  # the container runs train.py as a script from the flat sourcedir.tar.gz
     from hyperparameters import (
         POLICY_FLAGS,
@@ -42,6 +43,7 @@ else:  # the container runs train.py as a script from the flat sourcedir.tar.gz
         TrainParams,
         parse_hyperparameters,
     )
+    from multihost import Cluster, ClusterError, collective_ring, global_sum, read_cluster
 
 logger = logging.getLogger(__name__)
 
@@ -64,10 +66,18 @@ class TrainResult:
     validation_rows: int
 
 
-def read_split(directory: str | os.PathLike, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """(labels, features) from the headerless CSV files of a channel (``<name>.csv`` or every ``*.csv``)."""
+def read_split(
+    directory: str | os.PathLike, name: str, empty_width: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, features) from the headerless CSV files of a channel (``<name>.csv`` or every ``*.csv``).
+
+    A channel without files is an error, unless ``empty_width`` is given: then it is no rows of that many features
+    (a host of a distributed job whose shard of the train channel is empty).
+    """
     root = Path(directory)
     files = [root / f"{name}.csv"] if (root / f"{name}.csv").is_file() else sorted(root.glob("*.csv"))
+    if not files and empty_width is not None:
+        return np.empty(0), np.empty((0, empty_width))
     if not files:
         raise TrainingError(f"No {name} data: expected {root / (name + '.csv')} (target first, no header)")
     frames = []
@@ -115,50 +125,85 @@ def train(
     params: TrainParams | Mapping[str, str],
     output_data_dir: str | os.PathLike | None = None,
     source_dir: str | os.PathLike | None = None,
+    cluster: Cluster | None = None,
 ) -> TrainResult:
     """Train with early stopping on the validation split and write a self-contained model directory.
 
     ``params`` is a TrainParams or the hyperparameters as strings. ``output_data_dir`` receives
-    ``training_metrics.json``; ``source_dir`` overrides where the handler files are copied from.
+    ``training_metrics.json``; ``source_dir`` overrides where the handler files are copied from. With a
+    ``cluster`` of several hosts, this host trains on its shard of ``train_dir`` in the cluster's XGBoost ring
+    (training/distributed.py) and only the first host writes the model and the metrics file.
     """
     if not isinstance(params, TrainParams):
         params = parse_hyperparameters(params)
+    cluster = cluster or Cluster()
     transform_path, transform = _transform(transform_dir)
-    y_train, x_train = read_split(train_dir, "train")
-    y_valid, x_valid = read_split(validation_dir, "validation")
-    _check_splits(transform_path, transform, params, {"train": (y_train, x_train), "validation": (y_valid, x_valid)})
     sources = handler_sources([Path(source_dir)] if source_dir else None)
-
-    dtrain = xgb.DMatrix(x_train, label=y_train)
-    dvalid = xgb.DMatrix(x_valid, label=y_valid)
-    history: dict = {}
-    booster = xgb.train(
-        params.booster_params(),
-        dtrain,
-        num_boost_round=params.num_round,
-        evals=[(dtrain, "train"), (dvalid, "validation")],
-        early_stopping_rounds=params.early_stopping_rounds or None,
-        evals_result=history,
-        verbose_eval=False,
-    )
+    with collective_ring(cluster):
+        (y_train, x_train), (y_valid, x_valid) = _load(
+            train_dir, validation_dir, transform_path, transform, params, cluster
+        )
+        train_rows = int(global_sum([len(y_train)], cluster)[0])
+        if train_rows == 0:
+            raise TrainingError(f"No host of {', '.join(cluster.hosts)} received train data")
+        dtrain = xgb.DMatrix(x_train, label=y_train)
+        dvalid = xgb.DMatrix(x_valid, label=y_valid)
+        history: dict = {}
+        booster = xgb.train(
+            params.booster_params(),
+            dtrain,
+            num_boost_round=params.num_round,
+            evals=[(dtrain, "train"), (dvalid, "validation")],
+            early_stopping_rounds=params.early_stopping_rounds or None,
+            evals_result=history,
+            verbose_eval=False,
+        )
     rounds = booster.num_boosted_rounds()
     scores = history["validation"][params.metric]
     best = booster.best_iteration if params.early_stopping_rounds else rounds - 1
     booster = booster[: best + 1]  # keep the best trees only: every consumer then predicts the same thing
 
-    model = _write_model(Path(model_dir), booster, transform, params, sources)
+    model = Path(model_dir)
+    if cluster.is_leader:
+        _write_model(model, booster, transform, params, sources)
     result = TrainResult(
-        model_path=str(model / MODEL_FILE),
+        model_path=str(model / MODEL_FILE) if cluster.is_leader else "",
         best_iteration=best,
         num_boosted_rounds=best + 1,
         eval_metric=params.metric,
         validation_score=float(scores[best]),
         train_score=float(history["train"][params.metric][best]),
-        train_rows=len(y_train),
+        train_rows=train_rows,
         validation_rows=len(y_valid),
     )
-    _report(result, params, rounds, output_data_dir)
+    _report(result, params, rounds, output_data_dir if cluster.is_leader else None)
     return result
+
+
+def _load(
+    train_dir: str | os.PathLike,
+    validation_dir: str | os.PathLike,
+    transform_path: Path,
+    transform: dict,
+    params: TrainParams,
+    cluster: Cluster,
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """This host's train shard and the validation split, checked; with several hosts, every host fails together
+    when one host's data is bad (a host leaving the ring alone would leave the others waiting)."""
+    width = len(transform.get("feature_names", [])) if cluster.distributed else None
+    error: TrainingError | None = None
+    try:
+        train_split = read_split(train_dir, "train", width)
+        validation_split = read_split(validation_dir, "validation")
+        _check_splits(transform_path, transform, params, {"train": train_split, "validation": validation_split})
+    except TrainingError as exc:
+        error = exc
+    failed = int(global_sum([1.0 if error else 0.0], cluster)[0])
+    if error is not None:
+        raise error
+    if failed:
+        raise TrainingError(f"{failed} other host(s) of {', '.join(cluster.hosts)} could not read their data")
+    return train_split, validation_split
 
 
 def _report(result: TrainResult, params: TrainParams, rounds: int, output_data_dir: str | os.PathLike | None) -> None:
@@ -228,7 +273,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     failure = Path(env.get("SM_OUTPUT_DIR", "/opt/ml/output")) / "failure"
     try:
         params = parse_hyperparameters(parse_args(argv))
+        cluster = read_cluster(env)
         logger.info("Hyperparameters: %s", asdict(params))
+        logger.info("Host %s of %s", cluster.current_host, ", ".join(cluster.hosts))
         train(
             env.get("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train"),
             env.get("SM_CHANNEL_VALIDATION", "/opt/ml/input/data/validation"),
@@ -236,8 +283,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             env.get("SM_MODEL_DIR", "/opt/ml/model"),
             params,
             output_data_dir=env.get("SM_OUTPUT_DATA_DIR", "/opt/ml/output/data"),
+            cluster=cluster,
         )
-    except TrainingError as exc:
+    except (TrainingError, ClusterError) as exc:
         logger.error("%s", exc)
         _write_failure(failure, str(exc))
         return 1

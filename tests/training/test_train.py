@@ -188,6 +188,7 @@ def test_runs_like_the_container_from_a_flat_code_directory(data, tmp_path):
     for source in (
         ROOT / "training" / "train.py",
         ROOT / "training" / "hyperparameters.py",
+        ROOT / "training" / "multihost.py",
         ROOT / "inference" / "inference.py",
         ROOT / "inference" / "handler_input.py",
     ):
