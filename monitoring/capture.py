@@ -14,8 +14,6 @@ re-read line by line so that only the bad lines are skipped, each counted by rea
 
 from __future__ import annotations
 
-import base64
-import binascii
 import csv
 import io
 import json
@@ -28,17 +26,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
 
+from monitoring.capture_payload import decode_payload, json_instances
 from monitoring.errors import AnalyzerInputError
+from monitoring.jsonl_tables import line_blocks
 from monitoring.preprocessor import preprocess_file
-from monitoring.report import (
-    BAD_BASE64,
-    INVALID_JSON,
-    MISSING_INPUT,
-    NOT_UTF8,
-    UNSUPPORTED_CONTENT,
-    ReadReport,
-    parse_json_line,
-)
+from monitoring.report import INVALID_JSON, MISSING_INPUT, ReadReport, parse_json_line
 from monitoring.sources import BLOCK_BYTES, Chunk, list_files, positional_names, read_csv_text, records_to_chunk
 
 _HOUR_PATH = re.compile(r"(\d{4})/(\d{2})/(\d{2})/(\d{2})$")
@@ -94,25 +86,6 @@ def capture_files(root: Path, start: datetime | None = None, end: datetime | Non
     return selected
 
 
-def _iter_blocks(path: Path) -> Iterator[bytes]:
-    """The file in blocks of whole lines, about BLOCK_BYTES each."""
-    with open(path, "rb") as handle:
-        rest = b""
-        while True:
-            data = handle.read(BLOCK_BYTES)
-            if not data:
-                if rest.strip():
-                    yield rest
-                return
-            data = rest + data
-            cut = data.rfind(b"\n")
-            if cut < 0:
-                rest = data
-                continue
-            yield data[: cut + 1]
-            rest = data[cut + 1 :]
-
-
 def _fast_block(block: bytes) -> pa.Table | None:
     """Arrow's parse of a block of capture lines, or None when any line is malformed."""
     try:
@@ -155,47 +128,6 @@ def _slow_block(block: bytes, path: Path, first_line: int, report: ReadReport) -
     )
 
 
-def _decode_payload(data: str, encoding: str | None, content_type: str | None) -> tuple[str, str]:
-    """(text, kind) of one record's payload, kind 'csv' or 'json'; raises ValueError with the reason."""
-    kind_of = (
-        "json" if "json" in (content_type or "").lower() else "csv" if "csv" in (content_type or "").lower() else None
-    )
-    enc = (encoding or "").upper()
-    if enc == "BASE64":
-        try:
-            raw = base64.b64decode(data, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise ValueError(f"{BAD_BASE64}: {exc}") from exc
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ValueError(f"{NOT_UTF8}: decoded base64 payload is not UTF-8") from exc
-        if kind_of is None:
-            raise ValueError(f"{UNSUPPORTED_CONTENT}: content type {content_type!r} is neither CSV nor JSON")
-        return text, kind_of
-    if enc == "JSON":
-        return data, "json"
-    if enc == "CSV":
-        return data, "csv"
-    raise ValueError(f"{UNSUPPORTED_CONTENT}: encoding {encoding!r} is not CSV, JSON or BASE64")
-
-
-def json_instances(payload) -> list:
-    """Rows of a JSON request: a list of records, ``{"instances": [...]}`` or one record."""
-    if isinstance(payload, dict):
-        for key in ("instances", "inputs", "data"):
-            if key in payload:
-                payload = payload[key]
-                break
-        else:
-            return [payload]
-    if isinstance(payload, list):
-        if payload and not isinstance(payload[0], (list, dict)):
-            return [payload]  # one record given as a flat list of values
-        return payload
-    return [[payload]]
-
-
 class CaptureReader:
     """Reads capture files into feature chunks, naming positional columns from the baseline."""
 
@@ -232,7 +164,7 @@ class CaptureReader:
     def read_file(self, path: Path) -> Iterator[Chunk]:
         self.report.files += 1
         line = 1
-        for block in _iter_blocks(path):
+        for block in line_blocks(path, BLOCK_BYTES):
             table = _fast_block(block)
             if table is None:
                 table = _slow_block(block, path, line, self.report)
@@ -296,7 +228,7 @@ class CaptureReader:
         rows: list = []
         for record in records:
             try:
-                text, kind = _decode_payload(record["data"], record.get("encoding"), record.get("observedContentType"))
+                text, kind = decode_payload(record["data"], record.get("encoding"), record.get("observedContentType"))
             except ValueError as exc:
                 reason, _, detail = str(exc).partition(": ")
                 self.report.skip(reason, f"{path}: {detail}")

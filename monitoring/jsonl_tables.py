@@ -46,7 +46,7 @@ class SkipCounter:
             self.examples.setdefault(reason, where)
 
 
-def _blocks(path: Path, size: int) -> Iterator[bytes]:
+def line_blocks(path: Path, size: int) -> Iterator[bytes]:
     """Blocks of whole lines of a file, about ``size`` bytes each, the last one newline-terminated."""
     with open(path, "rb") as handle:
         rest = b""
@@ -159,7 +159,7 @@ def read_jsonl(path: Path, schema: pa.Schema, skips: SkipCounter, block_bytes: i
     ``skips``. Blank lines are ignored; a missing field is null."""
     options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
     first_line = 1
-    for block in _blocks(path, block_bytes):
+    for block in line_blocks(path, block_bytes):
         block, lines = _cut_unfinished(block, first_line, path, skips)
         block_first, first_line = first_line, first_line + lines
         if not block.strip():
