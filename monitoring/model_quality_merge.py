@@ -178,22 +178,9 @@ def merge_capture_with_ground_truth(
     label_keys, latest, duplicates = _latest_labels(truth_keys, truth_labels)
 
     keys = pa.chunked_array(found.keys, type=pa.string()).combine_chunks()
-    values = np.concatenate(found.values) if found.values else np.empty(0)
-    probabilities = np.concatenate(found.probabilities) if found.probabilities else np.empty(0)
     where = pc.fill_null(pc.index_in(keys, value_set=label_keys), -1).to_numpy().astype(np.int64)
+    pairs = _joined_pairs(found, keys, where, latest, probability_threshold if binary else None)
     matched = where >= 0
-    positions = where[matched]
-    labels = latest[positions]
-    joined_keys = keys.filter(pa.array(matched)).to_numpy(zero_copy_only=False)
-    if binary:
-        pairs = LabelledPredictions(
-            joined_keys,
-            labels,
-            (probabilities[matched] >= probability_threshold).astype(np.float64),
-            probabilities[matched],
-        )
-    else:
-        pairs = LabelledPredictions(joined_keys, labels, values[matched])
     counts = {
         "capture_records": found.records,
         "capture_outside_window": found.outside,
@@ -203,9 +190,32 @@ def merge_capture_with_ground_truth(
         "duplicate_labels": duplicates,
         "matched": int(matched.sum()),
         "unmatched_capture": int((~matched).sum()),
-        "unmatched_ground_truth": len(label_keys) - len(np.unique(positions)),
+        "unmatched_ground_truth": len(label_keys) - len(np.unique(where[matched])),
         "duplicate_capture_keys": len(keys) - len(pc.unique(keys)),
     }
+    examples = _add_skip_counts(counts, capture_skips, truth_skips)
+    return MergeResult(pairs, counts, examples)
+
+
+def _joined_pairs(
+    found: _Predictions, keys: pa.Array, where: np.ndarray, latest: np.ndarray, threshold: float | None
+) -> LabelledPredictions:
+    """The matched capture records with their labels (``where[i]``: the index in ``latest`` of record i's label,
+    -1 when it has none). Binary when a ``threshold`` is given: the predicted label is probability >= threshold."""
+    matched = where >= 0
+    labels = latest[where[matched]]
+    joined_keys = keys.filter(pa.array(matched)).to_numpy(zero_copy_only=False)
+    if threshold is not None:
+        probabilities = np.concatenate(found.probabilities) if found.probabilities else np.empty(0)
+        chosen = probabilities[matched]
+        return LabelledPredictions(joined_keys, labels, (chosen >= threshold).astype(np.float64), chosen)
+    values = np.concatenate(found.values) if found.values else np.empty(0)
+    return LabelledPredictions(joined_keys, labels, values[matched])
+
+
+def _add_skip_counts(counts: dict[str, int], capture_skips: SkipCounter, truth_skips: SkipCounter) -> dict[str, str]:
+    """Add ``multi_record_requests`` and ``malformed.<side>.<reason>`` to ``counts``; the first example of each
+    malformed reason."""
     counts["multi_record_requests"] = capture_skips.counts.pop(MULTI_RECORD, 0)
     capture_skips.examples.pop(MULTI_RECORD, None)
     examples: dict[str, str] = {}
@@ -213,7 +223,7 @@ def merge_capture_with_ground_truth(
         for reason, number in sorted(skips.counts.items()):
             counts[f"malformed.{side}.{reason}"] = number
             examples[f"malformed.{side}.{reason}"] = skips.examples[reason]
-    return MergeResult(pairs, counts, examples)
+    return examples
 
 
 def _count(mask: pa.Array | pa.ChunkedArray) -> int:
