@@ -227,6 +227,15 @@ def _write_all(contents: dict[Path, str]) -> None:
         os.replace(tmp, target)
 
 
+def _labels(target: pd.Series, schema: DataSchema, files: Sequence[Path]) -> np.ndarray:
+    """The target as numbers: 1.0 for the positive class and 0.0 otherwise (binary), else its values."""
+    if schema.problem_type == "binary":
+        return _binary_labels(target, schema, files)
+    if schema.positive_class is not None:
+        logger.warning("positive_class %r is ignored for problem_type regression", schema.positive_class)
+    return pd.to_numeric(target).to_numpy(dtype=np.float64)
+
+
 def preprocess(
     input_path: str | os.PathLike,
     output_dir: str | os.PathLike,
@@ -246,12 +255,7 @@ def preprocess(
     order = [c for c in checked[0][0].columns if c != schema.target]
     data = pd.concat([frame[[schema.target, *order]] for frame, _ in checked], ignore_index=True)
     ignored = tuple(sorted({c for _, extra in checked for c in extra}))
-    if schema.problem_type == "binary":
-        labels = _binary_labels(data[schema.target], schema, files)
-    else:
-        if schema.positive_class is not None:
-            logger.warning("positive_class %r is ignored for problem_type regression", schema.positive_class)
-        labels = pd.to_numeric(data[schema.target]).to_numpy(dtype=np.float64)
+    labels = _labels(data[schema.target], schema, files)
 
     n = len(data)
     indices = split_indices(row_fractions(data, schema, seed), fractions)
@@ -275,13 +279,9 @@ def preprocess(
         contents[out / name / f"{name}.csv"] = pd.DataFrame(matrix).to_csv(header=False, index=False)
     baseline = features.iloc[indices["train"]][list(transform.input_columns)]
     contents[out / "baseline" / "baseline.csv"] = baseline.to_csv(header=True, index=False)
-    schema_info = {
-        "target": schema.target,
-        "problem_type": schema.problem_type,
-        "positive_class": schema.positive_class,
-        "input_columns": list(transform.input_columns),
-    }
-    contents[out / "transform" / "transform.json"] = transform.to_json({"schema": schema_info}) + "\n"
+    described = {"target": schema.target, "problem_type": schema.problem_type, "positive_class": schema.positive_class}
+    info = {"schema": {**described, "input_columns": list(transform.input_columns)}}
+    contents[out / "transform" / "transform.json"] = transform.to_json(info) + "\n"
     _write_all(contents)
     logger.info(
         "Preprocessed %d rows of %d file(s) into %s; %d features", n, len(files), counts, len(transform.feature_names)
