@@ -50,7 +50,7 @@ class PartialProfile:
 
     @property
     def settings(self) -> dict:
-        sketch_size, shrinking_factor, max_distinct = self.profile._options
+        sketch_size, shrinking_factor, max_distinct = self.profile.options
         return {"sketch_size": sketch_size, "shrinking_factor": shrinking_factor, "max_distinct": max_distinct}
 
     def to_json(self) -> dict:

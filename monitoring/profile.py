@@ -147,6 +147,11 @@ class DatasetProfile:
         self._options = (sketch_size, shrinking_factor, max_distinct)
         self._pool: ThreadPoolExecutor | None = None
 
+    @property
+    def options(self) -> tuple[int, float, int]:
+        """(sketch size, shrinking factor, distinct-value cap): profiles merge only when these are equal."""
+        return self._options
+
     def add(self, columns: Mapping[str, pa.Array] | pa.Table) -> None:
         """Add one chunk given as a table or a mapping of column name to equally long arrays."""
         if isinstance(columns, pa.Table):

@@ -126,9 +126,9 @@ def merge_profiles(partials: Sequence[PartialProfile]) -> tuple[DatasetProfile, 
     host order, as ``read_partials`` returns it, for a reproducible result)."""
     if not partials:
         raise PartialProfileError("no partial profiles to merge")
-    options = partials[0].profile._options
+    options = partials[0].profile.options
     for partial in partials:
-        if partial.profile._options != options:
+        if partial.profile.options != options:
             raise PartialProfileError(
                 f"host {partial.host}: profile settings {partial.settings} differ from {partials[0].settings}"
             )

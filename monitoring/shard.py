@@ -16,6 +16,7 @@ SageMaker writes ``/opt/ml/config/resourceconfig.json`` into every processing co
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +30,7 @@ from monitoring.profile import DatasetProfile
 from monitoring.report import ReadReport
 from monitoring.sources import Chunk, DatasetFormat, detect_format, list_files
 
+log = logging.getLogger(__name__)
 RESOURCE_CONFIG = Path("config") / "resourceconfig.json"
 STAGES = ("full", "profile", "merge")
 DEFAULT_PARTIALS = "/opt/ml/processing/input/partials"
@@ -102,6 +104,9 @@ def profile_shard(
     dataset = Path(dataset)
     partial = PartialProfile(host, tuple(hosts), DatasetProfile(), ReadReport())
     root = dataset if dataset.is_dir() else dataset.parent
+    if not dataset.exists() and len(hosts) > 1:  # a host may get no object of a ShardedByS3Key input at all
+        log.warning("host %s: no input at %s; its shard is empty", host, dataset)
+        return partial
     files = shard_files(dataset, fmt, start, end)
 
     def chunks() -> Iterator[Chunk]:

@@ -138,3 +138,13 @@ def test_a_bad_resourceconfig_is_named(tmp_path, text, message):
     with pytest.raises(AnalyzerInputError, match=message) as info:
         read_resource_config(tmp_path)
     assert "resourceconfig.json" in str(info.value)
+
+
+def test_a_host_without_input_profiles_an_empty_shard_but_one_host_needs_its_data(tmp_path):
+    from monitoring.errors import AnalyzerFileNotFoundError
+    from monitoring.shard import profile_shard
+
+    partial = profile_shard(tmp_path / "nothing", "algo-2", HOSTS)
+    assert partial.profile.item_count == 0 and not partial.profile.columns
+    with pytest.raises(AnalyzerFileNotFoundError, match="Dataset not found"):
+        profile_shard(tmp_path / "nothing", "algo-1", ["algo-1"])
