@@ -9,15 +9,14 @@ Outputs under ``output_dir``:
 - ``baseline/baseline.csv``: the raw training features with a header (the data-quality baseline dataset);
 - ``transform/transform.json``: the fitted feature transform plus the data schema.
 
-The split is by a stable hash of each row's content (``row_fractions``), never by its position: shuffling the input,
-cutting it into other files or reordering its columns gives the same train / validation / test sets, identical rows
-land in the same split, and each split is written in hash order, so its files are byte-identical too.
+The split is by a stable hash of each row's content (``processing.split``), never by its position: shuffling the
+input, cutting it into other files or reordering its columns gives the same train / validation / test sets, identical
+rows land in the same split, and each split is written in hash order, so its files are byte-identical too.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
 import os
 import sys
@@ -31,13 +30,11 @@ import pandas as pd
 from inference.feature_transform import fit_transform
 from mlops_errors import MlopsError
 from processing.container import configure_logging, default_failure_file, write_failure
+from processing.split import SPLITS, row_fractions, split_indices
 
 logger = logging.getLogger(__name__)
 
 PROBLEM_TYPES = ("regression", "binary")
-SPLITS = ("train", "validation", "test")
-FIELD_SEPARATOR = "\x1f"  # ASCII unit separator: cannot occur inside a CSV field read as text
-HASH_BYTES = 8
 
 
 class DataValidationError(MlopsError, ValueError):
@@ -183,31 +180,6 @@ def _binary_labels(target: pd.Series, schema: DataSchema, files: Sequence[Path])
             f"its values are {', '.join(repr(v) for v in counts.index)}"
         )
     return (values == positive).to_numpy(dtype=np.float64)
-
-
-def row_fractions(data: pd.DataFrame, schema: DataSchema, seed: int) -> np.ndarray:
-    """Each row's place in [0, 1): the first 8 bytes of BLAKE2b (keyed with the seed as decimal text) over the row's
-    raw text fields, target then numeric then categorical columns (the schema's order, not the file's), joined by
-    U+001F (a missing value is the empty string), read as a big-endian integer and divided by 2**64.
-
-    It depends on the row's content and the seed only, never on the row's position, file or column order."""
-    key = str(seed).encode()
-    columns = [data[c].fillna("").astype(str).tolist() for c in (schema.target, *schema.features)]
-    places = np.empty(len(data), dtype=np.float64)
-    for i, fields in enumerate(zip(*columns, strict=True)):
-        digest = hashlib.blake2b(FIELD_SEPARATOR.join(fields).encode(), digest_size=HASH_BYTES, key=key).digest()
-        places[i] = int.from_bytes(digest, "big") / 2.0 ** (8 * HASH_BYTES)
-    return places
-
-
-def split_indices(places: np.ndarray, fractions: tuple[float, float, float]) -> dict[str, np.ndarray]:
-    """Row indices per split, in hash order: train below the train fraction, validation up to train + validation,
-    test above (ties, i.e. identical rows, stay together)."""
-    order = np.argsort(places, kind="stable")
-    cut_train, cut_validation = fractions[0], fractions[0] + fractions[1]
-    ordered = places[order]
-    bounds = [0, int(np.searchsorted(ordered, cut_train)), int(np.searchsorted(ordered, cut_validation)), len(order)]
-    return {name: order[bounds[i] : bounds[i + 1]] for i, name in enumerate(SPLITS)}
 
 
 def _write_all(contents: dict[Path, str]) -> None:

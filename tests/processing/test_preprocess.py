@@ -11,14 +11,8 @@ import pandas as pd
 import pytest
 
 from inference.feature_transform import FeatureTransform
-from processing.preprocess import (
-    DataSchema,
-    DataValidationError,
-    main,
-    preprocess,
-    row_fractions,
-    split_indices,
-)
+from processing.preprocess import DataSchema, DataValidationError, main, preprocess
+from processing.split import row_fractions, split_indices
 from tests.conftest import ABALONE
 from tests.training.steps import BINARY, NUMERIC, REGRESSION, binary_abalone
 
