@@ -14,6 +14,7 @@ Names come from ``alarm_names``; the metrics' dimensions are ``Endpoint`` and ``
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, TypedDict
 
 from monitoring.local.alarm_names import (
     drift_alarm_name,
@@ -25,45 +26,82 @@ from monitoring.local.alarm_names import (
 from monitoring.local.composite_alarm import CompositeAlarm
 from monitoring.local.errors import AlarmError
 from monitoring.local.metric_alarm import COMPARISONS, MetricAlarm
+from monitoring.metrics import NAMESPACE
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 MODEL_METRICS_NAMESPACE = "aws/sagemaker/Endpoints/model-metrics"
 CONSTRAINT_SECTIONS = ("regression_constraints", "binary_classification_constraints")
 
 
-def feature_drift_alarms(
-    thresholds: Mapping[str, float],
+class AlarmTiming(TypedDict, total=False):
+    """How the metric alarms of a family evaluate (PutMetricAlarm's fields); defaults in TIMING_DEFAULTS."""
+
+    period: int
+    evaluation_periods: int
+    datapoints_to_alarm: int
+    treat_missing_data: str
+
+
+TIMING_DEFAULTS: AlarmTiming = {
+    "period": 3600,
+    "evaluation_periods": 1,
+    "datapoints_to_alarm": 1,
+    "treat_missing_data": "ignore",
+}
+
+
+def _family(
+    composite_name: str,
+    parts: list[tuple[str, str, float, str, str]],
     endpoint: str,
     schedule: str,
-    period: int = 3600,
-    evaluation_periods: int = 1,
-    datapoints_to_alarm: int = 1,
-    treat_missing_data: str = "ignore",
+    namespace: str,
+    timing: AlarmTiming,
+) -> tuple[list[MetricAlarm], CompositeAlarm]:
+    """One metric alarm per part ``(name, metric, threshold, comparison, statistic)`` on the metric's
+    ``Endpoint`` / ``MonitoringSchedule`` dimensions, and the composite ``ALARM(a1) OR ALARM(a2) ...`` over them."""
+    dims = {"Endpoint": endpoint, "MonitoringSchedule": schedule}
+    settings: AlarmTiming = {**TIMING_DEFAULTS, **timing}
+    alarms = [
+        MetricAlarm(
+            name=name,
+            metric_name=metric,
+            threshold=threshold,
+            comparison_operator=comparison,
+            dimensions=dims,
+            namespace=namespace,
+            statistic=statistic,
+            **settings,
+        )
+        for name, metric, threshold, comparison, statistic in parts
+    ]
+    rule = " OR ".join(f'ALARM("{a.name}")' for a in alarms)
+    return alarms, CompositeAlarm(composite_name, rule)
+
+
+def feature_drift_alarms(
+    thresholds: Mapping[str, float], endpoint: str, schedule: str, **timing: Unpack[AlarmTiming]
 ) -> tuple[list[MetricAlarm], CompositeAlarm]:
     """One alarm per feature on ``feature_baseline_drift_<f>`` (Maximum > the feature's drift threshold) and the
     composite ``ALARM(f1) OR ALARM(f2) ...`` over them: the one alarm that alerts and retrains. The names are
     CloudWatch's (``alarm_names``: ``<prefix>-drift-<part>`` and ``<prefix>-drift``), so one endpoint has one
     drift alarm whatever the schedule; the schedule is the metrics' ``MonitoringSchedule`` dimension."""
-    dims = {"Endpoint": endpoint, "MonitoringSchedule": schedule}
+    if not thresholds:
+        raise AlarmError("feature_drift_alarms: no features given (expected {feature: drift threshold})")
     prefix = name_prefix(endpoint)
-    alarms = [
-        MetricAlarm(
-            name=feature_alarm_name(prefix, feature),
-            metric_name=f"feature_baseline_drift_{feature}",
-            threshold=float(threshold),
-            comparison_operator="GreaterThanThreshold",
-            dimensions=dims,
-            statistic="Maximum",
-            period=period,
-            evaluation_periods=evaluation_periods,
-            datapoints_to_alarm=datapoints_to_alarm,
-            treat_missing_data=treat_missing_data,
+    parts = [
+        (
+            feature_alarm_name(prefix, feature),
+            f"feature_baseline_drift_{feature}",
+            float(threshold),
+            "GreaterThanThreshold",
+            "Maximum",
         )
         for feature, threshold in thresholds.items()
     ]
-    if not alarms:
-        raise AlarmError("feature_drift_alarms: no features given (expected {feature: drift threshold})")
-    rule = " OR ".join(f'ALARM("{a.name}")' for a in alarms)
-    return alarms, CompositeAlarm(drift_alarm_name(prefix), rule)
+    return _family(drift_alarm_name(prefix), parts, endpoint, schedule, NAMESPACE, timing)
 
 
 def constraint_thresholds(constraints: Mapping) -> dict[str, tuple[float, str]]:
@@ -87,14 +125,7 @@ def constraint_thresholds(constraints: Mapping) -> dict[str, tuple[float, str]]:
 
 
 def model_quality_alarms(
-    constraints: Mapping,
-    metrics: Sequence[str],
-    endpoint: str,
-    schedule: str,
-    period: int = 3600,
-    evaluation_periods: int = 1,
-    datapoints_to_alarm: int = 1,
-    treat_missing_data: str = "ignore",
+    constraints: Mapping, metrics: Sequence[str], endpoint: str, schedule: str, **timing: Unpack[AlarmTiming]
 ) -> tuple[list[MetricAlarm], CompositeAlarm]:
     """One alarm per alarmed metric with the constraint's threshold and operator, and the composite
     ``ALARM(m1) OR ALARM(m2) ...`` over them. An alarm reads the worst value of its period (Maximum for an error
@@ -107,25 +138,10 @@ def model_quality_alarms(
             f"version's constraints have {', '.join(sorted(thresholds)) or 'none'} "
             "(monitoring.model_quality.alarmed_metrics)"
         )
-    dims = {"Endpoint": endpoint, "MonitoringSchedule": schedule}
     prefix = name_prefix(endpoint)
-    alarms = []
+    parts = []
     for metric in dict.fromkeys(metrics):
         threshold, comparison = thresholds[metric]
-        alarms.append(
-            MetricAlarm(
-                name=metric_alarm_name(prefix, metric),
-                metric_name=metric,
-                threshold=threshold,
-                comparison_operator=comparison,
-                dimensions=dims,
-                namespace=MODEL_METRICS_NAMESPACE,
-                statistic="Maximum" if comparison.startswith("Greater") else "Minimum",
-                period=period,
-                evaluation_periods=evaluation_periods,
-                datapoints_to_alarm=datapoints_to_alarm,
-                treat_missing_data=treat_missing_data,
-            )
-        )
-    rule = " OR ".join(f'ALARM("{a.name}")' for a in alarms)
-    return alarms, CompositeAlarm(model_quality_alarm_name(prefix), rule)
+        statistic = "Maximum" if comparison.startswith("Greater") else "Minimum"
+        parts.append((metric_alarm_name(prefix, metric), metric, threshold, comparison, statistic))
+    return _family(model_quality_alarm_name(prefix), parts, endpoint, schedule, MODEL_METRICS_NAMESPACE, timing)

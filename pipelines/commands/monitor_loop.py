@@ -7,13 +7,17 @@ from pathlib import Path
 
 from pipelines.objectstore import local_path
 
-KINDS = ("data-quality", "model-quality", "all")
-
 
 def _loop_options(parser) -> None:
+    """The options every local-loop command takes: which configuration, state directory and endpoint."""
     parser.add_argument("--config", default=None, help="configuration file (default mlops.yaml)")
     parser.add_argument("--state-dir", type=Path, default=None, help="local state directory (default from config)")
     parser.add_argument("--endpoint", default=None, help="endpoint (default from config)")
+
+
+def _kind_option(parser, default: str | None, help_text: str) -> None:
+    """``--kind``: which checks run (data quality, model quality or both)."""
+    parser.add_argument("--kind", choices=("data-quality", "model-quality", "all"), default=default, help=help_text)
 
 
 def register_run_commands(monitor_subparsers) -> None:
@@ -24,11 +28,10 @@ def register_run_commands(monitor_subparsers) -> None:
     window.add_argument("--window", help="START..END (ISO-8601), e.g. 2026-11-25T10:00Z..2026-11-25T11:00Z")
     window.add_argument("--last-hour", action="store_true", help="the last complete hour (default)")
     run.add_argument("--json", action="store_true", help="print the execution record as JSON")
-    run.add_argument(
-        "--kind",
-        choices=KINDS,
-        default="data-quality",
-        help="data quality (the window's capture), model quality (captured predictions joined with ground truth, "
+    _kind_option(
+        run,
+        "data-quality",
+        "data quality (the window's capture), model quality (captured predictions joined with ground truth, "
         "at T = the window's end minus end_time_offset, default the last hour boundary) or both",
     )
     run.set_defaults(handler=_run)
@@ -39,11 +42,10 @@ def register_run_commands(monitor_subparsers) -> None:
     _loop_options(schedule)
     schedule.add_argument("--cron", default=None, help="cron expression (default monitoring.schedule)")
     schedule.add_argument("--iterations", type=int, default=None, help="stop after this many firings")
-    schedule.add_argument(
-        "--kind",
-        choices=KINDS,
-        default=None,
-        help="which checks run at each firing (default: all when monitoring.model_quality.enabled, else data-quality)",
+    _kind_option(
+        schedule,
+        None,
+        "which checks run at each firing (default: all when monitoring.model_quality.enabled, else data-quality)",
     )
     schedule.set_defaults(handler=_schedule)
 
