@@ -17,10 +17,11 @@ Environment (the Model Monitor analyzer's names):
                             Enabled: PutMetricData (boto3 imported only then)
   record_preprocessor_script
                             a script defining preprocess_handler(inference_record)
-  analysis_stage            full (default on one host), profile (default when /opt/ml/config/resourceconfig.json lists
-                            several hosts: write only partial_profile-<current_host>.json) or merge (one host: merge
-                            the partials under partial_profiles, default /opt/ml/processing/input/partials, into the
-                            usual outputs); see monitoring/shard.py and monitoring/profile_merge.py
+  analysis_stage            full (default; on several hosts, per /opt/ml/config/resourceconfig.json, only the leader
+                            runs it and the others write nothing), profile (write only
+                            partial_profile-<current_host>.json) or merge (one host: merge the partials under
+                            partial_profiles, default /opt/ml/processing/input/partials, into the usual outputs);
+                            see monitoring/shard.py and monitoring/profile_merge.py
 
 Runtime: Python 3.10+, numpy and pyarrow only. The SageMaker XGBoost 3.0-5 image (the project's processing
 image) carries numpy 2.1.0 and pyarrow 22.0.0, the versions setup.py pins, so nothing is installed at start;
@@ -105,7 +106,7 @@ def _data_quality(env: Mapping[str, str], opt_ml: Path, cloudwatch=None) -> tupl
     """A data-quality baseline or check, in the stage this host's role calls for (``monitoring.shard``)."""
     from monitoring.analyzer import run_baseline
     from monitoring.profile_merge import baseline_from_partials
-    from monitoring.shard import DEFAULT_PARTIALS, analysis_stage, read_resource_config, run_profile_stage
+    from monitoring.shard import DEFAULT_PARTIALS, IDLE, analysis_stage, read_resource_config, run_profile_stage
 
     source = Path(env.get("dataset_source") or DEFAULT_SOURCE)
     output = Path(env.get("output_path") or DEFAULT_OUTPUT)
@@ -116,6 +117,9 @@ def _data_quality(env: Mapping[str, str], opt_ml: Path, cloudwatch=None) -> tupl
     role = read_resource_config(opt_ml)
     stage = analysis_stage(env, role)
     partials = Path(env.get("partial_profiles") or DEFAULT_PARTIALS)
+    if stage == IDLE:
+        leader = min(role.hosts)
+        return 0, f"Completed: Job completed successfully. Host {role.current_host} left the {mode} to {leader}."
     if mode == "baseline" and stage == "profile":
         return run_profile_stage(source, output, role, fmt)
     if mode == "baseline":

@@ -3,13 +3,16 @@
 SageMaker writes ``/opt/ml/config/resourceconfig.json`` into every processing container: ``current_host``
 (``algo-1`` .. ``algo-N``) and ``hosts``. The analysis stage (env ``analysis_stage``) follows from it:
 
-- ``full`` (default on one host): profile the whole input and write the final outputs, as one job always did;
-- ``profile`` (default on several hosts): profile this host's shard (ShardedByS3Key: about 1/N of the objects) and
-  write only ``partial_profile-<current_host>.json`` into the output, so hosts never write the same name;
+- ``full`` (the default): profile the whole input and write the final outputs, as one job always did. On several
+  hosts only the leader (the first of the sorted hosts) runs it, on its FullyReplicated copy of the input; the other
+  hosts write nothing (stage ``idle``), so no two hosts write the same names. This keeps a job sized by
+  ProcessingInstanceCount > 1 correct while the definition runs no merge job;
+- ``profile`` (asked for): profile this host's shard (ShardedByS3Key: about 1/N of the objects) and write only
+  ``partial_profile-<current_host>.json`` into the output, so hosts never write the same name;
 - ``merge``: a one-instance job reads the partial profiles (env ``partial_profiles``, default
   /opt/ml/processing/input/partials) and writes statistics.json / constraints.json / constraint_violations.json.
 
-``full`` on several hosts is refused: every host would write the same files over one another. See
+``merge`` on several hosts is refused: every host would write the same files over one another. See
 ``monitoring.profile_merge`` for why the merge is a second job rather than a leader on the job's network.
 """
 
@@ -33,6 +36,7 @@ from monitoring.sources import Chunk, DatasetFormat, detect_format, list_files
 log = logging.getLogger(__name__)
 RESOURCE_CONFIG = Path("config") / "resourceconfig.json"
 STAGES = ("full", "profile", "merge")
+IDLE = "idle"  # full on several hosts, on a host other than the leader
 DEFAULT_PARTIALS = "/opt/ml/processing/input/partials"
 _SUFFIXES = {"csv": (".csv",), "json": (".jsonl", ".json"), "parquet": (".parquet", ".pq"), "capture": ()}
 
@@ -65,15 +69,18 @@ def read_resource_config(opt_ml: Path) -> HostRole:
 
 
 def analysis_stage(env: Mapping[str, str], role: HostRole) -> str:
-    """The stage this container runs: ``analysis_stage`` if set, else ``profile`` on several hosts, ``full`` on one."""
-    stage = env.get("analysis_stage") or ("profile" if len(role.hosts) > 1 else "full")
+    """The stage this container runs: ``analysis_stage`` if set, else ``full``; ``full`` on a host other than the
+    leader of several is ``idle`` (it writes nothing)."""
+    stage = env.get("analysis_stage") or "full"
     if stage not in STAGES:
         raise AnalyzerInputError(f"analysis_stage must be one of {', '.join(STAGES)}, got {stage!r}")
-    if stage in ("full", "merge") and len(role.hosts) > 1:
+    if stage == "merge" and len(role.hosts) > 1:
         raise AnalyzerInputError(
-            f"analysis_stage={stage} on {len(role.hosts)} hosts ({', '.join(role.hosts)}): every host would write the "
+            f"analysis_stage=merge on {len(role.hosts)} hosts ({', '.join(role.hosts)}): every host would write the "
             "same outputs; run analysis_stage=profile on several hosts, then analysis_stage=merge on one"
         )
+    if stage == "full" and role.current_host != min(role.hosts):
+        return IDLE
     return stage
 
 

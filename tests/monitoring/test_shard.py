@@ -44,7 +44,7 @@ def test_baseline_on_two_hosts_then_merge_equals_one_host(tmp_path):
     shards = abalone_shards(tmp_path)
     partials = tmp_path / "s3" / "partials"  # both hosts upload to the same output prefix
     for host in HOSTS:
-        env = {"dataset_source": str(shards[host]), "output_path": str(partials)}
+        env = {"analysis_stage": "profile", "dataset_source": str(shards[host]), "output_path": str(partials)}
         code, message = run(env, opt_ml_of(tmp_path, host))
         assert code == 0 and f"Host {host} of 2 profiled" in message, message
     assert sorted(p.name for p in partials.iterdir()) == ["partial_profile-algo-1.json", "partial_profile-algo-2.json"]
@@ -88,7 +88,7 @@ def test_check_on_two_hosts_then_merge_gives_the_one_host_result(tmp_path):
     }
     partials = tmp_path / "s3" / "partials"
     for host in HOSTS:
-        env = {**common, "dataset_source": str(shards[host]), "output_path": str(partials)}
+        env = {**common, "analysis_stage": "profile", "dataset_source": str(shards[host]), "output_path": str(partials)}
         code, message = run(env, opt_ml_of(tmp_path, host))
         assert code == 0, message
     merge_opt_ml = tmp_path / "opt_ml-merge"
@@ -102,10 +102,20 @@ def test_check_on_two_hosts_then_merge_gives_the_one_host_result(tmp_path):
     assert (merge_opt_ml / "output" / "metrics" / "cloudwatch").exists()
 
 
-def test_full_stage_on_several_hosts_is_refused(tmp_path):
-    env = {"dataset_source": str(ABALONE), "output_path": str(tmp_path / "out"), "analysis_stage": "full"}
+def test_full_stage_on_several_hosts_runs_on_the_leader_only(tmp_path):
+    env = {"dataset_source": str(ABALONE), "output_path": str(tmp_path / "out")}
     code, message = run(env, opt_ml_of(tmp_path, "algo-2"))
-    assert code == 1 and "analysis_stage=full on 2 hosts" in message and "every host would write" in message
+    assert code == 0 and message.endswith("Host algo-2 left the baseline to algo-1.")
+    assert not (tmp_path / "out").exists()
+    code, message = run({**env, "analysis_stage": "full"}, opt_ml_of(tmp_path / "leader", "algo-1"))
+    assert code == 0 and "Baseline of 4177 records" in message
+    assert (tmp_path / "out" / "statistics.json").is_file()
+
+
+def test_merge_stage_on_several_hosts_is_refused(tmp_path):
+    env = {"analysis_stage": "merge", "output_path": str(tmp_path / "out")}
+    code, message = run(env, opt_ml_of(tmp_path, "algo-2"))
+    assert code == 1 and "analysis_stage=merge on 2 hosts" in message and "every host would write" in message
     assert not (tmp_path / "out").exists()
 
 
@@ -118,7 +128,9 @@ def test_merge_stage_needs_its_partials(tmp_path):
 def test_role_defaults_to_one_host_without_resourceconfig(tmp_path):
     assert read_resource_config(tmp_path) == HostRole("algo-1", ("algo-1",))
     assert analysis_stage({}, HostRole()) == "full"
-    assert analysis_stage({}, HostRole("algo-2", ("algo-1", "algo-2"))) == "profile"
+    assert analysis_stage({}, HostRole("algo-2", ("algo-1", "algo-2"))) == "idle"
+    assert analysis_stage({}, HostRole("algo-1", ("algo-1", "algo-2"))) == "full"
+    assert analysis_stage({"analysis_stage": "profile"}, HostRole("algo-2", ("algo-1", "algo-2"))) == "profile"
     with pytest.raises(AnalyzerInputError, match="analysis_stage must be one of full, profile, merge, got 'reduce'"):
         analysis_stage({"analysis_stage": "reduce"}, HostRole())
 
