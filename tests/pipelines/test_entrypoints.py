@@ -43,7 +43,8 @@ def test_run_pipeline_creates_then_updates_and_starts(aws, capsys):
     definition = json.loads(described["PipelineDefinition"])
     tags = {t["Key"]: t["Value"] for t in sagemaker.list_tags(ResourceArn=described["PipelineArn"])["Tags"]}
     assert tags == {"team": "ml", "sagemaker:project-name": "abalone", "sagemaker:project-id": "p-123"}
-    register = definition["Steps"][4]["Arguments"]["IfSteps"][0]["Arguments"]
+    (gate,) = [step for step in definition["Steps"] if step["Name"] == "QualityGate"]
+    register = gate["Arguments"]["IfSteps"][0]["Arguments"]
     assert register["ModelPackageGroupName"] == "abalone-p-123"
     group = sagemaker.describe_model_package_group(ModelPackageGroupName="abalone-p-123")
     assert group["ModelPackageGroupArn"]
