@@ -4,6 +4,7 @@ out: the base dir made from the request (config files, channels, processing inpu
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from pipelines.local.jobs import JOB_THREADS
@@ -13,10 +14,13 @@ from tests.parity.pipeline_run import LocalRun
 HOST = "algo-1"
 
 
-def lay_out_training(container: Container, request: dict, run: LocalRun) -> None:
+def lay_out_training(
+    container: Container, request: dict, run: LocalRun, hosts: Sequence[str] | None = None, current_host: str = HOST
+) -> None:
     """``/opt/ml/input`` of a CreateTrainingJob request: hyperparameters.json, inputdataconfig.json,
     resourceconfig.json and one directory per channel (the ``code`` channel brings the staged sourcedir.tar.gz).
-    /opt/ml paths in hyperparameter values (sagemaker_submit_directory) are mapped onto the base dir."""
+    /opt/ml paths in hyperparameter values (sagemaker_submit_directory) are mapped onto the base dir. ``hosts``
+    (default: the request's single host) and ``current_host`` lay out one host of a multi-instance job."""
     config = container.map("/opt/ml/input/config")
     config.mkdir(parents=True, exist_ok=True)
     hyperparameters = {key: container.text(str(value)) for key, value in (request.get("HyperParameters") or {}).items()}
@@ -31,9 +35,9 @@ def lay_out_training(container: Container, request: dict, run: LocalRun) -> None
             **({"ContentType": channel["ContentType"]} if "ContentType" in channel else {}),
         }
     count = int(request["ResourceConfig"]["InstanceCount"])
-    if count != 1:
+    if hosts is None and count != 1:
         raise ValueError(f"ResourceConfig.InstanceCount must be 1 for the parity run, got {count}")
-    resource = {"current_host": HOST, "hosts": [HOST], "network_interface_name": "eth0"}
+    resource = {"current_host": current_host, "hosts": list(hosts or [HOST]), "network_interface_name": "eth0"}
     for name, document in (
         ("hyperparameters.json", hyperparameters),
         ("inputdataconfig.json", channels),
