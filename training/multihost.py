@@ -17,7 +17,11 @@ resource config (``resourceconfig.json`` under ``SM_INPUT_CONFIG_DIR``, ``$SM_IN
 - ``MLOPS_TRACKER_HOST``: the address the tracker listens on and every host connects to (default: the first
   host's name, resolved through DNS as on SageMaker, where ``algo-1`` resolves once the cluster is up);
 - ``MLOPS_TRACKER_PORT``: the tracker's port (default 9099, as on SageMaker);
-- ``MLOPS_TRACKER_TIMEOUT``: seconds a host waits for the tracker and for the ring to form (default 900).
+- ``MLOPS_TRACKER_TIMEOUT``: seconds a host waits for the first host's name to resolve and its tracker to come up
+  (default 900);
+- ``MLOPS_COLLECTIVE_TIMEOUT``: seconds a host waits in one collective operation for the others (default 86400, a
+  day, as SageMaker's default MaxRuntimeInSeconds: hosts read shards of different sizes at different speeds, so a
+  short wait fails healthy jobs; a host that dies closes its sockets and the others fail at once anyway).
 
 Standard library, numpy and xgboost only; Python 3.10 compatible.
 """
@@ -44,6 +48,8 @@ TRACKER_TIMEOUT = 900.0
 ENV_TRACKER_HOST = "MLOPS_TRACKER_HOST"
 ENV_TRACKER_PORT = "MLOPS_TRACKER_PORT"
 ENV_TRACKER_TIMEOUT = "MLOPS_TRACKER_TIMEOUT"
+COLLECTIVE_TIMEOUT = 86400.0
+ENV_COLLECTIVE_TIMEOUT = "MLOPS_COLLECTIVE_TIMEOUT"
 RESOURCE_CONFIG = "resourceconfig.json"
 
 
@@ -167,6 +173,7 @@ def collective_ring(cluster: Cluster, environ: Mapping[str, str] = os.environ) -
     from xgboost.tracker import RabitTracker
 
     timeout = _setting(environ, ENV_TRACKER_TIMEOUT, TRACKER_TIMEOUT, float)
+    operations = int(_setting(environ, ENV_COLLECTIVE_TIMEOUT, COLLECTIVE_TIMEOUT, float))
     port = int(_setting(environ, ENV_TRACKER_PORT, TRACKER_PORT, int))
     deadline = time.monotonic() + timeout
     address = environ.get(ENV_TRACKER_HOST) or _resolve(cluster.hosts[0], deadline)
@@ -179,8 +186,9 @@ def collective_ring(cluster: Cluster, environ: Mapping[str, str] = os.environ) -
     args: dict[str, int | str | None] = {"dmlc_tracker_uri": address, "dmlc_tracker_port": port}
     args["dmlc_task_id"] = str(cluster.rank)
     try:
-        collective.init(**args, dmlc_timeout=int(timeout), dmlc_retry=3)
+        collective.init(**args, dmlc_timeout=operations, dmlc_retry=3)
     except XGBoostError as exc:
+        _drop(tracker)
         raise ClusterError(
             f"Host {cluster.current_host} could not join the ring at {address}:{port}: {_first(exc)}"
         ) from None
@@ -190,15 +198,28 @@ def collective_ring(cluster: Cluster, environ: Mapping[str, str] = os.environ) -
         yield
     except XGBoostError as exc:
         _leave(collective)
+        _drop(tracker)
         hosts = ", ".join(cluster.hosts)
         raise ClusterError(f"Training across {hosts} failed on {cluster.current_host}: {_first(exc)}") from None
     except BaseException:
         _leave(collective)
+        _drop(tracker)
         raise
     collective.finalize()
     if tracker is not None:
-        tracker.wait_for(int(timeout))
+        tracker.wait_for(operations)
         tracker.free()
+
+
+def _drop(tracker: object | None) -> None:
+    """Free the tracker of a failed job without waiting for hosts that may be gone (its error is only logged)."""
+    free = getattr(tracker, "free", None)
+    if free is None:
+        return
+    try:
+        free()
+    except Exception as exc:  # the training failure being raised matters more
+        logger.warning("Stopping the tracker: %s", _first(exc))
 
 
 def _leave(collective: ModuleType) -> None:

@@ -21,7 +21,7 @@ from sklearn.metrics import root_mean_squared_error
 
 from tests.training.hosts import Host, run_job, session_alive, wait_all
 from tests.training.steps import SMALL, prepared
-from training.multihost import Cluster, ClusterError, read_cluster, resource_config_path
+from training.multihost import Cluster, ClusterError, collective_ring, read_cluster, resource_config_path
 
 RELATIVE_TOLERANCE = 1e-6
 JOB_TIMEOUT = 180.0
@@ -192,3 +192,13 @@ def test_a_bad_resource_config_or_tracker_setting_is_refused(tmp_path, split, mo
     hosts = run_job(tmp_path / "job", {"algo-1": files, "algo-2": []}, data, SMALL, {"MLOPS_TRACKER_PORT": "x"})
     assert wait_all(hosts, JOB_TIMEOUT) == {"algo-1": 1, "algo-2": 1}
     assert "MLOPS_TRACKER_PORT must be a positive int, got 'x'" in (hosts[0].base / "output" / "failure").read_text()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "kind"),
+    [("MLOPS_COLLECTIVE_TIMEOUT", "0", "float"), ("MLOPS_TRACKER_TIMEOUT", "soon", "float")],
+)
+def test_a_bad_timeout_is_refused_before_any_connection(name, value, kind):
+    ring = collective_ring(Cluster(("algo-1", "algo-2"), "algo-2"), {name: value, "MLOPS_TRACKER_HOST": "127.0.0.1"})
+    with pytest.raises(ClusterError, match=f"{name} must be a positive {kind}, got '{value}'"), ring:
+        pytest.fail("the ring must not form")
