@@ -8,7 +8,8 @@ Standard library only (importing it costs nothing, unlike xgboost); Python 3.10 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,3 +114,22 @@ def parse_hyperparameters(values: Mapping[str, str]) -> TrainParams:
             raise TrainingError(f"Hyperparameter {name} must be true or false, got {v[name]!r}")
     flags = {name: v[name].lower() == "true" for name in POLICY_FLAGS if name in v}
     return TrainParams(objective=objective, eval_metric=metric, **typed, **flags)
+
+
+def parse_args(argv: Sequence[str] | None) -> dict[str, str]:
+    """``--name value`` pairs (also ``--name=value``) as given by the container; TrainingError on anything else."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    values: dict[str, str] = {}
+    i = 0
+    while i < len(args):
+        token = args[i]
+        if not token.startswith("--") or len(token) == 2:
+            raise TrainingError(f"Expected --name value pairs of hyperparameters, got {token!r}")
+        name, eq, value = token[2:].partition("=")
+        if not eq:
+            if i + 1 >= len(args):
+                raise TrainingError(f"Hyperparameter --{name} has no value")
+            value, i = args[i + 1], i + 1
+        values[name.replace("-", "_")] = value
+        i += 1
+    return values

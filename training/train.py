@@ -33,6 +33,7 @@ if TYPE_CHECKING or __package__:  # imported from the repository as training.tra
         POLICY_FLAGS,
         TrainingError,
         TrainParams,
+        parse_args,
         parse_hyperparameters,
     )
     from .multihost import Cluster, ClusterError, collective_ring, global_sum, read_cluster
@@ -41,6 +42,7 @@ else:  # the container runs train.py as a script from the flat sourcedir.tar.gz
         POLICY_FLAGS,
         TrainingError,
         TrainParams,
+        parse_args,
         parse_hyperparameters,
     )
     from multihost import Cluster, ClusterError, collective_ring, global_sum, read_cluster
@@ -146,18 +148,7 @@ def train(
         train_rows = int(global_sum([len(y_train)], cluster)[0])
         if train_rows == 0:
             raise TrainingError(f"No host of {', '.join(cluster.hosts)} received train data")
-        dtrain = xgb.DMatrix(x_train, label=y_train)
-        dvalid = xgb.DMatrix(x_valid, label=y_valid)
-        history: dict = {}
-        booster = xgb.train(
-            params.booster_params(),
-            dtrain,
-            num_boost_round=params.num_round,
-            evals=[(dtrain, "train"), (dvalid, "validation")],
-            early_stopping_rounds=params.early_stopping_rounds or None,
-            evals_result=history,
-            verbose_eval=False,
-        )
+        booster, history = _fit(params, xgb.DMatrix(x_train, label=y_train), xgb.DMatrix(x_valid, label=y_valid))
     rounds = booster.num_boosted_rounds()
     scores = history["validation"][params.metric]
     best = booster.best_iteration if params.early_stopping_rounds else rounds - 1
@@ -178,6 +169,21 @@ def train(
     )
     _report(result, params, rounds, output_data_dir if cluster.is_leader else None)
     return result
+
+
+def _fit(params: TrainParams, dtrain: xgb.DMatrix, dvalid: xgb.DMatrix) -> tuple[xgb.Booster, dict]:
+    """Boost with early stopping on the validation split; the booster and the metrics of every round."""
+    history: dict = {}
+    booster = xgb.train(
+        params.booster_params(),
+        dtrain,
+        num_boost_round=params.num_round,
+        evals=[(dtrain, "train"), (dvalid, "validation")],
+        early_stopping_rounds=params.early_stopping_rounds or None,
+        evals_result=history,
+        verbose_eval=False,
+    )
+    return booster, history
 
 
 def _load(
@@ -245,25 +251,6 @@ def _write_model(model: Path, booster: xgb.Booster, transform: dict, params: Tra
     for name in HANDLER_FILES:
         shutil.copyfile(sources / name, model / "code" / name)
     return model
-
-
-def parse_args(argv: Sequence[str] | None) -> dict[str, str]:
-    """``--name value`` pairs (also ``--name=value``) as given by the container; TrainingError on anything else."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    values: dict[str, str] = {}
-    i = 0
-    while i < len(args):
-        token = args[i]
-        if not token.startswith("--") or len(token) == 2:
-            raise TrainingError(f"Expected --name value pairs of hyperparameters, got {token!r}")
-        name, eq, value = token[2:].partition("=")
-        if not eq:
-            if i + 1 >= len(args):
-                raise TrainingError(f"Hyperparameter --{name} has no value")
-            value, i = args[i + 1], i + 1
-        values[name.replace("-", "_")] = value
-        i += 1
-    return values
 
 
 def main(argv: Sequence[str] | None = None) -> int:
