@@ -23,7 +23,8 @@ resource config (``resourceconfig.json`` under ``SM_INPUT_CONFIG_DIR``, ``$SM_IN
   day, as SageMaker's default MaxRuntimeInSeconds: hosts read shards of different sizes at different speeds, so a
   short wait fails healthy jobs; a host that dies closes its sockets and the others fail at once anyway).
 
-Standard library, numpy and xgboost only; Python 3.10 compatible.
+Standard library, numpy and xgboost only; Python 3.10 compatible. Staged flat next to ``train.py`` as
+``multihost.py``: a ``distributed.py`` there would shadow dask's ``distributed`` package, which the image carries.
 """
 
 from __future__ import annotations
@@ -179,8 +180,11 @@ def collective_ring(cluster: Cluster, environ: Mapping[str, str] = os.environ) -
     address = environ.get(ENV_TRACKER_HOST) or _resolve(cluster.hosts[0], deadline)
     tracker = None
     if cluster.is_leader:
-        tracker = RabitTracker(n_workers=len(cluster.hosts), host_ip=address, port=port, sortby="task")
-        tracker.start()
+        try:
+            tracker = RabitTracker(n_workers=len(cluster.hosts), host_ip=address, port=port, sortby="task")
+            tracker.start()
+        except XGBoostError as exc:
+            raise ClusterError(f"Cannot start the tracker on {address}:{port}: {_first(exc)}") from None
         logger.info("Tracker for %d hosts listening on %s:%d", len(cluster.hosts), address, port)
     wait_for_tracker(address, port, deadline)
     args: dict[str, int | str | None] = {"dmlc_tracker_uri": address, "dmlc_tracker_port": port}

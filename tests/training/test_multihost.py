@@ -17,6 +17,7 @@ draws its own rows, another random draw (tests/parity/test_training_distributed_
 from __future__ import annotations
 
 import json
+import socket
 import time
 from pathlib import Path
 
@@ -208,3 +209,13 @@ def test_a_bad_timeout_is_refused_before_any_connection(name, value, kind):
     ring = collective_ring(Cluster(("algo-1", "algo-2"), "algo-2"), {name: value, "MLOPS_TRACKER_HOST": "127.0.0.1"})
     with pytest.raises(ClusterError, match=f"{name} must be a positive {kind}, got '{value}'"), ring:
         pytest.fail("the ring must not form")
+
+
+def test_a_tracker_port_in_use_is_a_clear_error():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        environ = {"MLOPS_TRACKER_HOST": "127.0.0.1", "MLOPS_TRACKER_PORT": str(busy.getsockname()[1])}
+        ring = collective_ring(Cluster(("algo-1", "algo-2"), "algo-1"), environ)
+        with pytest.raises(ClusterError, match=r"Cannot start the tracker on 127\.0\.0\.1:\d+: .*in use"), ring:
+            pytest.fail("the ring must not form")
