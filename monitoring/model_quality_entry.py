@@ -10,7 +10,10 @@ Environment (Model Monitor's names):
   baseline mode (no baseline_constraints):
     dataset_source                the baseline CSV (with a header), or a directory holding exactly one .csv file
     constraint_margin             suggested thresholds: baseline value worsened by this fraction (default 0)
-  check mode (baseline_constraints set):
+  check mode (baseline_constraints set), of a labelled data set (ground_truth_attribute set, as a QualityCheck
+  step's check job over Evaluate's predictions): dataset_source and the attributes as for a baseline; every record
+  counts (min_pairs 1 unless set)
+  check mode (baseline_constraints set), of captured traffic:
     dataset_source                capture files (default /opt/ml/processing/input/endpoint)
     ground_truth_source           ground-truth files (default /opt/ml/processing/groundtruth), read in folder-hour
                                   then file-name order, the latest label of a key winning
@@ -89,15 +92,43 @@ def _baseline(env: Mapping[str, str], problem: str, output: Path) -> ModelQualit
 
 
 def _check(env: Mapping[str, str], problem: str, output: Path) -> ModelQualityResult:
+    """A check of captured traffic joined with ground truth, or of a labelled data set (``ground_truth_attribute``)."""
+    constraints_path = Path(env["baseline_constraints"])
+    constraints = json.loads(constraints_path.read_text(encoding="utf-8"))
+    labelled = bool(env.get("ground_truth_attribute"))
+    min_pairs = _number(env, "min_pairs", 1 if labelled else DEFAULT_MIN_PAIRS)
+    if min_pairs < 1 or min_pairs != int(min_pairs):
+        raise ModelQualityError(f"min_pairs must be a whole number >= 1, got {env.get('min_pairs')!r}")
+    if labelled:
+        pairs, counts = _dataset_pairs(env, problem), None
+    else:
+        merged = _merged(env, problem)
+        pairs, counts = merged.pairs, merged.counts
+    return run_model_quality_check(
+        pairs, constraints, output, problem_type=problem, min_pairs=int(min_pairs), merge_counts=counts
+    )
+
+
+def _dataset_pairs(env: Mapping[str, str], problem: str):
+    """The labelled predictions of the data set a QualityCheck step's check job is given."""
+    from monitoring.model_quality_dataset import read_labelled_csv
+
+    return read_labelled_csv(
+        _baseline_csv(Path(_required(env, "dataset_source", "check"))),
+        problem_type=problem,
+        ground_truth_attribute=_required(env, "ground_truth_attribute", "check"),
+        inference_attribute=_required(env, "inference_attribute", "check"),
+        probability_attribute=env.get("probability_attribute") or None,
+        probability_threshold=_number(env, "probability_threshold_attribute", 0.5),
+    )
+
+
+def _merged(env: Mapping[str, str], problem: str):
+    """Captured predictions joined with ground truth, in the window of ``start_time`` / ``end_time``."""
     from monitoring.capture import parse_time
     from monitoring.ground_truth import ground_truth_files
     from monitoring.model_quality_merge import merge_capture_with_ground_truth
 
-    constraints_path = Path(env["baseline_constraints"])
-    constraints = json.loads(constraints_path.read_text(encoding="utf-8"))
-    min_pairs = _number(env, "min_pairs", DEFAULT_MIN_PAIRS)
-    if min_pairs < 1 or min_pairs != int(min_pairs):
-        raise ModelQualityError(f"min_pairs must be a whole number >= 1, got {env.get('min_pairs')!r}")
     merged = merge_capture_with_ground_truth(
         files_under(Path(env.get("dataset_source") or DEFAULT_CAPTURE)),
         ground_truth_files(Path(env.get("ground_truth_source") or DEFAULT_GROUND_TRUTH)),
@@ -109,14 +140,7 @@ def _check(env: Mapping[str, str], problem: str, output: Path) -> ModelQualityRe
         end=parse_time(env["end_time"], "end_time") if env.get("end_time") else None,
     )
     log.info("merge: %s", merged.counts)
-    return run_model_quality_check(
-        merged.pairs,
-        constraints,
-        output,
-        problem_type=problem,
-        min_pairs=int(min_pairs),
-        merge_counts=merged.counts,
-    )
+    return merged
 
 
 def run_model_quality(env: Mapping[str, str], opt_ml: Path, cloudwatch=None) -> tuple[int, str]:

@@ -238,3 +238,20 @@ def test_a_model_quality_check_needs_an_approved_model_quality_baseline(approved
         first.drift_baselines["model_statistics"],
         first.drift_baselines["model_constraints"],
     )
+
+
+def test_the_model_quality_check_passes_the_same_model_against_the_approved_baseline(approved):
+    """SkipModelQualityCheck=false: the check job reads Evaluate's labelled predictions and checks them against the
+    approved version's model-quality constraints; the same model on the same data meets them (no margin with
+    Model Monitor's suggestions, so equal values pass)."""
+    assert run(approved, "--param", "SkipModelQualityCheck=false") == 0
+    props = latest(approved)["steps"]["ModelQualityBaseline"]["properties"]
+    assert props["SkipCheck"] is False and "ViolationReport" not in props  # reported only with violations
+
+
+def test_a_worse_model_fails_the_model_quality_check_naming_the_metrics(approved):
+    assert run(approved, "--param", "SkipModelQualityCheck=false", "--param", "NumRound=3") == 1
+    step = latest(approved)["steps"]["ModelQualityBaseline"]
+    assert step["status"] == "Failed" and step["failure_reason"].startswith(CHECK_FAILED), step
+    names = {v["metric_name"] for v in violations_at(report_of(step["failure_reason"]), approved)}
+    assert {"rmse", "mae", "mse"} <= names
