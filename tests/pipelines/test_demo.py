@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import shlex
@@ -10,7 +9,8 @@ from pathlib import Path
 
 from pipelines.cli import main
 from pipelines.registry.sqlite import SQLiteRegistry
-from tests.conftest import ABALONE, ROOT
+from tests.binary_data import binary_abalone_config
+from tests.conftest import ROOT
 
 
 def _alerts(state: Path) -> list[dict]:
@@ -112,30 +112,9 @@ def test_demo_output_reaches_its_state_says_each_thing_once_and_shows_retraining
     assert "abalone/2" in listed and "abalone/1" in listed
 
 
-def _binary_config(tmp_path: Path) -> Path:
-    """The bundled abalone as binary classification: is it old (10 rings or more)?"""
-    data = tmp_path / "abalone-old.csv"
-    with open(ABALONE, newline="") as source, open(data, "w", newline="") as target:
-        reader, writer = csv.reader(source), csv.writer(target)
-        header = next(reader)
-        writer.writerow([*header[:-1], "old"])
-        for row in reader:
-            writer.writerow([*row[:-1], "yes" if int(row[-1]) >= 10 else "no"])
-    config = tmp_path / "binary.yaml"
-    config.write_text(
-        "project: {name: abalone-old}\n"
-        f"data: {{input: {data}, target: old, problem_type: binary, positive_class: 'yes', categorical: [sex],\n"
-        "       numeric: [length, diameter, height, whole_weight, shucked_weight, viscera_weight, shell_weight]}\n"
-        "training: {objective: 'binary:logistic', eval_metric: auc,\n"
-        "           hyperparameters: {num_round: 100, max_depth: 4, eta: 0.2, early_stopping_rounds: 10}}\n"
-        "gate: {metric: auc, threshold: 0.75}\n"
-    )
-    return config
-
-
 def test_demo_binary_model_quality_alarm_alerts_once_and_retrains_once(tmp_path, capsys):
     state = tmp_path / "demo"
-    assert main(["demo", "--config", str(_binary_config(tmp_path)), "--state-dir", str(state)]) == 0
+    assert main(["demo", "--config", str(binary_abalone_config(tmp_path)), "--state-dir", str(state)]) == 0
     out = capsys.readouterr().out
     checks = re.findall(r"model quality at \d\d:00 UTC: (\w+), (\d+) labelled pairs, auc (\S+) (not )?<", out)
     assert [(status, pairs, bool(ok)) for status, pairs, _, ok in checks] == [

@@ -13,6 +13,7 @@ from pipelines.cli import main
 from pipelines.local.record import ExecutionRecord, list_records
 from pipelines.objectstore import local_path
 from pipelines.registry.sqlite import SQLiteRegistry
+from tests.binary_data import binary_abalone_config
 from tests.conftest import ABALONE, ROOT
 
 CONFIG = str(ROOT / "mlops.yaml")
@@ -250,22 +251,7 @@ def test_model_monitor_engine_runs_locally(tmp_path):
 
 
 def test_binary_classification_end_to_end(tmp_path):
-    data = tmp_path / "abalone-old.csv"
-    with open(ABALONE, newline="") as source, open(data, "w", newline="") as target:
-        reader, writer = csv.reader(source), csv.writer(target)
-        header = next(reader)
-        writer.writerow([*header[:-1], "old"])
-        for row in reader:
-            writer.writerow([*row[:-1], "yes" if int(row[-1]) >= 10 else "no"])
-    config = tmp_path / "binary.yaml"
-    config.write_text(
-        "project: {name: abalone-old}\n"
-        f"data: {{input: {data}, target: old, problem_type: binary, positive_class: 'yes', categorical: [sex],\n"
-        "       numeric: [length, diameter, height, whole_weight, shucked_weight, viscera_weight, shell_weight]}\n"
-        "training: {objective: 'binary:logistic', eval_metric: auc,\n"
-        "           hyperparameters: {num_round: 100, max_depth: 4, eta: 0.2, early_stopping_rounds: 10}}\n"
-        "gate: {metric: auc, threshold: 0.75}\n"
-    )
+    config = binary_abalone_config(tmp_path)
     state = tmp_path / "state"
     assert run(state, config=str(config)) == 0
     (version,) = registry(state).list_versions("abalone-old")
