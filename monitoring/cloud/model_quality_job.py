@@ -29,18 +29,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from monitoring.cloud.check_job import already_exists, hour_job_name, job_request, parse_scheduled_time, s3_input
+from monitoring.cloud.check_job import (
+    CAPTURE_DIR,
+    CONSTRAINTS_DIR,
+    OUTPUT_DIR,
+    ROOT,
+    already_exists,
+    hour_job_name,
+    job_request,
+    parse_scheduled_time,
+    s3_input,
+)
 from monitoring.cloud.check_settings import LivePointer, read_pointer
 from monitoring.cloud.model_quality_settings import THRESHOLDS_NAMESPACE, ModelQualitySettings, alarm_thresholds
 from monitoring.cloud.s3util import aws_call, encryption_args, list_keys, split_s3_uri
 
 log = logging.getLogger(__name__)
 
-ROOT = "/opt/ml/processing"
-CAPTURE_DIR = f"{ROOT}/input/endpoint"
-GROUND_TRUTH_DIR = f"{ROOT}/groundtruth"
-CONSTRAINTS_DIR = f"{ROOT}/baseline/constraints"
-OUTPUT_DIR = f"{ROOT}/resultdata"
+GROUND_TRUTH_DIR = f"{ROOT}/groundtruth"  # the other container paths are the data-quality check's
 
 
 @dataclass(frozen=True)
