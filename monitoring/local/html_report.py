@@ -183,6 +183,50 @@ def _read_section(read: Mapping) -> str:
     )
 
 
+def _link(name: str, names: Sequence[str]) -> str:
+    """The feature's name, linked to its section when it has one."""
+    return f"<a href='#{_anchor(name)}'>{_e(name)}</a>" if name in names else _e(name)
+
+
+def _facts(
+    context: Mapping[str, str] | None,
+    base: DatasetStatistics,
+    cur: DatasetStatistics,
+    found: Sequence[dict],
+    drift: Mapping[str, Mapping],
+) -> list[tuple[str, str]]:
+    """The header's labelled facts: the caller's context, then item counts, violations and drifted features."""
+    drifted = [n for n, d in drift.items() if d["distance"] > d["threshold"]]
+    return [(k, _e(v)) for k, v in (context or {}).items()] + [
+        ("baseline items", _e(base.item_count)),
+        ("current items", _e(cur.item_count)),
+        ("violations", _e(len(found))),
+        ("drifted features", _e(", ".join(drifted) or "none")),
+    ]
+
+
+def _feature_parts(
+    base: DatasetStatistics,
+    cur: DatasetStatistics,
+    found: Sequence[dict],
+    drift: Mapping[str, Mapping],
+    names: Sequence[str],
+) -> tuple[str, str]:
+    """(the features overview table, every feature's section); drift bars share one scale."""
+    # every name is a feature of one side or the other
+    kinds = {n: f.inferred_type for n in names if (f := base.feature(n) or cur.feature(n)) is not None}
+    counts = {n: sum(v["feature_name"] == n for v in found) for n in names}
+    scale = max([float(v) for d in drift.values() for v in (d["distance"], d["threshold"])] + [1e-9]) * 1.1
+    overview = [(_link(n, names), _e(kinds[n]), _drift_cell(drift.get(n), scale), _e(counts[n])) for n in names]
+    sections = "".join(
+        _feature_section(
+            n, base.feature(n), cur.feature(n), drift.get(n), [v for v in found if v["feature_name"] == n], scale
+        )
+        for n in names
+    )
+    return _table(["feature", "type", "drift distance against threshold", "violations"], overview), sections
+
+
 def render_report(
     baseline_statistics: Document,
     current_statistics: Document,
@@ -210,29 +254,8 @@ def render_report(
     status = str(info.get("status", "unknown"))
     badge = "bad" if found else ("good" if status.startswith("Completed") else "na")
     stamp = (generated_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
-    drifted = [n for n, d in drift.items() if d["distance"] > d["threshold"]]
-    facts = [(k, _e(v)) for k, v in (context or {}).items()] + [
-        ("baseline items", _e(base.item_count)),
-        ("current items", _e(cur.item_count)),
-        ("violations", _e(len(found))),
-        ("drifted features", _e(", ".join(drifted) or "none")),
-    ]
-
-    def link(name: str) -> str:
-        return f"<a href='#{_anchor(name)}'>{_e(name)}</a>" if name in names else _e(name)
-
-    # every name is a feature of one side or the other
-    kinds = {n: f.inferred_type for n in names if (f := base.feature(n) or cur.feature(n)) is not None}
-    counts = {n: sum(v["feature_name"] == n for v in found) for n in names}
-    scale = max([float(v) for d in drift.values() for v in (d["distance"], d["threshold"])] + [1e-9]) * 1.1
-    overview = [(link(n), _e(kinds[n]), _drift_cell(drift.get(n), scale), _e(counts[n])) for n in names]
-    rows = [(link(v["feature_name"]), _e(v["constraint_check_type"]), _e(v["description"])) for v in found]
-    sections = "".join(
-        _feature_section(
-            n, base.feature(n), cur.feature(n), drift.get(n), [v for v in found if v["feature_name"] == n], scale
-        )
-        for n in names
-    )
+    overview, sections = _feature_parts(base, cur, found, drift, names)
+    rows = [(_link(v["feature_name"], names), _e(v["constraint_check_type"]), _e(v["description"])) for v in found]
     thresholds = {n: float(d["threshold"]) for n, d in drift.items()}
     parts = [
         "<!DOCTYPE html>",
@@ -241,9 +264,9 @@ def render_report(
         f"<h1>{_e(title)}</h1>",
         f'<p class="meta">Generated {stamp:%Y-%m-%d %H:%M:%S} UTC · <span class="badge {badge}">{_e(status)}</span> '
         f"{_e(info.get('message', ''))}</p>",
-        _pairs(facts),
+        _pairs(_facts(context, base, cur, found, drift)),
         "<h2>Features</h2>",
-        _table(["feature", "type", "drift distance against threshold", "violations"], overview),
+        overview,
         "<h2>Violations</h2>",
         _table(["feature", "check", "description"], rows) if rows else "<p class='note'>No violations.</p>",
         "<h2>Data read</h2>",
