@@ -1,10 +1,15 @@
-"""Model-quality statistics in Model Monitor's statistics.json format, every metric from ``sklearn.metrics``.
+"""Model-quality statistics in Model Monitor's statistics.json format.
 
-Regression (``regression_metrics``): ``mae`` = ``mean_absolute_error(label, prediction)``, ``mse`` =
-``mean_squared_error``, ``rmse`` = ``root_mean_squared_error``, and ``r2`` = ``r2_score(prediction, label)``: the
-arguments are SWAPPED on purpose. Model Monitor's r2 is 1 - SSE / sum((prediction - mean(prediction))^2), the
-variance of the predictions in the denominator instead of that of the labels: on the reference data set (100 rows,
-ground truth ``Label``, inference ``Prediction``) it writes -3.2088 where the textbook r2 (``r2_score(label,
+Regression (``regression_metrics``): ``mae``, ``mse`` and ``rmse`` as Spark's ``RegressionMetrics`` computes them
+(Model Monitor's analyzer is a Spark job): mae = the sum of |error| in record order / n, mse =
+sqrt(the sum of squared errors in record order)² / n (its summarizer keeps the L2 norm), rmse = sqrt(mse). These
+equal ``sklearn.metrics``' mean_absolute_error / mean_squared_error / root_mean_squared_error up to the summation
+order (the tests hold them to scikit-learn within 1e-12), and reproduce the reference statistics.json to the last
+digit, which numpy's pairwise sums miss by one or two units in the last place. ``r2`` = ``r2_score(prediction,
+label)``: the arguments are SWAPPED on purpose (Spark's RegressionMetrics given (label, prediction) where it expects
+(prediction, observation)). Model Monitor's r2 is 1 - SSE / sum((prediction - mean(prediction))^2), the variance of
+the predictions in the denominator instead of that of the labels: on the reference data set (100 rows, ground truth
+``Label``, inference ``Prediction``) it writes -3.2088 where the textbook r2 (``r2_score(label,
 prediction)``, what Evaluate's evaluation.json reports) is -0.3351. Baselines must move between engines, so this
 module reproduces Model Monitor's figure; wherever both are shown they are labelled.
 
@@ -89,11 +94,18 @@ def _finite(value: float) -> float | str:
 
 
 def regression_values(labels: np.ndarray, predictions: np.ndarray) -> dict[str, float]:
-    """mae, mse, rmse and Model Monitor's r2 (``r2_score(prediction, label)``: arguments swapped, see above)."""
+    """mae, mse, rmse (Spark's RegressionMetrics) and Model Monitor's r2 (``r2_score(prediction, label)``: arguments
+    swapped, see above)."""
+    errors = np.asarray(labels, dtype=np.float64) - np.asarray(predictions, dtype=np.float64)
+    count = len(errors)
+    # np.cumsum adds in record order, as Spark's online summarizer does (np.sum's pairwise order differs in the last
+    # bits)
+    mae = float(np.cumsum(np.abs(errors))[-1]) / count if count else math.nan
+    mse = math.sqrt(float(np.cumsum(errors * errors)[-1])) ** 2 / count if count else math.nan
     return {
-        "mae": float(metrics.mean_absolute_error(labels, predictions)),
-        "mse": float(metrics.mean_squared_error(labels, predictions)),
-        "rmse": float(metrics.root_mean_squared_error(labels, predictions)),
+        "mae": mae,
+        "mse": mse,
+        "rmse": math.sqrt(mse) if count else math.nan,
         "r2": float(metrics.r2_score(predictions, labels)) if len(labels) >= 2 else math.nan,
     }
 
@@ -201,6 +213,29 @@ def _columns(pairs: LabelledPredictions, problem: str) -> tuple[np.ndarray, np.n
     return pairs.labels[order].astype(int), pairs.predictions[order].astype(int), scores[order], order
 
 
+def spark_r2(labels: np.ndarray, predictions: np.ndarray) -> float:
+    """Model Monitor's r2 as Spark's RegressionMetrics computes it with the prediction as the observation: 1 - SSerr /
+    SStot, SSerr the squared L2 norm of the errors, SStot the sample variance of the predictions (Welford's online
+    update over the non-zero values, Spark's summarizer) times (n - 1). Equal to ``r2_score(prediction, label)`` up to
+    rounding; this order reproduces the reference figure to the last digit. A Python loop (about 0.3 s a million
+    records), so it is used for a statistic's value, not for its subsamples."""
+    count = len(predictions)
+    if count < 2:
+        return math.nan
+    mean, m2n, nonzero = 0.0, 0.0, 0
+    for value in np.asarray(predictions, dtype=np.float64).tolist():
+        if value != 0.0:
+            nonzero += 1
+            diff = value - mean
+            mean += diff / nonzero
+            m2n += (value - mean) * diff
+    variance = max((m2n + mean * mean * nonzero * (count - nonzero) / count) / (count - 1.0), 0.0)
+    errors = np.asarray(predictions, dtype=np.float64) - np.asarray(labels, dtype=np.float64)
+    ss_error = math.sqrt(float(np.cumsum(errors * errors)[-1])) ** 2
+    ss_total = variance * (count - 1)
+    return 1.0 - ss_error / ss_total if ss_total > 0 else math.nan
+
+
 def _values(problem: str, labels: np.ndarray, predictions: np.ndarray, scores: np.ndarray) -> dict[str, float]:
     if problem == REGRESSION:
         return regression_values(labels, predictions)
@@ -212,8 +247,8 @@ def metric_block(
 ) -> dict[str, dict[str, float | str]]:
     """``{metric: {"value": v, "standard_deviation": s}}`` for every scalar metric of the problem type."""
     labels, predictions, scores, order = columns
-    if problem == REGRESSION:  # the value sums in record order, as Model Monitor's (reproduces its rmse and r2)
-        values = regression_values(pairs.labels, pairs.predictions)
+    if problem == REGRESSION:  # the value sums in record order, as Model Monitor's (reproduces its figures)
+        values = {**regression_values(pairs.labels, pairs.predictions), "r2": spark_r2(pairs.labels, pairs.predictions)}
     else:
         values = _values(problem, labels, predictions, scores)
     samples: dict[str, list[float]] = {name: [] for name in values}

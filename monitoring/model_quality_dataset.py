@@ -58,9 +58,12 @@ def _fail(path: Path, column: pd.Series, bad: np.ndarray, role: str, expected: s
 
 
 def _numbers(path: Path, column: pd.Series, role: str) -> np.ndarray:
-    values = pd.to_numeric(column.str.strip(), errors="coerce").to_numpy(dtype=float)
+    text = column.str.strip()
+    values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
     _fail(path, column, ~np.isfinite(values), role, "a number")
-    return values
+    # numpy parses text as Python's float() does, to the nearest double; pandas' fast parser can miss it by one unit
+    # in the last place, which shows in the figures Model Monitor writes to the last digit
+    return text.to_numpy(dtype=str).astype(np.float64)
 
 
 def _binary_columns(
