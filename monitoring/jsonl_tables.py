@@ -131,10 +131,10 @@ def _cut_unfinished(block: bytes, first_line: int, path: Path, skips: SkipCounte
     ``}`` (a truncated line, the commonest damage) is counted and cut; one vectorised scan finds the few line ends
     not preceded by ``}``, so a clean block costs next to nothing."""
     raw = np.frombuffer(block, dtype=np.uint8)
-    suspects = np.flatnonzero((raw[1:] == 10) & (raw[:-1] != 125)) + 1
-    if raw[0] == 10:
-        suspects = np.concatenate(([0], suspects))
-    lines = block.count(b"\n")
+    ends = np.flatnonzero(raw == 10)  # one pass over the block; then only the line ends are looked at
+    lines = len(ends)
+    before = ends - 1
+    suspects = ends[(before < 0) | (raw[np.maximum(before, 0)] != 125)]
     parts, at = [], 0
     counted, number = 0, first_line  # line numbers counted forward from the previous bad line
     for end in suspects.tolist():
