@@ -27,6 +27,7 @@ class Clients:
     s3: Any
     cloudwatch: Any
     sns: Any = None  # the alert of a failed repoint
+    cloudformation: Any = None  # the repoint's stack update (model-monitor engine)
 
     @classmethod
     def from_session(cls, session) -> Clients:
@@ -36,6 +37,7 @@ class Clients:
             session.client("s3"),
             session.client("cloudwatch"),
             session.client("sns"),
+            session.client("cloudformation"),
         )
 
 

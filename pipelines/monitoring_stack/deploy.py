@@ -1,13 +1,15 @@
 """``mlops monitor deploy --backend sagemaker`` and the repoint after a model deploy.
 
 Deploy: stage the functions' zip and the analyzer's code (content-addressed), render the template for the
-configured features and alert addresses, deploy it through a change set with parameters from the configuration,
-and for the ``model-monitor`` engine create or update the Model Monitor schedule. What the monitoring checks
+configured features and alert addresses, deploy it through a change set with parameters from the configuration
+(for the ``model-monitor`` engine the Model Monitor job definitions and schedules are resources of that stack:
+``pipelines.monitoring_stack.model_monitor``). What the monitoring checks
 against is the deployed model version's DriftCheckBaselines: the version given (then the live pointer is rewritten
 to it), else the live pointer's (what the last deploy wrote), else the one the stack already monitors, else the
 newest Approved version of the group, else none yet (the checks find no baselines and start no job).
 
-Repointing after a model deploy needs no stack update: see ``pipelines.monitoring_stack.repoint``.
+Repointing after a model deploy: see ``pipelines.monitoring_stack.repoint`` (processing engine: the live pointer
+only; model-monitor engine: the live pointer and a parameters-only stack update).
 """
 
 from __future__ import annotations
@@ -22,7 +24,13 @@ from monitoring.cloud.check_settings import read_pointer
 from pipelines.cloud import CloudError
 from pipelines.config import Config, ConfigError
 from pipelines.monitoring_stack import changeset, model_monitor
-from pipelines.monitoring_stack.names import model_quality_metrics, monitored_features, stack_name
+from pipelines.monitoring_stack.names import (
+    model_quality_metrics,
+    monitored_features,
+    schedule_name,
+    stack_name,
+    stack_tags,
+)
 from pipelines.monitoring_stack.package import lambda_artifact
 from pipelines.monitoring_stack.parameters import Artifacts, Baselines, kms_key_arn, stack_parameters
 from pipelines.monitoring_stack.repoint import live_pointer_uri, pointer_for, write_pointer
@@ -62,7 +70,7 @@ class MonitoringDeployment:
     engine: str
     baselines: Baselines
     baselines_source: str
-    schedule: str  # processing: ENABLED | DISABLED; model-monitor: created | updated | unchanged | would ... | skipped
+    schedule: str  # processing: ENABLED ...; model-monitor: the job definitions in the stack, or skipped
     warnings: tuple[str, ...] = ()
 
 
@@ -90,7 +98,7 @@ def baselines_of(version: ModelVersion) -> Baselines:
             f"Model version {version.reference} has no DriftCheckBaselines (statistics and constraints): monitoring "
             f"needs a version registered with drift-check baselines, got {version.drift_baselines}"
         )
-    return Baselines(statistics, constraints, version.arn)
+    return Baselines(statistics, constraints, version.arn, version.drift_baselines.get("model_constraints", ""))
 
 
 def _resolve_baselines(config: Config, clients: MonitoringClients, stack, version) -> tuple[Baselines, str]:
@@ -102,7 +110,12 @@ def _resolve_baselines(config: Config, clients: MonitoringClients, stack, versio
     except (RuntimeError, ValueError) as exc:
         raise CloudError(f"Reading the live pointer failed: {exc}") from exc
     if pointer is not None:
-        live = Baselines(pointer.baseline_statistics_uri, pointer.baseline_constraints_uri, pointer.model_package_arn)
+        live = Baselines(
+            pointer.baseline_statistics_uri,
+            pointer.baseline_constraints_uri,
+            pointer.model_package_arn,
+            pointer.model_quality_constraints_uri,
+        )
         return live, f"model version {pointer.reference} (live pointer {uri})"
     previous = changeset.stack_parameters(stack)
     if previous.get("ServingModelPackageArn"):
@@ -110,6 +123,7 @@ def _resolve_baselines(config: Config, clients: MonitoringClients, stack, versio
             previous.get("BaselineStatisticsUri", ""),
             previous.get("BaselineConstraintsUri", ""),
             previous["ServingModelPackageArn"],
+            previous.get("ModelQualityBaselineConstraintsUri", ""),
         )
         return kept, f"{kept.model_package_arn} (as the stack already monitors)"
     from pipelines.registry.sagemaker import SageMakerRegistry
@@ -149,10 +163,15 @@ def _warnings(config: Config, baselines: Baselines) -> list[str]:
             f"the model-quality check jobs read the ground truth at {labels}: sagemaker.role_arn needs s3:GetObject "
             "there (and kms:Decrypt for its key)"
         )
-    if config.monitoring.model_quality.enabled and config.monitoring.engine == "model-monitor":
-        found.append(
-            "monitoring.model_quality with the model-monitor engine: its model-quality schedule is not deployed yet; "
-            "use the processing engine for model-quality checks on AWS"
+    quality, engine = config.monitoring.model_quality, config.monitoring.engine
+    if quality.enabled and engine == "model-monitor" and baselines.model_package_arn:
+        found += (
+            []
+            if baselines.model_quality_constraints
+            else [
+                "the deployed model version has no model-quality baseline (DriftCheckBaselines.ModelQuality): the "
+                "model-monitor engine's model-quality schedule starts with the first version that has one"
+            ]
         )
     if not baselines.model_package_arn:
         found.append(
@@ -172,6 +191,7 @@ def _template(config: Config, s3) -> tuple[str | None, str | None]:
         alerts.sns_emails,
         alerts.sns_https,
         model_quality_metrics=model_quality_metrics(config),
+        engine=config.monitoring.engine,
     )
     body = template_body(rendered)
     if len(body.encode()) <= MAX_BODY:
@@ -181,10 +201,6 @@ def _template(config: Config, s3) -> tuple[str | None, str | None]:
     stage_to_s3(staged_objects({"template": template}, bucket, pipeline), s3, config.sagemaker.kms_key_id)
     suffix = ".cn" if region.startswith("cn-") else ""
     return None, f"https://{bucket}.s3.{region}.amazonaws.com{suffix}/{template.uri(bucket, pipeline).split('/', 3)[3]}"
-
-
-def _tags(config: Config) -> dict[str, str]:
-    return {"mlops:project": config.project.name, "mlops:endpoint": config.endpoint_name}
 
 
 def _parameters(config: Config, clients: MonitoringClients, code: dict, images: Images, baselines: Baselines) -> dict:
@@ -199,20 +215,27 @@ def _parameters(config: Config, clients: MonitoringClients, code: dict, images: 
         lib_uri=f"{code['lib'].prefix(bucket, pipeline)}/lib",
         processing_image_uri=images.processing,
     )
-    return stack_parameters(
+    parameters = stack_parameters(
         config, artifacts, baselines, kms_key_arn(sm.kms_key_id, _partition(region), region, account)
     )
-
-
-def _schedule(config: Config, clients: MonitoringClients, baselines: Baselines, images: Images, dry_run: bool) -> str:
-    """The model-monitor engine's schedule, created or updated; the processing engine's state."""
     if config.monitoring.engine != "model-monitor":
-        return "ENABLED" if baselines.statistics and baselines.constraints else "ENABLED (no baselines yet)"
+        return parameters
+    parameters |= model_monitor.engine_parameters(config, images.model_monitor)
+    parameters["ModelQualityBaselineConstraintsUri"] = baselines.model_quality_constraints
     if not baselines.model_package_arn:
+        return parameters | {"DataQualityJobDefinitionName": "", "ModelQualityJobDefinitionName": ""}
+    version = model_monitor.version_of(baselines.model_package_arn)
+    return parameters | model_monitor.version_parameters(config, clients.s3, version, parameters)
+
+
+def _schedule(config: Config, parameters: dict[str, str]) -> str:
+    """What the schedules are: the processing engine's state, or the model-monitor engine's job definitions."""
+    if config.monitoring.engine != "model-monitor":
+        return "ENABLED" if parameters.get("BaselineStatisticsUri") else "ENABLED (no baselines yet)"
+    names = [parameters.get(n) for n in ("DataQualityJobDefinitionName", "ModelQualityJobDefinitionName")]
+    if not any(names):
         return "skipped (no deployed model version)"
-    return model_monitor.upsert_schedule(
-        clients.sagemaker, config, baselines, images.model_monitor, _tags(config), dry_run
-    )
+    return f"in the stack (job definitions {', '.join(n for n in names if n)})"
 
 
 def deploy_monitoring(
@@ -244,6 +267,9 @@ def deploy_monitoring(
     code = {"lambdas": lambda_artifact(), "lib": code_artifacts()["lib"]}
     parameters = _parameters(config, clients, code, images, baselines)
     body, template_url = _template(config, clients.s3)
+    if config.monitoring.engine == "model-monitor":  # earlier releases created it through the API
+        removed = model_monitor.remove_api_schedule(clients.sagemaker, schedule_name(config), dry_run=dry_run)
+        log.info("API-created data-quality schedule: %s", removed)
     if not dry_run:
         uploaded = stage_to_s3(staged_objects(code, sm.bucket, config.pipeline_name), clients.s3, sm.kms_key_id)
         log.info("staged %d new code objects", uploaded)
@@ -253,12 +279,12 @@ def deploy_monitoring(
         parameters,
         template_body=body,
         template_url=template_url,
-        tags=_tags(config),
+        tags=stack_tags(config),
         dry_run=dry_run,
         wait=wait,
         now=now,
     )
-    schedule = _schedule(config, clients, baselines, images, dry_run)
+    schedule = _schedule(config, parameters)
     if model_version is not None and not dry_run:
         write_pointer(
             clients.s3, live_pointer_uri(config), pointer_for(model_version, config.endpoint_name, now()), sm.kms_key_id

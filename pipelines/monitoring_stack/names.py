@@ -27,6 +27,11 @@ def stack_name(config: Config) -> str:
     return name if name[0].isalpha() else f"mlops-{name}"
 
 
+def stack_tags(config: Config) -> dict[str, str]:
+    """The monitoring stack's tags (the deploy and the repoint pass the same, so an update keeps them)."""
+    return {"mlops:project": config.project.name, "mlops:endpoint": config.endpoint_name}
+
+
 def schedule_name(config: Config) -> str:
     """The schedule of both engines, and the ``MonitoringSchedule`` dimension of the metrics the alarms watch."""
     return f"{config.endpoint_name[:49].rstrip('-')}-data-quality"

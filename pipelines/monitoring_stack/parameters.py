@@ -29,6 +29,7 @@ class Baselines:
     statistics: str = ""
     constraints: str = ""
     model_package_arn: str = ""
+    model_quality_constraints: str = ""  # the model-monitor engine's ModelQualityJobDefinition reads it
 
     def as_parameters(self) -> dict[str, str]:
         return dict(zip(BASELINE_PARAMETERS, (self.statistics, self.constraints, self.model_package_arn), strict=True))

@@ -1,11 +1,12 @@
-"""Repointing monitoring at the model version live on an endpoint, with no stack update.
+"""Repointing monitoring at the model version live on an endpoint.
 
 The deploy (and ``mlops monitor repoint``, its retry) writes the live pointer, one S3 object with the version and its
 drift-check baselines (``check_settings.LivePointer``: data quality, and model quality when the version has one), which
-the processing engine's check functions (data quality and model quality) read at every check; with the
-``model-monitor`` engine it also replaces the baselines of the existing Model Monitor schedule
-(DescribeMonitoringSchedule + UpdateMonitoringSchedule of that schedule only). No CloudFormation, no registry
-listing: the permissions are PutObject on one key, and the schedule's two actions.
+the processing engine's check functions (data quality and model quality) read at every check: no stack update, the
+permission is PutObject on one key. With the ``model-monitor`` engine the version lives in the monitoring stack (its
+job definitions' baselines and names, the model-quality alarms' thresholds), so the repoint also updates that stack's
+parameters through a change set on its current template (``model_monitor.version_parameters``; every other
+parameter keeps its value).
 
 A repoint that fails raises ``RepointError``; the caller reports the endpoint's state first, then the failure, and
 publishes an alert (``publish_alert``) so that someone retries it.
@@ -17,16 +18,17 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from monitoring.cloud.check_settings import LivePointer, pointer_uri
 from monitoring.cloud.s3util import encryption_args, split_s3_uri
 from pipelines.cloud import CloudError
-from pipelines.config import Config
-from pipelines.monitoring_stack import model_monitor
-from pipelines.monitoring_stack.names import schedule_name
-from pipelines.monitoring_stack.parameters import Baselines
+from pipelines.config import Config, ConfigError
+from pipelines.monitoring_stack import changeset, model_monitor
+from pipelines.monitoring_stack.changeset import DEFAULT_WAIT, WaitPolicy
+from pipelines.monitoring_stack.names import stack_name, stack_tags
 from pipelines.registry.model import ModelVersion
 
 log = logging.getLogger(__name__)
@@ -47,10 +49,12 @@ def failure(operation: str, target: str, exc: Exception) -> str:
 
 @dataclass(frozen=True)
 class RepointClients:
-    """The clients a repoint uses (s3 for the pointer, sagemaker for the model-monitor schedule)."""
+    """The clients a repoint uses (s3 for the pointer and the model-quality constraints; cloudformation for the
+    model-monitor engine's stack, made for the configured region when not given)."""
 
-    s3: object
-    sagemaker: object
+    s3: Any
+    sagemaker: Any
+    cloudformation: Any = None
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,7 @@ class Repointed:
 
     pointer_uri: str
     pointer: LivePointer
-    schedule: str  # processing: "reads the pointer"; model-monitor: updated | unchanged | not deployed
+    schedule: str  # processing: "reads the pointer"; model-monitor: what the stack update did
 
     def describe(self) -> str:
         return (
@@ -120,6 +124,7 @@ def repoint(
     clients: RepointClients,
     endpoint: str | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    wait: WaitPolicy = DEFAULT_WAIT,
 ) -> Repointed:
     """Point the monitoring of ``endpoint`` at ``version`` (live on it): the pointer, then (model-monitor engine)
     the schedule's baselines. RepointError says which step failed."""
@@ -131,15 +136,52 @@ def repoint(
     write_pointer(clients.s3, uri, pointer, config.sagemaker.kms_key_id)
     schedule = "the check function reads the pointer"
     if config.monitoring.engine == "model-monitor":
-        name = schedule_name(config)
         try:
-            schedule = model_monitor.repoint_schedule(
-                clients.sagemaker, name, Baselines(pointer.baseline_statistics_uri, pointer.baseline_constraints_uri)
-            )
-        except CloudError as exc:
+            schedule = repoint_stack(config, clients, pointer, wait)
+        except (CloudError, ConfigError) as exc:
             raise RepointError(f"{exc} (the live pointer {uri} was written)") from exc
     log.info("monitoring of %s points at %s", endpoint, version.reference)
     return Repointed(uri, pointer, schedule)
+
+
+def cloudformation_client(config: Config) -> Any:
+    """A CloudFormation client for the configured region (for callers that give none)."""
+    import boto3
+
+    return boto3.client("cloudformation", region_name=config.project.region)
+
+
+def repoint_stack(
+    config: Config, clients: RepointClients, pointer: LivePointer, wait: WaitPolicy = DEFAULT_WAIT
+) -> str:
+    """The model-monitor engine's parameters-only stack update to ``pointer``'s version: "not deployed" when there is
+    no stack yet (``mlops monitor deploy`` creates it from the live pointer), else what the change set did."""
+    cfn = clients.cloudformation or cloudformation_client(config)
+    name = stack_name(config)
+    stack = changeset.describe_stack(cfn, name)
+    if stack is None:
+        return "not deployed (mlops monitor deploy creates the stack)"
+    previous = changeset.stack_parameters(stack)
+    if previous.get("Engine") != "model-monitor":
+        raise ConfigError(
+            f"Stack {name} runs the {previous.get('Engine')!r} engine, the configuration says model-monitor: "
+            "run mlops monitor deploy --backend sagemaker to switch engines"
+        )
+    baselines = {
+        "BaselineStatisticsUri": pointer.baseline_statistics_uri,
+        "BaselineConstraintsUri": pointer.baseline_constraints_uri,
+        "ModelQualityBaselineConstraintsUri": pointer.model_quality_constraints_uri,
+    }
+    version = model_monitor.version_parameters(
+        config, clients.s3, str(pointer.model_package_version), previous | baselines
+    )
+    wanted = {k: v for k, v in (baselines | version).items() if k in previous}  # thresholds the stack has alarms for
+    parameters: dict[str, str | None] = {key: wanted.get(key) for key in previous}  # None: keep the current value
+    deployment = changeset.deploy_stack(
+        cfn, name, parameters, tags=stack_tags(config), wait=wait, use_previous_template=True
+    )
+    names = [n for n in (version["DataQualityJobDefinitionName"], version["ModelQualityJobDefinitionName"]) if n]
+    return f"stack {name} {deployment.status}; job definitions {', '.join(names) or 'none'}"
 
 
 def publish_alert(sns, topic_arn: str, subject: str, message: str) -> str:

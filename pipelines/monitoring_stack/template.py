@@ -43,7 +43,10 @@ FRAGMENT_KEYS = (
     "ModelQualityParameters",
     "ModelQualityMetricAlarm",
     "ModelQualityAlarm",
+    "ModelMonitorQualityThreshold",
+    "ModelMonitorQualityMetricAlarm",
 )
+MODEL_MONITOR = "model-monitor"
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -115,10 +118,12 @@ def render_template(
     https_endpoints: Sequence[str] = (),
     directory: Path = INFRASTRUCTURE,
     model_quality_metrics: Sequence[str] = (),
+    engine: str = "processing",
 ) -> dict:
     """The deployable template: the base template with one drift alarm per feature, the composite drift alarm
     over them, one subscription per alert address and, given model-quality metrics, one alarm per metric under the
-    composite model-quality alarm (their names also tell the model-quality check which thresholds to publish)."""
+    composite model-quality alarm (processing engine: their names also tell the model-quality check which
+    thresholds to publish; model-monitor engine: each compares with its threshold parameter)."""
     if not features:
         raise ConfigError("the monitoring template needs at least one feature to watch (data.numeric/categorical)")
     if len(set(features)) != len(features):
@@ -154,7 +159,7 @@ def render_template(
     composite["DependsOn"] = alarm_ids
     _add(resources, "DriftAlarm", composite, "composite alarm")
     if model_quality_metrics:
-        _render_model_quality(resources, fragments, model_quality_metrics)
+        _render_model_quality(template, fragments, model_quality_metrics, engine)
     for kind, items in (("Email", emails), ("Https", https_endpoints)):
         for item in items:
             fragment = _substitute(fragments[f"{kind}Subscription"], {"{endpoint}": item})
@@ -168,11 +173,18 @@ def _composite_rule(resources: dict, alarm_ids: list[str]) -> dict:
     return {"Fn::Sub": " OR ".join(f'ALARM("{name}")' for name in names)}
 
 
-def _render_model_quality(resources: dict, fragments: dict, metrics: Sequence[str]) -> None:
-    """One alarm per model-quality metric, their composite, and the check function's ALARMED_METRICS."""
+def threshold_parameter(metric: str) -> str:
+    """The model-monitor engine's stack parameter holding the live version's threshold of ``metric``."""
+    return logical_id("ModelQualityThreshold", metric)
+
+
+def _render_model_quality(template: dict, fragments: dict, metrics: Sequence[str], engine: str) -> None:
+    """One alarm per model-quality metric, their composite, and the check function's ALARMED_METRICS (processing);
+    with the model-monitor engine the alarms compare with one threshold parameter each."""
     if len(set(metrics)) != len(metrics):
         raise ConfigError(f"model-quality metrics must be distinct, got {list(metrics)}")
-    alarm_ids = []
+    resources, alarm_ids = template["Resources"], []
+    model_monitor = engine == MODEL_MONITOR
     for metric in metrics:
         operator = alarm_operator(metric)
         tokens = {
@@ -181,16 +193,23 @@ def _render_model_quality(resources: dict, fragments: dict, metrics: Sequence[st
             "{comparison_operator}": operator,
             "{direction}": "above" if operator == GREATER else "below",
             "{statistic}": "Maximum" if operator == GREATER else "Minimum",
+            "{threshold_parameter}": threshold_parameter(metric),
         }
-        fragment = _substitute(fragments["ModelQualityMetricAlarm"], tokens)
-        _check_alarm_name(fragment, metric_alarm_name(NAME_PREFIX, metric), f"{FRAGMENTS} ModelQualityMetricAlarm")
+        kind = "ModelMonitorQualityMetricAlarm" if model_monitor else "ModelQualityMetricAlarm"
+        fragment = _substitute(fragments[kind], tokens)
+        _check_alarm_name(fragment, metric_alarm_name(NAME_PREFIX, metric), f"{FRAGMENTS} {kind}")
         logical = logical_id("ModelQualityMetricAlarm", metric)
         _add(resources, logical, fragment, metric)
         alarm_ids.append(logical)
+        if model_monitor:
+            parameter = _substitute(fragments["ModelMonitorQualityThreshold"], tokens)
+            _add(template["Parameters"], threshold_parameter(metric), parameter, f"{metric} threshold parameter")
     composite = copy.deepcopy(fragments["ModelQualityAlarm"])
     _check_alarm_name(composite, model_quality_alarm_name(NAME_PREFIX), f"{FRAGMENTS} ModelQualityAlarm")
     composite["Properties"]["AlarmRule"] = _composite_rule(resources, alarm_ids)
     composite["DependsOn"] = alarm_ids
+    if model_monitor:
+        composite["Condition"] = "UseModelMonitorModelQuality"
     _add(resources, "ModelQualityAlarm", composite, "model-quality composite alarm")
     variables = resources["ModelQualityFunction"]["Properties"]["Environment"]["Variables"]
     variables["ALARMED_METRICS"] = ",".join(metrics)

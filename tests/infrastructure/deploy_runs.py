@@ -1,6 +1,7 @@
-"""The three recorded runs of the approval build's deploy that test_deploy_role_iam.py evaluates against DeployRole:
-the build's own `mlops deploy` command line (from the template's buildspec) against moto and botocore's Stubber, and
-`mlops monitor repoint`, with every AWS call recorded by iam_recorder.Recorder."""
+"""The recorded runs of the approval build's deploy that test_deploy_role_iam.py evaluates against DeployRole: the
+build's own `mlops deploy` command line (from the template's buildspec) against moto and botocore's Stubber, and
+`mlops monitor repoint`, with every AWS call recorded by iam_recorder.Recorder. This module: the processing engine's
+run and the helpers; deploy_runs_model_monitor.py: the model-monitor engine's runs."""
 
 from __future__ import annotations
 
@@ -22,9 +23,7 @@ from pipelines.build import config_from_kwargs
 from pipelines.cli import build_parser
 from pipelines.deploy.sagemaker import default_rollback_alarms
 from pipelines.deploy.sagemaker_requests import Clients, data_capture_config, resource_name
-from pipelines.monitoring_stack.model_monitor import schedule_config
-from pipelines.monitoring_stack.names import schedule_name
-from pipelines.monitoring_stack.parameters import Baselines
+from pipelines.monitoring_stack.names import model_quality_schedule_name, name_prefix, schedule_name, stack_name
 from pipelines.registry.sagemaker import SageMakerRegistry
 from tests.conftest import ROOT
 from tests.infrastructure.cfn_resolve import Resolver
@@ -87,6 +86,9 @@ def parameters(engine: str, kms: str, topic: str, alerts_key: str, config) -> di
         "CaptureKmsKeyArn": kms,
         "MonitoringEngine": engine,
         "MonitoringScheduleName": schedule_name(config),
+        "ModelQualityScheduleName": model_quality_schedule_name(config),
+        "MonitoringStackName": stack_name(config),
+        "MonitoringNamePrefix": name_prefix(config),
         "AlertsTopicArn": topic,
         "AlertsKeyArn": alerts_key,
     }
@@ -113,8 +115,8 @@ def run_cli(words: list[str], clients: Clients) -> tuple[int, str, str]:
 
 def recorded_clients(session, recorder: Recorder, **replacements) -> Clients:
     names = {"sagemaker": "sagemaker", "runtime": "sagemaker-runtime", "s3": "s3", "cloudwatch": "cloudwatch"}
+    names |= {"sns": "sns", "cloudformation": "cloudformation"}
     made = {field: replacements.get(field) or session.client(service) for field, service in names.items()}
-    made["sns"] = replacements.get("sns") or session.client("sns")
     return Clients(**{k: recorder.attach(v) for k, v in made.items()})
 
 
@@ -137,7 +139,7 @@ def processing_create_run(doc, tmp_path) -> Run:
     return Run("processing engine, new endpoint", params, recorder.calls, State(), code, out, err)
 
 
-def _endpoint(status: str, config_name: str) -> dict:
+def endpoint(config_name: str, status: str = "InService") -> dict:
     return {
         "EndpointName": ENDPOINT,
         "EndpointArn": f"arn:aws:sagemaker:us-east-1:123456789012:endpoint/{ENDPOINT}",
@@ -148,7 +150,7 @@ def _endpoint(status: str, config_name: str) -> dict:
     }
 
 
-def _live(sm: Stubber, config_name: str, model_name: str, arn: str, version: int) -> None:
+def live(sm: Stubber, config_name: str, model_name: str, arn: str, described: dict) -> None:
     """DescribeEndpointConfig -> DescribeModel -> DescribeModelPackage of what the variant serves."""
     variants = [{"VariantName": "AllTraffic", "ModelName": model_name}]
     sm.add_response(
@@ -171,24 +173,10 @@ def _live(sm: Stubber, config_name: str, model_name: str, arn: str, version: int
         },
         {"ModelName": model_name},
     )
-    sm.add_response("describe_model_package", described_package(arn, version), {"ModelPackageName": arn})
+    sm.add_response("describe_model_package", described, {"ModelPackageName": arn})
 
 
-def _schedule(config, version_arn: str) -> dict:
-    """The schedule as `mlops monitor deploy` made it for version 1 (whose baselines differ from version 2's)."""
-    old = f"s3://{BUCKET}/{PIPELINE}/executions/v1/baseline"
-    baselines = Baselines(f"{old}/statistics.json", f"{old}/constraints.json", version_arn)
-    return {
-        "MonitoringScheduleArn": f"{SM_ARN}:monitoring-schedule/{schedule_name(config)}",
-        "MonitoringScheduleName": schedule_name(config),
-        "MonitoringScheduleStatus": "Scheduled",
-        "CreationTime": "2025-01-01T00:00:00Z",
-        "LastModifiedTime": "2025-01-01T00:00:00Z",
-        "MonitoringScheduleConfig": schedule_config(config, baselines, "model-monitor-image"),
-    }
-
-
-def _names(config) -> tuple[str, str]:
+def names_of(config) -> tuple[str, str]:
     """The model and endpoint-config names the deployer derives for version 2 (its content-hashed names)."""
     model = {"PrimaryContainer": {"ModelPackageName": ARN2}, "ExecutionRoleArn": ROLE, "EnableNetworkIsolation": False}
     model_name = resource_name(ENDPOINT, 2, model)
@@ -203,7 +191,7 @@ def _names(config) -> tuple[str, str]:
     return model_name, resource_name(ENDPOINT, 2, request)
 
 
-def _encrypted_account(session) -> None:
+def encrypted_account(session) -> None:
     s3 = session.client("s3")
     s3.create_bucket(Bucket=BUCKET)
     body = STATISTICS
@@ -222,92 +210,29 @@ def _encrypted_account(session) -> None:
         )
 
 
-def model_monitor_update_run(doc, tmp_path) -> Run:
-    path, config = write_config(tmp_path, "model-monitor", KMS)
-    params = parameters("model-monitor", KMS, TOPIC, ALERTS_KEY, config)
-    old_config, old_model = f"{ENDPOINT}-v1-0123abcd", f"{ENDPOINT}-v1-89abcdef"
-    model_name, config_name = _names(config)
-    with mock_aws():
-        session = boto3.Session(region_name=REGION)
-        _encrypted_account(session)
-        sagemaker, runtime = session.client("sagemaker"), session.client("sagemaker-runtime")
-        recorder = Recorder()
-        clients = recorded_clients(session, recorder, sagemaker=sagemaker, runtime=runtime)
-        sm, rt = Stubber(sagemaker), Stubber(runtime)
-        sm.add_response("describe_model_package", described_package(ARN2, 2), {"ModelPackageName": ARN2})
-        sm.add_response("describe_endpoint", _endpoint("InService", old_config), {"EndpointName": ENDPOINT})
-        _live(sm, old_config, old_model, ARN1, 1)
-        sm.add_client_error(
-            "describe_model", "ValidationException", "Could not find model", 400, {"ModelName": model_name}
-        )
-        sm.add_response(
-            "create_model", {"ModelArn": f"{SM_ARN}:model/{model_name}"}, {"ModelName": model_name, **ANY_KEYS}
-        )
-        sm.add_client_error(
-            "describe_endpoint_config",
-            "ValidationException",
-            "Could not find endpoint configuration",
-            400,
-            {"EndpointConfigName": config_name},
-        )
-        sm.add_response(
-            "create_endpoint_config",
-            {"EndpointConfigArn": f"{SM_ARN}:endpoint-config/{config_name}"},
-            {"EndpointConfigName": config_name, **ANY_CONFIG_KEYS},
-        )
-        sm.add_response("update_endpoint", {"EndpointArn": f"{SM_ARN}:endpoint/{ENDPOINT}"}, None)
-        sm.add_response("describe_endpoint", _endpoint("Updating", old_config), {"EndpointName": ENDPOINT})
-        sm.add_response("describe_endpoint", _endpoint("InService", config_name), {"EndpointName": ENDPOINT})
-        rt.add_response(
-            "invoke_endpoint", {"Body": StreamingBody(io.BytesIO(b"10.25\n"), 6), "ContentType": "text/csv"}
-        )
-        sm.add_response("describe_monitoring_schedule", _schedule(config, ARN1))
-        sm.add_client_error("update_monitoring_schedule", "AccessDeniedException", "not authorized", 400)
-        with sm, rt:
-            words = [*build_command(doc, params, ARN2), "--config", str(path), "--poll-seconds", "0"]
-            code, out, err = run_cli(words, clients)
-        assert not sm._queue, f"stubbed calls not made: {[q['operation_name'] for q in sm._queue]}\n{out}\n{err}"
-    state = State(topic_keys={TOPIC: ALERTS_KEY})
-    return Run("model-monitor engine, blue/green update, failed repoint", params, recorder.calls, state, code, out, err)
+def stub_blue_green(sm: Stubber, rt: Stubber, old_config: str, old_model: str, model_name: str, config_name: str):
+    """The SageMaker and runtime calls of a blue/green update from version 1 to version 2, through the smoke test."""
+    sm.add_response("describe_endpoint", endpoint(old_config), {"EndpointName": ENDPOINT})
+    live(sm, old_config, old_model, ARN1, described_package(ARN1, 1))
+    sm.add_client_error("describe_model", "ValidationException", "Could not find model", 400, {"ModelName": model_name})
+    sm.add_response("create_model", {"ModelArn": f"{SM_ARN}:model/{model_name}"}, {"ModelName": model_name, **ANY_KEYS})
+    sm.add_client_error(
+        "describe_endpoint_config",
+        "ValidationException",
+        "Could not find endpoint configuration",
+        400,
+        {"EndpointConfigName": config_name},
+    )
+    sm.add_response(
+        "create_endpoint_config",
+        {"EndpointConfigArn": f"{SM_ARN}:endpoint-config/{config_name}"},
+        {"EndpointConfigName": config_name, **ANY_CONFIG_KEYS},
+    )
+    sm.add_response("update_endpoint", {"EndpointArn": f"{SM_ARN}:endpoint/{ENDPOINT}"}, None)
+    sm.add_response("describe_endpoint", endpoint(old_config, "Updating"), {"EndpointName": ENDPOINT})
+    sm.add_response("describe_endpoint", endpoint(config_name), {"EndpointName": ENDPOINT})
+    rt.add_response("invoke_endpoint", {"Body": StreamingBody(io.BytesIO(b"10.25\n"), 6), "ContentType": "text/csv"})
 
 
 ANY_KEYS = {"PrimaryContainer": ANY, "ExecutionRoleArn": ANY, "EnableNetworkIsolation": ANY, "Tags": ANY}
 ANY_CONFIG_KEYS = {"ProductionVariants": ANY, "DataCaptureConfig": ANY, "KmsKeyId": ANY, "Tags": ANY}
-
-
-def repoint_retry_run(doc, tmp_path) -> Run:
-    path, config = write_config(tmp_path, "model-monitor", KMS)
-    params = parameters("model-monitor", KMS, TOPIC, ALERTS_KEY, config)
-    model_name, config_name = _names(config)
-    with mock_aws():
-        session = boto3.Session(region_name=REGION)
-        _encrypted_account(session)
-        sagemaker = session.client("sagemaker")
-        recorder = Recorder()
-        clients = recorded_clients(session, recorder, sagemaker=sagemaker)
-        sm = Stubber(sagemaker)
-        sm.add_response("describe_endpoint", _endpoint("InService", config_name), {"EndpointName": ENDPOINT})
-        _live(sm, config_name, model_name, ARN2, 2)
-        sm.add_response("describe_monitoring_schedule", _schedule(config, ARN1))
-        sm.add_response(
-            "update_monitoring_schedule",
-            {"MonitoringScheduleArn": f"{SM_ARN}:monitoring-schedule/{schedule_name(config)}"},
-        )
-        words = [
-            "monitor",
-            "repoint",
-            "--backend",
-            "sagemaker",
-            "--endpoint",
-            ENDPOINT,
-            "--bucket",
-            BUCKET,
-            "--region",
-            REGION,
-            "--config",
-            str(path),
-        ]
-        with sm:
-            code, out, err = run_cli(words, clients)
-        assert not sm._queue, f"stubbed calls not made: {[q['operation_name'] for q in sm._queue]}\n{out}\n{err}"
-    return Run("mlops monitor repoint (retry)", params, recorder.calls, State(), code, out, err)

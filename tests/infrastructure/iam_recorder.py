@@ -61,6 +61,8 @@ class State:
 
     topic_keys: dict[str, str] = field(default_factory=dict)
     config_keys: dict[str, set[str]] = field(default_factory=dict)
+    # what CloudFormation does with the caller's credentials when it executes a change set, per stack name
+    on_behalf: dict[str, list[Need]] = field(default_factory=dict)
 
 
 def _sm(kind: str, name: str) -> str:
@@ -139,6 +141,18 @@ def _one(action: str, resource: Callable[[dict], str]) -> Callable[[Call, State]
     return lambda call, state: [Need(action, resource(call.params))]
 
 
+def stack_arn(name: str) -> str:
+    return f"arn:{PARTITION}:cloudformation:{REGION}:{ACCOUNT}:stack/{name}/5f4e3d2c-1b0a-4f9e-8d7c-6b5a4f3e2d1c"
+
+
+def _execute_change_set(call: Call, state: State) -> list[Need]:
+    name = call.params["StackName"]
+    return [Need("cloudformation:ExecuteChangeSet", stack_arn(name)), *state.on_behalf.get(name, [])]
+
+
+CHANGE_SET_OPERATIONS = ("DescribeStacks", "CreateChangeSet", "DescribeChangeSet", "DeleteChangeSet")
+
+
 TABLE: dict[tuple[str, str], Callable[[Call, State], list[Need]]] = {
     ("sagemaker", "DescribeModelPackage"): _one("sagemaker:DescribeModelPackage", lambda p: p["ModelPackageName"]),
     ("sagemaker", "DescribeEndpoint"): _one("sagemaker:DescribeEndpoint", lambda p: _sm("endpoint", p["EndpointName"])),
@@ -192,6 +206,11 @@ TABLE: dict[tuple[str, str], Callable[[Call, State], list[Need]]] = {
         Need("cloudwatch:PutMetricData", "*", (("cloudwatch:namespace", call.params["Namespace"]),))
     ],
     ("sts", "GetCallerIdentity"): lambda call, state: [],  # needs no permission
+    **{
+        ("cloudformation", operation): _one(f"cloudformation:{operation}", lambda p: stack_arn(p["StackName"]))
+        for operation in (*CHANGE_SET_OPERATIONS, "DescribeStackEvents")
+    },
+    ("cloudformation", "ExecuteChangeSet"): _execute_change_set,
 }
 
 

@@ -103,4 +103,5 @@ def test_every_skip_says_why(scan):
         ("CKV_AWS_117", "AWS::Lambda::Function.CheckFunction"),
         ("CKV_AWS_117", "AWS::Lambda::Function.RetrainFunction"),
         ("CKV_AWS_117", "AWS::Lambda::Function.ModelQualityFunction"),
+        ("CKV_AWS_369", "AWS::SageMaker::DataQualityJobDefinition.DataQualityJobDefinition"),
     }

@@ -125,6 +125,7 @@ def test_the_monitoring_senders_and_their_queues(monitoring):
         "ModelQualityFunction": "ModelQualityDeadLetterQueue",
         "ModelQualitySchedule": "ModelQualityDeadLetterQueue",
         "ModelQualityJobStateRule": "AlertsDeadLetterQueue",
+        "ModelMonitorQualityJobStateRule": "AlertsDeadLetterQueue",
         "RetrainFunction": "RetrainDeadLetterQueue",
         "DriftAlarmRule": "RetrainDeadLetterQueue",
         "JobStateRule": "AlertsDeadLetterQueue",

@@ -3,11 +3,14 @@
 The build's own command line (read from the template's buildspec) runs the whole `mlops deploy --backend sagemaker`
 against moto and botocore's Stubber, repoint included, with both monitoring engines:
   1. processing engine, a new endpoint, no KMS key (moto);
-  2. model-monitor engine, a blue/green update, SSE-KMS objects, an encrypted alert topic, and a schedule update that
-     fails, so the repoint alerts and the build exits 3 (Stubber for SageMaker, moto for S3, SNS, CloudWatch);
-  3. `mlops monitor repoint`, the retry of that repoint alone (model-monitor engine).
+  2. model-monitor engine, a blue/green update, SSE-KMS objects, an encrypted alert topic, and a repoint (a
+     parameters-only update of the monitoring stack) whose stack update rolls back, so the repoint alerts and the
+     build exits 3 (Stubber for SageMaker and CloudFormation, moto for S3, SNS, CloudWatch);
+  3. `mlops monitor repoint`, the retry of that repoint alone, twice: executed, then nothing to change.
 Every AWS operation is recorded and mapped to IAM actions and resources (tests/infrastructure/iam_recorder.py),
-CodeBuild's own calls are added from the DeployProject resource, and all of it is evaluated against DeployRole's
+CodeBuild's own calls are added from the DeployProject resource, what CloudFormation does with the build's
+credentials when it executes the change set is added from the resource handlers' declared permissions
+(deploy_runs_model_monitor.on_behalf), and all of it is evaluated against DeployRole's
 statements resolved for the run's parameters: a missing permission fails, and so does a granted (Sid, action,
 resource) nothing uses. Removing any one grant makes a need go missing (checked for every grant).
 """
@@ -17,15 +20,8 @@ from __future__ import annotations
 import pytest
 
 from tests.infrastructure.cfn_resolve import Resolver
-from tests.infrastructure.deploy_runs import (
-    ATTRIBUTES,
-    TOPIC,
-    Run,
-    model_monitor_update_run,
-    processing_create_run,
-    repoint_retry_run,
-    template,
-)
+from tests.infrastructure.deploy_runs import ATTRIBUTES, TOPIC, Run, processing_create_run, template
+from tests.infrastructure.deploy_runs_model_monitor import model_monitor_update_run, repoint_retry_run
 from tests.infrastructure.iam_recorder import ACCOUNT, REGION, Call, Need, State, entries, evaluate, needs_of
 
 BUCKET = "mlops-artifacts"
@@ -93,18 +89,23 @@ def test_the_runs_are_the_whole_deploy_with_its_repoint(runs):
     assert created.exit_code == 0 and "Deployed abalone/1" in created.out and "live pointer" in created.out
     assert updated.exit_code == 3  # REPOINT_FAILED: the endpoint changed, its monitoring did not
     assert "Deployed abalone/2" in updated.out  # the endpoint's new state is reported first
-    assert "UpdateMonitoringSchedule abalone-endpoint-data-quality failed (AccessDeniedException)" in updated.err
+    assert "abalone-endpoint-monitoring did not reach UPDATE_COMPLETE: ModelQualityJobDefinition" in updated.err
     assert f"alert sent to {TOPIC}" in updated.err and "monitor repoint --backend sagemaker" in updated.err
-    assert retried.exit_code == 0 and "now checks against abalone/2's baselines" in retried.out
+    assert retried.exit_code == 0 and retried.out.count("now checks against abalone/2's baselines") == 2
+    assert "monitoring executed; job definitions abalone-endpoint-dq-v2-" in retried.out
+    assert "monitoring no-changes" in retried.out
     operations = {(c.service, c.operation) for run in runs for c in run.calls}
     assert {
         ("sagemaker", "UpdateEndpoint"),
         ("sagemaker", "CreateEndpoint"),
         ("s3", "PutObject"),
-        ("sagemaker", "UpdateMonitoringSchedule"),
+        ("cloudformation", "ExecuteChangeSet"),
+        ("cloudformation", "DeleteChangeSet"),
         ("sns", "Publish"),
     } <= operations
-    assert not any(c.service == "cloudformation" for run in runs for c in run.calls)  # no stack update to repoint
+    processing = runs[0]
+    assert not any(c.service == "cloudformation" for c in processing.calls)  # the pointer alone repoints it
+    assert not any(c.operation.endswith("MonitoringSchedule") for run in runs for c in run.calls)  # the stack's
 
 
 def test_deploy_role_grants_every_call_and_nothing_unused(runs):

@@ -59,5 +59,13 @@ def test_the_fragments_file_declares_what_the_renderer_expects():
             "ModelQualityParameters",
             "ModelQualityMetricAlarm",
             "ModelQualityAlarm",
+            "ModelMonitorQualityThreshold",
+            "ModelMonitorQualityMetricAlarm",
         }
     )
+
+
+def test_the_rendered_template_of_the_model_monitor_engine_is_clean():
+    for metrics in (["rmse", "r2"], ["auc", "f1"]):
+        rendered = render_template(FEATURES, ["ops@example.com"], model_quality_metrics=metrics, engine="model-monitor")
+        assert lint(template_body(rendered)) == []

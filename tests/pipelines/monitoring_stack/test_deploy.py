@@ -13,7 +13,6 @@ from botocore.stub import Stubber
 
 from pipelines.monitoring_stack.changeset import WaitPolicy, describe_stack, stack_parameters
 from pipelines.monitoring_stack.deploy import Images, MonitoringClients, deploy_monitoring
-from pipelines.monitoring_stack.model_monitor import schedule_config
 from pipelines.monitoring_stack.package import lambda_artifact
 from pipelines.monitoring_stack.parameters import Baselines
 from pipelines.monitoring_stack.repoint import RepointClients, RepointError, repoint
@@ -191,88 +190,6 @@ def test_repoint_needs_a_version_with_baselines_and_says_which_call_failed(aws, 
     stub.add_client_error("put_object", "AccessDenied", "Access Denied", 403)
     with stub, pytest.raises(RepointError, match=rf"PutObject s3://{BUCKET}/{POINTER_KEY} failed \(AccessDenied\)"):
         repoint(cloud_config, version(2), RepointClients(s3, clients.sagemaker))
-
-
-def _model_monitor(aws, cloud_config):
-    config = replace(cloud_config, monitoring=replace(cloud_config.monitoring, engine="model-monitor"))
-    sagemaker = boto3.client("sagemaker", region_name="us-east-1")
-    stub = Stubber(sagemaker)
-    clients = MonitoringClients(aws.client("cloudformation"), aws.client("s3"), sagemaker, aws.client("sts"))
-    moto_previous_values(clients.cloudformation)
-    return config, clients, stub
-
-
-def _described(name: str, config: dict) -> dict:
-    return {
-        "MonitoringScheduleArn": f"arn:aws:sagemaker:us-east-1:123456789012:monitoring-schedule/{name}",
-        "MonitoringScheduleName": name,
-        "MonitoringScheduleStatus": "Scheduled",
-        "CreationTime": "2025-01-01T00:00:00Z",
-        "LastModifiedTime": "2025-01-01T00:00:00Z",
-        "MonitoringScheduleConfig": config,
-    }
-
-
-def test_the_model_monitor_engine_gets_its_schedule_from_the_cli(aws, cloud_config):
-    config, clients, stub = _model_monitor(aws, cloud_config)
-    name = "abalone-endpoint-data-quality"
-    first = Baselines(*version(1).drift_baselines.values(), version(1).arn)
-    stub.add_client_error("describe_monitoring_schedule", "ResourceNotFound", "not found")
-    stub.add_response(
-        "create_monitoring_schedule",
-        {"MonitoringScheduleArn": f"arn:schedule/{name}"},
-        {
-            "MonitoringScheduleName": name,
-            "MonitoringScheduleConfig": schedule_config(config, first, "model-monitor-image"),
-            "Tags": [
-                {"Key": "mlops:endpoint", "Value": "abalone-endpoint"},
-                {"Key": "mlops:project", "Value": "abalone"},
-            ],
-        },
-    )
-    with stub:
-        result = deploy(config, clients, model_version=version(1))
-    stub.assert_no_pending_responses()
-    assert result.schedule == "created" and parameters(aws)["Engine"] == "model-monitor"
-
-
-def test_repoint_replaces_only_the_model_monitor_schedules_baselines(aws, cloud_config):
-    config, clients, stub = _model_monitor(aws, cloud_config)
-    name = "abalone-endpoint-data-quality"
-    first = Baselines(*version(1).drift_baselines.values(), version(1).arn)
-    second = Baselines(*version(2).drift_baselines.values(), version(2).arn)
-    existing = schedule_config(config, first, "image-as-monitor-deploy-set-it")  # kept as it is, image included
-    stub.add_response("describe_monitoring_schedule", _described(name, existing), {"MonitoringScheduleName": name})
-    wanted = json.loads(json.dumps(existing))
-    wanted["MonitoringJobDefinition"]["BaselineConfig"] = schedule_config(config, second, "x")[
-        "MonitoringJobDefinition"
-    ]["BaselineConfig"]
-    stub.add_response(
-        "update_monitoring_schedule",
-        {"MonitoringScheduleArn": f"arn:schedule/{name}"},
-        {"MonitoringScheduleName": name, "MonitoringScheduleConfig": wanted},
-    )
-    with stub:
-        result = repoint(config, version(2), RepointClients(clients.s3, clients.sagemaker))
-    stub.assert_no_pending_responses()
-    assert result.schedule == "updated" and pointer(aws)["model_package_version"] == 2
-    stub.add_response("describe_monitoring_schedule", _described(name, wanted))
-    with stub:  # the same version again: nothing to update
-        assert repoint(config, version(2), RepointClients(clients.s3, clients.sagemaker)).schedule == "unchanged"
-    stub.add_client_error("describe_monitoring_schedule", "ResourceNotFound", "not found")
-    with stub:  # monitor deploy has not created it yet: it will, from the pointer
-        assert repoint(config, version(2), RepointClients(clients.s3, clients.sagemaker)).schedule == "not deployed"
-
-
-def test_a_denied_schedule_update_names_the_call_and_code_after_writing_the_pointer(aws, cloud_config):
-    config, clients, stub = _model_monitor(aws, cloud_config)
-    name = "abalone-endpoint-data-quality"
-    first = Baselines(*version(1).drift_baselines.values(), version(1).arn)
-    stub.add_response("describe_monitoring_schedule", _described(name, schedule_config(config, first, "x")))
-    stub.add_client_error("update_monitoring_schedule", "AccessDeniedException", "not authorized", 400)
-    message = rf"UpdateMonitoringSchedule {name} failed \(AccessDeniedException\).*s3://{BUCKET}/\S+ was written"
-    with stub, pytest.raises(RepointError, match=message):
-        repoint(config, version(2), RepointClients(clients.s3, clients.sagemaker))
 
 
 def test_a_bare_kms_key_id_becomes_an_arn_for_the_policies(aws, clients, cloud_config):

@@ -84,11 +84,12 @@ def test_the_live_pointer_names_the_versions_model_quality_baseline(cloud_config
     assert pointer_for(version(2), "abalone-endpoint", NOW).model_quality_constraints_uri == ""
 
 
-def test_the_model_monitor_engine_warns_that_it_runs_no_model_quality_check(cloud_config):
+def test_the_model_monitor_engine_warns_when_the_version_has_no_model_quality_baseline(cloud_config):
     engine = cloud_config.with_overrides(monitoring={"engine": "model-monitor"})
-    baselines = Baselines("s", "c", "arn")
-    assert any("model-quality schedule is not deployed" in w for w in _warnings(engine, baselines))
-    assert not any("model-quality" in w for w in _warnings(cloud_config, baselines))
+    without = Baselines("s", "c", "arn")
+    assert any("model-quality schedule starts with the first version" in w for w in _warnings(engine, without))
+    assert not any("model-quality" in w for w in _warnings(engine, Baselines("s", "c", "arn", "s3://b/mq.json")))
+    assert not any("model-quality" in w for w in _warnings(cloud_config, without))
 
 
 def test_ground_truth_outside_the_project_bucket_is_a_warning_about_the_jobs_role(cloud_config):
