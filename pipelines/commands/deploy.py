@@ -103,7 +103,9 @@ def repoint_after_deploy(config, clients, version, endpoint: str, alert_topic_ar
     from pipelines.monitoring_stack.repoint import REPOINT_FAILED, RepointClients, RepointError, repoint
 
     try:
-        repointed = repoint(config, version, RepointClients(clients.s3, clients.sagemaker), endpoint)
+        repointed = repoint(
+            config, version, RepointClients(clients.s3, clients.sagemaker, clients.cloudformation), endpoint
+        )
     except RepointError as exc:
         retry = command("monitor", "repoint", "--backend", "sagemaker", "--endpoint", endpoint)
         message = (

@@ -1,6 +1,6 @@
-"""``mlops monitor deploy --backend sagemaker``: deploy the monitoring stack (CloudFormation change set) and, for the
-``model-monitor`` engine, the Model Monitor schedule. ``mlops monitor repoint``: point monitoring at the model
-version live on the endpoint (the retry of a deploy whose repoint failed)."""
+"""``mlops monitor deploy --backend sagemaker``: deploy the monitoring stack (CloudFormation change set; for the
+``model-monitor`` engine it holds the Model Monitor job definitions and schedules). ``mlops monitor repoint``: point
+monitoring at the model version live on the endpoint (the retry of a deploy whose repoint failed)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ def register_cloud_commands(monitor_subparsers) -> None:
         "deploy",
         help="deploy the monitoring infrastructure on AWS (CloudFormation change set)",
         description="Render infrastructure/monitoring.yaml for the configured features and alert addresses, deploy "
-        "it through a change set with values from the configuration, and for monitoring.engine model-monitor create "
-        "or update the Model Monitor schedule. --dry-run shows the change set without executing it.",
+        "it through a change set with values from the configuration (for monitoring.engine model-monitor the stack "
+        "holds the Model Monitor job definitions and schedules). --dry-run shows the change set without executing it.",
     )
     parser.add_argument("--backend", required=True, choices=BACKENDS, help="where to deploy (sagemaker: AWS)")
     parser.add_argument("--config", default=None, help="configuration file (default mlops.yaml)")
@@ -38,10 +38,12 @@ def register_cloud_commands(monitor_subparsers) -> None:
 
     repoint = monitor_subparsers.add_parser(
         "repoint",
-        help="point monitoring at the model version live on the endpoint (no stack update)",
-        description="Read the model version the endpoint serves, write its drift-check baselines to the live pointer "
-        "the scheduled checks read and, for monitoring.engine model-monitor, update the Model Monitor schedule's "
-        "baselines. This is what mlops deploy --backend sagemaker does after a deploy; run it when that step failed.",
+        help="point monitoring at the model version live on the endpoint",
+        description="Read the model version the endpoint serves and write its drift-check baselines (data and model "
+        "quality) to the live pointer the scheduled checks read (processing engine: no stack update); for "
+        "monitoring.engine model-monitor, also update the monitoring stack's job definitions and thresholds through "
+        "a parameters-only change set. This is what mlops deploy --backend sagemaker does after a deploy; run it "
+        "when that step failed.",
     )
     repoint.add_argument("--backend", choices=BACKENDS, default="sagemaker", help="where (default sagemaker)")
     repoint.add_argument("--endpoint", default=None, help="endpoint name (default serving.endpoint_name)")
@@ -72,7 +74,9 @@ def _repoint(args: argparse.Namespace, clients=None) -> int:
         )
     print(f"Endpoint {deployer.endpoint} serves {version.reference}")
     try:
-        repointed = repoint(config, version, RepointClients(clients.s3, clients.sagemaker), deployer.endpoint)
+        repointed = repoint(
+            config, version, RepointClients(clients.s3, clients.sagemaker, clients.cloudformation), deployer.endpoint
+        )
     except RepointError as exc:
         print(f"mlops monitor repoint: error: {exc}", file=sys.stderr)
         return REPOINT_FAILED
