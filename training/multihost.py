@@ -42,6 +42,8 @@ from types import ModuleType
 
 import numpy as np
 
+from mlops_errors import MlopsError
+
 logger = logging.getLogger(__name__)
 
 TRACKER_PORT = 9099  # the XGBoost container's algorithm mode (distributed.Rabit's default port)
@@ -54,7 +56,7 @@ ENV_COLLECTIVE_TIMEOUT = "MLOPS_COLLECTIVE_TIMEOUT"
 RESOURCE_CONFIG = "resourceconfig.json"
 
 
-class ClusterError(ValueError):
+class ClusterError(MlopsError, ValueError):
     """The resource configuration or the tracker settings are unusable; the message names the value."""
 
 
