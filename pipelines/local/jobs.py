@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 import tarfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.local.store import ObjectStore, StepFailure
@@ -18,6 +20,17 @@ PYTHON_COMMANDS = ("python", "python3")
 ANALYZER_IMAGE = "sagemaker-model-monitor-analyzer"
 TAIL_LINES = 25
 JOB_THREADS = max(1, (os.cpu_count() or 1) // 2)
+
+
+@dataclass
+class TrainingHost:
+    """What one host of a training job runs: command, environment (``/opt/ml`` paths unmapped), directories."""
+
+    command: list[str]
+    env: dict[str, str]
+    code: Path
+    model_dir: Path
+    hyper: dict[str, str]
 
 
 class ContainerPaths:
@@ -86,15 +99,25 @@ def _interpreter(command: list[str]) -> list[str]:
     return command
 
 
-def run_processing(args: dict, job_dir: Path, store: ObjectStore, log: Path, job_name: str) -> dict:
-    """Execute an evaluated CreateProcessingJob request; returns DescribeProcessingJob-shaped properties."""
-    paths = ContainerPaths(job_dir / "container")
+Download = Callable[[str, Path, str, str], None]  # (S3 URI, local directory, what, S3DataDistributionType)
+
+
+def instance_count(resources: dict, where: str) -> int:
+    """A job's InstanceCount (1 when absent); StepFailure naming ``where`` when it is not a positive integer."""
+    value = resources.get("InstanceCount", 1)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise StepFailure(f"{where}.InstanceCount must be a positive integer, got {value!r}", "ClientError")
+    return value
+
+
+def processing_setup(args: dict, paths: ContainerPaths, download: Download) -> tuple[list[str], dict[str, str]]:
+    """Prepare one host's ``/opt/ml`` for a processing job (inputs, output directories); its command and env."""
     for item in args.get("ProcessingInputs", []):
         s3 = item.get("S3Input")
         if s3:
-            store.download(s3["S3Uri"], paths.map(s3["LocalPath"]), f"input {item['InputName']}")
-    outputs = args.get("ProcessingOutputConfig", {}).get("Outputs", [])
-    for item in outputs:
+            kind = s3.get("S3DataDistributionType") or "FullyReplicated"
+            download(s3["S3Uri"], paths.map(s3["LocalPath"]), f"input {item['InputName']}", kind)
+    for item in args.get("ProcessingOutputConfig", {}).get("Outputs", []):
         paths.map(item["S3Output"]["LocalPath"]).mkdir(parents=True, exist_ok=True)
     app = args["AppSpecification"]
     if app.get("ContainerEntrypoint"):
@@ -105,31 +128,48 @@ def run_processing(args: dict, job_dir: Path, store: ObjectStore, log: Path, job
         raise StepFailure(f"image {app.get('ImageUri')} has no entrypoint the local runner can run", "ClientError")
     command += [paths.text(str(a)) for a in app.get("ContainerArguments", [])]
     env = _environment(paths, args.get("Environment", {}))
-    timeout = args.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
     (paths.map(OPT_ML) / "output").mkdir(parents=True, exist_ok=True)
+    return command, env
+
+
+def run_processing(args: dict, job_dir: Path, store: ObjectStore, log: Path, job_name: str) -> dict:
+    """Execute an evaluated CreateProcessingJob request; returns DescribeProcessingJob-shaped properties."""
+    cluster = args.get("ProcessingResources", {}).get("ClusterConfig", {})
+    if instance_count(cluster, "ProcessingResources.ClusterConfig") > 1:
+        from pipelines.local.cluster_jobs import run_processing_hosts
+
+        return run_processing_hosts(args, job_dir, store, log, job_name)
+    paths = ContainerPaths(job_dir / "container")
+    command, env = processing_setup(args, paths, lambda uri, local, what, kind: store.download(uri, local, what))
+    outputs = args.get("ProcessingOutputConfig", {}).get("Outputs", [])
+    timeout = args.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
     run_command(command, env, paths.map(OPT_ML), log, timeout, paths.map(f"{OPT_ML}/output/message"))
     described = {}
     for item in outputs:
         s3 = item["S3Output"]
         store.upload(paths.map(s3["LocalPath"]), s3["S3Uri"])
         described[item["OutputName"]] = {"OutputName": item["OutputName"], "S3Output": dict(s3)}
-    message = paths.map(f"{OPT_ML}/output/message")
+    return processing_properties(job_name, described, paths.map(f"{OPT_ML}/output/message"))
+
+
+def processing_properties(job_name: str, outputs: dict, message: Path) -> dict:
+    """DescribeProcessingJob-shaped properties of a completed job."""
     return {
         "ProcessingJobName": job_name,
         "ProcessingJobStatus": "Completed",
-        "ProcessingOutputConfig": {"Outputs": described},
+        "ProcessingOutputConfig": {"Outputs": outputs},
         "ExitMessage": message.read_text(encoding="utf-8").strip() if message.is_file() else "",
     }
 
 
-def run_training(args: dict, job_dir: Path, store: ObjectStore, log: Path, job_name: str) -> dict:
-    """Execute an evaluated CreateTrainingJob request in script mode; returns DescribeTrainingJob-shaped properties."""
-    paths = ContainerPaths(job_dir / "container")
+def training_setup(args: dict, paths: ContainerPaths, store: ObjectStore, download: Download) -> TrainingHost:
+    """Prepare one host's ``/opt/ml`` for a script-mode training job (channels, code, model and output dirs)."""
     channels = []
     for channel in args.get("InputDataConfig", []):
         name = channel["ChannelName"]
-        uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
-        store.download(uri, paths.map(f"{OPT_ML}/input/data/{name}"), f"channel {name}")
+        source = channel["DataSource"]["S3DataSource"]
+        kind = source.get("S3DataDistributionType") or "FullyReplicated"
+        download(source["S3Uri"], paths.map(f"{OPT_ML}/input/data/{name}"), f"channel {name}", kind)
         channels.append(name)
     hyper = {k: str(v) for k, v in (args.get("HyperParameters") or {}).items()}
     program, submit = hyper.get("sagemaker_program"), hyper.get("sagemaker_submit_directory")
@@ -163,9 +203,29 @@ def run_training(args: dict, job_dir: Path, store: ObjectStore, log: Path, job_n
     command = [sys.executable, str(code / program)]
     for key, value in user.items():
         command += [f"--{key}", value]
+    return TrainingHost(command, env, code, model_dir, hyper)
+
+
+def run_training(args: dict, job_dir: Path, store: ObjectStore, log: Path, job_name: str) -> dict:
+    """Execute an evaluated CreateTrainingJob request in script mode; returns DescribeTrainingJob-shaped properties."""
+    if instance_count(args.get("ResourceConfig", {}), "ResourceConfig") > 1:
+        from pipelines.local.cluster_jobs import run_training_hosts
+
+        return run_training_hosts(args, job_dir, store, log, job_name)
+    paths = ContainerPaths(job_dir / "container")
+    host = training_setup(args, paths, store, lambda uri, local, what, kind: store.download(uri, local, what))
     timeout = args.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
-    run_command(command, _environment(paths, env), code, log, timeout, paths.map(f"{OPT_ML}/output/failure"))
+    env = _environment(paths, host.env)
+    run_command(host.command, env, host.code, log, timeout, paths.map(f"{OPT_ML}/output/failure"))
+    model_dir = host.model_dir
     files = [(p.relative_to(model_dir).as_posix(), p.read_bytes()) for p in sorted(model_dir.rglob("*")) if p.is_file()]
+    return training_properties(args, job_name, files, store, host.hyper)
+
+
+def training_properties(
+    args: dict, job_name: str, files: list[tuple[str, bytes]], store: ObjectStore, hyper: dict
+) -> dict:
+    """Upload the model (``files`` as model.tar.gz); DescribeTrainingJob-shaped properties of a completed job."""
     model_uri = f"{args['OutputDataConfig']['S3OutputPath'].rstrip('/')}/{job_name}/output/model.tar.gz"
     store.put_bytes(model_uri, deterministic_tarball(files))
     return {

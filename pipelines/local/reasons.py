@@ -28,13 +28,13 @@ def sources_named(reason: str, step: dict, ctx: Context, execution_dir: Path) ->
     naming that copy means nothing to the user, who gave the input's URI (e.g. ``InputDataUrl``). The job log's
     tail after the message stays verbatim."""
     reason, tail_mark, tail = reason.partition("\n--- last lines of ")
-    container = Path(execution_dir) / "steps" / step["Name"] / "container"
+    step_dir = re.escape(str(Path(execution_dir) / "steps" / step["Name"]))
     for local, source in _inputs(step):
         try:
             uri = str(evaluate(source, ctx)).rstrip("/")
         except (ExpressionError, KeyError, TypeError):
             continue
-        copy = re.escape(f"{container}{local.rstrip('/')}")
+        copy = step_dir + r"(?:/hosts/algo-\d+)?/container" + re.escape(local.rstrip("/"))  # any host's copy
 
         def named(match: re.Match, uri: str = uri) -> str:
             rest = match.group(1) or ""

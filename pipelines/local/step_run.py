@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from pipelines.local import quality_check
 from pipelines.local.cache import CACHEABLE, StepCache, cache_key, expire_after
+from pipelines.local.cluster import hosts_of
 from pipelines.local.expressions import Context, ExpressionError
 from pipelines.local.plan import StepNode
 from pipelines.local.reasons import sources_named
@@ -128,10 +129,16 @@ class StepRun:
             attempts=attempts,
             cache_hit_from=None,
             properties=properties,
+            **self._hosts(name),
         )
         outcome = {"outcome": properties["Outcome"]} if "Outcome" in properties else {}
         self.progress(name, SUCCEEDED, {"seconds": elapsed, **outcome})
         return properties
+
+    def _hosts(self, name: str) -> dict:
+        """``hosts``: each host of the step's multi-instance jobs (timing, outcome, log); nothing for one host."""
+        hosts = hosts_of(self.record.directory / "steps" / name)
+        return {"hosts": hosts} if hosts else {}
 
     def _fail(self, name: str, started: float, attempts: int, reason: str) -> tuple[None, str]:
         elapsed = time.monotonic() - started
@@ -142,6 +149,7 @@ class StepRun:
             duration_s=round(elapsed, 3),
             attempts=attempts,
             failure_reason=reason,
+            **self._hosts(name),
         )
         self.progress(name, FAILED, {"seconds": elapsed, "reason": reason})
         return None, reason.splitlines()[0] if reason else "failed"

@@ -31,15 +31,24 @@ class ObjectStore:
         source = self.path(uri)
         destination.mkdir(parents=True, exist_ok=True)
         if source.is_file():
-            _link_or_copy(source, destination / source.name)
+            link_or_copy(source, destination / source.name)
         elif source.is_dir():
             for item in sorted(source.rglob("*")):
                 if item.is_file():
                     target = destination / item.relative_to(source)
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    _link_or_copy(item, target)
+                    link_or_copy(item, target)
         else:
             raise StepFailure(f"{what}: {uri} does not exist in the local object store ({source})", "ClientError")
+
+    def objects(self, uri: str, what: str) -> list[tuple[str, Path]]:
+        """The objects of an object or prefix ``uri`` in key order: (name relative to the prefix, local file)."""
+        source = self.path(uri)
+        if source.is_file():
+            return [(source.name, source)]
+        if source.is_dir():
+            return [(p.relative_to(source).as_posix(), p) for p in sorted(source.rglob("*")) if p.is_file()]
+        raise StepFailure(f"{what}: {uri} does not exist in the local object store ({source})", "ClientError")
 
     def upload(self, source: Path, uri: str) -> None:
         """Replace the prefix ``uri`` with the contents of ``source`` (a directory or one file)."""
@@ -62,7 +71,8 @@ class ObjectStore:
         tmp.replace(target)
 
 
-def _link_or_copy(source: Path, target: Path) -> None:
+def link_or_copy(source: Path, target: Path) -> None:
+    """A hard link of ``source`` at ``target`` (replaced), or a copy across file systems."""
     if target.exists():
         target.unlink()
     try:
