@@ -22,6 +22,8 @@ Environment (Model Monitor's names):
     publish_cloudwatch_metrics, sagemaker_endpoint_name, sagemaker_monitoring_schedule_name
                                   as for data quality; namespace aws/sagemaker/Endpoints/model-metrics
   output_path                     where the JSON files go (default /opt/ml/processing/resultdata)
+On several hosts (/opt/ml/config/resourceconfig.json) only the leader, the first of the sorted hosts, runs the job;
+the others write nothing.
 """
 
 from __future__ import annotations
@@ -146,7 +148,15 @@ def _merged(env: Mapping[str, str], problem: str):
 def run_model_quality(env: Mapping[str, str], opt_ml: Path, cloudwatch=None) -> tuple[int, str]:
     """One model-quality baseline or check as ``env`` configures it; (exit code, exit message). Raises on bad input."""
     from monitoring.metrics import MODEL_QUALITY_NAMESPACE, model_quality_metric_data, publish_metrics, write_metrics
+    from monitoring.shard import read_resource_config
 
+    role = read_resource_config(opt_ml)
+    leader = min(role.hosts)
+    if role.current_host != leader:  # one host analyses (model quality does not shard); the others write nothing
+        return (
+            0,
+            f"Completed: Job completed successfully. Host {role.current_host} left the model-quality job to {leader}.",
+        )
     problem = problem_type_key(_required(env, "problem_type", "monitoring"))
     output = Path(env.get("output_path") or DEFAULT_OUTPUT)
     if not env.get("baseline_constraints"):

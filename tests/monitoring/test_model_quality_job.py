@@ -185,6 +185,32 @@ def test_entry_baseline_mode_reads_a_csv_like_model_monitor(tmp_path):
     )
 
 
+def test_on_several_hosts_only_the_leader_runs_the_job(tmp_path):
+    env = {
+        "analysis_type": "MODEL_QUALITY",
+        "problem_type": "Regression",
+        "dataset_source": str(REGRESSION / "baseline_dataset.csv"),
+        "ground_truth_attribute": "Label",
+        "inference_attribute": "Prediction",
+        "output_path": str(tmp_path / "out"),
+    }
+    for host in ("algo-2", "algo-1"):
+        opt_ml = tmp_path / f"opt_ml-{host}"
+        (opt_ml / "config").mkdir(parents=True)
+        (opt_ml / "config" / "resourceconfig.json").write_text(
+            json.dumps({"current_host": host, "hosts": ["algo-1", "algo-2"], "network_interface_name": "eth0"})
+        )
+        code, message = run(env, opt_ml)
+        if host == "algo-2":
+            assert (code, message) == (
+                0,
+                "Completed: Job completed successfully. Host algo-2 left the model-quality job to algo-1.",
+            )
+            assert not (tmp_path / "out").exists()
+    assert code == 0 and "Model-quality baseline of 100" in message
+    assert (tmp_path / "out" / "statistics.json").is_file()
+
+
 @mock_aws
 def test_entry_check_mode_joins_capture_with_ground_truth_and_publishes_model_metrics(tmp_path):
     pairs = abalone_binary()
