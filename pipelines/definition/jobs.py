@@ -14,6 +14,10 @@ from sagemaker.core.workflow.functions import Join
 
 from pipelines.definition.context import LIB_DIR, BuildContext
 
+# Jobs that stay on one instance whatever ProcessingInstanceCount says: Preprocess's feature transform needs the
+# global categories and its split the whole data; Evaluate is small. The analyzer jobs take the count.
+SINGLE_INSTANCE_JOBS = ("preprocess", "evaluate")
+
 
 def job_resources(ctx: BuildContext, job: str) -> dict[str, Any]:
     """What every processing job of the pipeline runs with (role, instances, volume, keys, time limit), named
@@ -22,7 +26,7 @@ def job_resources(ctx: BuildContext, job: str) -> dict[str, Any]:
     return {
         "role": sm.role_arn,
         "instance_type": ctx.parameters.processing_instance_type,
-        "instance_count": ctx.parameters.processing_instance_count,
+        "instance_count": 1 if job in SINGLE_INSTANCE_JOBS else ctx.parameters.processing_instance_count,
         "volume_size_in_gb": sm.volume_size_gb,
         "volume_kms_key": sm.kms_key_id,
         "output_kms_key": sm.kms_key_id,

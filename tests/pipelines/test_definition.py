@@ -300,6 +300,18 @@ def test_code_is_referenced_by_content_hash_and_nothing_is_timestamped():
     assert "2026-" not in text and "2025-" not in text
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_processing_instance_count_sizes_the_analyzer_jobs_only(engine):
+    """Preprocess (global categories, the whole split) and Evaluate stay on one instance; the baselines take
+    ProcessingInstanceCount (on several hosts the analyzer runs on the leader unless told to shard)."""
+    steps = steps_by_name(load(built_json(engine)))
+    count = {"Get": "Parameters.ProcessingInstanceCount"}
+    expected = {"Preprocess": 1, "Evaluate": 1, "DataQualityBaseline": count, "ModelQualityBaseline": count}
+    for name, instances in expected.items():
+        cluster = steps[name]["Arguments"]["ProcessingResources"]["ClusterConfig"]
+        assert cluster["InstanceCount"] == instances, name
+
+
 def test_security_options_reach_every_job():
     from pipelines.build import build_definition
     from tests.pipelines.definition_helpers import config_for, no_network
