@@ -24,6 +24,7 @@ from pipelines.monitor.loop import MonitorEnvironment
 from pipelines.objectstore import local_path
 from pipelines.registry.sqlite import SQLiteRegistry
 from tests.conftest import ABALONE, ROOT
+from tests.pipelines.monitor.clock import Clock
 
 CONFIG = str(ROOT / "mlops.yaml")
 ENDPOINT = "abalone-endpoint"
@@ -39,19 +40,6 @@ def abalone_rows() -> list[dict[str, str]]:
 
 ROWS = abalone_rows()
 FEATURES = [name for name in ROWS[0] if name != "rings"]
-
-
-class Clock:
-    """A settable clock for the monitor, the capture writer and alarms."""
-
-    def __init__(self, moment: datetime) -> None:
-        self.moment = moment
-
-    def __call__(self) -> datetime:
-        return self.moment
-
-    def advance(self, seconds: float) -> None:
-        self.moment += timedelta(seconds=seconds)
 
 
 @dataclass

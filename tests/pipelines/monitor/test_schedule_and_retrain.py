@@ -13,6 +13,7 @@ from pipelines.monitor.loop import MonitorEnvironment, check_window, last_comple
 from pipelines.monitor.retrain import COOLDOWN, DISABLED, NO_DATA, NO_NEW_DATA, STARTED, decide
 from pipelines.monitor.schedule import run_schedule
 from tests.conftest import ROOT
+from tests.pipelines.monitor.clock import Clock
 
 T = datetime(2026, 11, 25, 10, 17, tzinfo=timezone.utc)
 
@@ -40,17 +41,6 @@ def test_retraining_rule():
     assert unchanged.action == NO_NEW_DATA and "no new data" in unchanged.reason
     assert decide(T, True, day, T - 2 * day, "a", "b").action == STARTED
     assert decide(T, True, day, None, "a", None).action == STARTED
-
-
-class Clock:
-    def __init__(self, moment: datetime) -> None:
-        self.moment = moment
-
-    def __call__(self) -> datetime:
-        return self.moment
-
-    def advance(self, seconds: float) -> None:
-        self.moment += timedelta(seconds=seconds)
 
 
 def test_schedule_survives_failing_checks_and_never_checks_a_window_twice(tmp_path):
