@@ -44,7 +44,8 @@ def test_the_suite_reads_its_fixtures_from_the_repository():
 def test_every_readme_command_starts_with_a_program_a_new_shell_finds():
     """After the first command a new shell has no virtualenv on PATH: commands name the console script by path."""
     blocks = re.findall(r"```bash\n(.+?)\n```", (ROOT / "README.md").read_text(), re.S)
-    programs = {line.split()[0] for block in blocks for line in block.splitlines() if line.strip()}
+    lines = [line for block in blocks for line in block.replace("\\\n", " ").splitlines()]  # join continued lines
+    programs = {line.split()[0] for line in lines if line.strip()}
     console_scripts = {".venv/bin/mlops", ".venv/bin/run-pipeline", ".venv/bin/get-pipeline-definition"}
     system = {"python3", "bash", "aws", "curl", "source", "cd"}
     unknown = programs - console_scripts - system
