@@ -75,9 +75,14 @@ def _loop_setup(args):
     return config, state, args.endpoint or config.endpoint_name, local_environment(config, state)
 
 
+def _window_text(start: str, end: str) -> str:
+    """``2026-11-30T01:00..02:00``, or both dates when the window crosses a day (model-quality windows do)."""
+    return f"{start[:16]}..{end[11:16] if end[:10] == start[:10] else end[:16]}"
+
+
 def _print_execution(execution) -> None:
     print(
-        f"{execution.execution_id}  {execution.endpoint}  {execution.window_start[:16]}..{execution.window_end[11:16]}"
+        f"{execution.execution_id}  {execution.endpoint}  {_window_text(execution.window_start, execution.window_end)}"
         f"  {execution.status}  {'pairs' if getattr(execution, 'kind', '') == 'model-quality' else 'rows'}="
         f"{execution.item_count} violations={execution.violations}"
     )

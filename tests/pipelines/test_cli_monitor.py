@@ -122,3 +122,11 @@ def test_empty_dataset_cannot_be_baselined(tmp_path, capsys):
     (tmp_path / "empty.csv").write_text("")
     assert main(["monitor", "baseline", "--dataset", str(tmp_path / "empty.csv"), "--output", str(tmp_path / "o")]) == 2
     assert "holds no data rows" in capsys.readouterr().err
+
+
+def test_a_window_across_a_day_is_printed_with_both_dates():
+    from pipelines.commands.monitor_loop import _window_text
+
+    assert _window_text("2026-11-30T01:00:00+00:00", "2026-11-30T02:00:00+00:00") == "2026-11-30T01:00..02:00"
+    day = _window_text("2026-11-29T03:00:00+00:00", "2026-11-30T02:00:00+00:00")
+    assert day == "2026-11-29T03:00..2026-11-30T02:00"  # a model-quality window: not "03:00..02:00"
