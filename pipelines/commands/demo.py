@@ -9,7 +9,7 @@ from pipelines.errors import UsageError
 
 
 def register(commands) -> None:
-    parser = commands.add_parser("demo", help="run the whole loop locally on the bundled data (about 30 s)")
+    parser = commands.add_parser("demo", help="run the whole loop locally on the bundled data (about 40 s)")
     parser.add_argument("--config", default=None, help="configuration file (default mlops.yaml)")
     parser.add_argument(
         "--state-dir",
