@@ -167,18 +167,20 @@ def _traffic(tmp_path: Path, pairs: LabelledPredictions) -> tuple[Path, Path]:
     return tmp_path / "capture", tmp_path / "groundtruth"
 
 
+def baseline_env(output: Path) -> dict[str, str]:
+    """The container environment of a model-quality baseline of the reference CSV, as Model Monitor names it."""
+    return {
+        "analysis_type": "MODEL_QUALITY",
+        "problem_type": "Regression",
+        "dataset_source": str(REGRESSION / "baseline_dataset.csv"),
+        "ground_truth_attribute": "Label",
+        "inference_attribute": "Prediction",
+        "output_path": str(output),
+    }
+
+
 def test_entry_baseline_mode_reads_a_csv_like_model_monitor(tmp_path):
-    code, message = run(
-        {
-            "analysis_type": "MODEL_QUALITY",
-            "problem_type": "Regression",
-            "dataset_source": str(REGRESSION / "baseline_dataset.csv"),
-            "ground_truth_attribute": "Label",
-            "inference_attribute": "Prediction",
-            "output_path": str(tmp_path / "out"),
-        },
-        tmp_path / "opt_ml",
-    )
+    code, message = run(baseline_env(tmp_path / "out"), tmp_path / "opt_ml")
     assert code == 0 and message.startswith("Completed: Job completed successfully. Model-quality baseline of 100")
     assert json.loads((tmp_path / "out" / "statistics.json").read_text())["regression_metrics"]["rmse"]["value"] == (
         0.5776238707827177
@@ -186,14 +188,7 @@ def test_entry_baseline_mode_reads_a_csv_like_model_monitor(tmp_path):
 
 
 def test_on_several_hosts_only_the_leader_runs_the_job(tmp_path):
-    env = {
-        "analysis_type": "MODEL_QUALITY",
-        "problem_type": "Regression",
-        "dataset_source": str(REGRESSION / "baseline_dataset.csv"),
-        "ground_truth_attribute": "Label",
-        "inference_attribute": "Prediction",
-        "output_path": str(tmp_path / "out"),
-    }
+    env = baseline_env(tmp_path / "out")
     for host in ("algo-2", "algo-1"):
         opt_ml = tmp_path / f"opt_ml-{host}"
         (opt_ml / "config").mkdir(parents=True)
