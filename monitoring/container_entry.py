@@ -118,8 +118,7 @@ def _data_quality(env: Mapping[str, str], opt_ml: Path, cloudwatch=None) -> tupl
     stage = analysis_stage(env, role)
     partials = Path(env.get("partial_profiles") or DEFAULT_PARTIALS)
     if stage == IDLE:
-        leader = min(role.hosts)
-        return 0, f"Completed: Job completed successfully. Host {role.current_host} left the {mode} to {leader}."
+        return 0, f"Completed: Job completed successfully. Host {role.current_host} left the {mode} to {role.leader}."
     if mode == "baseline" and stage == "profile":
         return run_profile_stage(source, output, role, fmt)
     if mode == "baseline":

@@ -151,7 +151,7 @@ def run_model_quality(env: Mapping[str, str], opt_ml: Path, cloudwatch=None) -> 
     from monitoring.shard import read_resource_config
 
     role = read_resource_config(opt_ml)
-    leader = min(role.hosts)
+    leader = role.leader
     if role.current_host != leader:  # one host analyses (model quality does not shard); the others write nothing
         return (
             0,

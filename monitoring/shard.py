@@ -48,6 +48,11 @@ class HostRole:
     current_host: str = "algo-1"
     hosts: tuple[str, ...] = ("algo-1",)
 
+    @property
+    def leader(self) -> str:
+        """The host that runs a job the others leave to it: the first of the sorted hosts."""
+        return min(self.hosts)
+
 
 def read_resource_config(opt_ml: Path) -> HostRole:
     """The role SageMaker's resourceconfig.json gives this host (one host ``algo-1`` when the file is absent)."""
@@ -79,7 +84,7 @@ def analysis_stage(env: Mapping[str, str], role: HostRole) -> str:
             f"analysis_stage=merge on {len(role.hosts)} hosts ({', '.join(role.hosts)}): every host would write the "
             "same outputs; run analysis_stage=profile on several hosts, then analysis_stage=merge on one"
         )
-    if stage == "full" and role.current_host != min(role.hosts):
+    if stage == "full" and role.current_host != role.leader:
         return IDLE
     return stage
 
