@@ -93,21 +93,21 @@ def _finite(value: float) -> float | str:
     return float(value) if math.isfinite(value) else NAN
 
 
-def regression_values(labels: np.ndarray, predictions: np.ndarray) -> dict[str, float]:
+def regression_values(labels: np.ndarray, predictions: np.ndarray, *, exact_r2: bool = False) -> dict[str, float]:
     """mae, mse, rmse (Spark's RegressionMetrics) and Model Monitor's r2 (``r2_score(prediction, label)``: arguments
-    swapped, see above)."""
+    swapped, see above); ``exact_r2``: r2 in Spark's order (``spark_r2``), for a statistic's value."""
     errors = np.asarray(labels, dtype=np.float64) - np.asarray(predictions, dtype=np.float64)
     count = len(errors)
     # np.cumsum adds in record order, as Spark's online summarizer does (np.sum's pairwise order differs in the last
     # bits)
     mae = float(np.cumsum(np.abs(errors))[-1]) / count if count else math.nan
-    mse = math.sqrt(float(np.cumsum(errors * errors)[-1])) ** 2 / count if count else math.nan
-    return {
-        "mae": mae,
-        "mse": mse,
-        "rmse": math.sqrt(mse) if count else math.nan,
-        "r2": float(metrics.r2_score(predictions, labels)) if len(labels) >= 2 else math.nan,
-    }
+    ss_error = math.sqrt(float(np.cumsum(errors * errors)[-1])) ** 2 if count else math.nan
+    mse = ss_error / count if count else math.nan
+    if exact_r2:
+        r2 = spark_r2(predictions, ss_error)
+    else:
+        r2 = float(metrics.r2_score(predictions, labels)) if count >= 2 else math.nan
+    return {"mae": mae, "mse": mse, "rmse": math.sqrt(mse) if count else math.nan, "r2": r2}
 
 
 def _weighted(actual: list[int], predicted: list[int], weights: np.ndarray, suffix: str) -> dict[str, float]:
@@ -213,12 +213,12 @@ def _columns(pairs: LabelledPredictions, problem: str) -> tuple[np.ndarray, np.n
     return pairs.labels[order].astype(int), pairs.predictions[order].astype(int), scores[order], order
 
 
-def spark_r2(labels: np.ndarray, predictions: np.ndarray) -> float:
+def spark_r2(predictions: np.ndarray, ss_error: float) -> float:
     """Model Monitor's r2 as Spark's RegressionMetrics computes it with the prediction as the observation: 1 - SSerr /
-    SStot, SSerr the squared L2 norm of the errors, SStot the sample variance of the predictions (Welford's online
-    update over the non-zero values, Spark's summarizer) times (n - 1). Equal to ``r2_score(prediction, label)`` up to
-    rounding; this order reproduces the reference figure to the last digit. A Python loop (about 0.3 s a million
-    records), so it is used for a statistic's value, not for its subsamples."""
+    SStot, SSerr (``ss_error``) the squared L2 norm of the errors, SStot the sample variance of the predictions
+    (Welford's online update over the non-zero values, Spark's summarizer) times (n - 1). Equal to
+    ``r2_score(prediction, label)`` up to rounding; this order reproduces the reference figure to the last digit. A
+    Python loop (about 0.3 s a million records), so it is used for a statistic's value, not for its subsamples."""
     count = len(predictions)
     if count < 2:
         return math.nan
@@ -230,8 +230,6 @@ def spark_r2(labels: np.ndarray, predictions: np.ndarray) -> float:
             mean += diff / nonzero
             m2n += (value - mean) * diff
     variance = max((m2n + mean * mean * nonzero * (count - nonzero) / count) / (count - 1.0), 0.0)
-    errors = np.asarray(predictions, dtype=np.float64) - np.asarray(labels, dtype=np.float64)
-    ss_error = math.sqrt(float(np.cumsum(errors * errors)[-1])) ** 2
     ss_total = variance * (count - 1)
     return 1.0 - ss_error / ss_total if ss_total > 0 else math.nan
 
@@ -248,7 +246,7 @@ def metric_block(
     """``{metric: {"value": v, "standard_deviation": s}}`` for every scalar metric of the problem type."""
     labels, predictions, scores, order = columns
     if problem == REGRESSION:  # the value sums in record order, as Model Monitor's (reproduces its figures)
-        values = {**regression_values(pairs.labels, pairs.predictions), "r2": spark_r2(pairs.labels, pairs.predictions)}
+        values = regression_values(pairs.labels, pairs.predictions, exact_r2=True)
     else:
         values = _values(problem, labels, predictions, scores)
     samples: dict[str, list[float]] = {name: [] for name in values}
