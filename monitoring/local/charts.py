@@ -55,6 +55,15 @@ def _text(
     )
 
 
+def _threshold_line(width: int, y: float, label: str) -> list[str]:
+    """A dashed threshold line across the plot at ``y`` with its label at the right end."""
+    line = (
+        f'<line x1="{_LEFT}" y1="{y:.1f}" x2="{width - _RIGHT}" y2="{y:.1f}" stroke="{THRESHOLD_COLOR}" '
+        f'stroke-dasharray="5,4"/>'
+    )
+    return [line, _text(width - _RIGHT - 2, y - 4, label, 10, "end", THRESHOLD_COLOR, True)]
+
+
 def _legend(series: Sequence[Series], width: int) -> list[str]:
     parts, x = [], width - _RIGHT
     for item in reversed(series):
@@ -145,12 +154,7 @@ def line_chart(
         f'<line x1="{_LEFT}" y1="{height - _BOTTOM}" x2="{width - _RIGHT}" y2="{height - _BOTTOM}" stroke="#666"/>'
     )
     if threshold is not None:
-        y = sy(threshold)
-        body.append(
-            f'<line x1="{_LEFT}" y1="{y:.1f}" x2="{width - _RIGHT}" y2="{y:.1f}" stroke="{THRESHOLD_COLOR}" '
-            f'stroke-dasharray="5,4"/>'
-        )
-        body.append(_text(width - _RIGHT - 2, y - 4, f"threshold {threshold:g}", 10, "end", THRESHOLD_COLOR, True))
+        body.extend(_threshold_line(width, sy(threshold), f"threshold {threshold:g}"))
     if marker is not None:
         x = sx(marker[0])
         bottom = height - _BOTTOM
@@ -220,12 +224,7 @@ def metric_chart(
         anchor = "start" if at < _LEFT + 24 else "end" if at > width - _RIGHT - 24 else "middle"
         body.append(_text(at, height - _BOTTOM + 14, label, 10, anchor))
     if threshold is not None:
-        y = sy(threshold)
-        body.append(
-            f'<line x1="{_LEFT}" y1="{y:.1f}" x2="{width - _RIGHT}" y2="{y:.1f}" stroke="{THRESHOLD_COLOR}" '
-            f'stroke-dasharray="5,4"/>'
-        )
-        body.append(_text(width - _RIGHT - 2, y - 4, f"threshold {threshold:.4g}", 10, "end", THRESHOLD_COLOR, True))
+        body.extend(_threshold_line(width, sy(threshold), f"threshold {threshold:.4g}"))
     coords = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in zip(xs, values, strict=True))
     body.append(f'<polyline points="{coords}" fill="none" stroke="{CURRENT_COLOR}" stroke-width="2"/>')
     flags = list(breaching) or [False] * len(values)
