@@ -93,8 +93,9 @@ def _baseline(env: Mapping[str, str], problem: str, output: Path) -> ModelQualit
     )
 
 
-def _check(env: Mapping[str, str], problem: str, output: Path) -> ModelQualityResult:
-    """A check of captured traffic joined with ground truth, or of a labelled data set (``ground_truth_attribute``)."""
+def _check(env: Mapping[str, str], problem: str, output: Path, stage: str = "full") -> ModelQualityResult:
+    """A check of captured traffic joined with ground truth (``stage`` merge: the hosts' partials merged), or of a
+    labelled data set (``ground_truth_attribute``)."""
     constraints_path = Path(env["baseline_constraints"])
     constraints = json.loads(constraints_path.read_text(encoding="utf-8"))
     labelled = bool(env.get("ground_truth_attribute"))
@@ -104,7 +105,7 @@ def _check(env: Mapping[str, str], problem: str, output: Path) -> ModelQualityRe
     if labelled:
         pairs, counts = _dataset_pairs(env, problem), None
     else:
-        merged = _merged(env, problem)
+        merged = _merged_partials(env, problem) if stage == "merge" else _merged(env, problem)
         pairs, counts = merged.pairs, merged.counts
     return run_model_quality_check(
         pairs, constraints, output, problem_type=problem, min_pairs=int(min_pairs), merge_counts=counts
@@ -125,43 +126,92 @@ def _dataset_pairs(env: Mapping[str, str], problem: str):
     )
 
 
+def _join_settings(env: Mapping[str, str], problem: str) -> dict:
+    """The join's settings from the environment: attributes, threshold and the window of ``start_time`` /
+    ``end_time``."""
+    from monitoring.capture import parse_time
+
+    return {
+        "problem_type": problem,
+        "inference_attribute": env.get("inference_attribute") or None,
+        "probability_attribute": env.get("probability_attribute") or None,
+        "probability_threshold": _number(env, "probability_threshold_attribute", 0.5),
+        "start": parse_time(env["start_time"], "start_time") if env.get("start_time") else None,
+        "end": parse_time(env["end_time"], "end_time") if env.get("end_time") else None,
+    }
+
+
+def _inputs(env: Mapping[str, str]) -> tuple[list[Path], list[Path]]:
+    """(capture files, ground-truth files in folder-hour then file-name order) of ``dataset_source`` and
+    ``ground_truth_source``. On several hosts an existing but empty capture folder is an empty shard."""
+    from monitoring.ground_truth import ground_truth_files
+
+    capture = Path(env.get("dataset_source") or DEFAULT_CAPTURE)
+    return files_under(capture), ground_truth_files(Path(env.get("ground_truth_source") or DEFAULT_GROUND_TRUTH))
+
+
 def _merged(env: Mapping[str, str], problem: str):
     """Captured predictions joined with ground truth, in the window of ``start_time`` / ``end_time``."""
-    from monitoring.capture import parse_time
-    from monitoring.ground_truth import ground_truth_files
     from monitoring.model_quality_merge import merge_capture_with_ground_truth
 
-    merged = merge_capture_with_ground_truth(
-        files_under(Path(env.get("dataset_source") or DEFAULT_CAPTURE)),
-        ground_truth_files(Path(env.get("ground_truth_source") or DEFAULT_GROUND_TRUTH)),
-        problem_type=problem,
-        inference_attribute=env.get("inference_attribute") or None,
-        probability_attribute=env.get("probability_attribute") or None,
-        probability_threshold=_number(env, "probability_threshold_attribute", 0.5),
-        start=parse_time(env["start_time"], "start_time") if env.get("start_time") else None,
-        end=parse_time(env["end_time"], "end_time") if env.get("end_time") else None,
-    )
+    capture, truth = _inputs(env)
+    merged = merge_capture_with_ground_truth(capture, truth, **_join_settings(env, problem))
     log.info("merge: %s", merged.counts)
     return merged
+
+
+def _merged_partials(env: Mapping[str, str], problem: str):
+    """The merge stage's join: the partials under ``partial_profiles``, of this check's problem type."""
+    from monitoring.model_quality_partial import read_partials
+    from monitoring.model_quality_reduce import merge_partials
+    from monitoring.shard import DEFAULT_PARTIALS
+
+    partials = read_partials(Path(env.get("partial_profiles") or DEFAULT_PARTIALS))
+    written = partials[0].settings.get("problem_type")
+    if written != problem:
+        raise ModelQualityError(f"the partials were profiled as {written}, the merge is asked for {problem}")
+    merged = merge_partials(partials)
+    log.info("merge of %d hosts: %s", len(partials), merged.counts)
+    return merged
+
+
+def _profile(env: Mapping[str, str], problem: str, output: Path, role) -> tuple[int, str]:
+    """The profile stage: this host's capture (an absent folder: no objects) joined with all ground truth."""
+    from monitoring.ground_truth import ground_truth_files
+    from monitoring.model_quality_profile import run_profile_stage
+
+    capture = Path(env.get("dataset_source") or DEFAULT_CAPTURE)
+    files = files_under(capture) if capture.exists() or len(role.hosts) == 1 else []
+    truth = ground_truth_files(Path(env.get("ground_truth_source") or DEFAULT_GROUND_TRUTH))
+    return run_profile_stage(files, truth, output, role, **_join_settings(env, problem))
 
 
 def run_model_quality(env: Mapping[str, str], opt_ml: Path, cloudwatch=None) -> tuple[int, str]:
     """One model-quality baseline or check as ``env`` configures it; (exit code, exit message). Raises on bad input."""
     from monitoring.metrics import MODEL_QUALITY_NAMESPACE, model_quality_metric_data, publish_metrics, write_metrics
-    from monitoring.shard import read_resource_config
+    from monitoring.shard import IDLE, analysis_stage, read_resource_config
 
     role = read_resource_config(opt_ml)
-    leader = role.leader
-    if role.current_host != leader:  # one host analyses (model quality does not shard); the others write nothing
+    stage = analysis_stage(env, role)
+    if stage == IDLE:  # full on several hosts: the leader runs the whole job, the others write nothing
         return (
             0,
-            f"Completed: Job completed successfully. Host {role.current_host} left the model-quality job to {leader}.",
+            f"Completed: Job completed successfully. Host {role.current_host} left the model-quality job to "
+            f"{role.leader}.",
         )
     problem = problem_type_key(_required(env, "problem_type", "monitoring"))
     output = Path(env.get("output_path") or DEFAULT_OUTPUT)
+    baseline = not env.get("baseline_constraints") and stage != "profile"  # the profile stage needs no constraints
+    if stage != "full" and (env.get("ground_truth_attribute") or baseline):
+        raise ModelQualityError(
+            f"analysis_stage={stage} shards a check of captured traffic joined with ground truth; a model-quality "
+            "baseline or a check of a labelled data set reads one CSV: run it with analysis_stage=full"
+        )
+    if stage == "profile":
+        return _profile(env, problem, output, role)
     if not env.get("baseline_constraints"):
         return 0, _baseline(env, problem, output).exit_message
-    result = _check(env, problem, output)
+    result = _check(env, problem, output, stage)
     data = model_quality_metric_data(
         result.metrics,
         env.get("sagemaker_endpoint_name") or "unknown",
