@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from pipelines.config import Config, ConfigError
 from pipelines.local.expressions import parameter_value
+from processing.shards import MAX_INSTANCE_COUNT, SHARD_FILES
 from training.hyperparameters import TrainingError, parse_hyperparameters
 
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
@@ -20,6 +21,11 @@ PENDING = APPROVAL_STATUSES[0]
 # skips the checks (there is no approved baseline to check against yet) and registers the new baselines.
 DATA_QUALITY_SWITCHES = ("SkipDataQualityCheck", "RegisterNewDataQualityBaseline", "FailOnDataQualityViolation")
 MODEL_QUALITY_SWITCHES = ("SkipModelQualityCheck", "RegisterNewModelQualityBaseline")
+# at most MAX_INSTANCE_COUNT instances: Preprocess writes the sharded data as SHARD_FILES (= 2x) objects
+INSTANCE_COUNTS = {
+    "ProcessingInstanceCount": "sagemaker.processing_instance_count",
+    "TrainingInstanceCount": "sagemaker.training_instance_count",
+}
 
 
 @dataclass(frozen=True)
@@ -40,8 +46,13 @@ def hyperparameter_parameter_name(key: str) -> str:
 def parameter_specs(config: Config, input_data: str | None = None) -> list[ParameterSpec]:
     """Every parameter the definition declares for ``config``, in declaration order, with its default.
 
-    ``input_data``: the default of ``InputDataUrl`` (the definition passes it; checking ``--param`` needs none)."""
+    ``input_data``: the default of ``InputDataUrl`` (the definition passes it; checking ``--param`` needs none).
+    ConfigError when a configured instance count exceeds ``MAX_INSTANCE_COUNT``."""
     sm = config.sagemaker
+    for setting in INSTANCE_COUNTS.values():
+        count = getattr(sm, setting.split(".")[1])
+        if count > MAX_INSTANCE_COUNT:
+            raise ConfigError(f"{setting}: {_too_many(count)}")
     specs = [
         ParameterSpec("InputDataUrl", "String", input_data),
         ParameterSpec("GateThreshold", "Float", config.gate.threshold),
@@ -67,6 +78,13 @@ def declared_parameters(config: Config) -> dict[str, str]:
     return {spec.name: spec.kind for spec in parameter_specs(config)}
 
 
+def _too_many(count: int) -> str:
+    return (
+        f"must be at most {MAX_INSTANCE_COUNT} (the largest supported instance count: Preprocess writes the train "
+        f"and baseline data as {SHARD_FILES} objects for the hosts to share), got {count}"
+    )
+
+
 _EXPECTED = {
     "Integer": "an integer >= 1",
     "Float": "a number",
@@ -84,6 +102,8 @@ def _type_problem(name: str, kind: str, value: str) -> str | None:
         return problem
     if kind == "Integer" and not (isinstance(typed, int) and typed >= 1):
         return problem
+    if name in INSTANCE_COUNTS and isinstance(typed, int) and typed > MAX_INSTANCE_COUNT:
+        return f"--param {name}: {_too_many(typed)}"
     if kind == "String" and not typed:
         return problem
     return None

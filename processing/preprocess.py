@@ -4,10 +4,17 @@ Runs in the SageMaker XGBoost framework image as a Processing job (``python3 pre
 with the project's packages on ``PYTHONPATH``; imports only the standard library, numpy and pandas.
 
 Outputs under ``output_dir``:
-- ``train/train.csv``, ``validation/validation.csv``, ``test/test.csv``: XGBoost-ready, target first, the
-  transformed features after, no header, no index;
-- ``baseline/baseline.csv``: the raw training features with a header (the data-quality baseline dataset);
+- ``train/train-00.csv`` .. ``train/train-15.csv``, ``validation/validation.csv``, ``test/test.csv``: XGBoost-ready,
+  target first, the transformed features after, no header, no index;
+- ``baseline/baseline-00.csv`` .. ``baseline/baseline-15.csv``: the raw training features, each file with the header
+  (the data-quality baseline dataset);
 - ``transform/transform.json``: the fitted feature transform plus the data schema.
+
+The train split and the baseline dataset are cut into ``processing.shards.SHARD_FILES`` objects (twice the largest
+supported instance count, ``MAX_INSTANCE_COUNT``) so that multi-instance training and analysis can read them
+``ShardedByS3Key``: contiguous chunks in the split's row order under zero-padded names, so the files in name order
+hold the rows of the one-file split in the same order (train: the same bytes). With fewer rows than files the last
+files hold no rows: empty train files, header-only baseline files.
 
 The split is by a stable hash of each row's content (``processing.split``), never by its position: shuffling the
 input, cutting it into other files or reordering its columns gives the same train / validation / test sets, identical
@@ -40,6 +47,7 @@ from processing.input_data import (  # DataSchema and DataValidationError are th
     target_labels,
     validate_schema,
 )
+from processing.shards import SHARD_FILES, shard_bounds, shard_names
 from processing.split import SPLITS, row_fractions, split_indices
 
 logger = logging.getLogger(__name__)
@@ -53,7 +61,7 @@ class PreprocessResult:
     input_columns: tuple[str, ...]
     feature_names: tuple[str, ...]
     source_files: tuple[str, ...]
-    outputs: dict[str, str]
+    outputs: dict[str, tuple[str, ...]]  # output name -> its files, in name (= row) order
     ignored_columns: tuple[str, ...] = field(default=())
 
 
@@ -80,6 +88,17 @@ def _write_all(contents: dict[Path, str]) -> None:
         raise
     for tmp, target in temporary:
         os.replace(tmp, target)
+
+
+def _sharded(directory: Path, stem: str, frame: pd.DataFrame, header: bool) -> dict[Path, str]:
+    """``frame`` as ``SHARD_FILES`` CSV texts of contiguous rows (``processing.shards``), each with the header if
+    ``header``: an empty chunk is an empty file, or the header alone."""
+    names = shard_names(stem, SHARD_FILES)
+    bounds = shard_bounds(len(frame), SHARD_FILES)
+    return {
+        directory / name: frame.iloc[start:stop].to_csv(header=header, index=False)
+        for name, (start, stop) in zip(names, bounds, strict=True)
+    }
 
 
 def preprocess(
@@ -121,10 +140,13 @@ def preprocess(
     contents: dict[Path, str] = {}
     for name in SPLITS:
         rows = indices[name]
-        matrix = np.column_stack([labels[rows], transform.apply(features.iloc[rows])])
-        contents[out / name / f"{name}.csv"] = pd.DataFrame(matrix).to_csv(header=False, index=False)
+        matrix = pd.DataFrame(np.column_stack([labels[rows], transform.apply(features.iloc[rows])]))
+        if name == "train":  # sharded: ShardedByS3Key across training hosts
+            contents.update(_sharded(out / name, name, matrix, header=False))
+        else:
+            contents[out / name / f"{name}.csv"] = matrix.to_csv(header=False, index=False)
     baseline = features.iloc[indices["train"]][list(transform.input_columns)]
-    contents[out / "baseline" / "baseline.csv"] = baseline.to_csv(header=True, index=False)
+    contents.update(_sharded(out / "baseline", "baseline", baseline, header=True))
     described = {"target": schema.target, "problem_type": schema.problem_type, "positive_class": schema.positive_class}
     info = {"schema": {**described, "input_columns": list(transform.input_columns)}}
     contents[out / "transform" / "transform.json"] = transform.to_json(info) + "\n"
@@ -137,7 +159,7 @@ def preprocess(
         input_columns=transform.input_columns,
         feature_names=transform.feature_names,
         source_files=tuple(str(p) for p in files),
-        outputs={p.parent.name: str(p) for p in contents},
+        outputs={p.parent.name: tuple(str(q) for q in contents if q.parent == p.parent) for p in contents},
         ignored_columns=ignored,
     )
 

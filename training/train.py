@@ -71,25 +71,20 @@ class TrainResult:
 def read_split(
     directory: str | os.PathLike, name: str, empty_width: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(labels, features) from the headerless CSV files of a channel (``<name>.csv`` or every ``*.csv``).
+    """(labels, features) from the headerless CSV files of a channel (``<name>.csv`` or every ``*.csv``, in name
+    order). An empty file holds no rows (Preprocess writes empty shards when the split has fewer rows than files).
 
-    A channel without files is an error, unless ``empty_width`` is given: then it is no rows of that many features
-    (a host of a distributed job whose shard of the train channel is empty).
+    A channel without rows is an error, unless ``empty_width`` is given: then it is no rows of that many features
+    (a host of a distributed job whose shard of the train channel is empty or holds only empty files).
     """
     root = Path(directory)
     files = [root / f"{name}.csv"] if (root / f"{name}.csv").is_file() else sorted(root.glob("*.csv"))
-    if not files and empty_width is not None:
+    frames = [frame for frame in (_read_rows(path) for path in files) if frame is not None]
+    if not frames and empty_width is not None:
         return np.empty(0), np.empty((0, empty_width))
-    if not files:
-        raise TrainingError(f"No {name} data: expected {root / (name + '.csv')} (target first, no header)")
-    frames = []
-    for path in files:
-        try:
-            frames.append(pd.read_csv(path, header=None, dtype=np.float64))
-        except pd.errors.EmptyDataError:
-            raise TrainingError(f"{path} is empty: expected rows of target,feature,...") from None
-        except ValueError as exc:
-            raise TrainingError(f"{path} must hold only numbers (target first, no header): {exc}") from None
+    if not frames:
+        found = f"the {len(files)} .csv file(s) in {root} are empty" if files else f"expected {root / (name + '.csv')}"
+        raise TrainingError(f"No {name} data: {found} (target first, no header)")
     data = pd.concat(frames, ignore_index=True).to_numpy()
     if data.shape[1] < 2:
         raise TrainingError(f"{files[0]} has {data.shape[1]} column(s): expected the target and at least one feature")
@@ -97,6 +92,16 @@ def read_split(
     if np.isnan(labels).any():
         raise TrainingError(f"{name} data has {int(np.isnan(labels).sum())} row(s) with no target in {root}")
     return labels, features
+
+
+def _read_rows(path: Path) -> pd.DataFrame | None:
+    """One headerless numeric CSV file; None when it holds nothing (no bytes, or blank lines only)."""
+    try:
+        return pd.read_csv(path, header=None, dtype=np.float64)
+    except pd.errors.EmptyDataError:
+        return None
+    except ValueError as exc:
+        raise TrainingError(f"{path} must hold only numbers (target first, no header): {exc}") from None
 
 
 def handler_sources(search: Sequence[Path] | None = None) -> Path:

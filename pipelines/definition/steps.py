@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sagemaker.core.training.configs import Compute, InputData, Networking, OutputDataConfig, StoppingCondition
+from sagemaker.core.training.configs import (
+    Channel,
+    Compute,
+    DataSource,
+    InputData,
+    Networking,
+    OutputDataConfig,
+    S3DataSource,
+    StoppingCondition,
+)
 from sagemaker.core.workflow.functions import Join, JsonGet
 from sagemaker.core.workflow.properties import PropertyFile
 from sagemaker.mlops.workflow.steps import ProcessingStep, TrainingStep
@@ -66,8 +75,17 @@ def preprocessed_data(ctx: BuildContext) -> ProcessingStep:
     )
 
 
+def sharded_channel(name: str, uri: object) -> Channel:
+    """A training channel whose objects are split across the job's hosts (``ShardedByS3Key``: about 1/N of them
+    each), in File mode like the SDK's own channels."""
+    source = S3DataSource(s3_data_type="S3Prefix", s3_uri=uri, s3_data_distribution_type="ShardedByS3Key")
+    return Channel(channel_name=name, data_source=DataSource(s3_data_source=source), input_mode="File")
+
+
 def trained_model(ctx: BuildContext, preprocess: ProcessingStep) -> TrainingStep:
-    """Train: XGBoost on the preprocessed train / validation data, with the project's training script."""
+    """Train: XGBoost on the preprocessed data with the project's training script. The train channel is
+    ``ShardedByS3Key`` (Preprocess writes it as ``SHARD_FILES`` objects): with ``TrainingInstanceCount`` N each host
+    trains on its share in one XGBoost ring; validation, the transform and the code reach every host whole."""
     sm, training = ctx.config.sagemaker, ctx.config.training
     trainer = ModelTrainer(
         training_image=ctx.image,
@@ -98,7 +116,8 @@ def trained_model(ctx: BuildContext, preprocess: ProcessingStep) -> TrainingStep
             **ctx.parameters.hyperparameters,
         },
         input_data_config=[
-            *(InputData(channel_name=c, data_source=output_uri(preprocess, c)) for c in ("train", "validation")),
+            sharded_channel("train", output_uri(preprocess, "train")),
+            InputData(channel_name="validation", data_source=output_uri(preprocess, "validation")),
             InputData(channel_name="transform", data_source=output_uri(preprocess, "transform")),
             InputData(channel_name="code", data_source=ctx.code.training.rsplit("/", 1)[0]),
         ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from inference.feature_transform import FeatureTransform
 from processing.preprocess import DataSchema, DataValidationError, main, preprocess
+from processing.shards import SHARD_FILES, shard_names
 from processing.split import row_fractions, split_indices
 from tests.conftest import ABALONE
 from tests.training.steps import BINARY, NUMERIC, REGRESSION, binary_abalone
@@ -40,6 +42,25 @@ def sorted_rows(matrix: np.ndarray) -> np.ndarray:
     return matrix[np.lexsort(matrix.T[::-1])]
 
 
+def split_files(out: Path, name: str) -> list[Path]:
+    """A split's files in name order: the train shards, or the one validation / test file."""
+    return sorted((out / name).glob("*.csv"))
+
+
+def split_text(out: Path, name: str) -> str:
+    """A split's rows as one text: its files concatenated in name order."""
+    return "".join(path.read_text() for path in split_files(out, name))
+
+
+def split_matrix(out: Path, name: str) -> np.ndarray:
+    return np.loadtxt(io.StringIO(split_text(out, name)), delimiter=",", ndmin=2)
+
+
+def baseline_frame(out: Path, **read: object) -> pd.DataFrame:
+    """The baseline dataset: its files (each with the header) read in name order, one after the other."""
+    return pd.concat([pd.read_csv(path, **read) for path in split_files(out, "baseline")], ignore_index=True)
+
+
 @pytest.fixture(scope="module")
 def output(tmp_path_factory) -> tuple[Path, object]:
     out = tmp_path_factory.mktemp("preprocessed")
@@ -49,18 +70,19 @@ def output(tmp_path_factory) -> tuple[Path, object]:
 def test_writes_every_output_with_the_configured_split(output):
     out, result = output
     assert files_under(out) == [
-        "baseline/baseline.csv",
+        *(f"baseline/{name}" for name in shard_names("baseline")),
         "test/test.csv",
-        "train/train.csv",
+        *(f"train/{name}" for name in shard_names("train")),
         "transform/transform.json",
         "validation/validation.csv",
     ]
+    assert SHARD_FILES == 16 and shard_names("train")[:2] == ["train-00.csv", "train-01.csv"]
     assert result.rows == {"train": 2884, "validation": 648, "test": 645}  # by row hash, seed 42
     assert result.input_columns == ("sex", *NUMERIC)
     assert result.feature_names == ("sex=F", "sex=I", "sex=M", *NUMERIC)
     assert result.source_files == (str(ABALONE),) and result.ignored_columns == ()
     for name, rows in result.rows.items():
-        data = np.loadtxt(out / name / f"{name}.csv", delimiter=",")  # no header: every field is a number
+        data = split_matrix(out, name)  # no header: every field is a number
         assert data.shape == (rows, 11)
         assert np.array_equal(data[:, 0], np.round(data[:, 0])) and data[:, 0].min() >= 1  # rings first
 
@@ -70,7 +92,7 @@ def test_splits_are_a_shuffled_partition_of_the_data(output):
     source = pd.read_csv(ABALONE)
     transform = FeatureTransform.from_json((out / "transform" / "transform.json").read_text())
     everything = np.column_stack([source["rings"], transform.apply(source)])
-    parts = [np.loadtxt(out / n / f"{n}.csv", delimiter=",") for n in ("train", "validation", "test")]
+    parts = [split_matrix(out, n) for n in ("train", "validation", "test")]
     combined = np.vstack(parts)
     np.testing.assert_array_equal(sorted_rows(combined), sorted_rows(everything))
     assert not np.array_equal(parts[0][:100], everything[:100])  # shuffled, not the file's first rows
@@ -78,15 +100,15 @@ def test_splits_are_a_shuffled_partition_of_the_data(output):
 
 def test_baseline_is_the_raw_training_features_with_a_header(output):
     out, _ = output
-    baseline = pd.read_csv(out / "baseline" / "baseline.csv", dtype=str)
+    baseline = baseline_frame(out, dtype=str)
     assert list(baseline.columns) == ["sex", *NUMERIC]
     assert len(baseline) == 2884
     assert set(baseline["sex"]) == {"M", "F", "I"}
-    # the raw text as in the source file, and the same rows as train.csv in the same order
+    # the raw text as in the source file, and the same rows as the train files in the same order
     raw_lines = {line.rsplit(",", 1)[0] for line in LINES}
     assert all(",".join(row) in raw_lines for row in baseline.to_numpy()[:200])
     transform = FeatureTransform.from_json((out / "transform" / "transform.json").read_text())
-    train = np.loadtxt(out / "train" / "train.csv", delimiter=",")
+    train = split_matrix(out, "train")
     np.testing.assert_array_equal(transform.apply(baseline), train[:, 1:])
 
 
@@ -106,9 +128,9 @@ def test_the_seed_fixes_the_split(tmp_path, output):
     out, _ = output
     preprocess(ABALONE, tmp_path / "same", REGRESSION, seed=42)
     preprocess(ABALONE, tmp_path / "other", REGRESSION, seed=7, split=(0.5, 0.25, 0.25))
-    same = (tmp_path / "same" / "train" / "train.csv").read_text()
-    assert same == (out / "train" / "train.csv").read_text()
-    assert (tmp_path / "other" / "train" / "train.csv").read_text() != same
+    same = split_text(tmp_path / "same", "train")
+    assert same == split_text(out, "train")
+    assert split_text(tmp_path / "other", "train") != same
 
 
 # the hash split keeps each configured fraction within 0.025 of it on abalone's 4177 rows (about 3.5 binomial
@@ -138,7 +160,7 @@ def test_the_split_does_not_depend_on_row_order_files_or_column_order(tmp_path, 
     frame.iloc[:1500].to_csv(parts / "a.csv", index=False)
     frame.iloc[1500:][list(reversed(frame.columns))].to_csv(parts / "b.csv", index=False)
     preprocess(parts, tmp_path / "parts-out", REGRESSION)
-    for name in ("train/train.csv", "validation/validation.csv", "test/test.csv", "baseline/baseline.csv"):
+    for name in files_under(out):  # every file, each shard included
         assert (tmp_path / "shuffled" / name).read_text() == (out / name).read_text(), name
         assert (tmp_path / "parts-out" / name).read_text() == (out / name).read_text(), name
 
@@ -157,7 +179,7 @@ def test_identical_rows_land_in_the_same_split(tmp_path):
             key = tuple(raw.iloc[row])
             assert split_of.setdefault(key, name) == name, key
     assert len(split_of) == 4177 and sum(result.rows.values()) == 4177 + 600
-    baseline = pd.read_csv(tmp_path / "out" / "baseline" / "baseline.csv", dtype=str)
+    baseline = baseline_frame(tmp_path / "out", dtype=str)
     assert len(baseline) == result.rows["train"]
 
 
@@ -174,14 +196,14 @@ def test_a_directory_of_files_with_other_column_orders_and_extra_columns(tmp_pat
     assert "Ignoring column(s) not in the schema" in caplog.text and "batch" in caplog.text
     assert sum(result.rows.values()) == 4177 and len(result.source_files) == 2
     assert result.input_columns == ("sex", *NUMERIC)  # the first file's order
-    baseline = pd.read_csv(tmp_path / "out" / "baseline" / "baseline.csv")
+    baseline = baseline_frame(tmp_path / "out")
     assert list(baseline.columns) == ["sex", *NUMERIC]
 
 
 def test_binary_target_maps_the_positive_class_to_one(tmp_path):
     source = binary_abalone(tmp_path / "age.csv")
     result = preprocess(source, tmp_path / "out", BINARY)
-    train = np.loadtxt(tmp_path / "out" / "train" / "train.csv", delimiter=",")
+    train = split_matrix(tmp_path / "out", "train")
     assert set(np.unique(train[:, 0])) == {0.0, 1.0}
     expected = (pd.read_csv(ABALONE)["rings"] >= 10).mean()
     assert abs(train[:, 0].mean() - expected) < 0.03 and result.rows["train"] == len(train)
