@@ -85,11 +85,14 @@ def _alarms(env: MonitorEnvironment, constraints: dict, endpoint: str, schedule:
         raise ModelQualityError(str(exc)) from exc
 
 
-def _merge(env: MonitorEnvironment, endpoint: str, variant: str, window: CheckWindow) -> Any:
-    """Helper B's merge of the capture files and ground-truth files of the window."""
+def _merge(env: MonitorEnvironment, endpoint: str, variant: str, window: CheckWindow) -> tuple[Any, list[dict]]:
+    """The join of the capture files and ground-truth files of the window, and the hosts it ran on: in this process
+    with one instance, else the profile stage on ``monitoring.instance_count`` local hosts and the merge stage here
+    (``pipelines.monitor.model_quality_hosts``)."""
     from monitoring.capture import capture_files
     from monitoring.ground_truth import ground_truth_files
     from monitoring.model_quality_merge import merge_capture_with_ground_truth
+    from pipelines.monitor.hosts import instance_count
 
     config, state = env.config, Path(env.state_dir)
     quality = config.monitoring.model_quality
@@ -99,7 +102,12 @@ def _merge(env: MonitorEnvironment, endpoint: str, variant: str, window: CheckWi
     end = window.capture_end + timedelta(microseconds=1)
     captured = capture_files(capture, window.capture_start, end) if capture.is_dir() else []  # no call yet: none
     truth = ground_truth_files(labels, window.labels_start, window.labels_end) if labels.is_dir() else []
-    return merge_capture_with_ground_truth(
+    count = instance_count(config)
+    if count > 1:
+        from pipelines.monitor.model_quality_hosts import merge_on_hosts
+
+        return merge_on_hosts(config, count, window, (capture, captured), (labels, truth), env.directory / "jobs")
+    merged = merge_capture_with_ground_truth(
         captured,
         truth,
         problem_type=config.data.problem_type,
@@ -109,6 +117,7 @@ def _merge(env: MonitorEnvironment, endpoint: str, variant: str, window: CheckWi
         start=window.capture_start,
         end=window.capture_end,
     )
+    return merged, []
 
 
 def _record(env: MonitorEnvironment, execution: MonitoringExecution) -> MonitoringExecution:
@@ -124,6 +133,7 @@ class _Checked:
     alarms: tuple[list, Any]
     merged: Any  # monitoring.model_quality_merge.MergeResult
     result: Any  # monitoring.model_quality_job.ModelQualityResult
+    hosts: list[dict]  # with monitoring.instance_count > 1: each host's timing and log
 
 
 def _merge_and_check(
@@ -135,7 +145,7 @@ def _merge_and_check(
     config = env.config
     constraints_path, constraints = _constraints(env, version)
     alarms = _alarms(env, constraints, deployed.endpoint, schedule)
-    merged = _merge(env, deployed.endpoint, deployed.variant, window)
+    merged, hosts = _merge(env, deployed.endpoint, deployed.variant, window)
     result = run_model_quality_check(
         merged.pairs,
         constraints,
@@ -151,7 +161,7 @@ def _merge_and_check(
         from monitoring.local.residuals import write_residuals  # for the HTML report's residual histogram
 
         write_residuals(report_dir, merged.pairs.labels, merged.pairs.predictions)
-    return _Checked(constraints, alarms, merged, result)
+    return _Checked(constraints, alarms, merged, result, hosts)
 
 
 def _found(checked: _Checked) -> dict:
@@ -164,6 +174,7 @@ def _found(checked: _Checked) -> dict:
         "constraints": {m: {"threshold": t, "comparison_operator": op} for m, (t, op) in rules.items()},
         "violations": list(checked.result.violations),
         "counts": dict(checked.merged.counts),
+        **({"hosts": checked.hosts} if checked.hosts else {}),
     }
 
 
