@@ -1,0 +1,56 @@
+"""A local model-quality check on 2 simulated hosts (the analyzer's profile stage on spawned host processes, the
+merge in process) writes what the one-host check writes: counts and integers equal, floats within 1e-12 relative."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import numpy as np
+
+from pipelines.monitor import hosts
+from pipelines.monitor.model_quality import check_model_quality, window_at
+from pipelines.objectstore import local_path
+from tests.monitoring.model_quality_hosts_data import assert_close
+from tests.pipelines.monitor.model_quality_state import ENDPOINT, ROWS, T, rings, serve
+
+HOUR = timedelta(hours=1)
+
+
+def _statistics(served, execution) -> dict:
+    statistics = json.loads((local_path(execution.report_uri, served.state) / "statistics.json").read_text())
+    statistics["dataset"].pop("evaluation_time")
+    return statistics
+
+
+def test_two_hosts_check_equals_one_host(tmp_path, monkeypatch):
+    served = serve(tmp_path)
+    ids = []
+    for hour, first in ((5, 0), (4, 80), (3, 160)):  # three hour folders: three capture files to share out
+        rows = ROWS[first : first + 80]
+        noise = np.random.default_rng(first).normal(0, 1, len(rows))
+        ids += served.traffic(T - hour * HOUR, rows, rings(rows) + noise, f"h{hour}")
+    ids += served.traffic(T - 2 * HOUR, ROWS[:5], rings(ROWS[:5]), "h5")  # "h5-0".."h5-4" captured again
+    served.labels(T - HOUR, ids[:200], list(rings(ROWS[:240]))[:200])
+    window = window_at(served.config, T)
+    one = check_model_quality(served.env, ENDPOINT, window)
+    single = _statistics(served, one)
+
+    monkeypatch.setattr(hosts, "instance_count", lambda config: 2)
+    two = check_model_quality(served.env, ENDPOINT, window)
+
+    assert two.status == one.status and two.message == one.message and two.item_count == one.item_count == 205
+    assert two.model_quality["counts"] == one.model_quality["counts"]
+    assert one.model_quality["counts"]["duplicate_capture_keys"] == 5
+    assert_close(_statistics(served, two), single, "statistics")
+    assert_close(two.model_quality["metrics"], one.model_quality["metrics"], "metrics")
+    assert [h["host"] for h in two.model_quality["hosts"]] == ["algo-1", "algo-2"]
+    assert all(h["status"] == "Completed" for h in two.model_quality["hosts"])
+    assert "hosts" not in one.model_quality
+    partials = sorted(p.name for p in (served.env.directory / "jobs").rglob("model_quality_partial-*.parquet"))
+    assert partials == ["model_quality_partial-algo-1.parquet", "model_quality_partial-algo-2.parquet"]
+
+
+def test_instance_count_reads_the_monitoring_setting(tmp_path):
+    served = serve(tmp_path)
+    assert hosts.instance_count(served.config) == getattr(served.config.monitoring, "instance_count", 1) == 1
