@@ -1,19 +1,19 @@
 """JSON Lines files read by Arrow into tables of the fields asked for, a bad line skipped and counted, never fatal.
 
-Each block of whole lines (BLOCK_BYTES) is parsed by Arrow's JSON reader with an explicit schema (other fields are
-ignored), on all cores. Bad lines are found in two steps, so that they cost little:
+Each block of whole lines (BLOCK_BYTES) is read into a buffer of its own and parsed by Arrow's JSON reader straight
+from it (no copy) with an explicit schema (other fields are ignored), on all cores. Bad lines are found in two steps,
+so that they cost little:
 - one vectorised scan finds the lines that do not end with ``}`` (a truncated line, the commonest damage: a writer
-  killed mid-line); they are counted and cut before Arrow sees the block;
+  killed mid-line); they are counted and blanked in place (Arrow skips blank lines), so line numbers stay exact;
 - if Arrow still rejects the block, it is re-read in pieces of about 1 MiB; in a piece that fails, Arrow names the
   failing row, the lines before it are parsed, the bad one is counted and the rest parsed again (PIECE_LINES lines
   at a time).
 Reasons: ``invalid_json``, ``not_utf8``, or ``wrong_type`` (valid JSON whose field has another type). Line numbers
-in the examples count from 1 in the file as it is; after a cut they are approximate within that block.
+in the examples count from 1 in the file as it is.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from collections import Counter
@@ -45,6 +45,12 @@ class SkipCounter:
             self.counts[reason] += count
             self.examples.setdefault(reason, where)
 
+    def add(self, other: SkipCounter) -> None:
+        """Add another counter's counts (read later: this one's examples come first)."""
+        self.counts.update(other.counts)
+        for reason, where in other.examples.items():
+            self.examples.setdefault(reason, where)
+
 
 def line_blocks(path: Path, size: int) -> Iterator[bytes]:
     """Blocks of whole lines of a file, about ``size`` bytes each, the last one newline-terminated."""
@@ -65,12 +71,34 @@ def line_blocks(path: Path, size: int) -> Iterator[bytes]:
             rest = data[cut + 1 :]
 
 
-def _parse(block: bytes, options: pajson.ParseOptions, whole: bool = False) -> pa.Table:
+def _own_blocks(path: Path, size: int) -> Iterator[memoryview]:
+    """Blocks of whole lines of a file as ``line_blocks``, each in a writable buffer of its own (read into it,
+    not copied), so that bad lines can be blanked in place and Arrow can read the buffer as it is."""
+    with open(path, "rb") as handle:
+        rest = b""
+        while True:
+            buffer = bytearray(len(rest) + size)
+            buffer[: len(rest)] = rest
+            got = handle.readinto(memoryview(buffer)[len(rest) :])
+            if not got:
+                if rest.strip():
+                    yield memoryview(bytearray(rest + b"\n"))
+                return
+            filled = len(rest) + got
+            cut = buffer.rfind(b"\n", 0, filled)
+            if cut < 0:  # a line longer than the block: read on
+                rest = bytes(buffer[:filled])
+                continue
+            rest = bytes(buffer[cut + 1 : filled])
+            yield memoryview(buffer)[: cut + 1]
+
+
+def _parse(block: bytes | memoryview, options: pajson.ParseOptions, whole: bool = False) -> pa.Table:
     """Arrow's parse of a block: in 1 MiB chunks on all cores, or (``whole``) as one chunk, so that the row an
     error names counts from the block's first line."""
     size = max(len(block) + 1, 1 << 20) if whole else 1 << 20
     read = pajson.ReadOptions(use_threads=not whole, block_size=size)
-    return pajson.read_json(io.BytesIO(block), read_options=read, parse_options=options)
+    return pajson.read_json(pa.BufferReader(pa.py_buffer(block)), read_options=read, parse_options=options)
 
 
 def _reason(raw: bytes) -> str:
@@ -126,32 +154,21 @@ def _rescue(block: bytes, first_line: int, path: Path, options, skips: SkipCount
     return tables
 
 
-def _cut_unfinished(block: bytes, first_line: int, path: Path, skips: SkipCounter) -> tuple[bytes, int]:
-    """(the block without lines that cannot be a whole JSON object, its number of lines). A line not ending in
-    ``}`` (a truncated line, the commonest damage) is counted and cut; one vectorised scan finds the few line ends
-    not preceded by ``}``, so a clean block costs next to nothing."""
+def _blank_unfinished(block: memoryview, first_line: int, path: Path, skips: SkipCounter) -> int:
+    """Blank (in place) the lines that cannot be a whole JSON object and count them; the block's number of lines.
+    A line not ending in ``}`` (a truncated line, the commonest damage) is one; one vectorised scan finds the few
+    line ends not preceded by ``}``, so a clean block costs next to nothing."""
     raw = np.frombuffer(block, dtype=np.uint8)
     ends = np.flatnonzero(raw == 10)  # one pass over the block; then only the line ends are looked at
-    lines = len(ends)
     before = ends - 1
-    suspects = ends[(before < 0) | (raw[np.maximum(before, 0)] != 125)]
-    parts, at = [], 0
-    counted, number = 0, first_line  # line numbers counted forward from the previous bad line
-    for end in suspects.tolist():
-        start = block.rfind(b"\n", 0, end) + 1
-        line = block[start:end]
+    for index in np.flatnonzero((before < 0) | (raw[np.maximum(before, 0)] != 125)).tolist():
+        start, end = (int(ends[index - 1]) + 1 if index else 0), int(ends[index])
+        line = bytes(block[start:end])
         if not line.strip() or line.rstrip().endswith(b"}"):  # a blank line, or a CRLF ending
             continue
-        number += block.count(b"\n", counted, start)
-        counted = start
-        where = f"{path}: line {number}"
-        skips.skip(_reason(line), f"{where}: does not end with }}: {line[-40:]!r}")
-        parts.append(block[at:start])
-        at = end + 1
-    if not parts:
-        return block, lines
-    parts.append(block[at:])
-    return b"".join(parts), lines
+        skips.skip(_reason(line), f"{path}: line {first_line + index}: does not end with }}: {line[-40:]!r}")
+        raw[start:end] = 32  # spaces: a blank line, which Arrow skips
+    return len(ends)
 
 
 def read_jsonl(path: Path, schema: pa.Schema, skips: SkipCounter, block_bytes: int = BLOCK_BYTES) -> Iterator[pa.Table]:
@@ -159,15 +176,13 @@ def read_jsonl(path: Path, schema: pa.Schema, skips: SkipCounter, block_bytes: i
     ``skips``. Blank lines are ignored; a missing field is null."""
     options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
     first_line = 1
-    for block in line_blocks(path, block_bytes):
-        block, lines = _cut_unfinished(block, first_line, path, skips)
-        block_first, first_line = first_line, first_line + lines
-        if not block.strip():
-            continue
+    for block in _own_blocks(path, block_bytes):
+        block_first = first_line
+        first_line += _blank_unfinished(block, first_line, path, skips)
         try:
             table = _parse(block, options)
         except (pa.ArrowInvalid, pa.ArrowTypeError):
-            tables = _rescue(block, block_first, path, options, skips)
+            tables = _rescue(bytes(block), block_first, path, options, skips)
             if not tables:
                 continue
             table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]

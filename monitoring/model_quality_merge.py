@@ -15,6 +15,9 @@
 (distinct keys), ``duplicate_labels``, ``matched``, ``unmatched_capture`` (predictions without a label),
 ``unmatched_ground_truth`` (labels whose key no capture record in the window has) and
 ``duplicate_capture_keys`` (capture records sharing a key with an earlier one; each is joined).
+
+How (for speed): files are read side by side by ``monitoring.model_quality_read`` (threads); both sides' keys are
+encoded to integers by one Arrow hash pass, and the join, the latest label and every count are numpy on those codes.
 """
 
 from __future__ import annotations
@@ -28,23 +31,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from monitoring.capture_predictions import (
-    BAD_PREDICTION,
-    BAD_TIME,
-    CAPTURE_SCHEMA,
-    MISSING_ID,
-    MULTI,
-    MULTI_RECORD,
-    OK,
-    Extract,
-    extract,
-    inference_times,
-    join_keys,
-    payloads,
-)
-from monitoring.ground_truth import read_ground_truth
-from monitoring.jsonl_tables import SkipCounter, read_jsonl
+from monitoring.capture_predictions import MULTI_RECORD, Extract
+from monitoring.jsonl_tables import SkipCounter
 from monitoring.labelled import LabelledPredictions
+from monitoring.model_quality_read import CapturePredictions, read_capture, read_truth
 
 PROBLEM_TYPES = ("regression", "binary")
 
@@ -58,75 +48,6 @@ class MergeResult:
     examples: dict[str, str] = field(default_factory=dict)  # reason -> first example (file and line)
 
 
-@dataclass
-class _Predictions:
-    keys: list[pa.Array] = field(default_factory=list)
-    values: list[np.ndarray] = field(default_factory=list)
-    probabilities: list[np.ndarray] = field(default_factory=list)
-    records: int = 0
-    outside: int = 0
-
-
-def _micros(moment: datetime | None) -> pa.Scalar | None:
-    return None if moment is None else pa.scalar(moment, pa.timestamp("us", tz="UTC"))
-
-
-def _read_capture(files, binary, value_at, probability_at, start, end, skips) -> _Predictions:
-    """Keys, predictions and probabilities of the capture records in the window."""
-    found = _Predictions()
-    low, high = _micros(start), _micros(end)
-    for path in files:
-        where = str(path)
-        for table in read_jsonl(Path(path), CAPTURE_SCHEMA, skips):
-            found.records += table.num_rows
-            meta = table.column("eventMetadata")
-            keys = join_keys(meta)
-            times, good_time = inference_times(meta)
-            skips.skip(BAD_TIME, f"{where}: inferenceTime is not an ISO-8601 time", _count(pc.invert(good_time)))
-            inside = good_time
-            if low is not None:
-                inside = pc.and_(inside, pc.greater_equal(times, low))
-            if high is not None:
-                inside = pc.and_(inside, pc.less_equal(times, high))
-            found.outside += _count(pc.and_(good_time, pc.invert(inside)))
-            has_key = pc.is_valid(keys)
-            skips.skip(
-                MISSING_ID,
-                f"{where}: a record without eventId or inferenceId",
-                _count(pc.and_(inside, pc.invert(has_key))),
-            )
-            chosen = pc.and_(inside, has_key)
-            if not _count(chosen):
-                continue
-            output = pc.filter(pc.struct_field(table.column("captureData"), "endpointOutput"), chosen)
-            keys = pc.filter(keys, chosen)
-            text, is_json, readable = payloads(output, skips, where)
-            values, status = extract(text, is_json, probability_at if binary else value_at)
-            probabilities = values
-            readable_np = np.asarray(readable.to_numpy(zero_copy_only=False), dtype=bool)
-            skips.skip(
-                MULTI_RECORD, f"{where}: a request with several records", int(((status == MULTI) & readable_np).sum())
-            )
-            skips.skip(
-                BAD_PREDICTION,
-                f"{where}: a prediction that is missing or not a finite number",
-                int(((status > MULTI) & readable_np).sum()),
-            )
-            keep = readable_np & (status == OK)
-            if binary:
-                out_of_range = keep & ((probabilities < 0) | (probabilities > 1))
-                skips.skip(BAD_PREDICTION, f"{where}: a probability outside [0, 1]", int(out_of_range.sum()))
-                keep &= ~out_of_range
-            found.keys.append(
-                pc.filter(keys, pa.array(keep)).combine_chunks()
-                if isinstance(keys, pa.ChunkedArray)
-                else pc.filter(keys, pa.array(keep))
-            )
-            found.values.append(values[keep])
-            found.probabilities.append(probabilities[keep])
-    return found
-
-
 def window_capture_files(root: Path, start: datetime | None, end: datetime | None) -> list[Path]:
     """The capture files under ``root`` whose hour folder can hold a record of [start, end] (``end`` inclusive, so
     the folder of the hour starting at ``end`` is read too)."""
@@ -135,16 +56,21 @@ def window_capture_files(root: Path, start: datetime | None, end: datetime | Non
     return capture_files(Path(root), start, None if end is None else end + timedelta(microseconds=1))
 
 
-def _latest_labels(keys: pa.ChunkedArray, labels: np.ndarray) -> tuple[pa.Array, np.ndarray, int]:
-    """(distinct keys, the latest label of each, number of labels replaced by a later one)."""
-    if len(keys) == 0:
-        return pa.array([], pa.string()), np.empty(0), 0
-    encoded = pc.dictionary_encode(keys).combine_chunks()
-    codes = encoded.indices.to_numpy()
-    reversed_codes = codes[::-1]
-    distinct, first_from_end = np.unique(reversed_codes, return_index=True)
-    latest_positions = len(codes) - 1 - first_from_end
-    return encoded.dictionary.take(pa.array(distinct)), labels[latest_positions], len(codes) - len(distinct)
+def _join(capture_keys: pa.Array, truth_keys: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, int]:
+    """(the integer code of each capture key, of each ground-truth key, the number of codes): both sides encoded
+    by one Arrow hash pass over their keys, so that the join runs on integers."""
+    both = pa.chunked_array([capture_keys, *truth_keys.chunks], pa.string())
+    encoded = pc.dictionary_encode(both).combine_chunks()
+    codes = encoded.indices.to_numpy().astype(np.int64)
+    return codes[: len(capture_keys)], codes[len(capture_keys) :], len(encoded.dictionary)
+
+
+def _latest(codes: np.ndarray, size: int) -> np.ndarray:
+    """For each code, the position of its last occurrence in ``codes`` (-1 when none): the latest label wins."""
+    last = np.full(size, -1, dtype=np.int64)
+    distinct, first_from_end = np.unique(codes[::-1], return_index=True)
+    last[distinct] = len(codes) - 1 - first_from_end
+    return last
 
 
 def merge_capture_with_ground_truth(
@@ -165,52 +91,49 @@ def merge_capture_with_ground_truth(
         raise ValueError(f"probability_threshold must be between 0 and 1, got {probability_threshold!r}")
     binary = problem_type == "binary"
     capture_skips, truth_skips = SkipCounter(), SkipCounter()
-    found = _read_capture(
-        list(capture_files),
-        binary,
-        Extract(inference_attribute),
-        Extract(probability_attribute if probability_attribute is not None else inference_attribute),
-        start,
-        end,
-        capture_skips,
-    )
-    truth_keys, truth_labels, truth_records = read_ground_truth(list(ground_truth_files), truth_skips)
-    label_keys, latest, duplicates = _latest_labels(truth_keys, truth_labels)
-
+    at = Extract(inference_attribute)
+    if binary and probability_attribute is not None:
+        at = Extract(probability_attribute)
+    found = read_capture(list(capture_files), at, binary, start, end, capture_skips)
+    truth_keys, truth_labels, truth_records = read_truth(list(ground_truth_files), truth_skips)
     keys = pa.chunked_array(found.keys, type=pa.string()).combine_chunks()
-    where = pc.fill_null(pc.index_in(keys, value_set=label_keys), -1).to_numpy().astype(np.int64)
-    pairs = _joined_pairs(found, keys, where, latest, probability_threshold if binary else None)
+    capture_codes, truth_codes, size = _join(keys, truth_keys)
+    last = _latest(truth_codes, size)  # position in truth_labels of each code's latest label
+    where = last[capture_codes]
+    pairs = _joined_pairs(found, keys, where, truth_labels, probability_threshold if binary else None)
     matched = where >= 0
+    labelled = last >= 0
+    in_capture = np.zeros(size, dtype=bool)
+    in_capture[capture_codes] = True
     counts = {
         "capture_records": found.records,
         "capture_outside_window": found.outside,
         "capture_in_window": len(keys),
         "ground_truth_records": truth_records,
-        "ground_truth_labels": len(label_keys),
-        "duplicate_labels": duplicates,
+        "ground_truth_labels": int(labelled.sum()),
+        "duplicate_labels": len(truth_codes) - int(labelled.sum()),
         "matched": int(matched.sum()),
         "unmatched_capture": int((~matched).sum()),
-        "unmatched_ground_truth": len(label_keys) - len(np.unique(where[matched])),
-        "duplicate_capture_keys": len(keys) - len(pc.unique(keys)),
+        "unmatched_ground_truth": int((labelled & ~in_capture).sum()),
+        "duplicate_capture_keys": len(keys) - int(in_capture.sum()),
     }
     examples = _add_skip_counts(counts, capture_skips, truth_skips)
     return MergeResult(pairs, counts, examples)
 
 
 def _joined_pairs(
-    found: _Predictions, keys: pa.Array, where: np.ndarray, latest: np.ndarray, threshold: float | None
+    found: CapturePredictions, keys: pa.Array, where: np.ndarray, labels: np.ndarray, threshold: float | None
 ) -> LabelledPredictions:
-    """The matched capture records with their labels (``where[i]``: the index in ``latest`` of record i's label,
-    -1 when it has none). Binary when a ``threshold`` is given: the predicted label is probability >= threshold."""
+    """The matched capture records with their labels (``where[i]``: the index in ``labels`` of record i's label,
+    -1 when it has none). Binary when a ``threshold`` is given: the value read is the probability, and the
+    predicted label is probability >= threshold."""
     matched = where >= 0
-    labels = latest[where[matched]]
+    joined_labels = labels[where[matched]]
     joined_keys = keys.filter(pa.array(matched)).to_numpy(zero_copy_only=False)
+    values = (np.concatenate(found.values) if found.values else np.empty(0))[matched]
     if threshold is not None:
-        probabilities = np.concatenate(found.probabilities) if found.probabilities else np.empty(0)
-        chosen = probabilities[matched]
-        return LabelledPredictions(joined_keys, labels, (chosen >= threshold).astype(np.float64), chosen)
-    values = np.concatenate(found.values) if found.values else np.empty(0)
-    return LabelledPredictions(joined_keys, labels, values[matched])
+        return LabelledPredictions(joined_keys, joined_labels, (values >= threshold).astype(np.float64), values)
+    return LabelledPredictions(joined_keys, joined_labels, values)
 
 
 def _add_skip_counts(counts: dict[str, int], capture_skips: SkipCounter, truth_skips: SkipCounter) -> dict[str, str]:
@@ -224,7 +147,3 @@ def _add_skip_counts(counts: dict[str, int], capture_skips: SkipCounter, truth_s
             counts[f"malformed.{side}.{reason}"] = number
             examples[f"malformed.{side}.{reason}"] = skips.examples[reason]
     return examples
-
-
-def _count(mask: pa.Array | pa.ChunkedArray) -> int:
-    return int(pc.sum(mask).as_py() or 0)

@@ -1,0 +1,151 @@
+"""The reading side of the model-quality merge: capture predictions and ground-truth labels, files read side by side.
+
+Each file is read whole by one thread (``in_threads``: one a core, at most ``MAX_THREADS``): Arrow's JSON parser and
+compute kernels and numpy's loops release the GIL, so two files are parsed at once on two cores without the cost of
+processes (no start-up, nothing pickled). Results and skip counts are put together in the files' order, so they do
+not depend on which thread finished first: the latest label still wins by file order, and the first example of a
+skipped line is still that of the first file that has one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from monitoring.capture_predictions import (
+    BAD_PREDICTION,
+    BAD_TIME,
+    CAPTURE_SCHEMA,
+    MISSING_ID,
+    MULTI,
+    MULTI_RECORD,
+    OK,
+    Extract,
+    extract,
+    inference_times,
+    join_keys,
+    payloads,
+)
+from monitoring.ground_truth import read_ground_truth
+from monitoring.jsonl_tables import SkipCounter, read_jsonl
+
+MAX_THREADS = 8  # files read at once, at most (and at most one a core)
+_Item = TypeVar("_Item")
+_Result = TypeVar("_Result")
+
+
+@dataclass
+class CapturePredictions:
+    """The capture records in the window with a readable prediction: their join keys and values (the
+    probability for binary), with the numbers of records read and outside the window."""
+
+    keys: list[pa.Array] = field(default_factory=list)
+    values: list[np.ndarray] = field(default_factory=list)
+    records: int = 0
+    outside: int = 0
+
+
+def in_threads(work: Callable[[_Item], _Result], items: Sequence[_Item]) -> list[_Result]:
+    """``[work(item) for item in items]`` in that order, the items shared among threads (one a core)."""
+    workers = min(len(items), os.cpu_count() or 1, MAX_THREADS)
+    if workers <= 1:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(work, items))
+
+
+def _micros(moment: datetime | None) -> pa.Scalar | None:
+    return None if moment is None else pa.scalar(moment, pa.timestamp("us", tz="UTC"))
+
+
+def _window(meta: pa.ChunkedArray, low, high, where: str, found: CapturePredictions, skips) -> pa.Array:
+    """Which records are in the window [low, high] with a join key (keys computed once: returned with it)."""
+    times, good_time = inference_times(meta)
+    skips.skip(BAD_TIME, f"{where}: inferenceTime is not an ISO-8601 time", _count(pc.invert(good_time)))
+    inside = good_time
+    if low is not None:
+        inside = pc.and_(inside, pc.greater_equal(times, low))
+    if high is not None:
+        inside = pc.and_(inside, pc.less_equal(times, high))
+    found.outside += _count(pc.and_(good_time, pc.invert(inside)))
+    return inside
+
+
+def capture_file(path: Path, at: Extract, binary: bool, low, high) -> tuple[CapturePredictions, SkipCounter]:
+    """Keys and values (read ``at``) of one capture file's records in the window [low, high] (UTC microsecond
+    scalars, None: no bound), and what was skipped."""
+    found, skips, where = CapturePredictions(), SkipCounter(), str(path)
+    for table in read_jsonl(Path(path), CAPTURE_SCHEMA, skips):
+        found.records += table.num_rows
+        meta = table.column("eventMetadata")
+        inside = _window(meta, low, high, where, found, skips)
+        keys = join_keys(meta)
+        has_key = pc.is_valid(keys)
+        missing = _count(pc.and_(inside, pc.invert(has_key)))
+        skips.skip(MISSING_ID, f"{where}: a record without eventId or inferenceId", missing)
+        chosen = pc.and_(inside, has_key)
+        if not _count(chosen):
+            continue
+        output = pc.filter(pc.struct_field(table.column("captureData"), "endpointOutput"), chosen)
+        text, is_json, readable = payloads(output, skips, where)
+        values, status = extract(text, is_json, at)
+        readable_np = np.asarray(readable.to_numpy(zero_copy_only=False), dtype=bool)
+        multi, bad = ((status == MULTI) & readable_np).sum(), ((status > MULTI) & readable_np).sum()
+        skips.skip(MULTI_RECORD, f"{where}: a request with several records", int(multi))
+        skips.skip(BAD_PREDICTION, f"{where}: a prediction that is missing or not a finite number", int(bad))
+        keep = readable_np & (status == OK)
+        if binary:
+            out_of_range = keep & ((values < 0) | (values > 1))
+            skips.skip(BAD_PREDICTION, f"{where}: a probability outside [0, 1]", int(out_of_range.sum()))
+            keep &= ~out_of_range
+        kept = pc.filter(pc.filter(keys, chosen), pa.array(keep))
+        found.keys.extend(kept.chunks if isinstance(kept, pa.ChunkedArray) else [kept])
+        found.values.append(values[keep])
+    return found, skips
+
+
+def read_capture(
+    files: Sequence[Path], at: Extract, binary: bool, start: datetime | None, end: datetime | None, skips: SkipCounter
+) -> CapturePredictions:
+    """``capture_file`` of every file (read side by side), put together in the files' order."""
+    low, high = _micros(start), _micros(end)
+    found = CapturePredictions()
+    for part, part_skips in in_threads(lambda path: capture_file(path, at, binary, low, high), list(files)):
+        found.keys.extend(part.keys)
+        found.values.extend(part.values)
+        found.records += part.records
+        found.outside += part.outside
+        skips.add(part_skips)
+    return found
+
+
+def _truth_file(path: Path) -> tuple[tuple[pa.ChunkedArray, np.ndarray, int], SkipCounter]:
+    skips = SkipCounter()
+    return read_ground_truth([path], skips), skips
+
+
+def read_truth(files: Sequence[Path], skips: SkipCounter) -> tuple[pa.ChunkedArray, np.ndarray, int]:
+    """``read_ground_truth`` of the files (read side by side), put together in their order: (keys, labels, records
+    read)."""
+    chunks: list[pa.Array] = []
+    labels: list[np.ndarray] = []
+    records = 0
+    for (keys, values, count), part_skips in in_threads(_truth_file, list(files)):
+        chunks.extend(keys.chunks)
+        labels.append(values)
+        records += count
+        skips.add(part_skips)
+    return pa.chunked_array(chunks, pa.string()), (np.concatenate(labels) if labels else np.empty(0)), records
+
+
+def _count(mask: pa.Array | pa.ChunkedArray) -> int:
+    return int(pc.sum(mask).as_py() or 0)
