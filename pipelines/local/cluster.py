@@ -4,27 +4,40 @@ with its own ``/opt/ml`` directory and the resource config SageMaker writes ther
 
 One failing host fails the job: the others are stopped (their whole process groups), and the reason is that
 host's failure file (or exit code) with its log's tail. MaxRuntimeInSeconds bounds the whole job. No host process
-outlives the job, whatever ends it. Each host's timing and log go to ``hosts.json`` in the job's directory, which
-the execution record shows."""
+outlives the job, whatever ends it. Each host's timing, CPU seconds, peak RSS and log go to ``hosts.json`` in the
+job's directory, which the execution record shows.
+
+The job's host names resolve to loopback inside its host processes (``pipelines.local.loopback_names``, put first on
+their PYTHONPATH as ``sitecustomize``), as they resolve to the instances inside a SageMaker job.
+
+``MLOPS_LOCAL_PIN_CORES`` (a comma-separated list of CPU numbers, e.g. ``0,1``; unset: no pinning) runs host k of
+every multi-instance job on one core, the k-th of the list (cycling), under ``taskset -c`` and with one thread:
+``OMP_NUM_THREADS=1`` (XGBoost's default ``nthread`` and Arrow's CPU pool follow it) and ``ARROW_IO_THREADS=1``. It
+simulates instances of one core each on a machine with fewer cores than hosts x threads (bench/scale_out.py)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.local import loopback_names
 from pipelines.local.record import now
 from pipelines.local.store import StepFailure
 
 POLL_SECONDS = 0.1
 STOP_GRACE_SECONDS = 5.0
 HOSTS_FILE = "hosts.json"
+ENV_PIN_CORES = "MLOPS_LOCAL_PIN_CORES"
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "ARROW_IO_THREADS": "1"}
 
 
 def host_names(count: int) -> list[str]:
@@ -42,6 +55,47 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def loopback_hook(directory: Path, hosts: list[str]) -> Path:
+    """Write the hook that makes ``hosts`` resolve to 127.0.0.1 (``sitecustomize.py`` and its names file) into
+    ``directory``; returns the directory, to put first on the host processes' PYTHONPATH."""
+    directory.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(loopback_names.__file__, directory / f"{loopback_names.MODULE_NAME}.py")
+    (directory / loopback_names.NAMES_FILE).write_text(json.dumps({"hosts": hosts}), encoding="utf-8")
+    return directory
+
+
+def with_hook(env: dict[str, str], hook: Path) -> dict[str, str]:
+    """``env`` with ``hook`` first on its PYTHONPATH (the job's own entries kept after it)."""
+    rest = env.get("PYTHONPATH")
+    return {**env, "PYTHONPATH": f"{hook}{os.pathsep}{rest}" if rest else str(hook)}
+
+
+def pin_cores(environ: Mapping[str, str] | None = None) -> list[int]:
+    """The cores of ``MLOPS_LOCAL_PIN_CORES`` (empty: no pinning); StepFailure when one is not usable here."""
+    text = (environ if environ is not None else os.environ).get(ENV_PIN_CORES, "").strip()
+    if not text:
+        return []
+    usable = sorted(os.sched_getaffinity(0))
+    try:
+        cores = [int(part) for part in text.split(",")]
+    except ValueError:
+        cores = []
+    if not cores or any(c not in usable for c in cores):
+        message = f"{ENV_PIN_CORES} must be a comma-separated list of CPU numbers out of {usable}, got {text!r}"
+        raise StepFailure(message, "ClientError")
+    if shutil.which("taskset") is None:
+        raise StepFailure(f"{ENV_PIN_CORES} is set but taskset (util-linux) is not installed", "ClientError")
+    return cores
+
+
+def pinned(command: list[str], env: dict[str, str], index: int, cores: list[int]) -> tuple[list[str], dict[str, str]]:
+    """Host ``index``'s command and environment pinned to its core of ``cores`` with one thread (unchanged when
+    ``cores`` is empty)."""
+    if not cores:
+        return command, env
+    return ["taskset", "-c", str(cores[index % len(cores)]), *command], {**env, **ONE_THREAD}
 
 
 @dataclass
@@ -121,13 +175,31 @@ def _failure(host: Host) -> StepFailure:
     )
 
 
+def _reap(host: Host) -> int | None:
+    """The host's exit code once it has ended (None while it runs), reaped with its CPU time and peak RSS (its own
+    or its reaped children's, whichever is larger)."""
+    process = host.process
+    assert process is not None
+    if process.returncode is not None:
+        return process.returncode
+    try:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+    except ChildProcessError:  # reaped elsewhere: no usage to record
+        return process.poll()
+    if pid == 0:
+        return None
+    process.returncode = os.waitstatus_to_exitcode(status)
+    host.timing.update(cpu_s=round(usage.ru_utime + usage.ru_stime, 3), max_rss_mb=round(usage.ru_maxrss / 1024, 1))
+    return process.returncode
+
+
 def _wait(hosts: list[Host], timeout: float | None) -> None:
     """Until every host succeeded; StepFailure at the first failure or past ``timeout`` seconds."""
     deadline = None if timeout is None else time.monotonic() + float(timeout)
     while True:
         running = 0
         for host in hosts:
-            code = host.process.poll()  # type: ignore[union-attr]
+            code = _reap(host)
             if code is None:
                 running += 1
             elif host.timing.get("status") is None:

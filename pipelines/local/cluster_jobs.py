@@ -3,7 +3,8 @@ shared out and outputs merged (``pipelines.local.sharding``).
 
 Host ``algo-1`` keeps the one-host layout (``<job>/container``), so what reads a job's container afterwards (a
 QualityCheck's violation report) finds the leader's; host ``algo-k`` runs in ``<job>/hosts/algo-k/container``.
-Every host's log is ``<job>/hosts/<host>/log.txt``; the step's log names them and their outcome."""
+Every host's log is ``<job>/hosts/<host>/log.txt``; the step's log names them and their outcome. The hook that makes
+the job's host names resolve to loopback is ``<job>/hosts/site`` (first on every host's PYTHONPATH)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,17 @@ import json
 import shutil
 from pathlib import Path
 
-from pipelines.local.cluster import Host, free_port, host_names, resource_config, run_hosts
+from pipelines.local.cluster import (
+    Host,
+    free_port,
+    host_names,
+    loopback_hook,
+    pin_cores,
+    pinned,
+    resource_config,
+    run_hosts,
+    with_hook,
+)
 from pipelines.local.jobs import (
     OPT_ML,
     ContainerPaths,
@@ -25,7 +36,7 @@ from pipelines.local.jobs import (
 from pipelines.local.sharding import assignment, distribution, download_share, merge_outputs
 from pipelines.local.store import ObjectStore
 
-TRACKER_ADDRESS = "127.0.0.1"  # algo-1 as every host reaches it: the hosts share this machine's loopback
+HOOK_DIR = "site"
 
 
 def host_root(job_dir: Path, name: str) -> Path:
@@ -50,12 +61,14 @@ def _fresh(root: Path) -> ContainerPaths:
 def run_processing_hosts(args: dict, job_dir: Path, store: ObjectStore, log: Path, job_name: str) -> dict:
     """A processing job on InstanceCount hosts; DescribeProcessingJob-shaped properties."""
     count = instance_count(args["ProcessingResources"]["ClusterConfig"], "ProcessingResources.ClusterConfig")
-    names, how = host_names(count), assignment()
+    names, how, cores = host_names(count), assignment(), pin_cores()
+    hook = loopback_hook(job_dir / "hosts" / HOOK_DIR, names)
     hosts, roots = [], {}
     for index, name in enumerate(names):
         paths = _fresh(host_root(job_dir, name))
         roots[name] = paths
         command, env = processing_setup(args, paths, _downloader(store, index, count, how))
+        command, env = pinned(command, with_hook(env, hook), index, cores)
         config = paths.map(f"{OPT_ML}/config/resourceconfig.json")
         config.parent.mkdir(parents=True, exist_ok=True)
         config.write_text(resource_config(name, names), encoding="utf-8")
@@ -76,10 +89,12 @@ def run_processing_hosts(args: dict, job_dir: Path, store: ObjectStore, log: Pat
 
 def run_training_hosts(args: dict, job_dir: Path, store: ObjectStore, log: Path, job_name: str) -> dict:
     """A script-mode training job on InstanceCount hosts (an XGBoost ring through the tracker on a free loopback
-    port); the model is the union of the hosts' model directories."""
+    port, ``MLOPS_TRACKER_PORT``; train.py finds algo-1 by name); the model is the union of the hosts' model
+    directories."""
     resources = args["ResourceConfig"]
     count = instance_count(resources, "ResourceConfig")
-    names, how, port = host_names(count), assignment(), free_port()
+    names, how, port, cores = host_names(count), assignment(), free_port(), pin_cores()
+    hook = loopback_hook(job_dir / "hosts" / HOOK_DIR, names)
     group = {
         "instance_group_name": "homogeneousCluster",
         "instance_type": resources.get("InstanceType"),
@@ -106,12 +121,12 @@ def run_training_hosts(args: dict, job_dir: Path, store: ObjectStore, log: Path,
             "SM_NETWORK_INTERFACE_NAME": "lo",
             "SM_RESOURCE_CONFIG": config_text,
             "SM_INPUT_CONFIG_DIR": f"{OPT_ML}/input/config",
-            "MLOPS_TRACKER_HOST": TRACKER_ADDRESS,
             "MLOPS_TRACKER_PORT": str(port),
         }
+        command, env = pinned(setup.command, with_hook(_environment(paths, env), hook), index, cores)
         host_log = job_dir / "hosts" / name / "log.txt"
         failure = paths.map(f"{OPT_ML}/output/failure")
-        hosts.append(Host(name, setup.command, _environment(paths, env), setup.code, host_log, failure))
+        hosts.append(Host(name, command, env, setup.code, host_log, failure))
         models.append((name, setup.model_dir))
     _announce(log, job_name, hosts, how)
     run_hosts(hosts, args.get("StoppingCondition", {}).get("MaxRuntimeInSeconds"), job_dir, log)

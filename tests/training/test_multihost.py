@@ -26,6 +26,7 @@ import pytest
 import xgboost as xgb
 from sklearn.metrics import root_mean_squared_error
 
+from pipelines.local.cluster import loopback_hook
 from tests.training.hosts import Host, run_job, session_alive, wait_all
 from tests.training.steps import SMALL, prepared
 from training.multihost import Cluster, ClusterError, collective_ring, read_cluster, resource_config_path
@@ -40,7 +41,8 @@ def split(tmp_path_factory) -> tuple[Path, list[Path]]:
     """The prepared data and its train split as 4 files (every 4th row), as Preprocess writes shards."""
     root = tmp_path_factory.mktemp("multihost")
     data = prepared(root)
-    rows = (data / "train" / "train.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    train = sorted((data / "train").glob("*.csv"))  # in name order: the split's rows in order
+    rows = [line for path in train for line in path.read_text(encoding="utf-8").splitlines(keepends=True)]
     (root / "parts").mkdir()
     files = []
     for i in range(4):
@@ -90,6 +92,19 @@ def test_two_hosts_train_one_model_equal_to_one_hosts(split, one_host, tmp_path,
     assert not (other.base / "output" / "data" / "training_metrics.json").exists()
     metrics = json.loads((leader.base / "output" / "data" / "training_metrics.json").read_text())
     assert metrics["train_rows"] == sum(len(f.read_text().splitlines()) for f in files)  # every host's rows
+
+
+def test_the_first_host_is_found_by_name_as_on_sagemaker(split, one_host, tmp_path):
+    """Without MLOPS_TRACKER_HOST, train.py resolves algo-1 itself: here through the local runner's loopback hook
+    (tests/pipelines/local/test_cluster_jobs.py tests the hook), on SageMaker through the cluster's DNS."""
+    data, files = split
+    hook = loopback_hook(tmp_path / "site", ["algo-1", "algo-2"])
+    extra = {"MLOPS_TRACKER_HOST": "", "PYTHONPATH": str(hook)}
+    hosts = run_job(tmp_path, {"algo-1": files[:2], "algo-2": files[2:]}, data, EARLY, extra)
+    codes = wait_all(hosts, JOB_TIMEOUT)
+    assert codes == {"algo-1": 0, "algo-2": 0}, [h.log.read_text(errors="replace")[-2000:] for h in hosts]
+    assert "Tracker for 2 hosts listening on 127.0.0.1" in hosts[0].log.read_text()
+    assert model_rmse(hosts[0].model_dir, data)[0] == pytest.approx(model_rmse(one_host.model_dir, data)[0], rel=1e-6)
 
 
 def test_early_stopping_stops_every_host_at_the_same_round(split, one_host, tmp_path):

@@ -1,17 +1,21 @@
 """Multi-instance jobs on the local runner: one spawned host process per instance with SageMaker's resource config,
 ShardedByS3Key inputs split by object (two assignments), FullyReplicated inputs copied, outputs merged without
-collisions, and one failing host failing the job with no process left behind."""
+collisions, one failing host failing the job with no process left behind, the job's host names resolving to loopback
+in its host processes, and hosts pinned to cores."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
 
+from pipelines.local.cluster import ENV_PIN_CORES, loopback_hook
 from pipelines.local.jobs import run_processing, run_training
 from pipelines.local.record import ExecutionRecord
 from pipelines.local.runner import LocalRunner
@@ -23,10 +27,15 @@ from pipelines.registry.sqlite import SQLiteRegistry
 # ACTION_<host> makes one host misbehave: crash (failure file + exit 1), hang (with a child of its own), collide.
 JOB = textwrap.dedent(
     """
-    import json, os, subprocess, sys, time
+    import json, os, socket, subprocess, sys, time
     from pathlib import Path
     root = Path(os.environ["SM_OPT_ML"])
     config = json.loads((root / "config" / "resourceconfig.json").read_text())
+    def resolved(name):
+        try:
+            return socket.gethostbyname(name)
+        except OSError:
+            return None
     host = config["current_host"]
     data = root / "processing" / "input" / "data"
     ref = root / "processing" / "input" / "ref"
@@ -37,6 +46,9 @@ JOB = textwrap.dedent(
         "data": sorted(p.relative_to(data).as_posix() for p in data.rglob("*") if p.is_file()),
         "ref": sorted(p.name for p in ref.iterdir()),
         "pid": os.getpid(),
+        "resolved": {h: resolved(h) for h in [*config["hosts"], "algo-9"]},
+        "affinity": sorted(os.sched_getaffinity(0)),
+        "threads": [os.environ.get("OMP_NUM_THREADS"), os.environ.get("ARROW_IO_THREADS")],
     }
     if action == "hang":
         child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
@@ -155,11 +167,14 @@ def test_each_host_gets_its_config_its_shard_and_every_replicated_object(store, 
     assert shards == expected
     assert sorted(n for part in shards.values() for n in part) == list(range(5))  # every object read once
     assert len({seen(store, h)["pid"] for h in hosts}) == 3
+    loopback = {h: "127.0.0.1" for h in hosts}
+    assert all(seen(store, h)["resolved"] == {**loopback, "algo-9": None} for h in hosts)  # only the job's names
     assert properties["ProcessingJobStatus"] == "Completed"
     assert set(properties["ProcessingOutputConfig"]["Outputs"]) == {"out"}
     timings = json.loads((tmp_path / "job" / "hosts.json").read_text())
     assert [t["host"] for t in timings] == hosts and {t["status"] for t in timings} == {"Completed"}
     assert all(Path(t["log"]).is_file() and t["duration_s"] >= 0 for t in timings)
+    assert all(t["cpu_s"] > 0 and 5 < t["max_rss_mb"] < 1000 for t in timings)  # each host's own usage
     log = (tmp_path / "job" / "log.txt").read_text()
     assert "3 hosts" in log and "algo-3: Completed" in log
 
@@ -239,7 +254,7 @@ def test_max_runtime_stops_every_host(store, tmp_path):
 
 TRAIN = textwrap.dedent(
     """
-    import json, os
+    import json, os, socket
     from pathlib import Path
     root = Path(os.environ["SM_OPT_ML"])
     config = json.loads((root / "input" / "config" / "resourceconfig.json").read_text())
@@ -248,7 +263,8 @@ TRAIN = textwrap.dedent(
     seen = {
         "config": config,
         "hosts": json.loads(os.environ["SM_HOSTS"]),
-        "tracker": [os.environ["MLOPS_TRACKER_HOST"], int(os.environ["MLOPS_TRACKER_PORT"])],
+        "tracker": [socket.gethostbyname(sorted(config["hosts"])[0]), int(os.environ["MLOPS_TRACKER_PORT"])],
+        "override": os.environ.get("MLOPS_TRACKER_HOST"),
         "files": sorted(p.name for p in train.iterdir()),
     }
     Path(os.environ["SM_MODEL_DIR"], f"{host}.json").write_text(json.dumps(seen))
@@ -295,7 +311,8 @@ def test_training_hosts_get_the_toolkits_environment_and_their_shard(store, tmp_
     assert one["hosts"] == two["hosts"] == ["algo-1", "algo-2"]
     assert one["config"]["current_host"] == "algo-1" and two["config"]["current_host"] == "algo-2"
     assert one["config"]["hosts"] == ["algo-1", "algo-2"] and one["config"]["network_interface_name"] == "lo"
-    assert one["tracker"] == two["tracker"] and one["tracker"][0] == "127.0.0.1"
+    assert one["tracker"] == two["tracker"] and one["tracker"][0] == "127.0.0.1"  # algo-1 by name, as on SageMaker
+    assert one["override"] is None and two["override"] is None
     assert one["files"] == ["part-0.csv", "part-2.csv", "part-4.csv"] and two["files"] == ["part-1.csv", "part-3.csv"]
 
 
@@ -333,3 +350,50 @@ def test_a_retry_reruns_every_host(store, tmp_path):
     assert record["attempts"] == 2 and "algo-2 could not read its shard" in record["last_error"]
     assert [(h["host"], h["status"]) for h in record["hosts"]] == [("algo-1", "Completed"), ("algo-2", "Completed")]
     assert sorted((tmp_path / "runs").read_text().split()) == ["algo-1", "algo-1", "algo-2", "algo-2"]
+
+
+def test_pinned_hosts_run_on_their_core_with_one_thread(store, tmp_path, monkeypatch):
+    cores = sorted(os.sched_getaffinity(0))
+    monkeypatch.setenv(ENV_PIN_CORES, ",".join(map(str, cores[:2])))
+    run(store, tmp_path, processing_request(3))
+    expected = [cores[:2][i % len(cores[:2])] for i in range(3)]  # host k on the k-th core, cycling
+    assert [seen(store, f"algo-{i + 1}")["affinity"] for i in range(3)] == [[c] for c in expected]
+    assert {tuple(seen(store, f"algo-{i + 1}")["threads"]) for i in range(3)} == {("1", "1")}
+
+
+@pytest.mark.parametrize("value", ["x", "0,", str(max(os.sched_getaffinity(0)) + 1)])
+def test_an_unusable_pin_list_is_refused_before_any_host_starts(store, tmp_path, monkeypatch, value):
+    monkeypatch.setenv(ENV_PIN_CORES, value)
+    with pytest.raises(StepFailure, match=f"MLOPS_LOCAL_PIN_CORES must be a comma-separated list .* got '{value}'"):
+        run(store, tmp_path, processing_request(2))
+    assert not (tmp_path / "pids" / "runs").exists()
+
+
+def test_the_loopback_hook_runs_the_sitecustomize_it_shadows(tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    no_network = textwrap.dedent(  # as the parity harness's: only loopback lookups (it runs first, ours over it)
+        """
+        import os, socket
+        os.environ["SHADOWED_RAN"] = "yes"
+        _lookup = socket.getaddrinfo
+        def getaddrinfo(host, *args, **kwargs):
+            if host != "127.0.0.1":
+                raise socket.gaierror(socket.EAI_NONAME, "no network")
+            return _lookup(host, *args, **kwargs)
+        socket.getaddrinfo = getaddrinfo
+        """
+    )
+    (other / "sitecustomize.py").write_text(no_network)
+    hook = loopback_hook(tmp_path / "site", ["algo-1", "algo-2"])
+    probe = (
+        "import os, socket; print(os.environ.get('SHADOWED_RAN'), socket.gethostbyname('ALGO-2.'),"
+        " socket.getaddrinfo('algo-1', 9099)[0][4][0], socket.gethostbyname_ex('algo-1')[2])"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{hook}{os.pathsep}{other}"}
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["yes", "127.0.0.1", "127.0.0.1", "['127.0.0.1']"], done.stderr
+    env["PYTHONPATH"] = str(hook)  # no other sitecustomize: nothing to chain to
+    unknown = "import socket\ntry:\n    socket.gethostbyname('algo-3')\nexcept OSError:\n    print('unresolved')"
+    done = subprocess.run([sys.executable, "-c", unknown], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "unresolved", done.stderr
