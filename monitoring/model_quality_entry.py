@@ -22,8 +22,15 @@ Environment (Model Monitor's names):
     publish_cloudwatch_metrics, sagemaker_endpoint_name, sagemaker_monitoring_schedule_name
                                   as for data quality; namespace aws/sagemaker/Endpoints/model-metrics
   output_path                     where the JSON files go (default /opt/ml/processing/resultdata)
-On several hosts (/opt/ml/config/resourceconfig.json) only the leader, the first of the sorted hosts, runs the job;
-the others write nothing.
+  analysis_stage                  full (default): on several hosts (/opt/ml/config/resourceconfig.json) only the
+                                  leader, the first of the sorted hosts, runs the job and the others write nothing;
+                                  profile (a check of captured traffic, capture ShardedByS3Key, ground truth
+                                  FullyReplicated): each host writes model_quality_partial-<current_host>.parquet
+                                  into output_path (monitoring/model_quality_profile.py), no constraints needed;
+                                  merge (one instance, baseline_constraints set): the partials under
+                                  partial_profiles (default /opt/ml/processing/input/partials) merged into what a
+                                  one-host check writes (monitoring/model_quality_reduce.py). A baseline or a check
+                                  of a labelled data set reads one CSV: full only.
 """
 
 from __future__ import annotations
