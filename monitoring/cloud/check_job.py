@@ -14,6 +14,12 @@ starts nothing (``NoBaselines``): no model version with drift-check baselines ha
 The job name is derived from the execution id, so a duplicate delivery of the same execution names the same job
 and SageMaker refuses the second one: that refusal is reported as ``AlreadyStarted``, not as an error. An hour
 without capture files starts no job (``NoData``): a processing job over an empty prefix would only fail.
+
+With ``INSTANCE_COUNT`` N > 1 the check has two stages (``monitoring.shard``): this function starts the *profile*
+job ``<prefix>-p-<yyyymmddhh>-<8 hex>`` on N instances (capture ShardedByS3Key, ``analysis_stage=profile``, one
+``partial_profile-<host>.json`` per host under ``<reports>/<endpoint>/<schedule>/partial-profiles/<profile job>``);
+the stack's rule on that job's completion invokes this function again, and ``monitoring.cloud.check_merge`` starts
+the one-instance *merge* job ``<prefix>-m-...``, which writes the hour's report and metrics.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from monitoring.cloud.check_settings import CheckSettings, read_pointer
+from monitoring.cloud.check_settings import CheckSettings, live_settings
 from monitoring.cloud.s3util import aws_call, list_keys, split_s3_uri
 
 log = logging.getLogger(__name__)
@@ -37,6 +43,8 @@ CAPTURE_DIR = f"{ROOT}/input/endpoint"
 STATISTICS_DIR = f"{ROOT}/baseline/statistics"
 CONSTRAINTS_DIR = f"{ROOT}/baseline/constraints"
 OUTPUT_DIR = f"{ROOT}/resultdata"
+PARTIALS_DIR = f"{ROOT}/input/partials"  # monitoring.shard.DEFAULT_PARTIALS: where the merge job reads the partials
+PROFILE, MERGE = "p", "m"  # the two stages' marks in the job names: <prefix>-p-... and <prefix>-m-...
 
 
 @dataclass(frozen=True)
@@ -71,9 +79,10 @@ def check_window(scheduled: datetime) -> CheckWindow:
     return CheckWindow(end - timedelta(hours=1), end)
 
 
-def job_name(prefix: str, window: CheckWindow, execution_id: str) -> str:
-    """``<prefix>-<yyyymmddhh of the checked hour>-<8 hex of the execution id>``: one name per execution."""
-    return hour_job_name(prefix, window.start, execution_id)
+def job_name(prefix: str, window: CheckWindow, execution_id: str, stage: str = "") -> str:
+    """``<prefix>-<yyyymmddhh of the checked hour>-<8 hex of the execution id>``: one name per execution; with a
+    ``stage`` mark (PROFILE, MERGE) ``<prefix>-<stage>-<yyyymmddhh>-<8 hex>``."""
+    return hour_job_name(f"{prefix}-{stage}" if stage else prefix, window.start, execution_id)
 
 
 def hour_job_name(prefix: str, hour: datetime, execution_id: str) -> str:
@@ -88,8 +97,11 @@ def _iso(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def s3_input(name: str, uri: str, local: str, data_type: str = "S3Prefix") -> dict:
-    """One ProcessingInput: an S3 prefix (or, with ``data_type="ManifestFile"``, a manifest) copied to ``local``."""
+def s3_input(
+    name: str, uri: str, local: str, data_type: str = "S3Prefix", distribution: str = "FullyReplicated"
+) -> dict:
+    """One ProcessingInput: an S3 prefix (or, with ``data_type="ManifestFile"``, a manifest) copied to ``local``,
+    whole to every instance (or, with ``distribution="ShardedByS3Key"``, about 1/N of the objects to each)."""
     return {
         "InputName": name,
         "S3Input": {
@@ -97,7 +109,7 @@ def s3_input(name: str, uri: str, local: str, data_type: str = "S3Prefix") -> di
             "LocalPath": local,
             "S3DataType": data_type,
             "S3InputMode": "File",
-            "S3DataDistributionType": "FullyReplicated",
+            "S3DataDistributionType": distribution,
         },
     }
 
@@ -112,6 +124,12 @@ def report_uri(settings: CheckSettings, window: CheckWindow) -> str:
     return f"{settings.reports_uri}/{settings.endpoint_name}/{settings.schedule_name}/{window.end:%Y/%m/%d/%H}"
 
 
+def partials_uri(settings: CheckSettings, profile_job: str) -> str:
+    """Where a profile job's hosts write their partial profiles: a prefix of that job alone, outside the hours'
+    report folders, so a window's report exists only once its merge job has written it."""
+    return f"{settings.reports_uri}/{settings.endpoint_name}/{settings.schedule_name}/partial-profiles/{profile_job}"
+
+
 def network_config(isolation: bool, encryption: bool, subnets, security_group_ids) -> dict:
     """The NetworkConfig of a processing or monitoring job: isolation, encryption and, when subnets are set, the VPC."""
     network: dict = {"EnableNetworkIsolation": isolation, "EnableInterContainerTrafficEncryption": encryption}
@@ -120,11 +138,11 @@ def network_config(isolation: bool, encryption: bool, subnets, security_group_id
     return network
 
 
-def processing_job_request(settings: CheckSettings, window: CheckWindow, execution_id: str) -> dict:
-    """The CreateProcessingJob request of one check."""
+def check_environment(settings: CheckSettings, window: CheckWindow) -> dict[str, str]:
+    """The analyzer's environment of a check of ``window`` (what every stage shares; the stage is added to it)."""
     statistics_file = settings.baseline_statistics_uri.rsplit("/", 1)[-1]
     constraints_file = settings.baseline_constraints_uri.rsplit("/", 1)[-1]
-    environment = {
+    return {
         "dataset_source": CAPTURE_DIR,
         "dataset_format": json.dumps({"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput"]}}),
         "output_path": OUTPUT_DIR,
@@ -133,13 +151,33 @@ def processing_job_request(settings: CheckSettings, window: CheckWindow, executi
         "start_time": _iso(window.start),
         "end_time": _iso(window.end),
     }
-    inputs = [
-        s3_input("endpoint", capture_prefix(settings, window), CAPTURE_DIR),
+
+
+def baseline_inputs(settings: CheckSettings) -> list[dict]:
+    """The baseline's statistics and constraints, whole on every instance (FullyReplicated)."""
+    return [
         s3_input("baseline_statistics", settings.baseline_statistics_uri, STATISTICS_DIR),
         s3_input("baseline_constraints", settings.baseline_constraints_uri, CONSTRAINTS_DIR),
     ]
-    name = job_name(settings.job_name_prefix, window, execution_id)
-    return job_request(settings, name, inputs, environment, report_uri(settings, window))
+
+
+def processing_job_request(settings: CheckSettings, window: CheckWindow, execution_id: str) -> dict:
+    """The CreateProcessingJob request of one check: with one instance the whole analysis (``analysis_stage`` full,
+    the hour's report as output); with N > 1 the profile stage (capture ShardedByS3Key, partial profiles written
+    under ``partials_uri``), whose merge job ``monitoring.cloud.check_merge`` starts when it completes."""
+    environment = check_environment(settings, window)
+    capture = capture_prefix(settings, window)
+    if settings.instance_count == 1:
+        name = job_name(settings.job_name_prefix, window, execution_id)
+        inputs = [s3_input("endpoint", capture, CAPTURE_DIR), *baseline_inputs(settings)]
+        return job_request(settings, name, inputs, environment, report_uri(settings, window))
+    name = job_name(settings.job_name_prefix, window, execution_id, PROFILE)
+    inputs = [
+        s3_input("endpoint", capture, CAPTURE_DIR, distribution="ShardedByS3Key"),
+        *baseline_inputs(settings),
+    ]
+    environment["analysis_stage"] = "profile"
+    return job_request(settings, name, inputs, environment, partials_uri(settings, name))
 
 
 def job_request(settings: CheckSettings, name: str, inputs: list[dict], environment: dict, output_uri: str) -> dict:
@@ -198,17 +236,6 @@ def already_exists(exc) -> bool:
     )
 
 
-def live_settings(settings: CheckSettings, s3) -> tuple[CheckSettings, str]:
-    """``settings`` with the baselines of the live pointer when there is one; and where the baselines came from."""
-    if settings.live_pointer_uri:
-        pointer = read_pointer(s3, settings.live_pointer_uri)
-        if pointer is not None:
-            return settings.with_pointer(pointer), f"{pointer.reference} (live pointer {settings.live_pointer_uri})"
-    if settings.has_baselines:
-        return settings, "the monitoring stack's baseline parameters"
-    return settings, ""
-
-
 def start_check(settings: CheckSettings, event: Mapping, sagemaker, s3) -> dict:
     """Start the check of the hour before ``event["scheduled_time"]``; returns what happened (never raises on a
     duplicate delivery, an hour without traffic or a deployment without baselines yet)."""
@@ -227,7 +254,8 @@ def start_check(settings: CheckSettings, event: Mapping, sagemaker, s3) -> dict:
         return {**outcome, "status": "NoBaselines", "reason": reason}
     request = processing_job_request(settings, window, execution_id)
     name = request["ProcessingJobName"]
-    outcome = {"job_name": name, **outcome, "baselines": source}
+    stage = request["Environment"].get("analysis_stage", "full")
+    outcome = {"job_name": name, "stage": stage, **outcome, "baselines": source}
     bucket, key = split_s3_uri(capture_prefix(settings, window))
     found = aws_call(f"Listing the capture files under s3://{bucket}/{key}", list, list_keys(s3, bucket, key, limit=1))
     if not found:
@@ -240,14 +268,25 @@ def start_check(settings: CheckSettings, event: Mapping, sagemaker, s3) -> dict:
             log.info("processing job %s already exists: duplicate delivery of execution %s", name, execution_id)
             return {**outcome, "status": "AlreadyStarted"}
         raise RuntimeError(f"CreateProcessingJob {name} failed: {exc}") from exc
-    log.info("started data-quality check %s over %s", arn, window.hour_path)
+    log.info("started data-quality check %s (stage %s) over %s", arn, stage, window.hour_path)
     return {**outcome, "status": "Started", "job_arn": arn}
 
 
+def is_job_state_event(event: Mapping) -> bool:
+    """Whether the invocation is a processing job's state change (or its redrive, ``{"profile_job_name": ...}``)
+    rather than a scheduled execution."""
+    return event.get("detail-type") == "SageMaker Processing Job State Change" or "profile_job_name" in event
+
+
 def handler(event, context) -> dict:
-    """Lambda entry point (``monitoring.cloud.check_job.handler``)."""
+    """Lambda entry point (``monitoring.cloud.check_job.handler``): a scheduled execution starts a check; a profile
+    job's completion (the stack's rule, with several instances) starts its merge job."""
     import boto3
 
     logging.getLogger().setLevel(logging.INFO)
     settings = CheckSettings.from_env(os.environ)
+    if is_job_state_event(event):
+        from monitoring.cloud.check_merge import start_merge  # imported here: check_merge builds on this module
+
+        return start_merge(settings, event, boto3.client("sagemaker"))
     return start_check(settings, event, boto3.client("sagemaker"), boto3.client("s3"))

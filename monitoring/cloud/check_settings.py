@@ -19,6 +19,7 @@ from monitoring.cloud.s3util import split_s3_uri
 
 JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 PREFIX_MAX = 63 - len("-yyyymmddhh-12345678")  # room for the checked hour and the execution id's digest
+STAGED_PREFIX_MAX = PREFIX_MAX - len("-p")  # with several instances: the stage's mark too (<prefix>-p-, <prefix>-m-)
 OPTIONAL_URIS = ("BASELINE_STATISTICS_URI", "BASELINE_CONSTRAINTS_URI", "LIVE_POINTER_URI")
 POINTER_NAME = "live.json"
 POINTER_SCHEMA = 1
@@ -225,6 +226,12 @@ class CheckSettings:
             raise ValueError(
                 f"JOB_NAME_PREFIX must be 1-{PREFIX_MAX} letters, digits or hyphens, got {settings.job_name_prefix!r}"
             )
+        if settings.instance_count > 1 and len(settings.job_name_prefix) > STAGED_PREFIX_MAX:
+            raise ValueError(
+                f"JOB_NAME_PREFIX must be at most {STAGED_PREFIX_MAX} characters with INSTANCE_COUNT "
+                f"{settings.instance_count} (the profile and merge jobs add -p- / -m-), "
+                f"got {settings.job_name_prefix!r}"
+            )
         if bool(settings.subnets) != bool(settings.security_group_ids):
             raise ValueError("SUBNET_IDS and SECURITY_GROUP_IDS must be both set or both empty")
         settings.check_uris()
@@ -242,3 +249,14 @@ class CheckSettings:
         ):
             if uri or name not in OPTIONAL_URIS:
                 split_s3_uri(uri, name)
+
+
+def live_settings(settings: CheckSettings, s3) -> tuple[CheckSettings, str]:
+    """``settings`` with the baselines of the live pointer when there is one; and where the baselines came from."""
+    if settings.live_pointer_uri:
+        pointer = read_pointer(s3, settings.live_pointer_uri)
+        if pointer is not None:
+            return settings.with_pointer(pointer), f"{pointer.reference} (live pointer {settings.live_pointer_uri})"
+    if settings.has_baselines:
+        return settings, "the monitoring stack's baseline parameters"
+    return settings, ""

@@ -20,6 +20,7 @@ LAMBDA_MODULES = (
     "monitoring/cloud/datahash.py",
     "monitoring/cloud/check_settings.py",
     "monitoring/cloud/check_job.py",
+    "monitoring/cloud/check_merge.py",
     "monitoring/cloud/model_quality_settings.py",
     "monitoring/cloud/model_quality_job.py",
     "monitoring/cloud/retrain_rules.py",

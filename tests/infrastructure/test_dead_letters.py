@@ -122,6 +122,7 @@ def test_the_monitoring_senders_and_their_queues(monitoring):
     assert targets_with_dead_letters(monitoring) == {
         "CheckFunction": "CheckDeadLetterQueue",
         "CheckSchedule": "CheckDeadLetterQueue",
+        "ProfileCompletedRule": "CheckDeadLetterQueue",  # with several instances: starts the merge jobs
         "ModelQualityFunction": "ModelQualityDeadLetterQueue",
         "ModelQualitySchedule": "ModelQualityDeadLetterQueue",
         "ModelQualityJobStateRule": "AlertsDeadLetterQueue",

@@ -164,8 +164,10 @@ def test_the_job_state_rule_alerts_on_violations_and_failures_of_this_schedules_
     rule = template["Resources"]["JobStateRule"]["Properties"]
     assert rule["EventPattern"]["detail-type"] == ["SageMaker Processing Job State Change"]
     processing, model_monitor = rule["EventPattern"]["detail"]["Fn::If"][1:]
-    either = [{"ProcessingJobStatus": ["Failed"]}, {"ExitMessage": [{"prefix": "CompletedWithViolations"}]}]
-    assert processing["$or"] == either and model_monitor["$or"] == either
+    violations = {"ExitMessage": [{"prefix": "CompletedWithViolations"}]}
+    # a stopped check (or profile job, which then starts no merge) leaves its hour unchecked: it alerts too
+    assert processing["$or"] == [{"ProcessingJobStatus": ["Failed", "Stopped"]}, violations]
+    assert model_monitor["$or"] == [{"ProcessingJobStatus": ["Failed"]}, violations]
     assert processing["ProcessingJobName"] == [{"prefix": {"Fn::Sub": "${JobNamePrefix}-"}}]
     assert "monitoring-schedule/${MonitoringScheduleName}" in json.dumps(model_monitor["MonitoringScheduleArn"])
     assert rule["Targets"][0]["Arn"] == {"Ref": "AlertsTopic"}
@@ -230,8 +232,16 @@ def test_the_processing_engine_resources_exist_only_with_that_engine(template):
         "CheckDeadLetterQueue",
         "CheckDeadLetterQueuePolicy",
         "CheckDeadLetterAlarm",
+        "ProfileCompletedRule",
+        "ProfileCompletedRuleInvokesCheck",
     }
     assert template["Conditions"]["UseProcessingEngine"] == {"Fn::Equals": [{"Ref": "Engine"}, "processing"]}
+    assert template["Conditions"]["ShardedChecks"] == {
+        "Fn::And": [
+            {"Condition": "UseProcessingEngine"},
+            {"Fn::Not": [{"Fn::Equals": [{"Ref": "ProcessingInstanceCount"}, "1"]}]},
+        ]
+    }
     model_quality = {k for k, v in template["Resources"].items() if v.get("Condition") == "UseModelQualityChecks"}
     assert model_quality == {
         "ModelQualityFunctionLogGroup",
