@@ -1,8 +1,10 @@
 """A local model-quality check on ``monitoring.instance_count`` > 1 simulated hosts: the analyzer's profile stage
 on every host (``pipelines.monitor.hosts``: the window's capture files sharded by file, the ground-truth files
 replicated), then its merge stage in this process (``monitoring.model_quality_reduce``), whose pairs and counts
-equal a one-host join's (integers exactly, regression sums within 1e-12 relative). The job's directory keeps each
-host's log, ``hosts.json`` (timings) and the partials; the hosts' input copies are removed once merged."""
+equal a one-host join's (integers exactly, regression sums within 1e-12 relative). The job's directory
+(``<state>/monitoring/jobs/<T>-<id>``) keeps each host's log and ``hosts.json`` (timings, also in the execution
+record); the hosts' copies of the inputs and their partials are removed once merged. A failed host leaves everything
+in place."""
 
 from __future__ import annotations
 
@@ -62,6 +64,7 @@ def merge_on_hosts(
     ]
     partials, timings = run_analyzer_hosts(job_dir, count, inputs, environment)
     merged = merge_partials_in(partials)
-    for host in (job_dir / "hosts").iterdir():
+    for host in (job_dir / "hosts").iterdir():  # the logs stay; the copies of the inputs and the partials go
         shutil.rmtree(host / "opt_ml", ignore_errors=True)
+    shutil.rmtree(partials, ignore_errors=True)
     return merged, timings

@@ -47,10 +47,29 @@ def test_two_hosts_check_equals_one_host(tmp_path, monkeypatch):
     assert [h["host"] for h in two.model_quality["hosts"]] == ["algo-1", "algo-2"]
     assert all(h["status"] == "Completed" for h in two.model_quality["hosts"])
     assert "hosts" not in one.model_quality
-    partials = sorted(p.name for p in (served.env.directory / "jobs").rglob("model_quality_partial-*.parquet"))
-    assert partials == ["model_quality_partial-algo-1.parquet", "model_quality_partial-algo-2.parquet"]
+    (job,) = (served.env.directory / "jobs").iterdir()
+    logs = [h["log"] for h in two.model_quality["hosts"]]
+    assert logs == [str(job / "hosts" / name / "log.txt") for name in ("algo-1", "algo-2")]
+    assert "joined" in (job / "hosts" / "algo-2" / "log.txt").read_text()
+    assert not list(job.rglob("*.parquet")) and not list(job.rglob("*.jsonl"))  # copies and partials removed
 
 
 def test_instance_count_reads_the_monitoring_setting(tmp_path):
     served = serve(tmp_path)
     assert hosts.instance_count(served.config) == getattr(served.config.monitoring, "instance_count", 1) == 1
+
+
+def test_a_failing_host_fails_the_check_with_its_reason(tmp_path, monkeypatch):
+    from pipelines.monitor import model_quality_hosts
+
+    served = serve(tmp_path)
+    served.traffic(T - 3 * HOUR, ROWS[:30], rings(ROWS[:30]), "a")
+    served.traffic(T - 2 * HOUR, ROWS[30:60], rings(ROWS[30:60]), "b")
+    monkeypatch.setattr(hosts, "instance_count", lambda config: 2)
+    settings = model_quality_hosts._environment
+    monkeypatch.setattr(
+        model_quality_hosts, "_environment", lambda config, window: {**settings(config, window), "problem_type": "x"}
+    )
+    execution = check_model_quality(served.env, ENDPOINT, window_at(served.config, T))
+    assert execution.status == "Failed"
+    assert "algo-" in execution.message and "problem type must be regression or binary" in execution.message
