@@ -8,9 +8,9 @@ the keys of its unmatched predictions beside its matched pairs, and the merge st
 ``duplicate_capture_keys`` and ``unmatched_ground_truth`` from the keys of all hosts.
 
 The join does not hand back the keys of the predictions it left unmatched, so when a host has some, its capture is
-read once more for the join keys of its in-window predictions (``window_keys``, the join's own filters: window,
-key, readable output, a finite prediction, a probability in [0, 1] for binary); unmatched = those whose key has no
-label, i.e. is not among the matched keys. Hosts whose predictions all matched skip that read.
+read once more by the join's own reader for the join keys of its in-window predictions (``window_keys``);
+unmatched = those whose key has no label, i.e. is not among the matched keys (a key is labelled or not for every
+record). Hosts whose predictions all matched skip that read; one that has some reads its shard twice.
 """
 
 from __future__ import annotations
@@ -24,31 +24,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from monitoring.capture_predictions import (
-    CAPTURE_SCHEMA,
-    OK,
-    Extract,
-    extract,
-    inference_times,
-    join_keys,
-    payloads,
-)
-from monitoring.jsonl_tables import SkipCounter, read_jsonl
+from monitoring.capture_predictions import Extract
+from monitoring.jsonl_tables import SkipCounter
 from monitoring.labelled import LabelledPredictions
 from monitoring.model_quality_merge import MergeResult, merge_capture_with_ground_truth
 from monitoring.model_quality_partial import ModelQualityPartial, write_partial
+from monitoring.model_quality_read import read_capture
 from monitoring.shard import HostRole
 
 log = logging.getLogger(__name__)
-
-
-def _inside(meta: pa.ChunkedArray, start: datetime | None, end: datetime | None) -> pa.Array:
-    times, inside = inference_times(meta)
-    if start is not None:
-        inside = pc.and_(inside, pc.greater_equal(times, pa.scalar(start, pa.timestamp("us", tz="UTC"))))
-    if end is not None:
-        inside = pc.and_(inside, pc.less_equal(times, pa.scalar(end, pa.timestamp("us", tz="UTC"))))
-    return inside
 
 
 def window_keys(
@@ -59,27 +43,11 @@ def window_keys(
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> pa.Array:
-    """The join keys of the capture records the join would keep (in the window, with a key and a readable, finite
-    prediction, a probability in [0, 1] for binary), in record order. ``at``: where the joined value is read."""
-    skips = SkipCounter()  # the join counted the skipped records already
-    found: list[pa.Array] = []
-    for path in files:
-        for table in read_jsonl(Path(path), CAPTURE_SCHEMA, skips):
-            meta = table.column("eventMetadata")
-            keys = join_keys(meta)
-            chosen = pc.and_(_inside(meta, start, end), pc.is_valid(keys))
-            if not pc.sum(chosen).as_py():
-                continue
-            output = pc.filter(pc.struct_field(table.column("captureData"), "endpointOutput"), chosen)
-            keys = pc.filter(keys, chosen)
-            text, is_json, readable = payloads(output, skips, str(path))
-            values, status = extract(text, is_json, at)
-            keep = np.asarray(readable.to_numpy(zero_copy_only=False), dtype=bool) & (status == OK)
-            if binary:
-                keep &= (values >= 0) & (values <= 1)
-            kept = pc.filter(keys, pa.array(keep))
-            found.extend(kept.chunks if isinstance(kept, pa.ChunkedArray) else [kept])
-    return pa.chunked_array(found, type=pa.string()).combine_chunks()
+    """The join keys of the capture records the join keeps (in the window, with a key and a readable, finite
+    prediction, a probability in [0, 1] for binary), in record order: the join's own reader
+    (``monitoring.model_quality_read.read_capture``). ``at``: where the joined value is read."""
+    found = read_capture(list(files), at, binary, start, end, SkipCounter())  # the join counted the skips already
+    return pa.chunked_array(found.keys, type=pa.string()).combine_chunks()
 
 
 def _unmatched_keys(merged: MergeResult, files: Sequence[Path], binary: bool, at: Extract, start, end) -> np.ndarray:
