@@ -21,7 +21,9 @@ Environment (the Model Monitor analyzer's names):
                             runs it and the others write nothing), profile (write only
                             partial_profile-<current_host>.json) or merge (one host: merge the partials under
                             partial_profiles, default /opt/ml/processing/input/partials, into the usual outputs);
-                            see monitoring/shard.py and monitoring/profile_merge.py
+                            see monitoring/shard.py and monitoring/profile_merge.py. MODEL_QUALITY has the same
+                            stages: profile writes model_quality_partial-<current_host>.parquet
+                            (monitoring/model_quality_entry.py)
 
 Runtime: Python 3.10+, numpy and pyarrow only. The SageMaker XGBoost 3.0-5 image (the project's processing
 image) carries numpy 2.1.0 and pyarrow 22.0.0, the versions setup.py pins, so nothing is installed at start;

@@ -14,6 +14,9 @@ SageMaker writes ``/opt/ml/config/resourceconfig.json`` into every processing co
 
 ``merge`` on several hosts is refused: every host would write the same files over one another. See
 ``monitoring.profile_merge`` for why the merge is a second job rather than a leader on the job's network.
+Model-quality checks use the same stages and roles (``monitoring.model_quality_entry``): the profile writes
+``model_quality_partial-<current_host>.parquet`` (``monitoring.model_quality_profile``), the merge reads them
+(``monitoring.model_quality_reduce``).
 """
 
 from __future__ import annotations
