@@ -1,0 +1,147 @@
+"""Scale-out benchmark: the analyzer (baseline, then a check against it) and training on 1 and N simulated hosts.
+
+Every job runs through the local runner's multi-instance code (host processes, resource configs, ShardedByS3Key
+inputs by object, the merge job): see bench/scale_out_jobs.py. The data set is generated (bench/scale_out_data.py,
+abalone-like, 16 CSV objects per part) under --work and never committed.
+
+Two modes. ``pinned`` simulates instances of one core each: every host (the 1-host reference too) runs under
+``taskset -c <its core>`` with one thread (``MLOPS_LOCAL_PIN_CORES``: OMP_NUM_THREADS=1, so XGBoost's nthread and
+Arrow's CPU pool are 1, ARROW_IO_THREADS=1; training also gets nthread=1). ``unpinned`` lets every host use the
+machine. Targets (pinned): speedup >= 1.7x for the analyzer, >= 1.5x for training, and no host's peak RSS above the
+1-host run's. The 1-host and N-host results are then compared as the README's equality table says.
+
+    .venv/bin/python bench/scale_out.py [--rows 10000000] [--hosts 2] [--repeat 3] [--modes pinned,unpinned]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from scale_out_data import DataSet, generate
+from scale_out_equality import (
+    compare_models,
+    compare_statistics,
+    compare_violations,
+    error_weights,
+)
+from scale_out_jobs import BUCKET, Run, profile_one_host, run_analyzer, run_training, stage
+
+from pipelines.local.cluster import ENV_PIN_CORES
+from pipelines.local.store import ObjectStore
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "bench" / ".work" / "scale_out"
+TARGETS = {"baseline": 1.7, "check": 1.7, "train": 1.5}
+CONTENDERS = tuple(TARGETS)
+
+
+def _pin(cores: list[int] | None) -> None:
+    if cores:
+        os.environ[ENV_PIN_CORES] = ",".join(map(str, cores))
+    else:
+        os.environ.pop(ENV_PIN_CORES, None)
+
+
+def run_once(store: ObjectStore, work: Path, contender: str, hosts: int, mode: str, tag: str) -> Run:
+    """One run of a contender on ``hosts`` hosts (the check against the same mode's first 1-host baseline)."""
+    if contender == "train":
+        return run_training(store, work, hosts, mode == "pinned", tag)
+    baseline = f"{BUCKET}/runs/{mode}-baseline-1-0/result" if contender == "check" else None
+    return run_analyzer(store, work, hosts, contender == "check", tag, baseline)
+
+
+def measure(store: ObjectStore, work: Path, mode: str, hosts: int, repeat: int) -> dict[tuple[str, int], list[Run]]:
+    """Every contender on 1 and ``hosts`` hosts, ``repeat`` times, interleaved (baselines first: checks need one)."""
+    runs: dict[tuple[str, int], list[Run]] = {}
+    for index in range(repeat):
+        for contender in CONTENDERS:
+            for count in (1, hosts):
+                tag = f"{mode}-{contender}-{count}-{index}"
+                run = run_once(store, work, contender, count, mode, tag)
+                runs.setdefault((contender, count), []).append(run)
+                print(f"  {tag}: {run.wall_s:.2f} s", flush=True)
+    return runs
+
+
+def table(mode: str, hosts: int, runs: dict[tuple[str, int], list[Run]]) -> list[str]:
+    """The result table of one mode."""
+    lines = [
+        "| mode | contender | hosts | wall median (s) | CPU (s) | peak RSS per host (MiB) | speedup | target |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for contender in CONTENDERS:
+        one = runs[(contender, 1)]
+        base_wall = statistics.median(r.wall_s for r in one)
+        base_rss = max(r.peak_rss_mb for r in one)
+        for count in (1, hosts):
+            chosen = runs[(contender, count)]
+            wall = statistics.median(r.wall_s for r in chosen)
+            cpu = statistics.median(r.cpu_s for r in chosen)
+            rss = max(r.peak_rss_mb for r in chosen)
+            speedup = base_wall / wall if wall else float("nan")
+            verdict = "-"
+            if count > 1:
+                fast, lean = speedup >= TARGETS[contender], rss <= base_rss
+                verdict = f"speedup >= {TARGETS[contender]}x: {'met' if fast else 'MISSED'}; "
+                verdict += f"RSS <= 1 host's: {'met' if lean else 'MISSED'}"
+                verdict += "" if mode == "pinned" else " (unpinned: for information)"
+            lines.append(
+                f"| {mode} | {contender} | {count} | {wall:.2f} | {cpu:.2f} | {rss:.0f} | {speedup:.2f}x | {verdict} |"
+            )
+    return lines
+
+
+def equality(store: ObjectStore, work: Path, data: DataSet, mode: str, hosts: int, runs: dict) -> list[str]:
+    """The first 1-host and N-host runs of ``mode`` compared (W1 from one more, untimed 1-host profile)."""
+    w1 = error_weights(profile_one_host(store, work, f"{mode}-w1"))
+    w2 = error_weights(runs[("baseline", hosts)][0].outputs["partials"])
+    one, many = runs[("baseline", 1)][0].outputs["result"], runs[("baseline", hosts)][0].outputs["result"]
+    lines = [f"baseline statistics, 1 vs {hosts} hosts ({mode}):"]
+    lines += [f"  {line}" for line in compare_statistics(one, many, w1, w2)]
+    one, many = runs[("check", 1)][0].outputs["result"], runs[("check", hosts)][0].outputs["result"]
+    lines.append(f"check, 1 vs {hosts} hosts: {compare_violations(one, many)}")
+    test = data.part("test") / "test.csv"
+    model_one, model_many = runs[("train", 1)][0].outputs["model"], runs[("train", hosts)][0].outputs["model"]
+    lines.append(compare_models(model_one, model_many, test))
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--hosts", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--modes", default="pinned,unpinned")
+    parser.add_argument("--cores", default=None, help="cores of the pinned hosts (default: the first --hosts usable)")
+    parser.add_argument("--work", type=Path, default=WORK)
+    args = parser.parse_args(argv)
+    usable = sorted(os.sched_getaffinity(0))
+    cores = [int(c) for c in args.cores.split(",")] if args.cores else usable[: args.hosts]
+    data = generate(args.rows, args.work / f"data-{args.rows}")
+    print(f"data: {args.rows} rows under {data.root}; {len(usable)} usable cores; pinned hosts on cores {cores}")
+    report = []
+    for mode in args.modes.split(","):
+        state, jobs = args.work / "state", args.work / "jobs"
+        for directory in (state, jobs):
+            shutil.rmtree(directory, ignore_errors=True)
+        store = ObjectStore(state)
+        stage(store, data)
+        _pin(cores if mode == "pinned" else None)
+        print(f"{mode}:", flush=True)
+        runs = measure(store, jobs, mode, args.hosts, args.repeat)
+        _pin(None)
+        report += ["", *table(mode, args.hosts, runs), "", *equality(store, jobs, data, mode, args.hosts, runs)]
+    print("\n".join(report))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
