@@ -128,13 +128,7 @@ def test_merged_check_equals_one_host(tmp_path, problem, hosts, how):
         if k != "confusion_matrix" and "value" in m
     )
 
-    one = merge_capture_with_ground_truth(
-        sorted(capture.rglob("*.jsonl"), key=lambda p: p.parts),
-        sorted(truth.rglob("*.jsonl")),
-        problem_type=problem,
-        start=START,
-        end=END,
-    )
+    one = _one_join(capture, truth, problem)
     recombined = merge_partials(read_partials(partials))
     assert recombined.counts == one.counts
     assert one.counts["duplicate_capture_keys"] >= 8 and one.counts["duplicate_labels"] == 10
@@ -145,11 +139,7 @@ def test_merged_check_equals_one_host(tmp_path, problem, hosts, how):
 
 def test_binary_partials_are_sorted_by_score_and_read_back_bit_for_bit(tmp_path):
     capture, truth = make_files(tmp_path / "data", "binary")
-    dirs = host_dirs(tmp_path / "hosts", capture, truth, 2, "round-robin")
-    for opt_ml in dirs:
-        env = _env("binary", tmp_path / "partials", dataset_source=str(opt_ml / "endpoint"))
-        env.update(ground_truth_source=str(opt_ml / "groundtruth"), analysis_stage="profile")
-        assert run(env, opt_ml)[0] == 0
+    _profile_all(host_dirs(tmp_path / "hosts", capture, truth, 2, "round-robin"), tmp_path / "partials", "binary")
     partials = read_partials(tmp_path / "partials")
     assert [p.host for p in partials] == ["algo-1", "algo-2"]
     for partial in partials:
@@ -158,24 +148,67 @@ def test_binary_partials_are_sorted_by_score_and_read_back_bit_for_bit(tmp_path)
         assert partial.counts["ground_truth_labels"] == partials[0].counts["ground_truth_labels"]
 
 
-def test_a_host_without_capture_objects_writes_an_empty_partial(tmp_path):
+def _profile_all(dirs: list[Path], partials: Path, problem: str = "regression") -> list[str]:
+    messages = []
+    for opt_ml in dirs:
+        env = _env(problem, partials / opt_ml.name, dataset_source=str(opt_ml / "endpoint"))
+        env.update(ground_truth_source=str(opt_ml / "groundtruth"), analysis_stage="profile")
+        code, message = run(env, opt_ml)
+        assert code == 0, message
+        messages.append(message)
+    return messages
+
+
+def _one_join(capture: Path, truth: Path, problem: str = "regression"):
+    files = sorted(capture.rglob("*.jsonl"), key=lambda p: p.parts)
+    return merge_capture_with_ground_truth(
+        files, sorted(truth.rglob("*.jsonl")), problem_type=problem, start=START, end=END
+    )
+
+
+def test_hosts_without_capture_objects_write_empty_partials_and_the_merge_still_equals_one_host(tmp_path):
     capture, truth = make_files(tmp_path / "data", "regression")
     dirs = host_dirs(tmp_path / "hosts", capture, truth, 8, "contiguous")  # 6 files: algo-7 and algo-8 get none
     assert not (dirs[-1] / "endpoint").exists()
-    env = _env("regression", tmp_path / "partials", dataset_source=str(dirs[-1] / "endpoint"))
-    env.update(ground_truth_source=str(dirs[-1] / "groundtruth"), analysis_stage="profile")
-    code, message = run(env, dirs[-1])
-    assert code == 0 and "joined 0 predictions" in message
+    messages = _profile_all(dirs, tmp_path / "partials")
+    assert "joined 0 predictions" in messages[-1]
+    merged, one = merge_partials(read_partials(tmp_path / "partials")), _one_join(capture, truth)
+    assert merged.counts == one.counts
+    assert list(merged.pairs.keys) == list(one.pairs.keys)  # contiguous: the one-host record order
+    assert np.array_equal(merged.pairs.predictions, one.pairs.predictions)
+
+
+def test_merge_refuses_partials_of_another_problem_type_or_job(tmp_path):
+    capture, truth = make_files(tmp_path / "data", "regression")
+    dirs = host_dirs(tmp_path / "hosts", capture, truth, 2, "round-robin")
+    _profile_all(dirs, tmp_path / "partials")
+    constraints = _constraints(tmp_path, "regression", capture, truth)
+    env = _env("binary", tmp_path / "out", analysis_stage="merge", partial_profiles=str(tmp_path / "partials"))
+    env["baseline_constraints"] = str(constraints)
+    code, message = run(env, tmp_path / "merge")
+    assert code == 1 and "profiled as regression, the merge is asked for binary" in message
+    other = _env("regression", tmp_path / "partials" / "algo-2", dataset_source=str(dirs[1] / "endpoint"))
+    other.update(ground_truth_source=str(dirs[1] / "groundtruth"), analysis_stage="profile", end_time=START.isoformat())
+    assert run(other, dirs[1])[0] == 0  # algo-2 profiled again with another window
+    with pytest.raises(ModelQualityPartialError, match="written by a different job"):
+        read_partials(tmp_path / "partials")
+
+
+def test_merge_below_min_pairs_is_no_data(tmp_path):
+    capture, truth = make_files(tmp_path / "data", "binary")
+    dirs = host_dirs(tmp_path / "hosts", capture, truth, 3, "round-robin")
+    _profile_all(dirs, tmp_path / "partials", "binary")
+    env = _env("binary", tmp_path / "out", analysis_stage="merge", partial_profiles=str(tmp_path / "partials"))
+    env.update(baseline_constraints=str(_constraints(tmp_path, "binary", capture, truth)), min_pairs="100000")
+    code, message = run(env, tmp_path / "merge")
+    assert code == 0 and message.startswith("NoData") and not (tmp_path / "out" / "statistics.json").exists()
 
 
 def test_merge_refuses_missing_hosts_and_ground_truth_that_differs(tmp_path):
     capture, truth = make_files(tmp_path / "data", "regression")
     dirs = host_dirs(tmp_path / "hosts", capture, truth, 2, "round-robin")
     (dirs[1] / "groundtruth" / "2026/11/30/13/b.jsonl").unlink()  # algo-2 did not get all the labels
-    for opt_ml in dirs:
-        env = _env("regression", tmp_path / "partials" / opt_ml.name, dataset_source=str(opt_ml / "endpoint"))
-        env.update(ground_truth_source=str(opt_ml / "groundtruth"), analysis_stage="profile")
-        assert run(env, opt_ml)[0] == 0
+    _profile_all(dirs, tmp_path / "partials")
     with pytest.raises(ModelQualityPartialError, match="FullyReplicated"):
         merge_partials(read_partials(tmp_path / "partials"))
     (tmp_path / "partials" / "algo-2" / "model_quality_partial-algo-2.parquet").unlink()
