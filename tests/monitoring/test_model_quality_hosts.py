@@ -11,10 +11,17 @@ import numpy as np
 import pytest
 
 from monitoring.container_entry import run
+from monitoring.labelled import LabelledPredictions
 from monitoring.model_quality import model_quality_statistics
 from monitoring.model_quality_constraints import suggest_model_quality_constraints
 from monitoring.model_quality_merge import merge_capture_with_ground_truth
-from monitoring.model_quality_partial import ModelQualityPartialError, read_partials
+from monitoring.model_quality_partial import (
+    ModelQualityPartial,
+    ModelQualityPartialError,
+    read_partial,
+    read_partials,
+    write_partial,
+)
 from monitoring.model_quality_reduce import merge_partials
 from tests.monitoring.model_quality_hosts_data import (
     ASSIGNMENTS,
@@ -137,7 +144,7 @@ def test_merged_check_equals_one_host(tmp_path, problem, hosts, how):
     assert sorted(recombined.pairs.keys) == sorted(one.pairs.keys)
 
 
-def test_binary_partials_are_sorted_by_score_and_read_back_bit_for_bit(tmp_path):
+def test_binary_partials_are_sorted_by_score(tmp_path):
     capture, truth = make_files(tmp_path / "data", "binary")
     _profile_all(host_dirs(tmp_path / "hosts", capture, truth, 2, "round-robin"), tmp_path / "partials", "binary")
     partials = read_partials(tmp_path / "partials")
@@ -229,3 +236,29 @@ def test_stages_that_cannot_shard_are_refused_with_a_clear_message(tmp_path):
     (opt_ml / "config" / "resourceconfig.json").write_text('{"current_host": "algo-1", "hosts": ["algo-1", "algo-2"]}')
     code, message = run(_env("regression", tmp_path / "out", analysis_stage="merge"), opt_ml)
     assert code == 1 and "analysis_stage=merge on 2 hosts" in message
+
+
+def test_a_partial_reads_back_bit_for_bit(tmp_path):
+    pairs = LabelledPredictions(
+        np.array(["a", "b", "ü-1"], dtype=object),
+        np.array([0.0, 1.0, 1.0]),
+        np.array([0.0, 1.0, 0.0]),
+        np.array([0.1, 1 / 3, np.nextafter(0.5, 0)]),
+    )
+    settings = {"problem_type": "binary", "probability_threshold": 0.5, "start": None}
+    partial = ModelQualityPartial(
+        "algo-2", ("algo-1", "algo-2"), settings, pairs, np.array(["x"], dtype=object), {"matched": 3}, {"r": "e"}
+    )
+    back = read_partial(write_partial(partial, tmp_path))
+    assert list(back.pairs.keys) == list(pairs.keys) and list(back.unmatched_keys) == ["x"]
+    for name in ("labels", "predictions", "probabilities"):
+        assert getattr(back.pairs, name).tobytes() == getattr(pairs, name).tobytes()
+    assert (back.host, back.hosts, back.settings, back.counts, back.examples) == (
+        "algo-2",
+        ("algo-1", "algo-2"),
+        settings,
+        {"matched": 3},
+        {"r": "e"},
+    )
+    with pytest.raises(ModelQualityPartialError, match="cannot name a file"):
+        write_partial(ModelQualityPartial("../x", ("../x",), settings, pairs, back.unmatched_keys, {}), tmp_path)
