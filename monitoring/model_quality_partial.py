@@ -12,7 +12,8 @@ in-window capture record with a prediction:
   different hosts (``duplicate_capture_keys``) as one host counts them.
 
 The schema metadata (``mlops.model_quality_partial``) holds the host, the job's hosts, the join settings, the join's
-counts and the first example of each malformed reason. Floats are stored as float64: they read back bit for bit.
+counts (in the join's order) and the first example of each malformed reason. Floats are stored as float64: they
+read back bit for bit.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def _table(partial: ModelQualityPartial) -> pa.Table:
             "matched": pa.array(np.arange(len(keys)) < len(pairs)),
         }
     )
-    return table.replace_schema_metadata({_META: json.dumps(meta, sort_keys=True).encode()})
+    return table.replace_schema_metadata({_META: json.dumps(meta).encode()})
 
 
 def write_partial(partial: ModelQualityPartial, output: Path) -> Path:

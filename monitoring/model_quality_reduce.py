@@ -62,9 +62,10 @@ def _counts(partials: Sequence[ModelQualityPartial], matched_keys: pa.Array, all
 
 
 def _ordered(reference: dict[str, int], counts: dict[str, int]) -> list[str]:
-    """The counts' names in the join's order, then the malformed reasons only other hosts met, sorted."""
-    extra = sorted(name for name in counts if name not in reference)
-    return [name for name in reference if name in counts] + extra
+    """The counts' names in the join's order: its own counts, then ``malformed.<side>.<reason>`` sorted (capture
+    before ground_truth), whichever hosts met them."""
+    malformed = sorted(name for name in counts if name.startswith("malformed."))
+    return [name for name in reference if name in counts and not name.startswith("malformed.")] + malformed
 
 
 def _keys(arrays: Sequence[np.ndarray]) -> pa.Array:
