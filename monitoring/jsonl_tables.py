@@ -72,12 +72,15 @@ def line_blocks(path: Path, size: int) -> Iterator[bytes]:
 
 
 def _own_blocks(path: Path, size: int) -> Iterator[memoryview]:
-    """Blocks of whole lines of a file as ``line_blocks``, each in a writable buffer of its own (read into it,
-    not copied), so that bad lines can be blanked in place and Arrow can read the buffer as it is."""
+    """Blocks of whole lines of a file as ``line_blocks``, read into one writable buffer (not copied), so that bad
+    lines can be blanked in place and Arrow can read the buffer as it is. The buffer is read into again for the next
+    block: a block is valid until the next one is asked for (Arrow's tables copy what they keep)."""
+    buffer = bytearray(size)
     with open(path, "rb") as handle:
         rest = b""
         while True:
-            buffer = bytearray(len(rest) + size)
+            if len(rest) >= len(buffer):  # a line longer than the buffer: a larger one
+                buffer = bytearray(len(rest) + size)
             buffer[: len(rest)] = rest
             got = handle.readinto(memoryview(buffer)[len(rest) :])
             if not got:
@@ -86,11 +89,9 @@ def _own_blocks(path: Path, size: int) -> Iterator[memoryview]:
                 return
             filled = len(rest) + got
             cut = buffer.rfind(b"\n", 0, filled)
-            if cut < 0:  # a line longer than the block: read on
-                rest = bytes(buffer[:filled])
-                continue
             rest = bytes(buffer[cut + 1 : filled])
-            yield memoryview(buffer)[: cut + 1]
+            if cut >= 0:
+                yield memoryview(buffer)[: cut + 1]
 
 
 def _parse(block: bytes | memoryview, options: pajson.ParseOptions, whole: bool = False) -> pa.Table:

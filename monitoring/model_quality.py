@@ -57,6 +57,7 @@ import sklearn
 from sklearn import metrics
 
 from mlops_errors import MlopsError
+from monitoring.binary_subsample_figures import subsample_values
 from monitoring.labelled import LabelledPredictions
 from monitoring.subsample import MIN_RECORDS, NAN, standard_deviation, subsample_masks
 
@@ -251,9 +252,12 @@ def metric_block(
         values = _values(problem, labels, predictions, scores)
     samples: dict[str, list[float]] = {name: [] for name in values}
     if len(pairs) >= MIN_RECORDS:
+        # binary subsamples: scikit-learn's figures without its per-call validation (monitoring.binary_subsample_
+        # figures, equal to the last bit); the records are sorted by score, and so is each subsample
+        figures = _values if problem == REGRESSION else lambda _, *columns: subsample_values(*columns)
         for mask in subsample_masks(pairs.keys):
             kept = mask[order]
-            for name, value in _values(problem, labels[kept], predictions[kept], scores[kept]).items():
+            for name, value in figures(problem, labels[kept], predictions[kept], scores[kept]).items():
                 samples[name].append(value)
     return {
         name: {"value": _finite(value), "standard_deviation": standard_deviation(samples[name])}
