@@ -25,7 +25,7 @@ from sklearn import metrics
 BETAS = {"f0_5": 0.5, "f1": 1.0, "f2": 2.0}
 
 
-def _divide(numerator: float, denominator: float) -> float:
+def _divide(numerator: float | np.floating, denominator: float | np.floating) -> float:
     """``_prf_divide`` with ``zero_division=0.0``."""
     return float(np.float64(numerator) / np.float64(denominator)) if denominator != 0.0 else 0.0
 
