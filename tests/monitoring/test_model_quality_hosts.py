@@ -128,6 +128,14 @@ def test_merged_check_equals_one_host(tmp_path, problem, hosts, how):
     assert_violations(merged["violations"]["violations"], single["violations"]["violations"])
     assert_close(merged["statistics"], single["statistics"], "statistics")
     assert_close(merged["metrics"], single["metrics"], "metrics")
+    if problem == "binary":  # counts at each distinct score: auc, au_prc, curves and deviations equal bit for bit
+        assert merged == single
+    else:  # subsamples summed in a canonical order: deviations bit for bit; values summed in record order
+        deviations = [
+            {k: m["standard_deviation"] for k, m in out["statistics"]["regression_metrics"].items()}
+            for out in (merged, single)
+        ]
+        assert deviations[0] == deviations[1]
     section = merged["statistics"].get("binary_classification_metrics") or merged["statistics"]["regression_metrics"]
     assert all(
         isinstance(m["standard_deviation"], float)
