@@ -14,8 +14,11 @@ The hosts come from ``SM_HOSTS`` / ``SM_CURRENT_HOST`` (set by the training tool
 resource config (``resourceconfig.json`` under ``SM_INPUT_CONFIG_DIR``, ``$SM_INPUT_DIR/config``,
 ``$SM_OPT_ML/input/config`` or ``/opt/ml/input/config``), else one host. Environment for a local runner:
 
-- ``MLOPS_TRACKER_HOST``: the address the tracker listens on and every host connects to (default: the first
-  host's name, resolved through DNS as on SageMaker, where ``algo-1`` resolves once the cluster is up);
+- ``MLOPS_TRACKER_HOST``: an override of the address the tracker listens on and every host connects to. By default
+  the first host's name is resolved here, in Python, retried until ``MLOPS_TRACKER_TIMEOUT`` (``algo-1`` resolves
+  once the cluster is up, as the container's algorithm mode waits for it with its own retried lookup), and XGBoost
+  gets the address, never the name: its C++ side would resolve through libc, which the local runner's loopback hook
+  (``pipelines/local/loopback_names.py``: the job's host names resolve to 127.0.0.1 in Python) does not reach;
 - ``MLOPS_TRACKER_PORT``: the tracker's port (default 9099, as on SageMaker);
 - ``MLOPS_TRACKER_TIMEOUT``: seconds a host waits for the first host's name to resolve and its tracker to come up
   (default 900);
