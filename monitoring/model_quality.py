@@ -50,6 +50,7 @@ associative.
 from __future__ import annotations
 
 import math
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -242,9 +243,13 @@ def _values(problem: str, labels: np.ndarray, predictions: np.ndarray, scores: n
 
 
 def metric_block(
-    pairs: LabelledPredictions, problem: str, columns: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+    pairs: LabelledPredictions,
+    problem: str,
+    columns: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    masks: Future | None = None,
 ) -> dict[str, dict[str, float | str]]:
-    """``{metric: {"value": v, "standard_deviation": s}}`` for every scalar metric of the problem type."""
+    """``{metric: {"value": v, "standard_deviation": s}}`` for every scalar metric of the problem type. ``masks``:
+    the subsamples' ``subsample_masks(pairs.keys)`` being computed (else computed here)."""
     labels, predictions, scores, order = columns
     if problem == REGRESSION:  # the value sums in record order, as Model Monitor's (reproduces its figures)
         values = regression_values(pairs.labels, pairs.predictions, exact_r2=True)
@@ -255,7 +260,7 @@ def metric_block(
         # binary subsamples: scikit-learn's figures without its per-call validation (monitoring.binary_subsample_
         # figures, equal to the last bit); the records are sorted by score, and so is each subsample
         figures = _values if problem == REGRESSION else lambda _, *columns: subsample_values(*columns)
-        for mask in subsample_masks(pairs.keys):
+        for mask in masks.result() if masks is not None else subsample_masks(pairs.keys):
             kept = mask[order]
             for name, value in figures(problem, labels[kept], predictions[kept], scores[kept]).items():
                 samples[name].append(value)
@@ -271,9 +276,11 @@ def model_quality_statistics(
     """statistics.json content: ``version``, ``dataset`` (item_count[, evaluation_time]) and the metric section."""
     problem = problem_type_key(problem_type)
     _check(pairs, problem)
-    with sklearn.config_context(assume_finite=True), np.errstate(all="ignore"):
+    with sklearn.config_context(assume_finite=True), np.errstate(all="ignore"), ThreadPoolExecutor(1) as pool:
+        # the subsamples' key hashes are computed beside the figures (pandas' hashing and numpy release the GIL)
+        masks = pool.submit(subsample_masks, pairs.keys) if len(pairs) >= MIN_RECORDS else None
         columns = _columns(pairs, problem)
-        block: dict[str, Any] = metric_block(pairs, problem, columns)
+        block: dict[str, Any] = metric_block(pairs, problem, columns, masks)
         if problem == BINARY:
             labels, predictions, scores, _ = columns
             counts = metrics.confusion_matrix(labels, predictions, labels=[0, 1])

@@ -29,12 +29,11 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from monitoring.capture_predictions import MULTI_RECORD, Extract
 from monitoring.jsonl_tables import SkipCounter
 from monitoring.labelled import LabelledPredictions
-from monitoring.model_quality_read import CapturePredictions, read_capture, read_truth
+from monitoring.model_quality_read import CapturePredictions, key_codes, read_capture, read_truth
 
 PROBLEM_TYPES = ("regression", "binary")
 
@@ -58,11 +57,9 @@ def window_capture_files(root: Path, start: datetime | None, end: datetime | Non
 
 def _join(capture_keys: pa.Array, truth_keys: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, int]:
     """(the integer code of each capture key, of each ground-truth key, the number of codes): both sides encoded
-    by one Arrow hash pass over their keys, so that the join runs on integers."""
-    both = pa.chunked_array([capture_keys, *truth_keys.chunks], pa.string())
-    encoded = pc.dictionary_encode(both).combine_chunks()
-    codes = encoded.indices.to_numpy().astype(np.int64)
-    return codes[: len(capture_keys)], codes[len(capture_keys) :], len(encoded.dictionary)
+    together (``key_codes``), so that the join runs on integers."""
+    codes, size = key_codes(pa.concat_arrays([capture_keys, *truth_keys.chunks]))
+    return codes[: len(capture_keys)], codes[len(capture_keys) :], size
 
 
 def _latest(codes: np.ndarray, size: int) -> np.ndarray:

@@ -147,5 +147,38 @@ def read_truth(files: Sequence[Path], skips: SkipCounter) -> tuple[pa.ChunkedArr
     return pa.chunked_array(chunks, pa.string()), (np.concatenate(labels) if labels else np.empty(0)), records
 
 
+def _encode(keys: pa.Array) -> tuple[np.ndarray, int]:
+    encoded = pc.dictionary_encode(keys)
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), len(encoded.dictionary)
+
+
+def _parts(keys: pa.Array, count: int) -> np.ndarray:
+    """A part (0..count-1) for each key from its length and its last two bytes: equal keys, one part."""
+    offsets = np.frombuffer(keys.buffers()[1], np.int32)[keys.offset : keys.offset + len(keys) + 1].astype(np.int64)
+    data = np.frombuffer(keys.buffers()[2], np.uint8)
+    lengths = np.diff(offsets)
+    last = data[np.maximum(offsets[1:] - 1, 0)].astype(np.int64)
+    before = data[np.maximum(offsets[1:] - 2, 0)].astype(np.int64)
+    return (last * 31 + before * 7 + lengths) % count
+
+
+def key_codes(keys: pa.Array) -> tuple[np.ndarray, int]:
+    """(an integer code for each key, the number of codes): equal keys get equal codes. Arrow's hash encoding; the
+    keys are split in as many parts as there are threads by a function of their bytes (equal keys land in one part),
+    and the parts are encoded side by side."""
+    workers = min(os.cpu_count() or 1, MAX_THREADS)
+    if workers <= 1 or len(keys) < 1 << 16 or keys.null_count or not isinstance(keys, pa.StringArray):
+        return _encode(keys)
+    part = _parts(keys, workers)
+    rows = [np.flatnonzero(part == index) for index in range(workers)]
+    encoded = in_threads(lambda chosen: _encode(keys.take(pa.array(chosen))), rows)
+    codes = np.empty(len(keys), dtype=np.int64)
+    size = 0
+    for chosen, (part_codes, part_size) in zip(rows, encoded, strict=True):
+        codes[chosen] = part_codes + size
+        size += part_size
+    return codes, size
+
+
 def _count(mask: pa.Array | pa.ChunkedArray) -> int:
     return int(pc.sum(mask).as_py() or 0)
