@@ -1,5 +1,5 @@
 """The analyzer's container entry on N simulated hosts, for local scheduled checks with
-``monitoring.instance_count`` > 1: the profile stage of a multi-instance Processing job, run the way the local
+``sagemaker.processing_instance_count`` > 1: the profile stage of a multi-instance Processing job, run the way the local
 runner runs one (``pipelines.local.cluster``: spawned host processes ``algo-1`` .. ``algo-N``, each in its own
 session with its own ``/opt/ml`` and SageMaker's resourceconfig.json; one failing host stops the others, no
 process outlives the job, MaxRuntimeInSeconds as ``timeout``).
@@ -39,8 +39,9 @@ class HostInput:
 
 
 def instance_count(config) -> int:
-    """``monitoring.instance_count`` of the configuration (1 when the configuration has no such field)."""
-    return int(getattr(config.monitoring, "instance_count", 1) or 1)
+    """The instances of a scheduled check: ``sagemaker.processing_instance_count``, the value the AWS monitoring stack
+    passes to its check jobs (stack parameter ProcessingInstanceCount), so both places size checks alike."""
+    return int(config.sagemaker.processing_instance_count)
 
 
 def _place(item: HostInput, target: Path, index: int, count: int, how: str) -> None:

@@ -87,8 +87,8 @@ def _alarms(env: MonitorEnvironment, constraints: dict, endpoint: str, schedule:
 
 def _merge(env: MonitorEnvironment, endpoint: str, variant: str, window: CheckWindow) -> tuple[Any, list[dict]]:
     """The join of the capture files and ground-truth files of the window, and the hosts it ran on: in this process
-    with one instance, else the profile stage on ``monitoring.instance_count`` local hosts and the merge stage here
-    (``pipelines.monitor.model_quality_hosts``)."""
+    with one instance, else the profile stage on ``sagemaker.processing_instance_count`` local hosts and the merge
+    stage here (``pipelines.monitor.model_quality_hosts``)."""
     from monitoring.capture import capture_files
     from monitoring.ground_truth import ground_truth_files
     from monitoring.model_quality_merge import merge_capture_with_ground_truth
@@ -133,7 +133,7 @@ class _Checked:
     alarms: tuple[list, Any]
     merged: Any  # monitoring.model_quality_merge.MergeResult
     result: Any  # monitoring.model_quality_job.ModelQualityResult
-    hosts: list[dict]  # with monitoring.instance_count > 1: each host's timing and log
+    hosts: list[dict]  # with sagemaker.processing_instance_count > 1: each host's timing and log
 
 
 def _merge_and_check(

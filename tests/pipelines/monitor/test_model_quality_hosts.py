@@ -54,9 +54,14 @@ def test_two_hosts_check_equals_one_host(tmp_path, monkeypatch):
     assert not list(job.rglob("*.parquet")) and not list(job.rglob("*.jsonl"))  # copies and partials removed
 
 
-def test_instance_count_reads_the_monitoring_setting(tmp_path):
-    served = serve(tmp_path)
-    assert hosts.instance_count(served.config) == getattr(served.config.monitoring, "instance_count", 1) == 1
+def test_instance_count_is_the_processing_instance_count(tmp_path):
+    """Local checks are sized like the AWS stack's check jobs: by sagemaker.processing_instance_count."""
+    import dataclasses
+
+    config = serve(tmp_path).config
+    assert hosts.instance_count(config) == 1
+    two = dataclasses.replace(config, sagemaker=dataclasses.replace(config.sagemaker, processing_instance_count=2))
+    assert hosts.instance_count(two) == 2
 
 
 def test_a_failing_host_fails_the_check_with_its_reason(tmp_path, monkeypatch):
