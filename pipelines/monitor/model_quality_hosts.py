@@ -1,7 +1,7 @@
-"""A local model-quality check on ``sagemaker.processing_instance_count`` > 1 simulated hosts: the analyzer's
-profile stage on every host (``pipelines.monitor.hosts``: the window's capture files sharded by file, the ground-truth files
-replicated), then its merge stage in this process (``monitoring.model_quality_reduce``), whose pairs and counts
-equal a one-host join's (integers exactly, regression sums within 1e-12 relative). The job's directory
+"""A local model-quality check on ``sagemaker.processing_instance_count`` > 1 simulated hosts: the analyzer's profile
+stage on every host (``pipelines.monitor.hosts``: the window's capture files sharded by file, the ground-truth files
+replicated), then its merge stage in this process (``monitoring.model_quality_reduce``), whose pairs and counts equal
+a one-host join's (integers exactly, regression sums within 1e-12 relative). The job's directory
 (``<state>/monitoring/jobs/<T>-<id>``) keeps each host's log and ``hosts.json`` (timings, also in the execution
 record); the hosts' copies of the inputs and their partials are removed once merged. A failed host leaves everything
 in place."""
