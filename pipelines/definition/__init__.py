@@ -1,6 +1,7 @@
 """The pipeline definition: ``get_pipeline(config, session)`` builds the whole DAG offline.
 
-Preprocess -> DataQualityBaseline (engine ``processing``: the project's analyzer as a ProcessingStep;
+Preprocess -> DataQualityBaseline (engine ``processing``: the project's analyzer as two ProcessingSteps,
+DataQualityProfile on ProcessingInstanceCount instances then the one-instance merge DataQualityBaseline;
 ``model-monitor``: a QualityCheckStep), and in parallel Train -> Evaluate -> Gate -> Register | Fail, with
 Evaluate -> ModelQualityBaseline (same two engines; when ``monitoring.model_quality.enabled``) before Register.
 No network call, no timestamps: identical inputs give byte-identical JSON, so step caching survives
@@ -68,7 +69,8 @@ def get_pipeline(config: Config, session, artifacts: dict[str, Artifact] | None 
         model_quality = model_quality_baseline(ctx, evaluated) if config.monitoring.model_quality.enabled else None
         register = registration(ctx, train, evaluated, baseline, model_quality)
         gate = quality_gate(ctx, evaluated, register, gate_failure(ctx, evaluated))
-        steps = [preprocess, baseline.step, train, evaluated.step, *([model_quality.step] if model_quality else [])]
+        steps = [preprocess, *baseline.upstream, baseline.step, train, evaluated.step]
+        steps += [*model_quality.upstream, model_quality.step] if model_quality else []
         return Pipeline(
             name=ctx.name,
             parameters=ctx.parameters.declared(),

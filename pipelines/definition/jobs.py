@@ -15,8 +15,10 @@ from sagemaker.core.workflow.functions import Join
 from pipelines.definition.context import LIB_DIR, BuildContext
 
 # Jobs that stay on one instance whatever ProcessingInstanceCount says: Preprocess's feature transform needs the
-# global categories and its split the whole data; Evaluate is small. The analyzer jobs take the count.
-SINGLE_INSTANCE_JOBS = ("preprocess", "evaluate")
+# global categories and its split the whole data; Evaluate is small; the data-quality merge job reads the partial
+# profiles (kilobytes) and writes one statistics.json. The analyzer jobs take the count.
+SINGLE_INSTANCE_JOBS = ("preprocess", "evaluate", "baseline-merge")
+SHARDED = "ShardedByS3Key"  # each instance receives about 1/N of the prefix's objects
 
 
 def job_resources(ctx: BuildContext, job: str) -> dict[str, Any]:
@@ -64,10 +66,26 @@ def processor(ctx: BuildContext, job: str, env: dict[str, str] | None = None) ->
 
 
 def s3_input(input_name: str, uri, local: str) -> ProcessingInput:
-    """An S3 prefix (a string or a pipeline expression) mounted as files at ``local``."""
+    """An S3 prefix (a string or a pipeline expression) mounted as files at ``local`` (FullyReplicated: every
+    instance receives all of it)."""
     return ProcessingInput(
         input_name=input_name,
         s3_input=ProcessingS3Input(s3_uri=uri, local_path=local, s3_data_type="S3Prefix", s3_input_mode="File"),
+    )
+
+
+def sharded_s3_input(input_name: str, uri, local: str) -> ProcessingInput:
+    """An S3 prefix mounted at ``local`` as ``ShardedByS3Key``: each of the job's instances receives about 1/N of
+    its objects (some none when there are fewer objects than instances)."""
+    return ProcessingInput(
+        input_name=input_name,
+        s3_input=ProcessingS3Input(
+            s3_uri=uri,
+            local_path=local,
+            s3_data_type="S3Prefix",
+            s3_input_mode="File",
+            s3_data_distribution_type=SHARDED,
+        ),
     )
 
 

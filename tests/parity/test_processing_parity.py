@@ -1,5 +1,6 @@
-"""Preprocess, the data-quality baseline and Evaluate of the local run, executed again with the image's Python and
-pins (the project's code on PYTHONPATH from the staged lib, as the jobs get it): byte-identical outputs."""
+"""Preprocess, the data-quality baseline (profile and merge) and Evaluate of the local run, executed again with the
+image's Python and pins (the project's code on PYTHONPATH from the staged lib, as the jobs get it): byte-identical
+outputs."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from tests.parity.jobs import run_processing
 from tests.parity.pipeline_run import tree_bytes
 
 
-@pytest.mark.parametrize("step", ["Preprocess", "DataQualityBaseline", "Evaluate"])
+@pytest.mark.parametrize("step", ["Preprocess", "DataQualityProfile", "DataQualityBaseline", "Evaluate"])
 def test_processing_step_in_the_images_python_gives_the_local_runners_outputs(step, local_run, container, tmp_path):
     request = local_run.arguments(step)
     assert request["AppSpecification"]["ImageUri"].endswith("/sagemaker-xgboost:3.0-5")

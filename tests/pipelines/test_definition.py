@@ -48,8 +48,10 @@ def test_every_step_is_present_and_wired(engine):
     steps = steps_by_name(definition)
     types = {name: step["Type"] for name, step in steps.items()}
     baseline_type = "Processing" if engine == "processing" else "QualityCheck"
+    profile = {"DataQualityProfile": "Processing"} if engine == "processing" else {}  # the sharded profile job
     assert types == {
         "Preprocess": "Processing",
+        **profile,
         "DataQualityBaseline": baseline_type,
         "Train": "Training",
         "Evaluate": "Processing",
@@ -66,7 +68,8 @@ def test_every_step_is_present_and_wired(engine):
             if isinstance(e.get("Get"), str) and e["Get"].startswith("Steps.")
         }
 
-    assert references(steps["DataQualityBaseline"]) == {"Preprocess"}
+    assert references(steps["DataQualityBaseline"]) == ({"DataQualityProfile"} if profile else {"Preprocess"})
+    assert not profile or references(steps["DataQualityProfile"]) == {"Preprocess"}
     assert references(steps["Train"]) == {"Preprocess"}
     assert references(steps["Evaluate"]) == {"Train", "Preprocess"}
     assert references(steps["ModelQualityBaseline"]) == {"Evaluate"}
@@ -79,7 +82,7 @@ def test_every_step_is_present_and_wired(engine):
     assert condition["Type"] == "LessThanOrEqualTo"
     assert condition["LeftValue"]["Std:JsonGet"]["Path"] == "regression_metrics.rmse.value"
     assert condition["RightValue"] == {"Get": "Parameters.GateThreshold"}
-    for name in ("Preprocess", "DataQualityBaseline", "Train", "Evaluate", "ModelQualityBaseline"):
+    for name in ("Preprocess", *profile, "DataQualityBaseline", "Train", "Evaluate", "ModelQualityBaseline"):
         assert steps[name]["CacheConfig"]["Enabled"] is True
         # the SDK's QualityCheckStep takes no retry policies; every other job step has them
         assert steps[name].get("RetryPolicies") or steps[name]["Type"] == "QualityCheck"
@@ -303,10 +306,13 @@ def test_code_is_referenced_by_content_hash_and_nothing_is_timestamped():
 @pytest.mark.parametrize("engine", ENGINES)
 def test_processing_instance_count_sizes_the_analyzer_jobs_only(engine):
     """Preprocess (global categories, the whole split) and Evaluate stay on one instance; the baselines take
-    ProcessingInstanceCount (on several hosts the analyzer runs on the leader unless told to shard)."""
+    ProcessingInstanceCount; with the processing engine the data-quality profile job takes the count and its merge
+    job (DataQualityBaseline) stays on one instance."""
     steps = steps_by_name(load(built_json(engine)))
     count = {"Get": "Parameters.ProcessingInstanceCount"}
     expected = {"Preprocess": 1, "Evaluate": 1, "DataQualityBaseline": count, "ModelQualityBaseline": count}
+    if engine == "processing":
+        expected.update(DataQualityProfile=count, DataQualityBaseline=1)
     for name, instances in expected.items():
         cluster = steps[name]["Arguments"]["ProcessingResources"]["ClusterConfig"]
         assert cluster["InstanceCount"] == instances, name
@@ -327,7 +333,7 @@ def test_security_options_reach_every_job():
     with no_network():
         definition = load(build_definition(config, root=ROOT).json)
     steps = steps_by_name(definition)
-    for name in ("Preprocess", "DataQualityBaseline", "Evaluate", "ModelQualityBaseline"):
+    for name in ("Preprocess", "DataQualityProfile", "DataQualityBaseline", "Evaluate", "ModelQualityBaseline"):
         args = steps[name]["Arguments"]
         assert args["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"].endswith("key/abc")
         assert args["ProcessingOutputConfig"]["KmsKeyId"].endswith("key/abc")

@@ -45,6 +45,7 @@ def test_run_registers_a_pending_version_with_real_metrics_and_baselines(state, 
     steps = record["steps"]
     assert {n: s["status"] for n, s in steps.items()} == {
         "Preprocess": "Succeeded",
+        "DataQualityProfile": "Succeeded",
         "DataQualityBaseline": "Succeeded",
         "Train": "Succeeded",
         "Evaluate": "Succeeded",
@@ -118,7 +119,14 @@ def test_identical_rerun_reuses_every_cached_step(state, capsys):
     assert run(state) == 0
     record = latest(state)
     assert record["execution_id"] != first
-    for name in ("Preprocess", "DataQualityBaseline", "Train", "Evaluate", "ModelQualityBaseline"):
+    for name in (
+        "Preprocess",
+        "DataQualityProfile",
+        "DataQualityBaseline",
+        "Train",
+        "Evaluate",
+        "ModelQualityBaseline",
+    ):
         assert record["steps"][name]["cache_hit_from"] == first, name
     assert "definition from cache" in capsys.readouterr().out
 
