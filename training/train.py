@@ -151,6 +151,7 @@ def train(
             train_dir, validation_dir, transform_path, transform, params, cluster
         )
         train_rows = int(global_sum([len(y_train)], cluster)[0])
+        logger.info("%s trains on %d of the %d train row(s)", cluster.current_host, len(y_train), train_rows)
         if train_rows == 0:
             raise TrainingError(f"No host of {', '.join(cluster.hosts)} received train data")
         booster, history = _fit(params, xgb.DMatrix(x_train, label=y_train), xgb.DMatrix(x_valid, label=y_valid))
