@@ -21,10 +21,11 @@ from pipelines.local.jobs import JOB_THREADS
 from tests.parity.container import Container
 from tests.parity.jobs import lay_out_training
 from tests.parity.pipeline_run import archive_bytes
+from processing.shards import SHARD_FILES
 from tests.training.hosts import free_port
 
 HOSTS = ("algo-1", "algo-2")
-SHARDS = 4  # the train channel as 4 objects, 2 per host
+SHARDS = SHARD_FILES  # the train channel as Preprocess writes it: 16 objects, 8 per host
 # The pipeline trains with subsample=0.8: each host draws its own rows with the seed, so the 2-host model is another
 # random draw of the same model, not a reordering of the 1-host sums (1e-6 in tests/training/test_multihost.py, at
 # subsample=1). Measured on abalone over seeds 0-5: test RMSE 2.127 +- 0.009 (1 host) vs 2.127 +- 0.010 (2 hosts),
