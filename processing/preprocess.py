@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from inference.feature_transform import fit_transform
+from inference.feature_transform import FeatureTransform, fit_transform
 from processing.container import configure_logging, default_failure_file, write_failure
 from processing.input_data import (  # DataSchema and DataValidationError are this step's API too
     PROBLEM_TYPES,
@@ -101,6 +101,24 @@ def _sharded(directory: Path, stem: str, frame: pd.DataFrame, header: bool) -> d
     }
 
 
+def _split_contents(
+    out: Path, indices: dict[str, np.ndarray], labels: np.ndarray, features: pd.DataFrame, transform: FeatureTransform
+) -> dict[Path, str]:
+    """The splits' CSV texts by path: train (sharded: ShardedByS3Key across training hosts), validation and test
+    transformed with the target first; the baseline dataset (sharded like train) the raw training features."""
+    contents: dict[Path, str] = {}
+    for name in SPLITS:
+        rows = indices[name]
+        matrix = pd.DataFrame(np.column_stack([labels[rows], transform.apply(features.iloc[rows])]))
+        if name == "train":
+            contents.update(_sharded(out / name, name, matrix, header=False))
+        else:
+            contents[out / name / f"{name}.csv"] = matrix.to_csv(header=False, index=False)
+    baseline = features.iloc[indices["train"]][list(transform.input_columns)]
+    contents.update(_sharded(out / "baseline", "baseline", baseline, header=True))
+    return contents
+
+
 def preprocess(
     input_path: str | os.PathLike,
     output_dir: str | os.PathLike,
@@ -137,16 +155,7 @@ def preprocess(
     except ValueError as exc:
         raise DataValidationError(str(exc)) from exc
     out = Path(output_dir)
-    contents: dict[Path, str] = {}
-    for name in SPLITS:
-        rows = indices[name]
-        matrix = pd.DataFrame(np.column_stack([labels[rows], transform.apply(features.iloc[rows])]))
-        if name == "train":  # sharded: ShardedByS3Key across training hosts
-            contents.update(_sharded(out / name, name, matrix, header=False))
-        else:
-            contents[out / name / f"{name}.csv"] = matrix.to_csv(header=False, index=False)
-    baseline = features.iloc[indices["train"]][list(transform.input_columns)]
-    contents.update(_sharded(out / "baseline", "baseline", baseline, header=True))
+    contents = _split_contents(out, indices, labels, features, transform)
     described = {"target": schema.target, "problem_type": schema.problem_type, "positive_class": schema.positive_class}
     info = {"schema": {**described, "input_columns": list(transform.input_columns)}}
     contents[out / "transform" / "transform.json"] = transform.to_json(info) + "\n"
