@@ -305,7 +305,7 @@ def test_training_hosts_get_the_toolkits_environment_and_their_shard(store, tmp_
     }
     properties = run_training(request, tmp_path / "job", store, tmp_path / "job" / "log.txt", "train-1")
     with tarfile.open(store.path(properties["ModelArtifacts"]["S3ModelArtifacts"])) as tar:
-        views = {name: json.loads(tar.extractfile(name).read()) for name in tar.getnames()}  # type: ignore[union-attr]
+        views = {name: json.loads(tar.extractfile(name).read()) for name in tar.getnames()}
     assert set(views) == {"algo-1.json", "algo-2.json"}
     one, two = views["algo-1.json"], views["algo-2.json"]
     assert one["hosts"] == two["hosts"] == ["algo-1", "algo-2"]
