@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import xgboost as xgb
 
 from monitoring.partial_profile import read_partial
@@ -101,7 +102,7 @@ def compare_violations(one: Path, merged: Path) -> str:
 def model_rmse(model_dir: Path, test_csv: Path) -> float:
     """The model's RMSE on the test split (target first)."""
     booster = xgb.Booster(model_file=str(model_dir / "xgboost-model.json"))
-    test = np.loadtxt(test_csv, delimiter=",", ndmin=2)
+    test = pd.read_csv(test_csv, header=None, dtype=np.float64).to_numpy()
     predictions = booster.predict(xgb.DMatrix(test[:, 1:]))
     return math.sqrt(float(np.mean((predictions - test[:, 0]) ** 2)))
 
