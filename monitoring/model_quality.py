@@ -205,13 +205,14 @@ def _check(pairs: LabelledPredictions, problem: str) -> None:
 def _columns(pairs: LabelledPredictions, problem: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """labels, predictions, scores and the order they were put in, one that does not depend on the records' order:
     regression records by (prediction, label), so a subsample's sums add in one order whatever the input order;
-    binary records by ascending score (stable: ties keep their order, but counts do not depend on it), which also
-    lets sklearn's ranking metrics sort an already sorted array in linear time."""
+    binary records by ascending score (ties in any order: no binary figure depends on it, they count records at
+    each distinct score; numpy's unstable sort is the fast one), which also lets sklearn's ranking metrics sort an
+    already sorted array in linear time."""
     if problem == REGRESSION:
         order = np.lexsort((pairs.labels, pairs.predictions))
         return pairs.labels[order], pairs.predictions[order], pairs.predictions[order], order
     scores = pairs.probabilities if pairs.probabilities is not None else pairs.predictions
-    order = np.argsort(scores, kind="stable")
+    order = np.argsort(scores)
     return pairs.labels[order].astype(int), pairs.predictions[order].astype(int), scores[order], order
 
 
@@ -283,7 +284,7 @@ def model_quality_statistics(
         block: dict[str, Any] = metric_block(pairs, problem, columns, masks)
         if problem == BINARY:
             labels, predictions, scores, _ = columns
-            counts = metrics.confusion_matrix(labels, predictions, labels=[0, 1])
+            counts = np.bincount(labels * 2 + predictions, minlength=4).reshape(2, 2)  # = confusion_matrix's
             matrix = {str(a): {str(p): int(counts[a, p]) for p in (0, 1)} for a in (0, 1)}
             block = {"confusion_matrix": matrix, **block, **binary_curves(labels, scores)}
     dataset: dict[str, Any] = {"item_count": len(pairs)}
