@@ -51,6 +51,7 @@ class MonitoringExecution:
     retrain: dict = field(default_factory=dict)
     kind: str = DATA_QUALITY  # records written before model quality existed are data quality
     model_quality: dict = field(default_factory=dict)
+    hosts: list[dict] = field(default_factory=list)  # a check on several hosts: each host's job, timing and log
 
 
 class ExecutionLog:

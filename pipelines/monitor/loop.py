@@ -70,15 +70,16 @@ def _data_quality(
     env: MonitorEnvironment,
     deployed: Any,
     version: Any,
-    start: datetime,
-    end: datetime,
+    window: tuple[datetime, datetime],
     schedule: str,
     report_dir: Path,
-) -> tuple[Any, Path]:
-    """The analyzer's check of the capture of [start, end) against the version's data baseline; (result, the
-    baseline statistics' path)."""
-    from monitoring.analyzer import run_check
-    from monitoring.sources import DatasetFormat
+    execution_id: str,
+) -> tuple[Any, Path, list[dict]]:
+    """The analyzer's check of the capture of the window against the version's data baseline; (result, the
+    baseline statistics' path, the hosts of a multi-instance check). With ``sagemaker.processing_instance_count``
+    N > 1 (what the AWS check jobs run with) N local hosts profile the capture and this process merges."""
+    from pipelines.monitor.hosts import instance_count
+    from pipelines.monitor.sharded_check import CheckInputs, data_quality_check
 
     config, state = env.config, Path(env.state_dir)
     if not {"statistics", "constraints"} <= set(version.drift_baselines):
@@ -88,20 +89,11 @@ def _data_quality(
     capture = local_path(f"{config.capture_destination.rstrip('/')}/{deployed.endpoint}/{deployed.variant}", state)
     if not capture.is_dir():
         capture.mkdir(parents=True, exist_ok=True)  # an endpoint that has not been called yet: no data
-    result = run_check(
-        capture,
-        statistics,
-        constraints,
-        report_dir,
-        DatasetFormat("capture"),
-        start,
-        end,
-        endpoint=deployed.endpoint,
-        schedule=schedule,
-        now=env.clock(),
-    )
+    check = CheckInputs(capture, statistics, constraints, report_dir, window, deployed.endpoint, schedule, env.clock())
+    count, runtime = instance_count(config), config.sagemaker.max_runtime_seconds
+    result, hosts = data_quality_check(check, count, env.directory / "jobs", execution_id, runtime)
     shutil.copyfile(constraints, report_dir / "constraints.json")  # Model Monitor's report layout
-    return result, statistics
+    return result, statistics, hosts
 
 
 def check_window(
@@ -123,7 +115,9 @@ def check_window(
     version = None
     try:
         deployed, version = live_version(env, endpoint)
-        result, statistics = _data_quality(env, deployed, version, start, end, schedule, report_dir)
+        result, statistics, hosts = _data_quality(
+            env, deployed, version, (start, end), schedule, report_dir, base["execution_id"]
+        )
     except Exception as exc:  # a failing check is recorded, and the schedule goes on
         bug = not isinstance(exc, MlopsError)  # a user error is its message; anything else keeps its traceback
         log.error("monitoring check of %s %s..%s failed: %s", endpoint, start, end, exc, exc_info=bug)
@@ -151,6 +145,7 @@ def check_window(
         item_count=result.item_count,
         violations=len(result.violations),
         drift=drift,
+        hosts=hosts,
     )
     execution = _alarms_alerts_retrain(
         env, execution, version, [f.name for f in _baseline_features(statistics)], result.metrics, report_dir
