@@ -15,6 +15,7 @@ in the examples count from 1 in the file as it is.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -75,8 +76,8 @@ def _own_blocks(path: Path, size: int) -> Iterator[memoryview]:
     """Blocks of whole lines of a file as ``line_blocks``, read into one writable buffer (not copied), so that bad
     lines can be blanked in place and Arrow can read the buffer as it is. The buffer is read into again for the next
     block: a block is valid until the next one is asked for (Arrow's tables copy what they keep)."""
-    buffer = bytearray(size)
     with open(path, "rb") as handle:
+        buffer = bytearray(max(min(size, os.fstat(handle.fileno()).st_size + 1), 1))  # a small file: a small buffer
         rest = b""
         while True:
             if len(rest) >= len(buffer):  # a line longer than the buffer: a larger one
