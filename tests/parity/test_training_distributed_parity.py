@@ -18,10 +18,10 @@ import xgboost as xgb
 from sklearn.metrics import root_mean_squared_error
 
 from pipelines.local.jobs import JOB_THREADS
+from processing.shards import SHARD_FILES
 from tests.parity.container import Container
 from tests.parity.jobs import lay_out_training
 from tests.parity.pipeline_run import archive_bytes
-from processing.shards import SHARD_FILES
 from tests.training.hosts import free_port
 
 HOSTS = ("algo-1", "algo-2")
