@@ -20,7 +20,17 @@ from monitoring.datatypes import classify, classify_with_counts, infer_type, is_
 from monitoring.kll import DEFAULT_SHRINKING_FACTOR, DEFAULT_SKETCH_SIZE, KLLSketch
 
 DEFAULT_MAX_DISTINCT = 10_000
-WORKERS = min(4, os.cpu_count() or 1)
+
+
+def usable_cpus() -> int:
+    """The cores this process may run on: its CPU affinity where the OS has one (a host pinned with ``taskset`` to
+    one core gets 1), else ``os.cpu_count()``."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+WORKERS = min(4, usable_cpus())
 
 
 class ColumnProfile:
