@@ -36,7 +36,9 @@ Degenerate inputs give defined values, never an exception or a warning: zero div
 the ROC curve need both classes, ``au_prc`` and the PR curve need a positive label, otherwise the value is "NaN" and
 the curve empty; r2 needs two records. No real container output exists for binary figures (the reference binary file
 is a 4-item stand-in whose curves do not even match its confusion matrix): they follow these definitions and match
-the stand-in's field names and best-constant figures, not verified against container output.
+the stand-in's field names and best-constant figures, not verified against container output. ``binary_values``
+asks scikit-learn for each; the statistics compute the same figures with ``monitoring.binary_subsample_figures``
+(scikit-learn's operations without its per-call validation, equal to the last bit: tested against it).
 
 Standard deviations: see ``monitoring.subsample`` (at least 200 records, 5 hashed 80% subsamples, else "NaN").
 
@@ -252,15 +254,15 @@ def metric_block(
     """``{metric: {"value": v, "standard_deviation": s}}`` for every scalar metric of the problem type. ``masks``:
     the subsamples' ``subsample_masks(pairs.keys)`` being computed (else computed here)."""
     labels, predictions, scores, order = columns
+    # binary: scikit-learn's figures without its per-call validation (monitoring.binary_subsample_figures, equal to
+    # the last bit), on records sorted by score (and so is each subsample)
+    figures = _values if problem == REGRESSION else lambda _, *columns: subsample_values(*columns)
     if problem == REGRESSION:  # the value sums in record order, as Model Monitor's (reproduces its figures)
         values = regression_values(pairs.labels, pairs.predictions, exact_r2=True)
     else:
-        values = _values(problem, labels, predictions, scores)
+        values = figures(problem, labels, predictions, scores)
     samples: dict[str, list[float]] = {name: [] for name in values}
     if len(pairs) >= MIN_RECORDS:
-        # binary subsamples: scikit-learn's figures without its per-call validation (monitoring.binary_subsample_
-        # figures, equal to the last bit); the records are sorted by score, and so is each subsample
-        figures = _values if problem == REGRESSION else lambda _, *columns: subsample_values(*columns)
         for mask in masks.result() if masks is not None else subsample_masks(pairs.keys):
             kept = mask[order]
             for name, value in figures(problem, labels[kept], predictions[kept], scores[kept]).items():

@@ -43,6 +43,7 @@ def test_random_scores_with_ties_give_sklearns_figures_exactly(seed):
         ([0, 1, 0, 1], [0.2, 0.2, 0.2, 0.2]),  # one score for all
         ([0, 1, 1, 0, 1], [0.1, 0.3, 0.3, 0.4, 0.4]),  # nothing predicted positive
         ([1, 0], [0.9, 0.95]),  # two records: no intermediate point to drop
+        ([1], [0.7]),  # one record
     ],
 )
 def test_degenerate_data_gives_sklearns_figures(labels, scores):
