@@ -239,12 +239,6 @@ def spark_r2(predictions: np.ndarray, ss_error: float) -> float:
     return 1.0 - ss_error / ss_total if ss_total > 0 else math.nan
 
 
-def _values(problem: str, labels: np.ndarray, predictions: np.ndarray, scores: np.ndarray) -> dict[str, float]:
-    if problem == REGRESSION:
-        return regression_values(labels, predictions)
-    return binary_values(labels, predictions, scores)
-
-
 def metric_block(
     pairs: LabelledPredictions,
     problem: str,
@@ -254,19 +248,25 @@ def metric_block(
     """``{metric: {"value": v, "standard_deviation": s}}`` for every scalar metric of the problem type. ``masks``:
     the subsamples' ``subsample_masks(pairs.keys)`` being computed (else computed here)."""
     labels, predictions, scores, order = columns
-    # binary: scikit-learn's figures without its per-call validation (monitoring.binary_subsample_figures, equal to
-    # the last bit), on records sorted by score (and so is each subsample)
-    figures = _values if problem == REGRESSION else lambda _, *columns: subsample_values(*columns)
-    if problem == REGRESSION:  # the value sums in record order, as Model Monitor's (reproduces its figures)
-        values = regression_values(pairs.labels, pairs.predictions, exact_r2=True)
-    else:
-        values = figures(problem, labels, predictions, scores)
-    samples: dict[str, list[float]] = {name: [] for name in values}
-    if len(pairs) >= MIN_RECORDS:
-        for mask in masks.result() if masks is not None else subsample_masks(pairs.keys):
-            kept = mask[order]
-            for name, value in figures(problem, labels[kept], predictions[kept], scores[kept]).items():
-                samples[name].append(value)
+
+    def figures(mask: np.ndarray | None) -> dict[str, float]:
+        """A subsample's figures (all the records' when None). Binary: scikit-learn's figures without its per-call
+        validation (monitoring.binary_subsample_figures, equal to the last bit), on records sorted by score."""
+        kept = slice(None) if mask is None else mask[order]
+        with sklearn.config_context(assume_finite=True), np.errstate(all="ignore"):  # both are per thread
+            if problem == BINARY:
+                return subsample_values(labels[kept], predictions[kept], scores[kept])
+            if mask is None:  # the value sums in record order, as Model Monitor's (reproduces its figures)
+                return regression_values(pairs.labels, pairs.predictions, exact_r2=True)
+            return regression_values(labels[kept], predictions[kept])
+
+    with ThreadPoolExecutor(2) as pool:  # numpy's loops release the GIL: the figures are computed side by side
+        headline = pool.submit(figures, None)
+        found: list[dict[str, float]] = []
+        if len(pairs) >= MIN_RECORDS:
+            found = list(pool.map(figures, masks.result() if masks is not None else subsample_masks(pairs.keys)))
+        values = headline.result()
+    samples = {name: [figures_of[name] for figures_of in found] for name in values}
     return {
         name: {"value": _finite(value), "standard_deviation": standard_deviation(samples[name])}
         for name, value in values.items()
