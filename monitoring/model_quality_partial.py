@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 
 from monitoring.errors import AnalyzerInputError
 from monitoring.labelled import LabelledPredictions
-from monitoring.partial_profile import HOST_NAME
+from monitoring.partial_profile import HOST_NAME, one_job
 
 KIND = "mlops.model_quality_partial"
 SCHEMA = 1
@@ -152,20 +152,4 @@ def read_partials(directory: Path) -> list[ModelQualityPartial]:
     if not paths:
         raise ModelQualityPartialError(f"No {PREFIX}<host>{SUFFIX} files under {directory}")
     partials = [read_partial(p) for p in paths]
-    first, first_path = partials[0], paths[0]
-    seen: dict[str, Path] = {}
-    for partial, path in zip(partials, paths, strict=True):
-        if partial.hosts != first.hosts or partial.settings != first.settings:
-            raise ModelQualityPartialError(
-                f"{path}: written by a different job than {first_path} (hosts {list(partial.hosts)}, settings "
-                f"{partial.settings}; expected hosts {list(first.hosts)}, settings {first.settings})"
-            )
-        if partial.host in seen:
-            raise ModelQualityPartialError(f"{path}: host {partial.host} already has a partial in {seen[partial.host]}")
-        seen[partial.host] = path
-    missing = [h for h in first.hosts if h not in seen]
-    if missing:
-        raise ModelQualityPartialError(
-            f"{directory}: no model-quality partial from host(s) {', '.join(missing)} of {list(first.hosts)}"
-        )
-    return sorted(partials, key=lambda p: first.hosts.index(p.host))
+    return one_job(partials, paths, directory, ModelQualityPartialError, "model-quality partial")

@@ -206,23 +206,25 @@ def read_partials(directory: Path) -> list[PartialProfile]:
     paths = sorted(p for p in directory.rglob(f"{PREFIX}*.json") if p.is_file())
     if not paths:
         raise PartialProfileError(f"No {PREFIX}<host>.json files under {directory}")
-    partials = [read_partial(p) for p in paths]
+    return one_job([read_partial(p) for p in paths], paths, directory, PartialProfileError, "partial profile")
+
+
+def one_job(partials: list, paths: list[Path], directory: Path, error: type[Exception], noun: str) -> list:
+    """``partials`` (read from ``paths``; each with ``host``, ``hosts`` and ``settings``) checked to be one complete
+    job: the same hosts and settings in each, each host exactly once; returned in the job's host order. A breach
+    raises ``error`` naming the file, or the directory and the missing hosts (``noun`` names the kind of file)."""
     first, first_path = partials[0], paths[0]
     seen: dict[str, Path] = {}
     for partial, path in zip(partials, paths, strict=True):
         if partial.hosts != first.hosts or partial.settings != first.settings:
-            raise PartialProfileError(
+            raise error(
                 f"{path}: written by a different job than {first_path} (hosts {list(partial.hosts)}, settings "
                 f"{partial.settings}; expected hosts {list(first.hosts)}, settings {first.settings})"
             )
         if partial.host in seen:
-            raise PartialProfileError(
-                f"{path}: host {partial.host} already has a partial profile in {seen[partial.host]}"
-            )
+            raise error(f"{path}: host {partial.host} already has a {noun} in {seen[partial.host]}")
         seen[partial.host] = path
     missing = [h for h in first.hosts if h not in seen]
     if missing:
-        raise PartialProfileError(
-            f"{directory}: no partial profile from host(s) {', '.join(missing)} of {list(first.hosts)}"
-        )
+        raise error(f"{directory}: no {noun} from host(s) {', '.join(missing)} of {list(first.hosts)}")
     return sorted(partials, key=lambda p: first.hosts.index(p.host))
