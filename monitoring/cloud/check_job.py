@@ -236,11 +236,26 @@ def already_exists(exc) -> bool:
     )
 
 
+def start_job(sagemaker, request: Mapping, outcome: dict, duplicate: str) -> dict:
+    """CreateProcessingJob ``request``; ``outcome`` with status Started and the job's ARN, or AlreadyStarted when the
+    job exists (``duplicate`` says whose second delivery that is, for the log). Other errors raise, naming the job."""
+    from botocore.exceptions import ClientError
+
+    name = request["ProcessingJobName"]
+    try:
+        arn = sagemaker.create_processing_job(**request)["ProcessingJobArn"]
+    except ClientError as exc:
+        if already_exists(exc):
+            log.info("processing job %s already exists: duplicate delivery of %s", name, duplicate)
+            return {**outcome, "status": "AlreadyStarted"}
+        raise RuntimeError(f"CreateProcessingJob {name} failed: {exc}") from exc
+    log.info("started processing job %s", arn)
+    return {**outcome, "status": "Started", "job_arn": arn}
+
+
 def start_check(settings: CheckSettings, event: Mapping, sagemaker, s3) -> dict:
     """Start the check of the hour before ``event["scheduled_time"]``; returns what happened (never raises on a
     duplicate delivery, an hour without traffic or a deployment without baselines yet)."""
-    from botocore.exceptions import ClientError
-
     window = check_window(parse_scheduled_time(event.get("scheduled_time", "")))
     execution_id = str(event.get("execution_id") or "")
     settings, source = live_settings(settings, s3)
@@ -261,15 +276,8 @@ def start_check(settings: CheckSettings, event: Mapping, sagemaker, s3) -> dict:
     if not found:
         log.info("no capture files under s3://%s/%s: no check for %s", bucket, key, window.hour_path)
         return {**outcome, "status": "NoData", "reason": f"no capture files under s3://{bucket}/{key}"}
-    try:
-        arn = sagemaker.create_processing_job(**request)["ProcessingJobArn"]
-    except ClientError as exc:
-        if already_exists(exc):
-            log.info("processing job %s already exists: duplicate delivery of execution %s", name, execution_id)
-            return {**outcome, "status": "AlreadyStarted"}
-        raise RuntimeError(f"CreateProcessingJob {name} failed: {exc}") from exc
-    log.info("started data-quality check %s (stage %s) over %s", arn, stage, window.hour_path)
-    return {**outcome, "status": "Started", "job_arn": arn}
+    log.info("data-quality check %s (stage %s) over %s", name, stage, window.hour_path)
+    return start_job(sagemaker, request, outcome, f"execution {execution_id}")
 
 
 def is_job_state_event(event: Mapping) -> bool:

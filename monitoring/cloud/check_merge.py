@@ -36,13 +36,13 @@ from monitoring.cloud.check_job import (
     PARTIALS_DIR,
     PROFILE,
     CheckWindow,
-    already_exists,
     baseline_inputs,
     check_environment,
     job_request,
     parse_scheduled_time,
     report_uri,
     s3_input,
+    start_job,
 )
 from monitoring.cloud.check_settings import CheckSettings
 from monitoring.cloud.s3util import aws_call
@@ -124,8 +124,6 @@ def merge_job_request(settings: CheckSettings, described: Mapping, tags: Mapping
 def start_merge(settings: CheckSettings, event: Mapping, sagemaker) -> dict:
     """Start the merge job of the profile job ``event`` names, once it has completed; returns what happened (never
     raises on a duplicate delivery or a profile job that did not complete)."""
-    from botocore.exceptions import ClientError
-
     profile = profile_job_name(event)
     name = merge_job_name(settings.job_name_prefix, profile)
     outcome = {"job_name": name, "stage": "merge", "profile_job_name": profile}
@@ -143,12 +141,5 @@ def start_merge(settings: CheckSettings, event: Mapping, sagemaker) -> dict:
     request = merge_job_request(settings, described, {t["Key"]: t["Value"] for t in listed.get("Tags", [])})
     environment = request["Environment"]
     outcome.update(window_start=environment["start_time"], window_end=environment["end_time"])
-    try:
-        job_arn = sagemaker.create_processing_job(**request)["ProcessingJobArn"]
-    except ClientError as exc:
-        if already_exists(exc):
-            log.info("merge job %s already exists: duplicate delivery of %s's completion", name, profile)
-            return {**outcome, "status": "AlreadyStarted"}
-        raise RuntimeError(f"CreateProcessingJob {name} failed: {exc}") from exc
-    log.info("started merge job %s of profile job %s", job_arn, profile)
-    return {**outcome, "status": "Started", "job_arn": job_arn}
+    log.info("merge job %s of profile job %s", name, profile)
+    return start_job(sagemaker, request, outcome, f"{profile}'s completion")

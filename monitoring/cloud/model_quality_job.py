@@ -34,11 +34,11 @@ from monitoring.cloud.check_job import (
     CONSTRAINTS_DIR,
     OUTPUT_DIR,
     ROOT,
-    already_exists,
     hour_job_name,
     job_request,
     parse_scheduled_time,
     s3_input,
+    start_job,
 )
 from monitoring.cloud.check_settings import LivePointer, read_pointer
 from monitoring.cloud.model_quality_settings import THRESHOLDS_NAMESPACE, ModelQualitySettings, alarm_thresholds
@@ -206,20 +206,6 @@ def _no_data(settings: ModelQualitySettings, window: ModelQualityWindow, capture
     return ""
 
 
-def _start(settings: ModelQualitySettings, request: dict, sagemaker, execution_id: str) -> dict:
-    """CreateProcessingJob; a duplicate delivery's refusal is ``AlreadyStarted``, any other error a RuntimeError."""
-    from botocore.exceptions import ClientError
-
-    name = request["ProcessingJobName"]
-    try:
-        return {"status": "Started", "job_arn": sagemaker.create_processing_job(**request)["ProcessingJobArn"]}
-    except ClientError as exc:
-        if not already_exists(exc):
-            raise RuntimeError(f"CreateProcessingJob {name} failed: {exc}") from exc
-    log.info("processing job %s already exists: duplicate delivery of execution %s", name, execution_id)
-    return {"status": "AlreadyStarted"}
-
-
 def start_model_quality_check(settings: ModelQualitySettings, event: Mapping, clients: Mapping) -> dict:
     """Start the model-quality check scheduled at ``event["scheduled_time"]``; returns what happened (never raises on
     a duplicate delivery, a window without capture or ground truth, or a live version without a model-quality
@@ -250,7 +236,7 @@ def start_model_quality_check(settings: ModelQualitySettings, event: Mapping, cl
     _put(s3, manifests["capture"], manifest(settings.job.capture_uri, capture), settings.job.kms_key_id)
     _put(s3, manifests["ground_truth"], manifest(settings.ground_truth_uri, labels), settings.job.kms_key_id)
     request = processing_job_request(settings, window, name, pointer, manifests)
-    outcome |= _start(settings, request, clients["sagemaker"], execution_id)
+    outcome = start_job(clients["sagemaker"], request, outcome, f"execution {execution_id}")
     if thresholds:  # after the start, so a retried invocation publishes them again (same time, same values)
         aws_call(
             f"PutMetricData {THRESHOLDS_NAMESPACE}",
