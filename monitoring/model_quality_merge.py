@@ -33,7 +33,7 @@ import pyarrow as pa
 from monitoring.capture_predictions import MULTI_RECORD, Extract
 from monitoring.jsonl_tables import SkipCounter
 from monitoring.labelled import LabelledPredictions
-from monitoring.model_quality_read import CapturePredictions, key_codes, read_capture, read_truth
+from monitoring.model_quality_read import CapturePredictions, key_codes, read_capture_and_truth
 
 PROBLEM_TYPES = ("regression", "binary")
 
@@ -91,8 +91,9 @@ def merge_capture_with_ground_truth(
     at = Extract(inference_attribute)
     if binary and probability_attribute is not None:
         at = Extract(probability_attribute)
-    found = read_capture(list(capture_files), at, binary, start, end, capture_skips)
-    truth_keys, truth_labels, truth_records = read_truth(list(ground_truth_files), truth_skips)
+    found, (truth_keys, truth_labels, truth_records) = read_capture_and_truth(
+        list(capture_files), list(ground_truth_files), at, binary, start, end, (capture_skips, truth_skips)
+    )
     keys = pa.chunked_array(found.keys, type=pa.string()).combine_chunks()
     capture_codes, truth_codes, size = _join(keys, truth_keys)
     last = _latest(truth_codes, size)  # position in truth_labels of each code's latest label

@@ -113,13 +113,9 @@ def capture_file(path: Path, at: Extract, binary: bool, low, high) -> tuple[Capt
     return found, skips
 
 
-def read_capture(
-    files: Sequence[Path], at: Extract, binary: bool, start: datetime | None, end: datetime | None, skips: SkipCounter
-) -> CapturePredictions:
-    """``capture_file`` of every file (read side by side), put together in the files' order."""
-    low, high = _micros(start), _micros(end)
+def _gather_capture(parts: list, skips: SkipCounter) -> CapturePredictions:
     found = CapturePredictions()
-    for part, part_skips in in_threads(lambda path: capture_file(path, at, binary, low, high), list(files)):
+    for part, part_skips in parts:
         found.keys.extend(part.keys)
         found.values.extend(part.values)
         found.records += part.records
@@ -128,23 +124,58 @@ def read_capture(
     return found
 
 
+def read_capture(
+    files: Sequence[Path], at: Extract, binary: bool, start: datetime | None, end: datetime | None, skips: SkipCounter
+) -> CapturePredictions:
+    """``capture_file`` of every file (read side by side), put together in the files' order."""
+    low, high = _micros(start), _micros(end)
+    return _gather_capture(in_threads(lambda path: capture_file(path, at, binary, low, high), list(files)), skips)
+
+
 def _truth_file(path: Path) -> tuple[tuple[pa.ChunkedArray, np.ndarray, int], SkipCounter]:
     skips = SkipCounter()
     return read_ground_truth([path], skips), skips
 
 
-def read_truth(files: Sequence[Path], skips: SkipCounter) -> tuple[pa.ChunkedArray, np.ndarray, int]:
-    """``read_ground_truth`` of the files (read side by side), put together in their order: (keys, labels, records
-    read)."""
+def _gather_truth(parts: list, skips: SkipCounter) -> tuple[pa.ChunkedArray, np.ndarray, int]:
     chunks: list[pa.Array] = []
     labels: list[np.ndarray] = []
     records = 0
-    for (keys, values, count), part_skips in in_threads(_truth_file, list(files)):
+    for (keys, values, count), part_skips in parts:
         chunks.extend(keys.chunks)
         labels.append(values)
         records += count
         skips.add(part_skips)
     return pa.chunked_array(chunks, pa.string()), (np.concatenate(labels) if labels else np.empty(0)), records
+
+
+def read_truth(files: Sequence[Path], skips: SkipCounter) -> tuple[pa.ChunkedArray, np.ndarray, int]:
+    """``read_ground_truth`` of the files (read side by side), put together in their order: (keys, labels, records
+    read)."""
+    return _gather_truth(in_threads(_truth_file, list(files)), skips)
+
+
+def read_capture_and_truth(
+    capture_files: Sequence[Path],
+    truth_files: Sequence[Path],
+    at: Extract,
+    binary: bool,
+    start: datetime | None,
+    end: datetime | None,
+    skips: tuple[SkipCounter, SkipCounter],
+) -> tuple[CapturePredictions, tuple[pa.ChunkedArray, np.ndarray, int]]:
+    """``read_capture`` and ``read_truth`` (``skips``: the capture's counter, the ground truth's) by one set of
+    threads: the capture files first, then the (smaller) ground-truth files, so no core waits at the end of either."""
+    low, high = _micros(start), _micros(end)
+    capture_files, truth_files = list(capture_files), list(truth_files)
+
+    def work(item: tuple[int, Path]) -> tuple:
+        index, path = item
+        return capture_file(path, at, binary, low, high) if index < len(capture_files) else _truth_file(path)
+
+    parts = in_threads(work, list(enumerate([*capture_files, *truth_files])))
+    count = len(capture_files)
+    return _gather_capture(parts[:count], skips[0]), _gather_truth(parts[count:], skips[1])
 
 
 def _encode(keys: pa.Array) -> tuple[np.ndarray, int]:
