@@ -65,8 +65,7 @@ def _join(capture_keys: pa.Array, truth_keys: pa.ChunkedArray) -> tuple[np.ndarr
 def _latest(codes: np.ndarray, size: int) -> np.ndarray:
     """For each code, the position of its last occurrence in ``codes`` (-1 when none): the latest label wins."""
     last = np.full(size, -1, dtype=np.int64)
-    distinct, first_from_end = np.unique(codes[::-1], return_index=True)
-    last[distinct] = len(codes) - 1 - first_from_end
+    np.maximum.at(last, codes, np.arange(len(codes), dtype=np.int64))  # no sort: one pass
     return last
 
 
