@@ -14,6 +14,7 @@ from pipelines.cron import CronError, validate_cron
 __all__ = [
     "AlarmConfig",
     "AlertConfig",
+    "AutoscalingConfig",
     "CaptureConfig",
     "ModelQualityConfig",
     "Monitoring",
@@ -54,6 +55,19 @@ class CaptureConfig:
 
 @with_config(FORBID)
 @dataclass(frozen=True)
+class AutoscalingConfig:
+    """Target tracking of the endpoint variant on SageMakerVariantInvocationsPerInstance (SageMaker deploy)."""
+
+    enabled: Flag = False
+    min_instances: Annotated[int, Field(strict=True, ge=1)] | None = None  # default serving.instance_count
+    max_instances: Annotated[int, Field(strict=True, ge=1)] | None = None  # required when enabled
+    target_invocations_per_instance: Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)] = 70.0
+    scale_in_cooldown_seconds: Annotated[int, Field(strict=True, ge=0)] = 300
+    scale_out_cooldown_seconds: Annotated[int, Field(strict=True, ge=0)] = 60
+
+
+@with_config(FORBID)
+@dataclass(frozen=True)
 class ServingConfig:
     endpoint_name: Text | None = None  # default <project.name>-endpoint
     variant_name: Text = "AllTraffic"
@@ -72,6 +86,30 @@ class ServingConfig:
     header_timeout_seconds: Seconds = 10.0  # local endpoint: for a request head to arrive (408 after)
     # local endpoint: open connections at once (default: below ulimit -n)
     max_connections: Annotated[int, Field(strict=True, ge=1)] | None = None
+    autoscaling: Annotated[AutoscalingConfig, OrEmpty] = field(default_factory=AutoscalingConfig)
+
+    @property
+    def min_instances(self) -> int:
+        """The autoscaling floor: ``autoscaling.min_instances``, or ``instance_count`` when unset."""
+        return self.autoscaling.min_instances or self.instance_count
+
+
+def _serving_rules(serving: ServingConfig) -> ServingConfig:
+    scaling, floor = serving.autoscaling, serving.min_instances
+    if scaling.enabled and scaling.max_instances is None:
+        check([Problem("autoscaling.max_instances", "a number of instances when autoscaling.enabled is true", None)])
+    if scaling.max_instances is not None and floor > scaling.max_instances:
+        source = "autoscaling.min_instances" if scaling.min_instances is not None else "serving.instance_count"
+        check(
+            [
+                Problem(
+                    "autoscaling.max_instances",
+                    f"at least min_instances ({floor}, from {source})",
+                    scaling.max_instances,
+                )
+            ]
+        )
+    return serving
 
 
 @with_config(FORBID)
@@ -197,7 +235,7 @@ def _monitoring_rules(monitoring: MonitoringConfig) -> MonitoringConfig:
 
 
 Monitoring = Annotated[MonitoringConfig, OrEmpty, AfterValidator(_monitoring_rules)]
-Serving = Annotated[ServingConfig, OrEmpty]
+Serving = Annotated[ServingConfig, OrEmpty, AfterValidator(_serving_rules)]
 
 
 def parse_monitoring(raw: dict[str, Any], where: str) -> MonitoringConfig:
