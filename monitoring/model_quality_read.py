@@ -39,6 +39,7 @@ from monitoring.ground_truth import read_ground_truth
 from monitoring.jsonl_tables import SkipCounter, read_jsonl
 
 MAX_THREADS = 8  # files read at once, at most (and at most one a core)
+KEY_PARTS = 32  # the join keys are encoded in this many parts (at most 256)
 _Item = TypeVar("_Item")
 _Result = TypeVar("_Result")
 
@@ -183,32 +184,34 @@ def _encode(keys: pa.Array) -> tuple[np.ndarray, int]:
     return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), len(encoded.dictionary)
 
 
-def _parts(keys: pa.Array, count: int) -> np.ndarray:
-    """A part (0..count-1) for each key from its length and its last two bytes: equal keys, one part."""
+def _parts(keys: pa.StringArray, count: int) -> np.ndarray:
+    """A part (0..count-1, uint8) for each key from its length and its last three bytes: equal keys, one part."""
     offsets = np.frombuffer(keys.buffers()[1], np.int32)[keys.offset : keys.offset + len(keys) + 1].astype(np.int64)
     data = np.frombuffer(keys.buffers()[2], np.uint8)
     lengths = np.diff(offsets)
-    last = data[np.maximum(offsets[1:] - 1, 0)].astype(np.int64)
-    before = data[np.maximum(offsets[1:] - 2, 0)].astype(np.int64)
-    return (last * 31 + before * 7 + lengths) % count
+    mixed = lengths.copy()
+    for back in (3, 2, 1):  # a byte before the key's start (a shorter key) counts as 0
+        mixed = mixed * 31 + np.where(lengths >= back, data[np.maximum(offsets[1:] - back, 0)], 0)
+    return (mixed % count).astype(np.uint8)
 
 
-def key_codes(keys: pa.Array) -> tuple[np.ndarray, int]:
-    """(an integer code for each key, the number of codes): equal keys get equal codes. Arrow's hash encoding; the
-    keys are split in as many parts as there are threads by a function of their bytes (equal keys land in one part),
-    and the parts are encoded side by side."""
-    workers = min(os.cpu_count() or 1, MAX_THREADS)
-    if workers <= 1 or len(keys) < 1 << 16 or keys.null_count or not isinstance(keys, pa.StringArray):
+def key_codes(keys: pa.Array, parts: int = KEY_PARTS) -> tuple[np.ndarray, int]:
+    """(an integer code for each key, the number of codes): equal keys get equal codes. Arrow's hash encoding, the
+    keys first split in ``parts`` by a function of their bytes (equal keys land in one part): a part's hash table
+    fits in a core's cache (4x faster than one table of a million keys here), and the parts are encoded side by
+    side."""
+    if len(keys) < 1 << 16 or keys.null_count or not isinstance(keys, pa.StringArray) or not keys.buffers()[2]:
         return _encode(keys)
-    part = _parts(keys, workers)
-    rows = [np.flatnonzero(part == index) for index in range(workers)]
-    encoded = in_threads(lambda chosen: _encode(keys.take(pa.array(chosen))), rows)
+    part = _parts(keys, parts)
+    order = np.argsort(part, kind="stable")  # a radix sort of bytes: the keys grouped by part
+    bounds = np.concatenate(([0], np.cumsum(np.bincount(part, minlength=parts))))
+    grouped = keys.take(pa.array(order))
+    encoded = in_threads(_encode, [grouped.slice(bounds[i], bounds[i + 1] - bounds[i]) for i in range(parts)])
+    sizes = np.array([size for _, size in encoded], dtype=np.int64)
+    firsts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
     codes = np.empty(len(keys), dtype=np.int64)
-    size = 0
-    for chosen, (part_codes, part_size) in zip(rows, encoded, strict=True):
-        codes[chosen] = part_codes + size
-        size += part_size
-    return codes, size
+    codes[order] = np.concatenate([part_codes + first for (part_codes, _), first in zip(encoded, firsts, strict=True)])
+    return codes, int(sizes.sum())
 
 
 def _count(mask: pa.Array | pa.ChunkedArray) -> int:
