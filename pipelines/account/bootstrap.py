@@ -1,0 +1,157 @@
+"""``mlops bootstrap --backend sagemaker``: deploy ``infrastructure/bootstrap.yaml`` as ``<project.name>-bootstrap``
+through the change-set code that deploys the monitoring stack, and the values its outputs give ``mlops.yaml``.
+
+The template goes inline (TemplateBody): before this stack exists there is no bucket to stage a larger one in.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pipelines.cloud import CloudError
+from pipelines.config import Config, ConfigError
+from pipelines.errors import UsageError
+from pipelines.monitoring_stack import changeset
+from pipelines.monitoring_stack.template import INFRASTRUCTURE, MAX_BODY
+
+TEMPLATE = INFRASTRUCTURE / "bootstrap.yaml"
+CODE_SOURCES = ("none", "codecommit", "codeconnections")
+# the bootstrap stack's outputs -> the sagemaker.* fields of mlops.yaml they fill
+CONFIG_OUTPUTS = {"ExecutionRoleArn": "role_arn", "ArtifactBucketName": "bucket", "KmsKeyArn": "kms_key_id"}
+_PROJECT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+_IMAGE_ACCOUNT = re.compile(r"^(\d{12})\.dkr\.ecr\.")
+
+
+@dataclass(frozen=True)
+class CodeSource:
+    """Where the CodeBuild project's code comes from (``none``: no build project trigger)."""
+
+    kind: str = "none"
+    repository: str = ""  # codecommit: the repository's name
+    connection_arn: str = ""  # codeconnections: the connection
+    full_repository_id: str = ""  # codeconnections: owner/repo
+    branch: str = "main"
+
+    def check(self) -> None:
+        """UsageError naming the option when the source is incomplete."""
+        if self.kind not in CODE_SOURCES:
+            raise UsageError(f"--code-source must be one of {', '.join(CODE_SOURCES)}, got {self.kind!r}")
+        if self.kind == "codecommit" and not self.repository:
+            raise UsageError("--code-source codecommit needs --repository NAME (the CodeCommit repository)")
+        if self.kind == "codeconnections":
+            if not self.connection_arn.startswith("arn:"):
+                raise UsageError(
+                    f"--code-source codeconnections needs --connection-arn ARN, got {self.connection_arn!r}"
+                )
+            if not re.fullmatch(r"[^/\s]+/[^/\s]+", self.full_repository_id):
+                raise UsageError(
+                    f"--repository must be owner/repo for codeconnections, got {self.full_repository_id!r}"
+                )
+
+
+def stack_name(config: Config) -> str:
+    """The bootstrap stack: ``<project.name>-bootstrap``."""
+    return f"{config.project.name}-bootstrap"
+
+
+def check_project_name(name: str) -> None:
+    """ConfigError unless ``project.name`` can name the stack's resources (lower case, at most 32 characters)."""
+    if not _PROJECT_NAME.match(name):
+        raise ConfigError(
+            f"project.name {name!r}: the bootstrap stack names its bucket and roles after it, so it must be lower-case "
+            "letters, digits and hyphens, start with a letter and be at most 32 characters"
+        )
+
+
+def framework_image_account(config: Config) -> str:
+    """The ECR account of the SageMaker XGBoost image in the configured region (the SDK's offline image table)."""
+    from pipelines.monitoring_stack.deploy import resolve_images
+
+    uri = resolve_images(config).processing
+    match = _IMAGE_ACCOUNT.match(uri)
+    if match is None:
+        raise ConfigError(f"sagemaker.framework_version: cannot read the ECR account from the image {uri}")
+    return match.group(1)
+
+
+def parameters(
+    config: Config, source: CodeSource, alert_email: str = "", project_id: str = "", image_account: str = ""
+) -> dict[str, str]:
+    """The stack's parameters from the configuration and the options (the template's defaults for the rest)."""
+    check_project_name(config.project.name)
+    source.check()
+    sm = config.sagemaker
+    if sm.security_group_ids and not sm.subnets:
+        raise ConfigError("sagemaker.security_group_ids is set without sagemaker.subnets: set both or neither")
+    values = {
+        "ProjectName": config.project.name,
+        "ProjectId": project_id,
+        "SubnetIds": ",".join(sm.subnets),
+        "SecurityGroupIds": ",".join(sm.security_group_ids),
+        "CodeSource": source.kind,
+        "CodeCommitRepositoryName": source.repository if source.kind == "codecommit" else "",
+        "ConnectionArn": source.connection_arn if source.kind == "codeconnections" else "",
+        "FullRepositoryId": source.full_repository_id if source.kind == "codeconnections" else "",
+        "BranchName": source.branch,
+        "AlertEmail": alert_email,
+    }
+    if image_account:
+        values["FrameworkImageAccount"] = image_account
+    return values
+
+
+def template_body(path: Path = TEMPLATE) -> str:
+    """The template's text; CloudError when it is missing or too large to send inline."""
+    if not path.is_file():
+        raise CloudError(f"{path} not found: the bootstrap template is part of the repository (infrastructure/)")
+    body = path.read_text(encoding="utf-8")
+    if len(body.encode()) > MAX_BODY:
+        raise CloudError(
+            f"{path} is {len(body.encode())} bytes, over CreateChangeSet's {MAX_BODY}-byte TemplateBody limit "
+            "(there is no bucket to stage it in before this stack exists)"
+        )
+    return body
+
+
+def config_values(outputs: Mapping[str, str], stack: str) -> dict[str, str]:
+    """The ``sagemaker.*`` values from the stack's outputs; CloudError naming the missing outputs."""
+    missing = [key for key in CONFIG_OUTPUTS if not outputs.get(key)]
+    if missing:
+        raise CloudError(f"Stack {stack} has no output {', '.join(missing)}: is it the bootstrap template's?")
+    return {field: outputs[key] for key, field in CONFIG_OUTPUTS.items()}
+
+
+def deploy_bootstrap(
+    config: Config,
+    cfn,
+    stack_parameters: Mapping[str, str],
+    *,
+    dry_run: bool = False,
+    template: Path = TEMPLATE,
+    wait: changeset.WaitPolicy = changeset.DEFAULT_WAIT,
+    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+) -> changeset.StackDeployment:
+    """Create or update the bootstrap stack through a change set (``dry_run``: describe it, change nothing). A stack
+    that has no changes still reports its outputs."""
+    name = stack_name(config)
+    deployment = changeset.deploy_stack(
+        cfn,
+        name,
+        stack_parameters,
+        template_body=template_body(template),
+        tags={"mlops:project": config.project.name},
+        dry_run=dry_run,
+        wait=wait,
+        now=now,
+    )
+    if deployment.status == "no-changes":
+        stack = changeset.describe_stack(cfn, name) or {}
+        outputs = {o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs", [])}
+        return changeset.StackDeployment(
+            name, deployment.change_set_type, "no-changes", (), {}, outputs, stack.get("StackStatus", "")
+        )
+    return deployment
