@@ -17,7 +17,8 @@
 ``duplicate_capture_keys`` (capture records sharing a key with an earlier one; each is joined).
 
 How (for speed): files are read side by side by ``monitoring.model_quality_read`` (threads); both sides' keys are
-encoded to integers by one Arrow hash pass, and the join, the latest label and every count are numpy on those codes.
+encoded to integers together (``key_codes``: Arrow's hash encoding in cache-sized parts), and the join, the latest
+label and every count are numpy on those codes.
 """
 
 from __future__ import annotations

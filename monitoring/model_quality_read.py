@@ -4,7 +4,7 @@ Each file is read whole by one thread (``in_threads``: one a core, at most ``MAX
 compute kernels and numpy's loops release the GIL, so two files are parsed at once on two cores without the cost of
 processes (no start-up, nothing pickled). Results and skip counts are put together in the files' order, so they do
 not depend on which thread finished first: the latest label still wins by file order, and the first example of a
-skipped line is still that of the first file that has one.
+skipped line is still that of the first file that has one. ``key_codes`` turns the join keys into integers.
 """
 
 from __future__ import annotations
