@@ -19,6 +19,7 @@ from pipelines.deploy.sagemaker_endpoint import BUSY, Endpoint
 from pipelines.deploy.sagemaker_requests import Clients, WaitPolicy, data_capture_config
 from pipelines.deploy.sagemaker_requests import call as _call
 from pipelines.deploy.sagemaker_requests import package_version as _package_version
+from pipelines.deploy.sagemaker_scaling import Scaling
 from pipelines.deploy.versions import DeployError, DeployResult, check_direction, choose_version
 from pipelines.registry.model import APPROVED, ModelVersion
 from pipelines.registry.sagemaker import SageMakerRegistry
@@ -55,6 +56,7 @@ class SageMakerDeployer:
         self.wait = wait or WaitPolicy()
         self.progress = progress or (lambda message: logger.info("%s", message))
         self.target = Endpoint(self.endpoint, config, clients, self.wait, self.progress)
+        self.scaling = Scaling(self.endpoint, config, clients.autoscaling, self.progress)
         self.registry = SageMakerRegistry(clients.sagemaker, clients.s3, config.sagemaker.bucket or "-", "")
         self.chosen: ModelVersion | None = None  # the version the last deploy() chose (what a repoint points at)
 
@@ -149,10 +151,13 @@ class SageMakerDeployer:
         previous = f"{live[0]}/{live[1]}" if live else None
         if live_arn == chosen.arn and live_config.get("DataCaptureConfig") == data_capture_config(self.config):
             message = f"{chosen.reference} is already live on SageMaker endpoint {self.endpoint}: nothing to do"
+            self.scaling.apply()  # a changed serving.autoscaling applies without a new version
             return DeployResult("unchanged", self.endpoint, chosen.reference, previous, message)
         check_direction(live, chosen, self.endpoint, force)
-        config_name = self.target.ensure_endpoint_config(chosen, self.target.ensure_model(chosen))
-        self._roll_out(chosen, config_name, create=described is None)
+        count = self.scaling.instance_count(described)
+        config_name = self.target.ensure_endpoint_config(chosen, self.target.ensure_model(chosen), count)
+        retain = described is not None and self.scaling.before_update(_instance_type(live_config, self.config))
+        self._roll_out(chosen, config_name, create=described is None, retain=retain)
         self._check_settled(chosen, config_name)
         prediction = self.target.smoke_test(chosen)
         was = f" (was {previous})" if previous else ""
@@ -176,8 +181,9 @@ class SageMakerDeployer:
             )
         return described
 
-    def _roll_out(self, chosen: ModelVersion, config_name: str, create: bool) -> None:
-        """CreateEndpoint, or UpdateEndpoint blue/green with rollback on the alarms."""
+    def _roll_out(self, chosen: ModelVersion, config_name: str, create: bool, retain: bool = False) -> None:
+        """CreateEndpoint, or UpdateEndpoint blue/green with rollback on the alarms; ``retain``: the variant keeps its
+        autoscaled desired instance count and weight (its data capture comes from the new config)."""
         if create:
             _call(
                 f"CreateEndpoint {self.endpoint}",
@@ -193,8 +199,8 @@ class SageMakerDeployer:
             self.c.sagemaker.update_endpoint,
             EndpointName=self.endpoint,
             EndpointConfigName=config_name,
-            RetainAllVariantProperties=False,
             DeploymentConfig=self.deployment_config(),
+            **_retained(retain),
         )
         self.progress(
             f"Updating endpoint {self.endpoint} to {config_name} (blue/green, rollback on {', '.join(self.alarms)})"
@@ -203,6 +209,8 @@ class SageMakerDeployer:
     def _check_settled(self, chosen: ModelVersion, config_name: str) -> None:
         """Wait for the endpoint; DeployError unless it is InService on ``config_name`` (not rolled back)."""
         final = self.target.wait_until_settled(f"deploying {chosen.reference}")
+        if final["EndpointStatus"] == "InService":
+            self.scaling.apply()  # also after a rollback: the variant that serves is scaled
         if final["EndpointStatus"] != "InService":
             raise DeployError(
                 f"Endpoint {self.endpoint} is {final['EndpointStatus']} after deploying {chosen.reference}: "
@@ -213,3 +221,20 @@ class SageMakerDeployer:
                 f"Endpoint {self.endpoint} rolled back to {final['EndpointConfigName']}: an alarm fired while "
                 f"{chosen.reference} took traffic ({final.get('FailureReason', 'see the endpoint events')})"
             )
+
+
+def _instance_type(endpoint_config: dict, config: Config) -> str | None:
+    """The instance type of the configured variant in a described endpoint config."""
+    variants = endpoint_config.get("ProductionVariants") or []
+    return next((v.get("InstanceType") for v in variants if v["VariantName"] == config.serving.variant_name), None)
+
+
+def _retained(retain: bool) -> dict:
+    """UpdateEndpoint's variant-property arguments: AWS's documented way of keeping an autoscaled variant's desired
+    count across an update, with the data capture of the new endpoint config applied."""
+    if not retain:
+        return {"RetainAllVariantProperties": False}
+    return {
+        "RetainAllVariantProperties": True,
+        "ExcludeRetainedVariantProperties": [{"VariantPropertyType": "DataCaptureConfig"}],
+    }

@@ -65,16 +65,18 @@ class Endpoint:
             self.progress(f"Created model {name} from {chosen.arn}")
         return name
 
-    def ensure_endpoint_config(self, chosen: ModelVersion, model_name: str) -> str:
-        """The endpoint config: one variant of ``model_name`` with data capture (named by its content)."""
+    def ensure_endpoint_config(self, chosen: ModelVersion, model_name: str, count: int | None = None) -> str:
+        """The endpoint config: one variant of ``model_name`` on ``count`` instances (default
+        ``serving.instance_count``) with data capture (named by its content)."""
         s = self.config.serving
+        count = count or s.instance_count
         request: dict = {
             "ProductionVariants": [
                 {
                     "VariantName": s.variant_name,
                     "ModelName": model_name,
                     "InstanceType": s.instance_type,
-                    "InitialInstanceCount": s.instance_count,
+                    "InitialInstanceCount": count,
                     "InitialVariantWeight": 1.0,
                 }
             ],
@@ -86,7 +88,7 @@ class Endpoint:
         if created:
             capture = request["DataCaptureConfig"]
             self.progress(
-                f"Created endpoint config {name}: variant {s.variant_name}, {s.instance_count} x {s.instance_type}, "
+                f"Created endpoint config {name}: variant {s.variant_name}, {count} x {s.instance_type}, "
                 f"capture {'on' if capture['EnableCapture'] else 'off'} ({capture['InitialSamplingPercentage']}% to "
                 f"{capture['DestinationS3Uri']})"
             )

@@ -28,6 +28,7 @@ class Clients:
     cloudwatch: Any
     sns: Any = None  # the alert of a failed repoint
     cloudformation: Any = None  # the repoint's stack update (model-monitor engine)
+    autoscaling: Any = None  # application-autoscaling: serving.autoscaling
 
     @classmethod
     def from_session(cls, session) -> Clients:
@@ -38,6 +39,7 @@ class Clients:
             session.client("cloudwatch"),
             session.client("sns"),
             session.client("cloudformation"),
+            session.client("application-autoscaling"),
         )
 
 

@@ -169,8 +169,10 @@ def not_found(stub: Stubber, method: str, params: dict) -> None:
     stub.add_client_error(method, "ValidationException", "Could not find it", 400, expected_params=params)
 
 
-def endpoint(status: str, config_name: str) -> dict:
-    return {
+def endpoint(status: str, config_name: str, desired: int | None = None) -> dict:
+    """A DescribeEndpoint answer; ``desired``: the variant's desired (and current) instance count."""
+    variants = [{"VariantName": "AllTraffic", "CurrentInstanceCount": desired, "DesiredInstanceCount": desired}]
+    return ({"ProductionVariants": variants} if desired else {}) | {
         "EndpointName": "abalone-endpoint",
         "EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/abalone-endpoint",
         "EndpointConfigName": config_name,
@@ -180,16 +182,31 @@ def endpoint(status: str, config_name: str) -> dict:
     }
 
 
-def stub_update(sm: Stubber, cw: Stubber, config, final_config: str | None) -> None:
-    """The calls of an update from abalone/1 to abalone/2 (by ARN), in order."""
+def stub_update(
+    sm: Stubber,
+    cw: Stubber,
+    config,
+    final_config: str | None,
+    count: int = 1,
+    live: tuple = (None, None),
+    retain: bool = False,
+) -> None:
+    """The calls of an update from abalone/1 to abalone/2 (by ARN), in order; ``count``: the new config's instance
+    count; ``live``: (desired instance count, instance type) of the live variant (None: not described)."""
+    desired, live_type = live
     sm.add_response("describe_model_package", described_package(ARN2, 2), {"ModelPackageName": ARN2})
-    sm.add_response("describe_endpoint", endpoint("InService", "old-config"), {"EndpointName": "abalone-endpoint"})
+    sm.add_response(
+        "describe_endpoint", endpoint("InService", "old-config", desired), {"EndpointName": "abalone-endpoint"}
+    )
     sm.add_response(
         "describe_endpoint_config",
         {
             "EndpointConfigName": "old-config",
             "EndpointConfigArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/old-config",
-            "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": "old-model"}],
+            "ProductionVariants": [
+                {"VariantName": "AllTraffic", "ModelName": "old-model"}
+                | ({"InstanceType": live_type} if live_type else {})
+            ],
             "CreationTime": "2024-01-01T00:00:00Z",
         },
         {"EndpointConfigName": "old-config"},
@@ -230,8 +247,8 @@ def stub_update(sm: Stubber, cw: Stubber, config, final_config: str | None) -> N
                 {
                     "VariantName": "AllTraffic",  # the variant name is kept: the capture path contains it
                     "ModelName": ANY,
-                    "InstanceType": "ml.m5.large",
-                    "InitialInstanceCount": 1,
+                    "InstanceType": config.serving.instance_type,
+                    "InitialInstanceCount": count,
                     "InitialVariantWeight": 1.0,
                 }
             ],
@@ -251,7 +268,7 @@ def stub_update(sm: Stubber, cw: Stubber, config, final_config: str | None) -> N
         {
             "EndpointName": "abalone-endpoint",
             "EndpointConfigName": ANY,
-            "RetainAllVariantProperties": False,
+            **update_retains(retain),
             "DeploymentConfig": {
                 "BlueGreenUpdatePolicy": {
                     "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 300},
@@ -269,7 +286,17 @@ def stub_update(sm: Stubber, cw: Stubber, config, final_config: str | None) -> N
     )
 
 
-def stubbed_clients(config, rolled_back: bool):
+def update_retains(retain: bool) -> dict:
+    """UpdateEndpoint's variant-property arguments: retained (an autoscaled variant whose registration is kept)."""
+    if not retain:
+        return {"RetainAllVariantProperties": False}
+    return {
+        "RetainAllVariantProperties": True,
+        "ExcludeRetainedVariantProperties": [{"VariantPropertyType": "DataCaptureConfig"}],
+    }
+
+
+def stubbed_clients(config, rolled_back: bool, count: int = 1, live: tuple = (None, None), retain: bool = False):
     session = boto3.Session(region_name="us-east-1")
     sm, cw, runtime = session.client("sagemaker"), session.client("cloudwatch"), session.client("sagemaker-runtime")
     s3 = session.client("s3")
@@ -284,8 +311,8 @@ def stubbed_clients(config, rolled_back: bool):
             {
                 "VariantName": "AllTraffic",
                 "ModelName": model_name,
-                "InstanceType": "ml.m5.large",
-                "InitialInstanceCount": 1,
+                "InstanceType": config.serving.instance_type,
+                "InitialInstanceCount": count,
                 "InitialVariantWeight": 1.0,
             }
         ],
@@ -294,7 +321,7 @@ def stubbed_clients(config, rolled_back: bool):
     }
     config_name = _name("abalone-endpoint", 2, config_request)
     sm_stub, cw_stub, runtime_stub, s3_stub = Stubber(sm), Stubber(cw), Stubber(runtime), Stubber(s3)
-    stub_update(sm_stub, cw_stub, config, None if rolled_back else config_name)
+    stub_update(sm_stub, cw_stub, config, None if rolled_back else config_name, count, live, retain)
     body = json.dumps(statistics()).encode()
     s3_stub.add_response(
         "get_object", {"Body": StreamingBody(io.BytesIO(body), len(body))}, {"Bucket": BUCKET, "Key": STATISTICS_KEY}
@@ -312,7 +339,8 @@ def stubbed_clients(config, rolled_back: bool):
     stubs = (sm_stub, cw_stub, runtime_stub, s3_stub)
     for stub in stubs:
         stub.activate()
-    return Clients(sm, runtime, s3, cw), stubs
+    autoscaling = session.client("application-autoscaling")
+    return Clients(sm, runtime, s3, cw, autoscaling=autoscaling), stubs
 
 
 def test_update_is_blue_green_with_rollback_alarms_and_keeps_the_variant(config):
