@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Sequence
 
 from mlops_errors import MlopsError
-from pipelines.commands import definition, demo, deploy, models, monitor, run, serve
+from pipelines.commands import bootstrap, definition, demo, deploy, destroy, doctor, models, monitor, run, serve, smoke
 from pipelines.invocation import as_typed
 
 
@@ -31,6 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.register(commands)
     serve.register(commands)
     monitor.register(commands)
+    doctor.register(commands)
+    bootstrap.register(commands)
+    destroy.register(commands)
+    smoke.register(commands)
     return parser
 
 
