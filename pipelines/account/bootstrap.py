@@ -85,8 +85,6 @@ def parameters(
     check_project_name(config.project.name)
     source.check()
     sm = config.sagemaker
-    if sm.security_group_ids and not sm.subnets:
-        raise ConfigError("sagemaker.security_group_ids is set without sagemaker.subnets: set both or neither")
     values = {
         "ProjectName": config.project.name,
         "ProjectId": project_id,
@@ -104,7 +102,7 @@ def parameters(
     return values
 
 
-def template_body(path: Path = TEMPLATE) -> str:
+def template_body(path: Path) -> str:
     """The template's text; CloudError when it is missing or too large to send inline."""
     if not path.is_file():
         raise CloudError(f"{path} not found: the bootstrap template is part of the repository (infrastructure/)")
@@ -131,7 +129,7 @@ def deploy_bootstrap(
     stack_parameters: Mapping[str, str],
     *,
     dry_run: bool = False,
-    template: Path = TEMPLATE,
+    template: Path | None = None,
     wait: changeset.WaitPolicy = changeset.DEFAULT_WAIT,
     now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
 ) -> changeset.StackDeployment:
@@ -142,7 +140,7 @@ def deploy_bootstrap(
         cfn,
         name,
         stack_parameters,
-        template_body=template_body(template),
+        template_body=template_body(template or TEMPLATE),
         tags={"mlops:project": config.project.name},
         dry_run=dry_run,
         wait=wait,

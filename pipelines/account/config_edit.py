@@ -131,7 +131,8 @@ def write_sagemaker_values(path: Path, values: dict[str, str]) -> ConfigUpdate:
     if reason:
         return ConfigUpdate(path, False, lines_to_add(values), reason)
     new_text = edited_text(text, values)
-    if yaml.safe_load(new_text) != intended(original, values):
+    inline = "sagemaker" in original and _section_bounds(text.splitlines()) is None  # e.g. sagemaker: {...}
+    if inline or yaml.safe_load(new_text) != intended(original, values):
         raise InputError(
             f"{path}: could not set sagemaker.{', sagemaker.'.join(values)} by a line edit without changing other "
             "values (unusual layout); nothing written, add these lines under sagemaker: by hand: "
@@ -146,6 +147,9 @@ def write_sagemaker_values(path: Path, values: dict[str, str]) -> ConfigUpdate:
             os.fsync(handle.fileno())
         os.chmod(temporary, mode)
         os.replace(temporary, path)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        raise InputError(f"{path}: could not be written ({exc}); it is left as it was") from exc
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
