@@ -11,7 +11,8 @@ INTERFACE_SERVICES = ("sagemaker.api", "sagemaker.runtime", "logs", "monitoring"
 
 
 def check_endpoints(ec2, subnets: Sequence[str], region: str) -> CheckResult:
-    """The subnets' VPC has an available endpoint for each service the jobs call."""
+    """The subnets' VPC has an available endpoint for each service the jobs call, or every subnet reaches the
+    public service endpoints through a NAT gateway."""
     try:
         vpcs = {s["VpcId"] for s in ec2.describe_subnets(SubnetIds=list(subnets))["Subnets"]}
     except AWS_ERRORS as exc:
@@ -28,6 +29,9 @@ def check_endpoints(ec2, subnets: Sequence[str], region: str) -> CheckResult:
     except AWS_ERRORS as exc:
         return unknown(ENDPOINTS, "ec2 describe-vpc-endpoints", exc, "grant the caller ec2:DescribeVpcEndpoints")
     missing = [s for s in ("s3", *INTERFACE_SERVICES) if f"com.amazonaws.{region}.{s}" not in present]
+    if missing and _all_through_nat(ec2, subnets, vpc):
+        detail = f"{vpc} lacks endpoints for {', '.join(missing)}; every subnet routes 0.0.0.0/0 through a NAT gateway"
+        return CheckResult(ENDPOINTS, PASS, detail)
     if missing:
         s3 = f"a Gateway endpoint for com.amazonaws.{region}.s3" if "s3" in missing else ""
         interfaces = [f"com.amazonaws.{region}.{s}" for s in missing if s != "s3"]
@@ -46,3 +50,19 @@ def _endpoints(ec2, vpc: str) -> set[str]:
             if str(endpoint.get("State", "available")).lower() in ("available", "pending"):
                 names.add(endpoint["ServiceName"])
     return names
+
+
+def _all_through_nat(ec2, subnets: Sequence[str], vpc: str) -> bool:
+    """Whether each subnet's route table (its own, else the VPC's main one) sends 0.0.0.0/0 to a NAT gateway."""
+    try:
+        tables = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["RouteTables"]
+    except AWS_ERRORS:
+        return False
+    main = next((t for t in tables if any(a.get("Main") for a in t.get("Associations", []))), None)
+    for subnet in subnets:
+        own = [t for t in tables if any(a.get("SubnetId") == subnet for a in t.get("Associations", []))]
+        table = own[0] if own else main
+        routes = table.get("Routes", []) if table else []
+        if not any(r.get("DestinationCidrBlock") == "0.0.0.0/0" and r.get("NatGatewayId") for r in routes):
+            return False
+    return True

@@ -7,7 +7,7 @@ from typing import Any
 
 from pipelines.doctor import identity, image, model_monitor, network, quotas, role, storage
 from pipelines.doctor.result import CANNOT_TELL, CheckResult
-from pipelines.doctor.simulate import pipeline_needs
+from pipelines.doctor.simulate import Target, pipeline_needs
 
 # the image account of the us-east-1 XGBoost image, used for the ECR row when the image check fails
 DEFAULT_IMAGE_ACCOUNT = "683313688378"
@@ -44,7 +44,9 @@ def run_checks(config, clients: DoctorClients) -> list[CheckResult]:
         ]
     key_arn, key_row = storage.resolve_key(clients.kms, sm.kms_key_id) if sm.kms_key_id else (None, None)
     account = image.image_account(uri) if uri else DEFAULT_IMAGE_ACCOUNT
-    needs = pipeline_needs(sm.bucket, region, caller.account, account, key_arn, bool(sm.subnets))
+    partition = caller.arn.split(":")[1]
+    target = Target(caller.account, region, sm.bucket, account, key_arn, tuple(sm.subnets), partition)
+    needs = pipeline_needs(target)
     rows += [
         role.check_trust(clients.iam, sm.role_arn),
         role.check_permissions(clients.iam, sm.role_arn, needs),

@@ -48,16 +48,30 @@ def _not_allowed(result: dict, need: Need) -> list[str]:
     return []
 
 
-def pipeline_needs(
-    bucket: str | None, region: str, account: str, image_account: str, key_arn: str | None, vpc: bool
-) -> list[Need]:
-    """What the pipeline's jobs do with the execution role: the bucket, ECR pull, logs, the key, VPC interfaces."""
+@dataclass(frozen=True)
+class Target:
+    """Where the pipeline's jobs run: account, region, partition, bucket, image account, key ARN and subnets."""
+
+    account: str
+    region: str
+    bucket: str | None
+    image_account: str
+    key_arn: str | None = None
+    subnets: tuple[str, ...] = ()
+    partition: str = "aws"
+
+
+def pipeline_needs(t: Target) -> list[Need]:
+    """What the pipeline's jobs do with the execution role: the bucket, ECR pull, logs, metrics, the key, VPC
+    interfaces; conditions the role's policies may set (kms:ViaService, cloudwatch:namespace, ec2:SubnetID) are
+    given as the context the real calls carry."""
+    arn = f"arn:{t.partition}"
     needs = (
         [
-            Need("bucket objects", ("s3:GetObject", "s3:PutObject"), (f"arn:aws:s3:::{bucket}/*",)),
-            Need("bucket listing", ("s3:ListBucket",), (f"arn:aws:s3:::{bucket}",)),
+            Need("bucket objects", ("s3:GetObject", "s3:PutObject"), (f"{arn}:s3:::{t.bucket}/*",)),
+            Need("bucket listing", ("s3:ListBucket",), (f"{arn}:s3:::{t.bucket}",)),
         ]
-        if bucket
+        if t.bucket
         else []
     )
     needs += [
@@ -65,31 +79,37 @@ def pipeline_needs(
         Need(
             "ECR pull",
             ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"),
-            (f"arn:aws:ecr:{region}:{image_account}:repository/sagemaker-xgboost",),
+            (f"{arn}:ecr:{t.region}:{t.image_account}:repository/sagemaker-xgboost",),
         ),
         Need(
             "job logs",
             ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"),
-            (f"arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/*",),
+            (f"{arn}:logs:{t.region}:{t.account}:log-group:/aws/sagemaker/*",),
         ),
+        Need("monitoring metrics", ("cloudwatch:PutMetricData",), context=((NAMESPACE, DATA_METRICS),)),
     ]
-    if key_arn:
-        needs.append(Need("KMS key", ("kms:Decrypt", "kms:GenerateDataKey"), (key_arn,)))
-    if vpc:
-        needs.append(
+    if t.key_arn:
+        via = (("kms:ViaService", f"s3.{t.region}.amazonaws.com"),)
+        needs.append(Need("KMS key via S3", ("kms:Decrypt", "kms:GenerateDataKey"), (t.key_arn,), via))
+    if t.subnets:
+        needs.append(Need("VPC description", VPC_DESCRIBE))
+        needs += [
             Need(
-                "VPC network interfaces",
-                (
-                    "ec2:CreateNetworkInterface",
-                    "ec2:CreateNetworkInterfacePermission",
-                    "ec2:DeleteNetworkInterface",
-                    "ec2:DeleteNetworkInterfacePermission",
-                    "ec2:DescribeNetworkInterfaces",
-                    "ec2:DescribeVpcs",
-                    "ec2:DescribeDhcpOptions",
-                    "ec2:DescribeSubnets",
-                    "ec2:DescribeSecurityGroups",
-                ),
+                f"network interfaces in {subnet}",
+                ("ec2:CreateNetworkInterface",),
+                (f"{arn}:ec2:{t.region}:{t.account}:subnet/{subnet}",),
+                (("ec2:SubnetID", subnet),),
             )
-        )
+            for subnet in t.subnets
+        ]
     return needs
+
+
+NAMESPACE, DATA_METRICS = "cloudwatch:namespace", "aws/sagemaker/Endpoints/data-metrics"
+VPC_DESCRIBE = (
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeVpcs",
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups",
+)

@@ -13,7 +13,7 @@ from moto import mock_aws
 from pipelines.cli import main
 from pipelines.commands.doctor import _doctor
 from pipelines.doctor import DoctorClients
-from pipelines.doctor.simulate import pipeline_needs
+from pipelines.doctor.simulate import Target, pipeline_needs
 from tests.pipelines.doctor.stubs import ACCOUNT, REGION, ROLE_ARN, add_quotas, add_simulations, default_quotas, stubbed
 
 BUCKET = "abalone-artefacts"
@@ -41,7 +41,7 @@ def account(tmp_path, monkeypatch):
         role = {"Path": "/", "RoleName": "abalone-execution", "RoleId": "AROAEXAMPLE000000000", "Arn": ROLE_ARN}
         role.update(CreateDate="2026-01-01T00:00:00Z", AssumeRolePolicyDocument=json.dumps(TRUST))
         iam_stub.add_response("get_role", {"Role": role}, {"RoleName": "abalone-execution"})
-        add_simulations(iam_stub, pipeline_needs(BUCKET, REGION, ACCOUNT, "683313688378", None, vpc=False))
+        add_simulations(iam_stub, pipeline_needs(Target(ACCOUNT, REGION, BUCKET, "683313688378")))
         passing = {"EvaluationResults": [{"EvalActionName": "iam:PassRole", "EvalDecision": "allowed"}]}
         iam_stub.add_response("simulate_principal_policy", passing, PASS_ROLE_PARAMS)  # the caller's PassRole
         quotas, quota_stub = stubbed("service-quotas")

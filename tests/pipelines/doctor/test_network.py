@@ -42,6 +42,20 @@ def test_endpoints_fail_names_the_missing_ones(vpc):
     assert f"Gateway endpoint for com.amazonaws.{REGION}.s3" in row.fix and "ecr.dkr" in row.fix
 
 
+def test_endpoints_pass_without_them_when_every_subnet_routes_through_nat(vpc):
+    ec2, vpc_id, subnet = vpc
+    public = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.0.2.0/24")["Subnet"]["SubnetId"]
+    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    nat = ec2.create_nat_gateway(SubnetId=public, AllocationId=allocation)["NatGateway"]["NatGatewayId"]
+    table = ec2.create_route_table(VpcId=vpc_id)["RouteTable"]["RouteTableId"]
+    ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)
+    assert check_endpoints(ec2, [subnet], REGION).status == "fail"  # its own table has no default route yet
+    ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
+    row = check_endpoints(ec2, [subnet], REGION)
+    assert row.status == "pass" and "NAT gateway" in row.detail
+    assert check_endpoints(ec2, [subnet, public], REGION).status == "fail"  # the public one uses the main table
+
+
 def test_endpoints_fail_for_unknown_subnets_or_subnets_of_two_vpcs(vpc):
     ec2, _, subnet = vpc
     assert check_endpoints(ec2, ["subnet-00000000"], REGION).status == "fail"

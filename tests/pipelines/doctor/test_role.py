@@ -9,7 +9,7 @@ import pytest
 from moto import mock_aws
 
 from pipelines.doctor.role import check_permissions, check_trust, trusts_sagemaker
-from pipelines.doctor.simulate import pipeline_needs
+from pipelines.doctor.simulate import Target, pipeline_needs
 from tests.pipelines.doctor.stubs import ACCOUNT, REGION, ROLE_ARN, add_simulations, stubbed
 
 KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -59,30 +59,33 @@ def test_trust_accepts_a_list_of_services_and_conditions():
     assert not trusts_sagemaker({"Statement": [{**policy["Statement"][0], "Effect": "Deny"}]})
 
 
-def test_needs_cover_bucket_ecr_logs_and_key_and_vpc_when_set():
-    needs = pipeline_needs("b", REGION, ACCOUNT, "683313688378", KEY, vpc=True)
-    actions = {a for need in needs for a in need.actions}
+def test_needs_cover_bucket_ecr_logs_metrics_and_key_and_subnets_when_set():
+    target = Target(ACCOUNT, REGION, "b", "683313688378", KEY, ("subnet-1", "subnet-2"))
+    needs = {need.what: need for need in pipeline_needs(target)}
+    actions = {a for need in needs.values() for a in need.actions}
     assert {"s3:PutObject", "s3:ListBucket", "ecr:BatchGetImage", "logs:PutLogEvents", "kms:Decrypt"} <= actions
-    assert "ec2:CreateNetworkInterface" in actions
-    plain = {a for need in pipeline_needs("b", REGION, ACCOUNT, "1", None, vpc=False) for a in need.actions}
-    assert "kms:Decrypt" not in plain and "ec2:CreateNetworkInterface" not in plain
+    assert needs["KMS key via S3"].context == (("kms:ViaService", f"s3.{REGION}.amazonaws.com"),)
+    assert needs["network interfaces in subnet-2"].resources == (f"arn:aws:ec2:{REGION}:{ACCOUNT}:subnet/subnet-2",)
+    assert needs["monitoring metrics"].context == (("cloudwatch:namespace", "aws/sagemaker/Endpoints/data-metrics"),)
+    plain = {a for need in pipeline_needs(Target(ACCOUNT, REGION, None, "1")) for a in need.actions}
+    assert not plain & {"kms:Decrypt", "ec2:CreateNetworkInterface", "s3:GetObject"}
 
 
 @pytest.mark.parametrize(("deny", "status"), [(None, "pass"), ("kms:GenerateDataKey", "fail")])
 def test_permissions(deny, status):
-    needs = pipeline_needs("abalone-artefacts", REGION, ACCOUNT, "683313688378", KEY, vpc=False)
+    needs = pipeline_needs(Target(ACCOUNT, REGION, "abalone-artefacts", "683313688378", KEY))
     iam, stubber = stubbed("iam")
     add_simulations(stubber, needs, deny)
     row = check_permissions(iam, ROLE_ARN, needs)
     stubber.assert_no_pending_responses()
     assert row.status == status
-    assert deny is None or ("kms:GenerateDataKey" in row.detail and "KMS key" in row.detail)
+    assert deny is None or ("kms:GenerateDataKey" in row.detail and "KMS key via S3" in row.detail)
 
 
 def test_permissions_cannot_tell_when_the_caller_may_not_simulate():
     iam, stubber = stubbed("iam")
     stubber.add_client_error("simulate_principal_policy", "AccessDenied", "no")
-    row = check_permissions(iam, ROLE_ARN, pipeline_needs("b", REGION, ACCOUNT, "1", None, vpc=False))
+    row = check_permissions(iam, ROLE_ARN, pipeline_needs(Target(ACCOUNT, REGION, "b", "1")))
     assert row.status == "cannot-tell" and "iam:SimulatePrincipalPolicy" in row.fix
 
 
