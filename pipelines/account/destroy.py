@@ -114,10 +114,11 @@ def delete(clients: TeardownClients, resource: Resource, wait: DeleteWait) -> st
     elif kind == "stack":
         _stack(clients, name, wait)
     elif kind == "bucket objects":
-        return f"Deleted {_bucket_objects(clients, name, resource.prefix)} object versions from {resource.describe()}"
+        count = _bucket_objects(clients, name, resource.prefix)
+        return f"Deleted {count} object versions and delete markers from s3://{name}/{resource.prefix}"
     else:
         raise ValueError(f"unknown resource kind {kind!r}")
-    return f"Deleted {resource.describe()}"
+    return f"Deleted {kind} {name}"
 
 
 def destroy(
