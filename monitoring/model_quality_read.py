@@ -1,15 +1,15 @@
 """The reading side of the model-quality merge: capture predictions and ground-truth labels, files read side by side.
 
-Each file is read whole by one thread (``in_threads``: one a core, at most ``MAX_THREADS``): Arrow's JSON parser and
-compute kernels and numpy's loops release the GIL, so two files are parsed at once on two cores without the cost of
-processes (no start-up, nothing pickled). Results and skip counts are put together in the files' order, so they do
-not depend on which thread finished first: the latest label still wins by file order, and the first example of a
-skipped line is still that of the first file that has one. ``key_codes`` turns the join keys into integers.
+Each file is read whole by one thread (``in_threads``: one a usable core, at most ``MAX_THREADS``): Arrow's JSON
+parser and compute kernels and numpy's loops release the GIL, so two files are parsed at once on two cores without
+the cost of processes (no start-up, nothing pickled). Results and skip counts are put together in the files' order,
+so they do not depend on which thread finished first: the latest label still wins by file order, and the first
+example of a skipped line is still that of the first file that has one. ``key_codes`` turns the join keys into
+integers.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -37,6 +37,7 @@ from monitoring.capture_predictions import (
 )
 from monitoring.ground_truth import read_ground_truth
 from monitoring.jsonl_tables import SkipCounter, read_jsonl
+from monitoring.profile import usable_cpus
 
 MAX_THREADS = 8  # files read at once, at most (and at most one a core)
 KEY_PARTS = 32  # the join keys are encoded in this many parts (at most 256)
@@ -57,7 +58,7 @@ class CapturePredictions:
 
 def in_threads(work: Callable[[_Item], _Result], items: Sequence[_Item]) -> list[_Result]:
     """``[work(item) for item in items]`` in that order, the items shared among threads (one a core)."""
-    workers = min(len(items), os.cpu_count() or 1, MAX_THREADS)
+    workers = min(len(items), usable_cpus(), MAX_THREADS)
     if workers <= 1:
         return [work(item) for item in items]
     with ThreadPoolExecutor(workers) as pool:

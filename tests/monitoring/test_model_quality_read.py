@@ -12,7 +12,7 @@ from monitoring.model_quality_read import in_threads, key_codes
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_equal_keys_get_equal_codes_and_distinct_keys_distinct_ones(monkeypatch, threads):
-    monkeypatch.setattr(model_quality_read.os, "cpu_count", lambda: threads)
+    monkeypatch.setattr(model_quality_read, "usable_cpus", lambda: threads)
     rng = np.random.default_rng(5)
     words = [f"req-{i:09d}" for i in range(40_000)] + [f"5c0f3e2a-{i:012x}" for i in range(30_000)] + ["é", "ab", "b"]
     texts = [words[i] for i in rng.integers(0, len(words), 100_000)]
@@ -27,5 +27,5 @@ def test_equal_keys_get_equal_codes_and_distinct_keys_distinct_ones(monkeypatch,
 
 
 def test_work_in_threads_comes_back_in_the_items_order(monkeypatch):
-    monkeypatch.setattr(model_quality_read.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(model_quality_read, "usable_cpus", lambda: 4)
     assert in_threads(lambda item: item * item, list(range(50))) == [item * item for item in range(50)]
