@@ -97,3 +97,17 @@ def test_without_credentials_every_aws_check_cannot_tell(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "FAIL  credentials and region" in out and "????  execution role trust" in out
     assert "PASS  framework image" in out
+
+
+def test_rows_for_a_key_subnets_and_model_monitor_are_listed_even_without_credentials(tmp_path, capsys):
+    path = tmp_path / "mlops.yaml"
+    path.write_text(
+        f"sagemaker:\n  role_arn: {ROLE_ARN}\n  bucket: {BUCKET}\n  kms_key_id: alias/abalone\n"
+        "  subnets: [subnet-1]\n  security_group_ids: [sg-1]\nmonitoring:\n  engine: model-monitor\n"
+    )
+    sts, stubber = stubbed("sts")
+    stubber.add_client_error("get_caller_identity", "ExpiredToken", "expired")
+    args = argparse.Namespace(config=str(path), region=None, role_arn=None, bucket=None, json=True)
+    assert _doctor(args, DoctorClients(sts, None, None, None, None, None, None)) == 1
+    rows = {row["name"]: row["status"] for row in json.loads(capsys.readouterr().out)}
+    assert rows["KMS key policy"] == rows["VPC endpoints"] == rows["Model Monitor"] == "cannot-tell"
