@@ -119,6 +119,7 @@ class Stack:
             "BuildRole.Arn": o["BuildRoleArn"],
             "BuildProject": o["BuildProjectName"],
             "BuildProject.Arn": f"arn:aws:codebuild:{REGION}:{ACCOUNT}:project/{o['BuildProjectName']}",
+            "AlertTopic": f"arn:aws:sns:{REGION}:{ACCOUNT}:{self.parameters['ProjectName']}-alerts",
             "BuildLogGroup": f"/aws/codebuild/{o['BuildProjectName']}",
             "BuildLogGroup.Arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/codebuild/{o['BuildProjectName']}:*",
         }
