@@ -91,6 +91,7 @@ def parameters(engine: str, kms: str, topic: str, alerts_key: str, config) -> di
         "MonitoringNamePrefix": name_prefix(config),
         "AlertsTopicArn": topic,
         "AlertsKeyArn": alerts_key,
+        "EndpointAutoscaling": "false",
     }
 
 
@@ -115,7 +116,7 @@ def run_cli(words: list[str], clients: Clients) -> tuple[int, str, str]:
 
 def recorded_clients(session, recorder: Recorder, **replacements) -> Clients:
     names = {"sagemaker": "sagemaker", "runtime": "sagemaker-runtime", "s3": "s3", "cloudwatch": "cloudwatch"}
-    names |= {"sns": "sns", "cloudformation": "cloudformation"}
+    names |= {"sns": "sns", "cloudformation": "cloudformation", "autoscaling": "application-autoscaling"}
     made = {field: replacements.get(field) or session.client(service) for field, service in names.items()}
     return Clients(**{k: recorder.attach(v) for k, v in made.items()})
 

@@ -63,6 +63,7 @@ class State:
     config_keys: dict[str, set[str]] = field(default_factory=dict)
     # what CloudFormation does with the caller's credentials when it executes a change set, per stack name
     on_behalf: dict[str, list[Need]] = field(default_factory=dict)
+    endpoint_configs: dict[str, str] = field(default_factory=dict)  # endpoint -> the config it was last given
 
 
 def _sm(kind: str, name: str) -> str:
@@ -102,6 +103,7 @@ def _create_endpoint_config(call: Call, state: State) -> list[Need]:
 def _endpoint_change(action: str) -> Callable[[Call, State], list[Need]]:
     def needs(call: Call, state: State) -> list[Need]:
         endpoint = _sm("endpoint", call.params["EndpointName"])
+        state.endpoint_configs[call.params["EndpointName"]] = call.params["EndpointConfigName"]
         found = [
             Need(action, endpoint),
             Need(action, _sm("endpoint-config", call.params["EndpointConfigName"])),
@@ -148,6 +150,43 @@ def stack_arn(name: str) -> str:
 def _execute_change_set(call: Call, state: State) -> list[Need]:
     name = call.params["StackName"]
     return [Need("cloudformation:ExecuteChangeSet", stack_arn(name)), *state.on_behalf.get(name, [])]
+
+
+AUTOSCALING_SLR = (
+    f"arn:{PARTITION}:iam::{ACCOUNT}:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
+    "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+)
+
+
+def _scalable_target(action: str) -> Callable[[Call, State], list[Need]]:
+    """An Application Auto Scaling call on an endpoint variant, with what it checks the caller may do on SageMaker
+    and CloudWatch (the service's documented list for SageMaker endpoints) and the service-linked role it creates."""
+
+    def needs(call: Call, state: State) -> list[Need]:
+        p = call.params
+        context = (
+            ("application-autoscaling:service-namespace", p["ServiceNamespace"]),
+            ("application-autoscaling:scalable-dimension", p["ScalableDimension"]),
+        )
+        target = f"arn:{PARTITION}:application-autoscaling:{REGION}:{ACCOUNT}:scalable-target/056ab2c4d6e8f0a1b3c5d7e9"
+        found = [Need(f"application-autoscaling:{action}", target, context)]
+        endpoint = p["ResourceId"].split("/")[1]
+        alarm = f"arn:{PARTITION}:cloudwatch:{REGION}:{ACCOUNT}:alarm:TargetTracking-{p['ResourceId']}-AlarmHigh-1a2b"
+        if action == "RegisterScalableTarget":
+            slr = (("iam:AWSServiceName", "sagemaker.application-autoscaling.amazonaws.com"),)
+            found += [
+                Need("sagemaker:DescribeEndpoint", _sm("endpoint", endpoint)),
+                Need("sagemaker:DescribeEndpointConfig", _sm("endpoint-config", state.endpoint_configs[endpoint])),
+                Need("sagemaker:UpdateEndpointWeightsAndCapacities", _sm("endpoint", endpoint)),
+                Need("iam:CreateServiceLinkedRole", AUTOSCALING_SLR, slr),
+            ]
+        if action == "PutScalingPolicy":
+            found += [Need(f"cloudwatch:{a}", alarm) for a in ("DescribeAlarms", "PutMetricAlarm", "DeleteAlarms")]
+        if action == "DeregisterScalableTarget":  # deleting the target deletes its policies and their alarms
+            found += [Need("cloudwatch:DeleteAlarms", alarm)]
+        return found
+
+    return needs
 
 
 CHANGE_SET_OPERATIONS = ("DescribeStacks", "CreateChangeSet", "DescribeChangeSet", "DeleteChangeSet")
@@ -211,6 +250,14 @@ TABLE: dict[tuple[str, str], Callable[[Call, State], list[Need]]] = {
         for operation in (*CHANGE_SET_OPERATIONS, "DescribeStackEvents")
     },
     ("cloudformation", "ExecuteChangeSet"): _execute_change_set,
+    # DescribeScalableTargets has no resource-level permission
+    ("application-autoscaling", "DescribeScalableTargets"): lambda call, state: [
+        Need("application-autoscaling:DescribeScalableTargets", "*")
+    ],
+    **{
+        ("application-autoscaling", operation): _scalable_target(operation)
+        for operation in ("RegisterScalableTarget", "DeregisterScalableTarget", "PutScalingPolicy")
+    },
 }
 
 

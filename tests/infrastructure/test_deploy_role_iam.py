@@ -1,12 +1,15 @@
 """DeployRole (infrastructure/deploy-on-approval.yaml) grants exactly what the approval build needs.
 
 The build's own command line (read from the template's buildspec) runs the whole `mlops deploy --backend sagemaker`
-against moto and botocore's Stubber, repoint included, with both monitoring engines:
+against moto and botocore's Stubber, repoint included, with both monitoring engines (and autoscaling in run 4):
   1. processing engine, a new endpoint, no KMS key (moto);
   2. model-monitor engine, a blue/green update, SSE-KMS objects, an encrypted alert topic, and a repoint (a
      parameters-only update of the monitoring stack) whose stack update rolls back, so the repoint alerts and the
      build exits 3 (Stubber for SageMaker and CloudFormation, moto for S3, SNS, CloudWatch);
-  3. `mlops monitor repoint`, the retry of that repoint alone, twice: executed, then nothing to change.
+  3. `mlops monitor repoint`, the retry of that repoint alone, twice: executed, then nothing to change;
+  4. serving.autoscaling on (EndpointAutoscaling=true): a blue/green update that changes the instance type of a
+     registered variant (deploy_runs_autoscaling.py): DescribeScalableTargets, DeregisterScalableTarget,
+     RegisterScalableTarget, PutScalingPolicy, and what Application Auto Scaling checks the caller may do.
 Every AWS operation is recorded and mapped to IAM actions and resources (tests/infrastructure/iam_recorder.py),
 CodeBuild's own calls are added from the DeployProject resource, what CloudFormation does with the build's
 credentials when it executes the change set is added from the resource handlers' declared permissions
@@ -21,6 +24,7 @@ import pytest
 
 from tests.infrastructure.cfn_resolve import Resolver
 from tests.infrastructure.deploy_runs import ATTRIBUTES, TOPIC, Run, processing_create_run, template
+from tests.infrastructure.deploy_runs_autoscaling import LIVE_COUNT, autoscaled_update_run
 from tests.infrastructure.deploy_runs_model_monitor import model_monitor_update_run, repoint_retry_run
 from tests.infrastructure.iam_recorder import ACCOUNT, REGION, Call, Need, State, entries, evaluate, needs_of
 
@@ -47,7 +51,7 @@ def codebuild_needs(resolver: Resolver) -> list[Need]:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> list[Run]:
     doc = template()
-    makers = (processing_create_run, model_monitor_update_run, repoint_retry_run)
+    makers = (processing_create_run, model_monitor_update_run, repoint_retry_run, autoscaled_update_run)
     return [make(doc, tmp_path_factory.mktemp("run")) for make in makers]
 
 
@@ -85,7 +89,7 @@ def _without(statements: list[dict], drop: tuple[str, str, str]) -> list[dict]:
 
 
 def test_the_runs_are_the_whole_deploy_with_its_repoint(runs):
-    created, updated, retried = runs
+    created, updated, retried, autoscaled = runs
     assert created.exit_code == 0 and "Deployed abalone/1" in created.out and "live pointer" in created.out
     assert updated.exit_code == 3  # REPOINT_FAILED: the endpoint changed, its monitoring did not
     assert "Deployed abalone/2" in updated.out  # the endpoint's new state is reported first
@@ -103,9 +107,29 @@ def test_the_runs_are_the_whole_deploy_with_its_repoint(runs):
         ("cloudformation", "DeleteChangeSet"),
         ("sns", "Publish"),
     } <= operations
+    assert autoscaled.exit_code == 0 and "Deployed abalone/2" in autoscaled.out, autoscaled.err
+    scaling = [c.operation for c in autoscaled.calls if c.service == "application-autoscaling"]
+    assert scaling == [
+        "DescribeScalableTargets",
+        "DeregisterScalableTarget",  # before UpdateEndpoint: the instance type changes
+        "RegisterScalableTarget",  # once InService
+        "PutScalingPolicy",
+    ]
+    (made,) = [c for c in autoscaled.calls if c.operation == "CreateEndpointConfig"]
+    assert made.params["ProductionVariants"][0]["InitialInstanceCount"] == LIVE_COUNT  # not scaled down
+    assert not any(c.service == "application-autoscaling" for run in runs[:3] for c in run.calls)
     processing = runs[0]
     assert not any(c.service == "cloudformation" for c in processing.calls)  # the pointer alone repoints it
     assert not any(c.operation.endswith("MonitoringSchedule") for run in runs for c in run.calls)  # the stack's
+
+
+def test_autoscaling_grants_only_when_the_endpoint_autoscales(runs):
+    doc = template()
+    for run in runs:
+        statements = Resolver(doc, run.parameters, ATTRIBUTES).policy_statements("DeployRole")
+        actions = {a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+        scaling = {a for a in actions if a.startswith("application-autoscaling:") or a == "iam:CreateServiceLinkedRole"}
+        assert bool(scaling) == (run.parameters["EndpointAutoscaling"] == "true"), (run.name, scaling)
 
 
 def test_deploy_role_grants_every_call_and_nothing_unused(runs):
