@@ -22,7 +22,8 @@ TEMPLATE = INFRASTRUCTURE / "bootstrap.yaml"
 CODE_SOURCES = ("none", "codecommit", "codeconnections")
 # the bootstrap stack's outputs -> the sagemaker.* fields of mlops.yaml they fill
 CONFIG_OUTPUTS = {"ExecutionRoleArn": "role_arn", "ArtifactBucketName": "bucket", "KmsKeyArn": "kms_key_id"}
-_PROJECT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+# the template's ProjectName pattern, starting with a letter (it starts the stack's name) and at most 32 characters
+_PROJECT_NAME = re.compile(r"^(?=.{1,32}$)[a-z](-*[a-z0-9])*$")
 _IMAGE_ACCOUNT = re.compile(r"^(\d{12})\.dkr\.ecr\.")
 
 
@@ -63,7 +64,7 @@ def check_project_name(name: str) -> None:
     if not _PROJECT_NAME.match(name):
         raise ConfigError(
             f"project.name {name!r}: the bootstrap stack names its bucket and roles after it, so it must be lower-case "
-            "letters, digits and hyphens, start with a letter and be at most 32 characters"
+            "letters, digits and hyphens, start with a letter, not end with a hyphen and be at most 32 characters"
         )
 
 

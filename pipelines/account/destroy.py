@@ -113,6 +113,8 @@ def delete(clients: TeardownClients, resource: Resource, wait: DeleteWait) -> st
         call(f"DeleteModel {name}", sm.delete_model, ModelName=name)
     elif kind == "stack":
         _stack(clients, name, wait)
+    elif kind == "bucket":
+        call(f"DeleteBucket {name}", clients.s3.delete_bucket, Bucket=name)
     elif kind == "bucket objects":
         count = _bucket_objects(clients, name, resource.prefix)
         return f"Deleted {count} object versions and delete markers from s3://{name}/{resource.prefix}"

@@ -4,8 +4,8 @@ The plan lists only what exists, in the order it is deleted: the endpoints' moni
 SageMaker does not delete an endpoint that still has schedules) and the checks' EventBridge Scheduler schedules
 first, so nothing fires against what goes next; then the endpoints (what costs most), their endpoint configs and
 models (the deploy names them ``<endpoint>-v<version>-<hash>``); the monitoring and deploy-on-approval stacks;
-then, unless the data is kept, every version of every object in the bucket and the bootstrap stack (its key, roles
-and the bucket itself).
+then, unless the data is kept, every version of every object in the bucket, the bootstrap stack (its key and roles)
+and the bucket itself, which the stack retains (so that deleting the stack never loses data by itself).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ class Resource:
     """One thing to delete."""
 
     kind: str  # monitoring schedule | scheduler schedule | endpoint | endpoint config | model | stack | bucket objects
+    # | bucket
     name: str
     detail: str = ""
     prefix: str = ""  # bucket objects: only those under it (empty: the whole bucket)
@@ -194,6 +195,9 @@ def plan(clients: TeardownClients, names: Names, keep_data: bool = False) -> lis
         found += _endpoint_resources(clients, endpoint)
     found += [r for r in (_stack(clients.cloudformation, name) for name in names.stacks) if r]
     if not keep_data:
-        found += [r for r in (_bucket(clients, *_bucket_of(clients, names)),) if r]
-        found += [r for r in (_stack(clients.cloudformation, names.bootstrap_stack),) if r]
+        bucket, prefix = _bucket_of(clients, names)
+        objects = _bucket(clients, bucket, prefix)
+        found += [r for r in (objects, _stack(clients.cloudformation, names.bootstrap_stack)) if r]
+        if objects and not prefix:  # the stack retains its bucket (DeletionPolicy Retain): the emptied bucket goes last
+            found.append(Resource("bucket", bucket))
     return found

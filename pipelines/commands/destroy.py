@@ -74,6 +74,10 @@ def run_destroy(
         confirm(config.project.name, len(resources), ask)
     destroy(clients, resources, wait or DeleteWait())
     print(f"Deleted {len(resources)} resources")
+    print(
+        f"Not deleted (they cost nothing while unused): pipeline {config.pipeline_name}, model package group "
+        f"{config.model_package_group} and its versions, the jobs' CloudWatch log groups"
+    )
     return 0
 
 

@@ -65,9 +65,9 @@ def test_an_incomplete_code_source_names_the_option(config, source, message):
         parameters(config, source)
 
 
-@pytest.mark.parametrize("name", ["Abalone", "a" * 33])
+@pytest.mark.parametrize("name", ["Abalone", "a" * 33, "1abalone"])
 def test_a_project_name_the_stack_cannot_use_is_refused(config, name):
-    with pytest.raises(ConfigError, match=f"project.name '{name}'.*lower-case.*at most 32"):
+    with pytest.raises(ConfigError, match=rf"project\.name '{name}'.*lower-case.*at most 32"):
         parameters(config.with_overrides(project={"name": name}), CodeSource())
 
 

@@ -111,6 +111,7 @@ EVERYTHING = [
     ("stack", "abalone-endpoint-deploy-on-approval"),
     ("bucket objects", BUCKET),
     ("stack", "abalone-bootstrap"),
+    ("bucket", BUCKET),  # the stack retains it: emptied, it goes last
 ]
 
 
@@ -119,7 +120,7 @@ def test_everything_the_project_created_is_found_in_deletion_order(account, conf
     with stubber:
         found = plan(clients, project_names(config))
     assert _found(found) == EVERYTHING
-    assert found[-2].prefix == "" and found[-2].detail == "4 object versions and delete markers"
+    assert found[-3].prefix == "" and found[-3].detail == "4 object versions and delete markers"
 
 
 def test_everything_is_deleted_and_a_second_teardown_finds_nothing(account, config):
@@ -132,20 +133,22 @@ def test_everything_is_deleted_and_a_second_teardown_finds_nothing(account, conf
         destroy(clients, plan(clients, project_names(config)), NOW, lines.append)
     assert (
         len(lines) == len(EVERYTHING)
-        and lines[-2] == f"Deleted 4 object versions and delete markers from s3://{BUCKET}/"
+        and lines[-3] == f"Deleted 4 object versions and delete markers from s3://{BUCKET}/"
     )
     again, stubber = _clients(account, [])
     with stubber:
         assert plan(again, project_names(config)) == []
     sm = account.client("sagemaker")
     assert [m["ModelName"] for m in sm.list_models()["Models"]] == ["abalone-endpoint-extra-v1-12345678"]
+    assert BUCKET not in [b["Name"] for b in account.client("s3").list_buckets()["Buckets"]]
 
 
 def test_keep_data_keeps_the_bucket_and_the_bootstrap_stack(account, config):
     clients, stubber = _clients(account, [])
     with stubber:
         found = plan(clients, project_names(config), keep_data=True)
-    assert ("stack", "abalone-bootstrap") not in _found(found) and "bucket objects" not in {r.kind for r in found}
+    assert ("stack", "abalone-bootstrap") not in _found(found)
+    assert not {"bucket objects", "bucket"} & {r.kind for r in found}
 
 
 def test_a_bucket_the_bootstrap_stack_did_not_create_loses_only_the_pipelines_objects(account, config):
@@ -153,7 +156,8 @@ def test_a_bucket_the_bootstrap_stack_did_not_create_loses_only_the_pipelines_ob
     own = config.with_overrides(sagemaker={"bucket": BUCKET})
     clients, stubber = _clients(account, [])
     with stubber:
-        found = [r for r in plan(clients, project_names(own)) if r.kind == "bucket objects"]
+        found = [r for r in plan(clients, project_names(own)) if r.kind.startswith("bucket")]
+    assert [r.kind for r in found] == ["bucket objects"]  # not the bucket: it is not the project's own
     assert found[0].prefix == "abalone-pipeline/" and "2 object versions" in found[0].detail
     destroy(clients, found, NOW, lambda line: None)
     left = account.client("s3").list_object_versions(Bucket=BUCKET)
@@ -170,5 +174,8 @@ def test_a_failure_stops_and_names_the_resource_and_what_is_left(account, config
     message = str(raised.value)
     assert message.startswith(f"Could not delete monitoring schedule {SCHEDULE}: DeleteMonitoringSchedule")
     assert "not authorized" in message and "endpoint abalone-endpoint; endpoint config" in message
-    assert "stack abalone-bootstrap. Fix the cause and run mlops destroy --backend sagemaker again" in message
+    assert (
+        f"stack abalone-bootstrap; bucket {BUCKET}. Fix the cause and run mlops destroy --backend sagemaker again"
+        in message
+    )
     assert account.client("sagemaker").describe_endpoint(EndpointName="abalone-endpoint")
