@@ -79,3 +79,14 @@ def test_bad_input_is_one_line(argv, message, config_file, capsys, monkeypatch):
     assert main(["bootstrap", *argv, "--config", str(config_file)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(message) and err.count("\n") == 1
+
+
+def test_a_dry_run_of_the_real_template_lists_its_resources_and_leaves_nothing(aws, config_file, capsys, monkeypatch):
+    monkeypatch.setattr(bootstrap_module, "framework_image_account", lambda config: "683313688378")
+    assert main(["bootstrap", "--backend", "sagemaker", "--dry-run", "--config", str(config_file)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Would apply stack abalone-bootstrap (CREATE)\n")
+    for resource in ("AWS::KMS::Key", "AWS::S3::Bucket", "AWS::IAM::Role", "AWS::CodeBuild::Project"):
+        assert resource in out
+    stacks = aws.client("cloudformation").list_stacks()["StackSummaries"]
+    assert all(s["StackStatus"] == "DELETE_COMPLETE" for s in stacks)

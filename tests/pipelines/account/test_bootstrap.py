@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import yaml
 from botocore.stub import Stubber
 
 from pipelines.account.bootstrap import (
@@ -141,3 +142,40 @@ def test_a_stack_without_the_outputs_is_named(config):
 def test_a_missing_template_is_named(tmp_path):
     with pytest.raises(CloudError, match=r"bootstrap\.yaml not found"):
         template_body(tmp_path / "bootstrap.yaml")
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """Reads a CloudFormation template's YAML, its short-form functions (!Ref, !Sub, ...) as plain values."""
+
+
+_CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        CodeSource(),
+        CodeSource("codecommit", repository="abalone-repo", branch="release"),
+        CodeSource(
+            "codeconnections",
+            connection_arn="arn:aws:codeconnections:us-east-1:123456789012:connection/0a1b2c3d-1111-2222-3333-444455556666",
+            full_repository_id="my-org/abalone",
+        ),
+    ],
+)
+def test_every_value_passed_fits_the_real_templates_constraints(config, source):
+    declared = yaml.load(TEMPLATE.read_text(encoding="utf-8"), Loader=_CfnLoader)["Parameters"]
+    vpc = config.with_overrides(sagemaker={"subnets": ["subnet-0abc", "subnet-1def"], "security_group_ids": ["sg-0a"]})
+    for key, value in parameters(vpc, source, "ops@example.com", "p-1a2b", "683313688378").items():
+        spec = declared[key]
+        items = value.split(",") if spec["Type"] == "CommaDelimitedList" else [value]
+        for item in items:
+            assert item in spec.get("AllowedValues", [item]), (key, item)
+            assert re.fullmatch(spec.get("AllowedPattern", ".*"), item), (key, item, spec.get("AllowedPattern"))
+
+
+def test_the_framework_image_account_comes_from_the_sdks_image_table(config):
+    from pipelines.account.bootstrap import framework_image_account
+
+    assert framework_image_account(config) == "683313688378"  # the template's default, for us-east-1
+    assert framework_image_account(config.with_overrides(project={"region": "eu-west-1"})) == "141502667606"
