@@ -186,13 +186,16 @@ def _encode(keys: pa.Array) -> tuple[np.ndarray, int]:
 
 
 def _parts(keys: pa.StringArray, count: int) -> np.ndarray:
-    """A part (0..count-1, uint8) for each key from its length and its last three bytes: equal keys, one part."""
-    offsets = np.frombuffer(keys.buffers()[1], np.int32)[keys.offset : keys.offset + len(keys) + 1].astype(np.int64)
+    """A part (0..count-1, uint8) for each key from its length and its last three bytes (a byte before a shorter
+    key's start counts as 0): equal keys, one part."""
+    offsets = np.frombuffer(keys.buffers()[1], np.int32)[keys.offset : keys.offset + len(keys) + 1]
     data = np.frombuffer(keys.buffers()[2], np.uint8)
-    lengths = np.diff(offsets)
-    mixed = lengths.copy()
-    for back in (3, 2, 1):  # a byte before the key's start (a shorter key) counts as 0
-        mixed = mixed * 31 + np.where(lengths >= back, data[np.maximum(offsets[1:] - back, 0)], 0)
+    starts, ends = offsets[:-1], offsets[1:]
+    lengths = (ends - starts).astype(np.uint32)
+    mixed = lengths
+    for back in (3, 2, 1):  # uint32 arithmetic, wrapping: the same for equal keys
+        byte = data[np.minimum(np.maximum(ends - back, starts), len(data) - 1)]
+        mixed = mixed * np.uint32(31) + byte * (lengths >= back)
     return (mixed % count).astype(np.uint8)
 
 
