@@ -1,6 +1,12 @@
-"""Preprocess's input: the data schema, and reading the raw CSV files and checking them against it.
+"""Preprocess's input: the data schema, and reading the raw CSV and Parquet files and checking them against it.
 
-Container code (the SageMaker XGBoost image): standard library, numpy and pandas only. Every check raises
+The input is one file or a directory (an S3 prefix on SageMaker) of ``.csv``, ``.parquet`` and ``.pq`` files, which
+may be mixed: every file is checked against the schema on its own, and the rows are taken in sorted path order.
+Parquet values become the text a CSV file would hold (numbers in their shortest round-trip decimal form, integral
+ones without a decimal point), so the row-hash split treats a row the same whichever format carried it; a numeric
+schema column must have a Parquet number type.
+
+Container code (the SageMaker XGBoost image): standard library, numpy, pandas and pyarrow only. Every check raises
 DataValidationError naming the file, the column, the row and an example bad value, before anything is written.
 """
 
@@ -14,10 +20,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from mlops_errors import MlopsError
 
 logger = logging.getLogger(__name__)
+
+CSV_SUFFIXES = (".csv",)
+PARQUET_SUFFIXES = (".parquet", ".pq")
 
 PROBLEM_TYPES = ("regression", "binary")
 
@@ -67,18 +78,34 @@ def validate_schema(schema: DataSchema) -> None:
         raise DataValidationError("problem_type binary needs positive_class: the target value that means 1")
 
 
-def csv_files(input_path: str | os.PathLike) -> list[Path]:
-    """The CSV file itself, or every ``*.csv`` under a directory (sorted); DataValidationError if there is none."""
+def input_files(input_path: str | os.PathLike) -> list[Path]:
+    """The file itself, or every CSV and Parquet file under a directory (sorted by path, hidden files skipped);
+    DataValidationError if there is none."""
     path = Path(input_path)
     if path.is_file():
         return [path]
     if not path.is_dir():
-        raise DataValidationError(f"Input {path} does not exist: expected a CSV file or a directory of CSV files")
-    files = sorted(p for p in path.rglob("*.csv") if p.is_file() and not p.name.startswith("."))
+        raise DataValidationError(f"Input {path} does not exist: expected a CSV or Parquet file or a directory of them")
+    suffixes = CSV_SUFFIXES + PARQUET_SUFFIXES
+    files = sorted(
+        p
+        for p in path.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in suffixes
+        and not any(part.startswith(".") for part in p.relative_to(path).parts)
+    )
     if not files:
         found = sorted(p.name for p in path.iterdir())[:10]
-        raise DataValidationError(f"No .csv files in {path}; found: {', '.join(found) or 'nothing'}")
+        raise DataValidationError(f"No .csv, .parquet or .pq files in {path}; found: {', '.join(found) or 'nothing'}")
     return files
+
+
+csv_files = input_files  # the name Preprocess imports
+
+
+def is_parquet(path: Path) -> bool:
+    """Whether ``path`` is read as Parquet (by its suffix; anything else is read as CSV)."""
+    return path.suffix.lower() in PARQUET_SUFFIXES
 
 
 def _bad_numeric(values: pd.Series) -> tuple[int, int]:
@@ -89,11 +116,7 @@ def _bad_numeric(values: pd.Series) -> tuple[int, int]:
     return (int(np.flatnonzero(bad)[0]) if count else -1), count
 
 
-def read_checked(path: Path, schema: DataSchema) -> tuple[pd.DataFrame, list[str]]:
-    """Read one CSV file as text and check it against the schema.
-
-    Returns the target and feature columns (as text, in the file's order) and the names of the other columns.
-    """
+def _read_csv(path: Path) -> pd.DataFrame:
     try:
         frame = pd.read_csv(path, dtype=str)
     except pd.errors.EmptyDataError:
@@ -101,12 +124,56 @@ def read_checked(path: Path, schema: DataSchema) -> tuple[pd.DataFrame, list[str
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataValidationError(f"{path} is not a readable CSV file: {exc}") from None
     frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def _numeric_columns(schema: DataSchema) -> list[str]:
+    return [*schema.numeric, schema.target] if schema.problem_type == "regression" else list(schema.numeric)
+
+
+def _text(values: np.ndarray) -> list[str | None]:
+    """A column's values as the text a CSV file would hold; None where missing."""
+    if values.dtype.kind == "f":
+        return [None if np.isnan(v) else np.format_float_positional(v, unique=True, trim="-") for v in values]
+    return [None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in values]
+
+
+def _read_parquet(path: Path, schema: DataSchema) -> pd.DataFrame:
+    """A Parquet file's columns as text (see the module docstring); numeric schema columns must be numbers."""
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise DataValidationError(f"{path} is not a readable Parquet file: {exc}") from None
+    names = [str(c).strip() for c in table.column_names]
+    for column in _numeric_columns(schema):
+        if column not in names:
+            continue  # reported with the other missing columns
+        kind = table.column(names.index(column)).type
+        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_null(kind)):
+            raise DataValidationError(
+                f"Column '{column}' in {path} has Parquet type {kind}: expected a number type (integer or "
+                "floating point), as the schema lists it among the numeric columns"
+                + (" (the target of a regression)" if column == schema.target else "")
+            )
+    columns = {n: _text(table.column(i).to_numpy(zero_copy_only=False)) for i, n in enumerate(names)}
+    return pd.DataFrame(columns, columns=names, dtype=object)
+
+
+def read_checked(path: Path, schema: DataSchema) -> tuple[pd.DataFrame, list[str]]:
+    """Read one CSV or Parquet file as text and check it against the schema.
+
+    Returns the target and feature columns (as text, in the file's order) and the names of the other columns.
+    """
+    parquet = is_parquet(path)
+    frame = _read_parquet(path, schema) if parquet else _read_csv(path)
+    header = "" if parquet else " (row 1 is the header)"
+    first_row = 1 if parquet else 2  # the file's row number of data row 0
     wanted = (schema.target, *schema.features)
     for column in wanted:
         if column not in frame.columns:
             raise DataValidationError(f"Column '{column}' not found in {path}; columns are: {', '.join(frame.columns)}")
     if frame.empty:
-        raise DataValidationError(f"{path} has a header row but no data rows")
+        raise DataValidationError(f"{path} has no rows" if parquet else f"{path} has a header row but no data rows")
     extra = [c for c in frame.columns if c not in wanted]
     if extra:
         logger.warning("Ignoring column(s) not in the schema in %s: %s", path, ", ".join(extra))
@@ -114,15 +181,14 @@ def read_checked(path: Path, schema: DataSchema) -> tuple[pd.DataFrame, list[str
     if missing_target.any():
         row = int(np.flatnonzero(missing_target)[0])
         raise DataValidationError(
-            f"Column '{schema.target}' (the target) is empty at row {row + 2} of {path} (row 1 is the header); "
+            f"Column '{schema.target}' (the target) is empty at row {row + first_row} of {path}{header}; "
             f"{int(missing_target.sum())} row(s) have no target: fill them in or drop them"
         )
-    numeric = [*schema.numeric, schema.target] if schema.problem_type == "regression" else list(schema.numeric)
-    for column in numeric:
+    for column in _numeric_columns(schema):
         first, count = _bad_numeric(frame[column])
         if count:
             raise DataValidationError(
-                f"Column '{column}' in {path} must be numeric, but row {first + 2} (row 1 is the header) holds "
+                f"Column '{column}' in {path} must be numeric, but row {first + first_row}{header} holds "
                 f"{frame[column].iloc[first]!r}; {count} non-numeric value(s) in the column"
             )
     return frame[[c for c in frame.columns if c in wanted]], extra

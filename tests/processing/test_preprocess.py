@@ -289,7 +289,7 @@ def test_schema_and_input_errors(tmp_path):
         preprocess(ABALONE, tmp_path / "a", DataSchema("rings", (*NUMERIC, "rings")))
     with pytest.raises(DataValidationError, match=r"split must be three positive fractions summing to 1"):
         preprocess(ABALONE, tmp_path / "a", REGRESSION, split=(0.8, 0.3, 0.1))
-    with pytest.raises(DataValidationError, match=r"No \.csv files in .*; found: notes\.txt"):
+    with pytest.raises(DataValidationError, match=r"No \.csv, \.parquet or \.pq files in .*; found: notes\.txt"):
         (tmp_path / "dir").mkdir()
         (tmp_path / "dir" / "notes.txt").write_text("x")
         preprocess(tmp_path / "dir", tmp_path / "a", REGRESSION)
