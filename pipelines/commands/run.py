@@ -225,4 +225,20 @@ def _show(args) -> int:
             print(f"      model: {model}")
         if step.get("log"):
             print(f"      log: {step['log']}")
+        for host in step.get("hosts") or ():
+            print(f"      {_host_line(host)}")
     return 0
+
+
+def _host_line(host: dict) -> str:
+    """One host of a multi-instance job: name, status, time, CPU, peak memory, exit code and log."""
+    parts = [f"host {host['host']}", str(host.get("status", ""))]
+    if host.get("duration_s") is not None:
+        parts.append(f"{host['duration_s']:.1f} s")
+    if host.get("cpu_s") is not None:
+        parts.append(f"CPU {host['cpu_s']:.1f} s")
+    if host.get("max_rss_mb") is not None:
+        parts.append(f"peak RSS {host['max_rss_mb']:.0f} MiB")
+    if host.get("exit_code") not in (None, 0):
+        parts.append(f"exit code {host['exit_code']}")
+    return ", ".join(parts) + (f" (log: {host['log']})" if host.get("log") else "")

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.local import loopback_names
+from pipelines.local.peak_memory import high_water_mib, peak_rss
 from pipelines.local.record import now
 from pipelines.local.store import StepFailure
 
@@ -132,6 +133,7 @@ def _start(host: Host) -> None:
             message = f"{host.name}: cannot start {host.command[0]}: {exc}"
             raise StepFailure(message, "SageMaker.JOB_INTERNAL_ERROR") from exc
     host.timing = {"host": host.name, "started": now(), "log": str(host.log), "_t0": time.monotonic()}
+    host.timing.update(_inherited=high_water_mib(), _polled=None)
 
 
 def _finish(host: Host, status: str) -> None:
@@ -139,6 +141,8 @@ def _finish(host: Host, status: str) -> None:
         return
     code = host.process.returncode if host.process is not None else None
     started = host.timing.pop("_t0")
+    for scratch in ("_inherited", "_polled"):
+        host.timing.pop(scratch, None)
     host.timing.update(status=status, ended=now(), duration_s=round(time.monotonic() - started, 3), exit_code=code)
 
 
@@ -176,8 +180,8 @@ def _failure(host: Host) -> StepFailure:
 
 
 def _reap(host: Host) -> int | None:
-    """The host's exit code once it has ended (None while it runs), reaped with its CPU time and peak RSS (its own
-    or its reaped children's, whichever is larger)."""
+    """The host's exit code once it has ended (None while it runs), reaped with its CPU time and peak RSS
+    (``pipelines.local.peak_memory``: the kernel's figure includes the runner's own peak, so it is checked)."""
     process = host.process
     assert process is not None
     if process.returncode is not None:
@@ -187,9 +191,15 @@ def _reap(host: Host) -> int | None:
     except ChildProcessError:  # reaped elsewhere: no usage to record
         return process.poll()
     if pid == 0:
+        polled = high_water_mib(process.pid)
+        if polled is not None:
+            host.timing["_polled"] = max(polled, host.timing.get("_polled") or 0.0)
         return None
     process.returncode = os.waitstatus_to_exitcode(status)
-    host.timing.update(cpu_s=round(usage.ru_utime + usage.ru_stime, 3), max_rss_mb=round(usage.ru_maxrss / 1024, 1))
+    host.timing.update(
+        cpu_s=round(usage.ru_utime + usage.ru_stime, 3),
+        **peak_rss(usage.ru_maxrss, host.timing.get("_inherited"), host.timing.get("_polled")),
+    )
     return process.returncode
 
 

@@ -134,3 +134,12 @@ def test_the_registered_test_metric_is_the_one_host_models_within_the_tolerance(
         floats_close(double[key], single[key], METRIC_RELATIVE, key)
     rmse = single["metrics.evaluation"]["regression_metrics"]["rmse"]["value"]
     assert 2.0 < rmse < 2.3  # a real model (a mean predictor scores ~3.2)
+
+
+def test_executions_show_lists_each_host_with_its_time_and_memory(runs, capsys):
+    two = runs[1]
+    record = list_records(two)[0]
+    assert main(["executions", "show", record["execution_id"], "--state-dir", str(two)]) == 0
+    shown = capsys.readouterr().out
+    for host in ("algo-1", "algo-2"):
+        assert re.search(rf"host {host}, Completed, [\d.]+ s, CPU [\d.]+ s, peak RSS \d+ MiB \(log: ", shown), shown
