@@ -52,6 +52,7 @@ class Artifact:
     name: str
     files: tuple[tuple[str, bytes], ...]
     kind: str = "code"  # the key prefix: code/<sha256>/... or data/<sha256>/...
+    directory: bool = False  # a staged directory: its URI is the prefix of its files
 
     @property
     def digest(self) -> str:
@@ -64,7 +65,9 @@ class Artifact:
         return f"s3://{bucket}/{pipeline}/{self.kind}/{self.digest}"
 
     def uri(self, bucket: str, pipeline: str, key: str | None = None) -> str:
-        """URI of one file of the artefact (the artefact's only file when ``key`` is None)."""
+        """URI of one file of the artefact (the artefact's only file when ``key`` is None; a directory's prefix)."""
+        if key is None and self.directory:
+            return f"{self.prefix(bucket, pipeline)}/"
         if key is None:
             if len(self.files) != 1:
                 raise ValueError(f"artefact {self.name} has {len(self.files)} files: name the key")
@@ -113,10 +116,21 @@ def code_artifacts(root: Path = ROOT) -> dict[str, Artifact]:
     }
 
 
+DATA_SUFFIXES = (".csv", ".parquet", ".pq")  # what Preprocess reads from a directory (processing.input_data)
+
+
 def data_artifact(path: Path) -> Artifact:
-    """A local data file, staged by content like the code."""
+    """A local data file, or a directory of CSV / Parquet files staged as a prefix of them (its content hash over
+    their relative names and contents), staged by content like the code."""
+    if path.is_dir():
+        found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in DATA_SUFFIXES)
+        files = [p for p in found if not any(part.startswith(".") for part in p.relative_to(path).parts)]
+        if not files:
+            raise InputFileNotFoundError(f"Input data directory {path} holds no .csv, .parquet or .pq files")
+        staged = tuple((p.relative_to(path).as_posix(), p.read_bytes()) for p in files)
+        return Artifact("data", staged, kind="data", directory=True)
     if not path.is_file():
-        raise InputFileNotFoundError(f"Input data file not found: {path}")
+        raise InputFileNotFoundError(f"Input data file not found: {path} (expected a file or a directory of files)")
     return Artifact("data", ((path.name, path.read_bytes()),), kind="data")
 
 

@@ -33,7 +33,8 @@ def definition_key(config: Config, artifacts: dict[str, Artifact], data: Artifac
 
 
 def local_definition(config: Config, state_dir: Path, root: Path | None = None) -> tuple[str, bool]:
-    """The definition JSON for a local run (code and data staged into the object store); (json, from_cache)."""
+    """The definition JSON for a local run (code and data, a file or a directory, staged into the object store);
+    (json, from_cache)."""
     from importlib.metadata import version
 
     artifacts = code_artifacts(root) if root else code_artifacts()
@@ -59,7 +60,9 @@ def local_definition(config: Config, state_dir: Path, root: Path | None = None) 
 
 
 def stage_input_override(value: str, config: Config, state_dir: Path) -> str:
-    """``--param InputDataUrl=path``: a local file is staged by content and replaced by its s3:// URI."""
+    """``--param InputDataUrl=path``: a local file, or a directory of CSV / Parquet files (staged as a prefix of
+    them, its content hash over their relative names and contents), is staged by content and replaced by its s3://
+    URI (a directory's ends with ``/``); an s3:// URI, an object or a prefix, is passed through."""
     if value.startswith("s3://"):
         return value
     artifact = data_artifact(Path(value))
