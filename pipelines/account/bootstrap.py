@@ -143,6 +143,7 @@ def deploy_bootstrap(
         stack_parameters,
         template_body=template_body(template or TEMPLATE),
         tags={"mlops:project": config.project.name},
+        description="mlops bootstrap",
         dry_run=dry_run,
         wait=wait,
         now=now,

@@ -178,9 +178,11 @@ def deploy_stack(
     wait: WaitPolicy = DEFAULT_WAIT,
     now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     use_previous_template: bool = False,
+    description: str = "mlops monitor deploy",
 ) -> StackDeployment:
     """Create or update ``stack_name`` through a change set (see the module docstring). A parameter whose value is
-    None keeps its current value (UsePreviousValue); ``use_previous_template`` updates parameters only."""
+    None keeps its current value (UsePreviousValue); ``use_previous_template`` updates parameters only;
+    ``description`` names the command that made the change set (shown in the console's change-set list)."""
     stack = describe_stack(cfn, stack_name)
     kind = _change_set_type(stack_name, stack, use_previous_template)
     name = f"mlops-{now():%Y%m%d-%H%M%S}"
@@ -199,7 +201,7 @@ def deploy_stack(
         ],
         Capabilities=list(CAPABILITIES),
         Tags=[{"Key": k, "Value": v} for k, v in sorted((tags or {}).items())],
-        Description="mlops monitor deploy",
+        Description=description,
         **source,
     )
     waiter_config = {"Delay": wait.delay, "MaxAttempts": wait.max_attempts}
