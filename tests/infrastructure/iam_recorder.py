@@ -245,6 +245,28 @@ TABLE: dict[tuple[str, str], Callable[[Call, State], list[Need]]] = {
         Need("cloudwatch:PutMetricData", "*", (("cloudwatch:namespace", call.params["Namespace"]),))
     ],
     ("sts", "GetCallerIdentity"): lambda call, state: [],  # needs no permission
+    # run-pipeline (buildspec.yml): the model package group, then the pipeline's upsert and start
+    ("sagemaker", "DescribeModelPackageGroup"): _one(
+        "sagemaker:DescribeModelPackageGroup", lambda p: _sm("model-package-group", p["ModelPackageGroupName"])
+    ),
+    ("sagemaker", "CreateModelPackageGroup"): lambda call, state: [
+        Need("sagemaker:CreateModelPackageGroup", _sm("model-package-group", call.params["ModelPackageGroupName"])),
+        *_tags(call, _sm("model-package-group", call.params["ModelPackageGroupName"])),
+    ],
+    ("sagemaker", "DescribePipeline"): _one("sagemaker:DescribePipeline", lambda p: _sm("pipeline", p["PipelineName"])),
+    ("sagemaker", "CreatePipeline"): lambda call, state: [
+        Need("sagemaker:CreatePipeline", _sm("pipeline", call.params["PipelineName"])),
+        *_tags(call, _sm("pipeline", call.params["PipelineName"])),
+        _pass_role(call.params["RoleArn"], "CreatePipeline RoleArn"),
+    ],
+    ("sagemaker", "UpdatePipeline"): lambda call, state: [
+        Need("sagemaker:UpdatePipeline", _sm("pipeline", call.params["PipelineName"])),
+        _pass_role(call.params["RoleArn"], "UpdatePipeline RoleArn"),
+    ],
+    ("sagemaker", "AddTags"): _one("sagemaker:AddTags", lambda p: p["ResourceArn"]),
+    ("sagemaker", "StartPipelineExecution"): _one(
+        "sagemaker:StartPipelineExecution", lambda p: _sm("pipeline", p["PipelineName"])
+    ),
     **{
         ("cloudformation", operation): _one(f"cloudformation:{operation}", lambda p: stack_arn(p["StackName"]))
         for operation in (*CHANGE_SET_OPERATIONS, "DescribeStackEvents")
