@@ -166,6 +166,14 @@ def _executed(cfn, stack_name: str, name: str, kind: str, waiter_config: dict) -
     return describe_stack(cfn, stack_name) or {}
 
 
+def _parameter_list(parameters: Mapping[str, str | None]) -> list[dict[str, Any]]:
+    """CreateChangeSet's Parameters: a None value keeps the stack's current one (UsePreviousValue)."""
+    return [
+        {"ParameterKey": k, "UsePreviousValue": True} if v is None else {"ParameterKey": k, "ParameterValue": v}
+        for k, v in parameters.items()
+    ]
+
+
 def deploy_stack(
     cfn,
     stack_name: str,
@@ -180,9 +188,8 @@ def deploy_stack(
     use_previous_template: bool = False,
     description: str = "mlops monitor deploy",
 ) -> StackDeployment:
-    """Create or update ``stack_name`` through a change set (see the module docstring). A parameter whose value is
-    None keeps its current value (UsePreviousValue); ``use_previous_template`` updates parameters only;
-    ``description`` names the command that made the change set (shown in the console's change-set list)."""
+    """Create or update ``stack_name`` through a change set (module docstring); a None parameter keeps its value
+    (UsePreviousValue), ``use_previous_template`` updates parameters only, ``description`` names the command."""
     stack = describe_stack(cfn, stack_name)
     kind = _change_set_type(stack_name, stack, use_previous_template)
     name = f"mlops-{now():%Y%m%d-%H%M%S}"
@@ -195,10 +202,7 @@ def deploy_stack(
         StackName=stack_name,
         ChangeSetName=name,
         ChangeSetType=kind,
-        Parameters=[
-            {"ParameterKey": k, "UsePreviousValue": True} if v is None else {"ParameterKey": k, "ParameterValue": v}
-            for k, v in parameters.items()
-        ],
+        Parameters=_parameter_list(parameters),
         Capabilities=list(CAPABILITIES),
         Tags=[{"Key": k, "Value": v} for k, v in sorted((tags or {}).items())],
         Description=description,
