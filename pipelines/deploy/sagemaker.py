@@ -19,7 +19,7 @@ from pipelines.deploy.sagemaker_endpoint import BUSY, Endpoint
 from pipelines.deploy.sagemaker_requests import Clients, WaitPolicy, data_capture_config
 from pipelines.deploy.sagemaker_requests import call as _call
 from pipelines.deploy.sagemaker_requests import package_version as _package_version
-from pipelines.deploy.sagemaker_scaling import Scaling
+from pipelines.deploy.sagemaker_scaling import DEREGISTERED, KEPT, Scaling
 from pipelines.deploy.versions import DeployError, DeployResult, check_direction, choose_version
 from pipelines.registry.model import APPROVED, ModelVersion
 from pipelines.registry.sagemaker import SageMakerRegistry
@@ -156,8 +156,7 @@ class SageMakerDeployer:
         check_direction(live, chosen, self.endpoint, force)
         count = self.scaling.instance_count(described)
         config_name = self.target.ensure_endpoint_config(chosen, self.target.ensure_model(chosen), count)
-        retain = described is not None and self.scaling.before_update(_instance_type(live_config, self.config))
-        self._roll_out(chosen, config_name, create=described is None, retain=retain)
+        self._roll_out(chosen, config_name, live_config if described is not None else None)
         self._check_settled(chosen, config_name)
         prediction = self.target.smoke_test(chosen)
         was = f" (was {previous})" if previous else ""
@@ -181,10 +180,11 @@ class SageMakerDeployer:
             )
         return described
 
-    def _roll_out(self, chosen: ModelVersion, config_name: str, create: bool, retain: bool = False) -> None:
-        """CreateEndpoint, or UpdateEndpoint blue/green with rollback on the alarms; ``retain``: the variant keeps its
-        autoscaled desired instance count and weight (its data capture comes from the new config)."""
-        if create:
+    def _roll_out(self, chosen: ModelVersion, config_name: str, live_config: dict | None) -> None:
+        """CreateEndpoint (no ``live_config``: no endpoint yet), or UpdateEndpoint blue/green with rollback on the
+        alarms, the autoscaling registration kept (the update retains the variant's desired count) or, when the
+        instance type changes, deregistered first and registered again if the update is refused."""
+        if live_config is None:
             _call(
                 f"CreateEndpoint {self.endpoint}",
                 self.c.sagemaker.create_endpoint,
@@ -194,14 +194,21 @@ class SageMakerDeployer:
             )
             self.progress(f"Creating endpoint {self.endpoint} with {config_name}")
             return
-        _call(
-            f"UpdateEndpoint {self.endpoint}",
-            self.c.sagemaker.update_endpoint,
-            EndpointName=self.endpoint,
-            EndpointConfigName=config_name,
-            DeploymentConfig=self.deployment_config(),
-            **_retained(retain),
-        )
+        deployment = self.deployment_config()  # the alarms are checked before the registration is touched
+        registration = self.scaling.before_update(_instance_type(live_config, self.config))
+        try:
+            _call(
+                f"UpdateEndpoint {self.endpoint}",
+                self.c.sagemaker.update_endpoint,
+                EndpointName=self.endpoint,
+                EndpointConfigName=config_name,
+                DeploymentConfig=deployment,
+                **_retained(registration == KEPT),
+            )
+        except DeployError:
+            if registration == DEREGISTERED:
+                self.scaling.apply()  # the old fleet keeps serving: autoscale it again
+            raise
         self.progress(
             f"Updating endpoint {self.endpoint} to {config_name} (blue/green, rollback on {', '.join(self.alarms)})"
         )

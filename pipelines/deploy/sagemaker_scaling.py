@@ -25,6 +25,7 @@ from pipelines.deploy.sagemaker_requests import call as _call
 NAMESPACE = "sagemaker"
 DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 METRIC = "SageMakerVariantInvocationsPerInstance"
+KEPT, DEREGISTERED, NONE = "kept", "deregistered", "none"  # what before_update did with the registration
 
 
 def resource_id(endpoint: str, variant: str) -> str:
@@ -82,13 +83,14 @@ class Scaling:
         )
         return bool(found.get("ScalableTargets"))
 
-    def before_update(self, live_type: str | None) -> bool:
-        """Before UpdateEndpoint: True when the variant's registration is kept (the update retains its desired
-        count); deregisters it first when the instance type changes (UpdateEndpoint refuses that otherwise)."""
+    def before_update(self, live_type: str | None) -> str:
+        """Before UpdateEndpoint: KEPT when the variant is registered and keeps its registration (the update then
+        retains its desired count); DEREGISTERED when the instance type changes (UpdateEndpoint refuses that for
+        a registered variant); NONE when it is not registered or autoscaling is off."""
         if not self.enabled or not self.registered():
-            return False
+            return NONE
         if live_type is None or live_type == self.config.serving.instance_type:
-            return True
+            return KEPT
         _call(
             f"DeregisterScalableTarget {self.resource}",
             self.client.deregister_scalable_target,
@@ -100,7 +102,7 @@ class Scaling:
             f"Deregistered {self.resource} from autoscaling: its instance type changes from {live_type} to "
             f"{self.config.serving.instance_type} (registered again once the endpoint is InService)"
         )
-        return False
+        return DEREGISTERED
 
     def apply(self) -> None:
         """Register the variant with the configured bounds and put its target-tracking policy (idempotent)."""
