@@ -27,13 +27,16 @@ class Want:
 
 
 def wanted(sm, serving) -> list[Want]:
-    """Each configured instance type and usage with its instance count (``sm``: SageMakerConfig; ``serving``)."""
+    """Each configured instance type and usage with its instance count (``sm``: SageMakerConfig; ``serving``); an
+    autoscaled endpoint asks for its ``max_instances``, what it may scale out to."""
     wants = [
         Want(sm.processing_instance_type, "processing job usage", sm.processing_instance_count),
         Want(sm.training_instance_type, "training job usage", sm.training_instance_count),
     ]
     endpoint_types = dict.fromkeys([serving.instance_type, *sm.inference_instance_types])
-    wants.extend(Want(t, "endpoint usage", serving.instance_count) for t in endpoint_types)
+    scaling = serving.autoscaling
+    most = max(serving.instance_count, (scaling.max_instances or 0) if scaling.enabled else 0)
+    wants.extend(Want(t, "endpoint usage", most) for t in endpoint_types)
     return wants
 
 

@@ -27,6 +27,16 @@ def test_wanted_covers_processing_training_and_every_endpoint_type():
     ]
 
 
+def test_an_autoscaled_endpoint_asks_for_its_maximum():
+    from pipelines.config_sections import AutoscalingConfig
+
+    cfg = config()
+    scaled = ServingConfig(instance_count=2, autoscaling=AutoscalingConfig(enabled=True, max_instances=6))
+    assert [w.count for w in wanted(cfg.sagemaker, scaled) if w.usage == "endpoint usage"] == [6]
+    off = ServingConfig(instance_count=2, autoscaling=AutoscalingConfig(enabled=False, max_instances=6))
+    assert [w.count for w in wanted(cfg.sagemaker, off) if w.usage == "endpoint usage"] == [2]
+
+
 def test_quotas_pass():
     rows = _rows(default_quotas(2))
     assert [r.status for r in rows] == ["pass"] * 3
