@@ -203,3 +203,30 @@ def test_network_permissions_exist_only_with_subnets(scenarios):
     assert {"DescribeTheNetwork", "NetworkInterfacesInTheGivenSubnets"} <= with_vpc - without_vpc
     assert not any(sid.startswith(("Describe", "Network", "Manage")) for sid in without_vpc)
     assert "VpcConfig" in scenarios[1].definition["Steps"][0]["Arguments"]["NetworkConfig"]
+
+
+def _key_statements(stack: Stack, principal: str) -> list[dict]:
+    """The key policy's statements for one principal, as identity statements on this key ("*" is the key)."""
+    key = stack.outputs["KmsKeyArn"]
+    statements = stack.resolver().properties("ArtifactKey")["KeyPolicy"]["Statement"]
+    return [
+        {k: v for k, v in s.items() if k != "Principal"} | {"Resource": key}
+        for s in statements
+        if s["Principal"] == {"AWS": principal}
+    ]
+
+
+def test_the_key_policy_grants_each_roles_key_use_and_no_more(scenarios):
+    """The roles' own statements in the key policy cover their KMS needs, and each of them is used."""
+    for scenario in scenarios[:2]:
+        stack = scenario.stack
+        build, _ = needs_of(scenario.build_calls, State())
+        for role, needs in (
+            ("BuildRoleArn", build + codebuild_needs(stack)),
+            ("ExecutionRoleArn", execution_needs(scenario)),
+        ):
+            statements = _key_statements(stack, stack.outputs[role])
+            key_needs = [n for n in needs if n.action.startswith("kms:")]
+            missing, used = evaluate(statements, key_needs)
+            assert not missing and key_needs, (scenario.name, role, missing)
+            assert used == entries(statements), (scenario.name, role, entries(statements) - used)

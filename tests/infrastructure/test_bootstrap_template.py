@@ -193,5 +193,8 @@ def test_pushes_to_the_branch_start_the_build():
     assert push.matches_event(pushed("release")) and push.matches_event(pushed("release", "referenceCreated"))
     assert not push.matches_event(pushed("main")) and not push.matches_event(pushed("release", "referenceDeleted"))
     assert not push.matches_event(pushed("release", repo=repository + "-fork"))
-    trigger = _stack({**SOURCES["codeconnections"], "BranchName": "release"}).resolver().properties("SourcePipeline")
-    assert trigger["Triggers"][0]["GitConfiguration"]["Push"] == [{"Branches": {"Includes": ["release"]}}]
+    pipeline = _stack({**SOURCES["codeconnections"], "BranchName": "release"}).resolver().properties("SourcePipeline")
+    (action,) = pipeline["Stages"][0]["Actions"]
+    assert action["Configuration"]["BranchName"] == "release" and "DetectChanges" not in action["Configuration"]
+    assert action["Configuration"]["FullRepositoryId"] == "me/abalone"
+    assert pipeline["Stages"][1]["Actions"][0]["Configuration"] == {"ProjectName": f"{PROJECT}-model-build"}
