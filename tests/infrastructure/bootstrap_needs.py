@@ -180,7 +180,8 @@ def _register(step: dict, exprs: Expressions, account: Account) -> list[Need]:
     return [Need(f"sagemaker:{v}ModelPackage", arn, (), "Register") for v in ("Create", "Describe")]
 
 
-STEPS = {"Processing": _processing, "Training": _training, "RegisterModel": _register}
+# a QualityCheck step (monitoring.engine model-monitor) is a processing job on the Model Monitor analyzer image
+STEPS = {"Processing": _processing, "QualityCheck": _processing, "Training": _training, "RegisterModel": _register}
 
 
 def pipeline_needs(definition: dict, account: Account) -> list[Need]:

@@ -7,9 +7,10 @@ source: CodeCommit, the CodePipeline artifact, or the S3 zip) are added from the
 ExecutionRole: what the pipeline that run-pipeline upserted does with it, read from that very definition
 (bootstrap_needs), the endpoint mlops deploy creates with it, and the monitoring jobs' PutMetricData (the analyzer's
 publish_metrics, recorded) and their reads of capture and ground truth and writes of reports.
-Both are evaluated against the roles' policies as the stack resolves them, with and without subnets (VPC), with
-and without a project id: every need is granted, every granted (Sid, action, resource) is used, and removing any one
-grant makes a need go missing."""
+Three stacks: CodeConnections (two pushes), CodeCommit with subnets and a project id, the S3 zip with
+monitoring.engine model-monitor (QualityCheck steps on the Model Monitor image). Both roles are evaluated against
+their policies as each stack resolves them: every need is granted, every granted (Sid, action, resource) is used,
+removing any one grant makes a need go missing, and the key policy's statements for each role cover its KMS needs."""
 
 from __future__ import annotations
 
@@ -44,9 +45,10 @@ class Scenario:
     metric_calls: list[Call]
 
 
-def _config_file(tmp: Path, key_arn: str, network: bool) -> Path:
+def _config_file(tmp: Path, key_arn: str, network: bool, engine: str) -> Path:
     """mlops.yaml as `mlops bootstrap` leaves it: the project's key (and the subnets when there are)."""
     raw = yaml.safe_load((ROOT / "mlops.yaml").read_text(encoding="utf-8"))
+    raw["monitoring"]["engine"] = engine
     raw["data"]["input"] = str(ROOT / raw["data"]["input"])
     raw["sagemaker"]["kms_key_id"] = key_arn
     if network:
@@ -78,11 +80,11 @@ def _monitoring_metrics(recorder: Recorder) -> None:
     publish_metrics([datum], cloudwatch, namespace=MODEL_QUALITY_NAMESPACE)
 
 
-def _scenario(name: str, parameters: dict[str, str], tmp: Path, pushes: int) -> Scenario:
+def _scenario(name: str, parameters: dict[str, str], tmp: Path, pushes: int, engine: str = "processing") -> Scenario:
     with mock_aws(), moto_build_types(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
         stack = create_stack(parameters)
-        config_path = _config_file(tmp, stack.outputs["KmsKeyArn"], "SubnetIds" in parameters)
+        config_path = _config_file(tmp, stack.outputs["KmsKeyArn"], "SubnetIds" in parameters, engine)
         argv = [*_build_argv(stack), "--config", str(config_path)]
         recorder = Recorder()
         s3 = recorder.attach(boto3.client("s3", region_name=REGION))
@@ -102,13 +104,8 @@ def scenarios(tmp_path_factory) -> list[Scenario]:
     connections = _scenario("codeconnections", SOURCES["codeconnections"], tmp_path_factory.mktemp("a"), pushes=2)
     vpc = {**SOURCES["codecommit"], **NETWORK, "ProjectId": "p-9"}
     codecommit = _scenario("codecommit, VPC, project id", vpc, tmp_path_factory.mktemp("b"), pushes=1)
-    # The S3 source: the same build as the first (its calls do not depend on the source), the stack without one.
-    stack = connections.stack
-    s3_source = Stack({"ProjectName": "abalone"}, stack.outputs, stack.resources)
-    return [connections, codecommit, Scenario("s3 zip", s3_source, *[getattr(connections, f) for f in _REST])]
-
-
-_REST = ("build_calls", "definition", "config", "metric_calls")
+    zip_source = _scenario("s3 zip, model-monitor", {}, tmp_path_factory.mktemp("c"), 1, engine="model-monitor")
+    return [connections, codecommit, zip_source]
 
 
 def codebuild_needs(stack: Stack) -> list[Need]:
@@ -176,6 +173,7 @@ def test_the_build_is_buildspecs_run_pipeline(scenarios):
     assert group.params["ModelPackageGroupName"] == "abalone-p-9"
     steps = {s["Type"] for s in scenarios[1].definition["Steps"]}
     assert {"Processing", "Training", "Condition"} <= steps
+    assert "QualityCheck" in {s["Type"] for s in scenarios[2].definition["Steps"]}  # monitoring.engine model-monitor
 
 
 @pytest.mark.parametrize("role", ["BuildRole", "ExecutionRole"])
@@ -218,7 +216,7 @@ def _key_statements(stack: Stack, principal: str) -> list[dict]:
 
 def test_the_key_policy_grants_each_roles_key_use_and_no_more(scenarios):
     """The roles' own statements in the key policy cover their KMS needs, and each of them is used."""
-    for scenario in scenarios[:2]:
+    for scenario in scenarios:
         stack = scenario.stack
         build, _ = needs_of(scenario.build_calls, State())
         for role, needs in (
