@@ -68,22 +68,54 @@ def check_project_name(name: str) -> None:
         )
 
 
-def framework_image_account(config: Config) -> str:
-    """The ECR account of the SageMaker XGBoost image in the configured region (the SDK's offline image table)."""
+def image_accounts(config: Config) -> tuple[str, str]:
+    """The ECR accounts of the SageMaker XGBoost and Model Monitor images in the configured region (the SDK's
+    offline image table): the stack's FrameworkImageAccount and ModelMonitorImageAccount."""
     from pipelines.monitoring_stack.deploy import resolve_images
 
-    uri = resolve_images(config).processing
-    match = _IMAGE_ACCOUNT.match(uri)
-    if match is None:
-        raise ConfigError(f"sagemaker.framework_version: cannot read the ECR account from the image {uri}")
-    return match.group(1)
+    images = resolve_images(config)
+    accounts = []
+    for field, uri in (("sagemaker.framework_version", images.processing), ("monitoring.engine", images.model_monitor)):
+        match = _IMAGE_ACCOUNT.match(uri)
+        if match is None:
+            raise ConfigError(f"{field}: cannot read the ECR account from the image {uri}")
+        accounts.append(match.group(1))
+    return accounts[0], accounts[1]
+
+
+def framework_image_account(config: Config) -> str:
+    """The ECR account of the SageMaker XGBoost image in the configured region."""
+    return image_accounts(config)[0]
+
+
+def check_names(config: Config, project_id: str) -> None:
+    """ConfigError when ``sagemaker.pipeline_name`` or ``model_package_group`` differ from the names the stack's
+    roles are scoped to (``<project>-pipeline``; ``<project>`` or ``<project>-<project id>``)."""
+    name, sm = config.project.name, config.sagemaker
+    expected = {  # set explicitly only: unset, the build derives both names as the stack does
+        "sagemaker.pipeline_name": (sm.pipeline_name, f"{name}-pipeline"),
+        "sagemaker.model_package_group": (sm.model_package_group, f"{name}-{project_id}" if project_id else name),
+    }
+    for field, (got, want) in expected.items():
+        if got is not None and got != want:
+            raise ConfigError(
+                f"{field} {got!r}: the bootstrap stack scopes its roles to {want!r} (from project.name"
+                f"{' and --project-id' if project_id and 'group' in field else ''}); leave {field} unset or set it to"
+                f" {want!r}"
+            )
 
 
 def parameters(
-    config: Config, source: CodeSource, alert_email: str = "", project_id: str = "", image_account: str = ""
+    config: Config,
+    source: CodeSource,
+    alert_email: str = "",
+    project_id: str = "",
+    image_account: str = "",
+    monitor_image_account: str = "",
 ) -> dict[str, str]:
     """The stack's parameters from the configuration and the options (the template's defaults for the rest)."""
     check_project_name(config.project.name)
+    check_names(config, project_id)
     source.check()
     sm = config.sagemaker
     values = {
@@ -100,6 +132,8 @@ def parameters(
     }
     if image_account:
         values["FrameworkImageAccount"] = image_account
+    if monitor_image_account:
+        values["ModelMonitorImageAccount"] = monitor_image_account
     return values
 
 

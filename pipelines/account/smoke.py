@@ -71,13 +71,13 @@ class SmokeRun:
             CodeSource,
             config_values,
             deploy_bootstrap,
-            framework_image_account,
+            image_accounts,
             parameters,
         )
         from pipelines.account.config_edit import write_sagemaker_values
         from pipelines.build import config_from_kwargs
 
-        values = parameters(self.config, CodeSource(), image_account=framework_image_account(self.config))
+        values = parameters(self.config, CodeSource(), "", "", *image_accounts(self.config))
         deployment = deploy_bootstrap(self.config, self.session.client("cloudformation"), values)
         update = write_sagemaker_values(self.config_path, config_values(deployment.outputs, deployment.stack_name))
         if not update.written:

@@ -51,7 +51,7 @@ def check_backend(backend: str, command: str) -> None:
 
 
 def _bootstrap(args: argparse.Namespace, cfn=None, image_account: str | None = None) -> int:
-    from pipelines.account.bootstrap import CodeSource, deploy_bootstrap, framework_image_account, parameters
+    from pipelines.account.bootstrap import CodeSource, deploy_bootstrap, image_accounts, parameters
     from pipelines.build import config_from_kwargs
 
     check_backend(args.backend, "bootstrap")
@@ -64,8 +64,8 @@ def _bootstrap(args: argparse.Namespace, cfn=None, image_account: str | None = N
         full_repository_id=args.repository if codeconnections else "",
         branch=args.branch,
     )
-    account = framework_image_account(config) if image_account is None else image_account
-    values = parameters(config, source, args.alert_email, args.project_id, account)
+    accounts = image_accounts(config) if image_account is None else (image_account, "")
+    values = parameters(config, source, args.alert_email, args.project_id, *accounts)
     if cfn is None:
         import boto3
 

@@ -75,14 +75,14 @@ def test_a_dry_run_changes_nothing(aws, stand_in, config_file, capsys, monkeypat
     ],
 )
 def test_bad_input_is_one_line(argv, message, config_file, capsys, monkeypatch):
-    monkeypatch.setattr(bootstrap_module, "framework_image_account", lambda config: "683313688378")
+    monkeypatch.setattr(bootstrap_module, "image_accounts", lambda config: ("683313688378", "156813124566"))
     assert main(["bootstrap", *argv, "--config", str(config_file)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(message) and err.count("\n") == 1
 
 
 def test_a_dry_run_of_the_real_template_lists_its_resources_and_leaves_nothing(aws, config_file, capsys, monkeypatch):
-    monkeypatch.setattr(bootstrap_module, "framework_image_account", lambda config: "683313688378")
+    monkeypatch.setattr(bootstrap_module, "image_accounts", lambda config: ("683313688378", "156813124566"))
     assert main(["bootstrap", "--backend", "sagemaker", "--dry-run", "--config", str(config_file)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("Would apply stack abalone-bootstrap (CREATE)\n")

@@ -51,6 +51,26 @@ def test_parameters_come_from_the_configuration_and_the_options(config):
         "AlertEmail": "ops@example.com",
         "FrameworkImageAccount": "683313688378",
     }
+    both = parameters(vpc, source, "", "", "683313688378", "156813124566")
+    assert (both["FrameworkImageAccount"], both["ModelMonitorImageAccount"]) == ("683313688378", "156813124566")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "project_id", "message"),
+    [
+        ({"pipeline_name": "other-pipeline"}, "", "sagemaker.pipeline_name 'other-pipeline': the bootstrap stack"),
+        ({"model_package_group": "abalone"}, "p-1", "scopes its roles to 'abalone-p-1'"),
+        ({"model_package_group": "models"}, "", "sagemaker.model_package_group 'models'"),
+    ],
+)
+def test_names_the_stack_does_not_grant_are_refused(config, overrides, project_id, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parameters(config.with_overrides(sagemaker=overrides), CodeSource(), "", project_id)
+
+
+def test_names_set_to_what_the_stack_grants_are_accepted(config):
+    named = config.with_overrides(sagemaker={"pipeline_name": "abalone-pipeline", "model_package_group": "abalone"})
+    assert parameters(named, CodeSource())["ProjectName"] == "abalone"
 
 
 @pytest.mark.parametrize(

@@ -74,7 +74,7 @@ def test_a_failed_first_stage_says_nothing_was_left():
 
 def test_bootstrap_fills_mlops_yaml_and_the_run_reloads_it(aws, stand_in, config_file, monkeypatch):
     monkeypatch.setattr(bootstrap_module, "TEMPLATE", stand_in)
-    monkeypatch.setattr(bootstrap_module, "framework_image_account", lambda config: "683313688378")
+    monkeypatch.setattr(bootstrap_module, "image_accounts", lambda config: ("683313688378", "156813124566"))
     aws.client("cloudformation").create_stack(  # moto's executed change sets have no outputs: a finished stack
         StackName="abalone-bootstrap",
         TemplateBody=stand_in.read_text(),
