@@ -99,16 +99,6 @@ def moto_build_types() -> Iterator[None]:
             models.pop(key, None)
 
 
-class ListResolver(Resolver):
-    """A CommaDelimitedList parameter's Ref is a list, as in CloudFormation."""
-
-    def _ref(self, name: str):
-        value = super()._ref(name)
-        if self.template["Parameters"].get(name, {}).get("Type") == "CommaDelimitedList":
-            return value.split(",")
-        return value
-
-
 @dataclass(frozen=True)
 class Stack:
     parameters: dict[str, str]
@@ -133,7 +123,7 @@ class Stack:
             "BuildLogGroup": f"/aws/codebuild/{o['BuildProjectName']}",
             "BuildLogGroup.Arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/codebuild/{o['BuildProjectName']}:*",
         }
-        return ListResolver(load_template(TEMPLATE), self.parameters, attributes, placeholders=True)
+        return Resolver(load_template(TEMPLATE), self.parameters, attributes, placeholders=True)
 
     def role_statements(self, role: str) -> list[dict]:
         """Every statement of the IAM policies attached to ``role`` (AWS::IAM::Policy resources whose condition

@@ -32,6 +32,9 @@ class Resolver:
             self.conditions[name] = self.resolve(value)
 
     def _ref(self, name: str):
+        kind = self.template["Parameters"].get(name, {}).get("Type", "")
+        if name in self.values and (kind == "CommaDelimitedList" or kind.startswith("List<")):
+            return self.values[name].split(",")  # CloudFormation's Ref of a list parameter is a list
         if name in self.values:
             return self.values[name]
         if name in self.attributes:

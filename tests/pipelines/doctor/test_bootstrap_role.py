@@ -16,19 +16,7 @@ from tests.infrastructure.iam_recorder import ACCOUNT, REGION
 def bootstrapped():
     with mock_aws(), moto_build_types():
         stack = create_stack(NETWORK)
-    return stack, [_listed_parameters(s) for s in stack.role_statements("ExecutionRole")]
-
-
-def _listed_parameters(statement: dict) -> dict:
-    """CloudFormation's Ref of a CommaDelimitedList parameter (SubnetIds) is a list; the test resolver gives the
-    joined text, so condition values are split here as CloudFormation would."""
-    conditions = {
-        operator: {
-            key: value.split(",") if isinstance(value, str) and "," in value else value for key, value in keys.items()
-        }
-        for operator, keys in statement.get("Condition", {}).items()
-    }
-    return {**statement, "Condition": conditions} if conditions else statement
+    return stack, stack.role_statements("ExecutionRole")
 
 
 def _needs(stack) -> list[iam_recorder.Need]:
