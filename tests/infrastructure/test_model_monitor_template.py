@@ -86,7 +86,10 @@ def test_the_data_quality_definition_checks_the_endpoint_against_the_versions_ba
     assert definition["DataQualityJobInput"]["EndpointInput"]["EndpointName"] == "abalone-endpoint"
     assert definition["DataQualityJobOutputConfig"]["KmsKeyId"] == KMS
     assert definition["JobResources"]["ClusterConfig"]["VolumeKmsKeyId"] == KMS
-    assert definition["NetworkConfig"]["VpcConfig"] == {"SecurityGroupIds": ["sg-1"], "Subnets": ["subnet-1", "subnet-2"]}
+    assert definition["NetworkConfig"]["VpcConfig"] == {
+        "SecurityGroupIds": ["sg-1"],
+        "Subnets": ["subnet-1", "subnet-2"],
+    }
     assert definition["RoleArn"] == ROLE and definition["StoppingCondition"] == {"MaxRuntimeInSeconds": "3600"}
     schedule = resolver.properties("DataQualityMonitoringSchedule")
     assert schedule == {
