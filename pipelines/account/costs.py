@@ -74,7 +74,9 @@ def estimate_text(config: Config) -> list[str]:
     lines = estimate(config)
     total = sum(item.cost for item in lines) + KMS_KEY_PER_DAY
     unknown = sorted({item.instance_type for item in lines if item.price is None})
-    text = [f"Estimated cost of this smoke run (on-demand list prices, us-east-1; {config.project.region} may differ):"]
+    region = config.project.region
+    where = "us-east-1" if region == "us-east-1" else f"us-east-1; {region} may differ"
+    text = [f"Estimated cost of this smoke run (on-demand list prices, {where}):"]
     text += [f"  {item.describe()}" for item in lines]
     text.append(f"  {'KMS key, one day of a month':<34} = USD {KMS_KEY_PER_DAY:.2f}")
     text.append("  S3, CloudWatch, Lambda, CloudFormation: cents at most")

@@ -33,7 +33,9 @@ def test_the_estimate_prices_the_configured_instances(config_file):
     ]
     assert sum(line.cost for line in lines) == pytest.approx(0.23 * 30 / 60 + 0.23 * 8 / 60 + 0.115 / 2 + 0.023)
     text = costs.estimate_text(config)
-    assert text[0].startswith("Estimated cost of this smoke run (on-demand list prices, us-east-1")
+    assert text[0] == "Estimated cost of this smoke run (on-demand list prices, us-east-1):"
+    elsewhere = costs.estimate_text(config.with_overrides(project={"region": "eu-west-1"}))
+    assert elsewhere[0] == "Estimated cost of this smoke run (on-demand list prices, us-east-1; eu-west-1 may differ):"
     assert re.fullmatch(r"  total about USD 0\.2\d, an estimate .*not a quote", text[-1])
 
 
