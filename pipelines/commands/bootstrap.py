@@ -23,8 +23,6 @@ def register(commands) -> None:
         "to add when the file is not writable. --dry-run shows the change set and changes nothing.",
     )
     add_backend(parser)
-    parser.add_argument("--config", default=None, help="configuration file (default mlops.yaml)")
-    parser.add_argument("--region", default=None, help="AWS region (default project.region)")
     parser.add_argument("--dry-run", action="store_true", help="create and print the change set, then delete it")
     parser.add_argument("--project-id", default="", help="SageMaker project id (ProjectId; default none)")
     parser.add_argument("--alert-email", default="", help="subscribe this address to the project's alert topic")
@@ -36,9 +34,12 @@ def register(commands) -> None:
     parser.set_defaults(handler=_bootstrap)
 
 
-def add_backend(parser: argparse.ArgumentParser) -> None:
-    """``--backend``: checked by ``check_backend`` so a wrong one gets one clear line."""
+def add_backend(parser: argparse.ArgumentParser, config_help: str = "configuration file (default mlops.yaml)") -> None:
+    """``--backend`` (checked by ``check_backend`` so a wrong one gets one clear line), ``--config`` and ``--region``:
+    what every command acting on an AWS account takes."""
     parser.add_argument("--backend", required=True, help="where (sagemaker: an AWS account)")
+    parser.add_argument("--config", default=None, help=config_help)
+    parser.add_argument("--region", default=None, help="AWS region (default project.region)")
 
 
 def check_backend(backend: str, command: str) -> None:

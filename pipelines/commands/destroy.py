@@ -19,8 +19,6 @@ def register(commands) -> None:
         "stack. Asks first unless --yes; --dry-run only lists. What is already gone is skipped.",
     )
     add_backend(parser)
-    parser.add_argument("--config", default=None, help="configuration file (default mlops.yaml)")
-    parser.add_argument("--region", default=None, help="AWS region (default project.region)")
     parser.add_argument(
         "--endpoint", action="append", default=None, metavar="NAME", help="endpoint (repeatable; default from config)"
     )

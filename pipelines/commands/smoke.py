@@ -19,9 +19,7 @@ def register(commands) -> None:
         "one monitoring run, destroy. Prints a cost estimate and asks before it starts, unless --yes. Stops at the "
         "first failure, naming what is left in the account (mlops destroy --backend sagemaker removes it).",
     )
-    add_backend(parser)
-    parser.add_argument("--config", default=None, help="configuration file (default mlops.yaml; bootstrap writes it)")
-    parser.add_argument("--region", default=None, help="AWS region (default project.region)")
+    add_backend(parser, "configuration file (default mlops.yaml; bootstrap writes it)")
     parser.add_argument("--yes", action="store_true", help="do not ask")
     parser.set_defaults(handler=_smoke)
 
