@@ -10,7 +10,8 @@ against ``binary_values`` on random data with ties and on degenerate data):
 - accuracy, precision, recall, F-beta and the true-negative rate from the four confusion counts, as
   ``precision_recall_fscore_support(average="binary", zero_division=0.0)`` and ``accuracy_score`` weight them;
 - ``auc``: ``roc_curve``'s points (``_binary_clf_curve``, then ``drop_intermediate``) integrated by ``auc``;
-- ``au_prc``: ``average_precision_score``, the step-wise sum over ``precision_recall_curve``'s points.
+- ``au_prc``: ``average_precision_score``, the step-wise sum over ``precision_recall_curve``'s points;
+- the curves themselves (``sorted_curves``): ``roc_curve``'s and ``precision_recall_curve``'s points.
 
 The sort scikit-learn would do (``argsort(score, kind="mergesort")[::-1]``) is, on ascending scores, the reversal.
 """
@@ -23,6 +24,7 @@ import numpy as np
 from sklearn import metrics
 
 BETAS = {"f0_5": 0.5, "f1": 1.0, "f2": 2.0}
+Curve = tuple[np.ndarray, np.ndarray]
 
 
 def _divide(numerator: float | np.floating, denominator: float | np.floating) -> float:
@@ -53,31 +55,44 @@ def counting_values(labels: np.ndarray, predictions: np.ndarray) -> dict[str, fl
     return values
 
 
-def ranking_values(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
-    """``auc`` and ``au_prc`` of records sorted by ascending score (NaN where undefined, as ``binary_values``)."""
-    values = {"auc": math.nan, "au_prc": math.nan}
+def sorted_curves(labels: np.ndarray, scores: np.ndarray) -> tuple[Curve | None, Curve | None]:
+    """(false positive rates, true positive rates) of ``roc_curve(label, score, drop_intermediate=True)`` and
+    (precisions, recalls) of ``precision_recall_curve(label, score)``, for records sorted by ascending score, equal to
+    scikit-learn's to the last bit; None where undefined (ROC: both classes needed, PR: a positive)."""
     count = len(labels)
     if not count:
-        return values
+        return None, None
     y_true = (labels == 1)[::-1]
     y_score = scores[::-1]
     threshold_idxs = np.r_[np.where(np.diff(y_score))[0], count - 1]
     tps = np.cumsum(y_true * 1.0, dtype=np.float64)[threshold_idxs]
     fps = 1 + threshold_idxs - tps
     positives = int(tps[-1])
+    roc = pr = None
     if 0 < positives < count:
         roc_fps, roc_tps = fps, tps
         if len(fps) > 2:
             optimal = np.where(np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), True])[0]
             roc_fps, roc_tps = fps[optimal], tps[optimal]
         roc_tps, roc_fps = np.r_[0, roc_tps], np.r_[0, roc_fps]
-        values["auc"] = float(metrics.auc(roc_fps / roc_fps[-1], roc_tps / roc_tps[-1]))
+        roc = (roc_fps / roc_fps[-1], roc_tps / roc_tps[-1])
     if positives:
         ps = tps + fps
         precision = np.zeros_like(tps)
         np.divide(tps, ps, out=precision, where=(ps != 0))
         recall = tps / tps[-1]
-        precision, recall = np.hstack((precision[::-1], 1)), np.hstack((recall[::-1], 0))
+        pr = (np.hstack((precision[::-1], 1)), np.hstack((recall[::-1], 0)))
+    return roc, pr
+
+
+def ranking_values(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """``auc`` and ``au_prc`` of records sorted by ascending score (NaN where undefined, as ``binary_values``)."""
+    values = {"auc": math.nan, "au_prc": math.nan}
+    roc, pr = sorted_curves(labels, scores)
+    if roc is not None:
+        values["auc"] = float(metrics.auc(*roc))
+    if pr is not None:
+        precision, recall = pr
         values["au_prc"] = float(-np.sum(np.diff(recall) * np.array(precision)[:-1]))
     return values
 

@@ -60,7 +60,7 @@ import sklearn
 from sklearn import metrics
 
 from mlops_errors import MlopsError
-from monitoring.binary_subsample_figures import subsample_values
+from monitoring.binary_subsample_figures import sorted_curves, subsample_values
 from monitoring.labelled import LabelledPredictions
 from monitoring.subsample import MIN_RECORDS, NAN, standard_deviation, subsample_masks
 
@@ -163,14 +163,17 @@ def downsample(xs: np.ndarray, ys: np.ndarray, limit: int = MAX_CURVE_POINTS) ->
 
 
 def binary_curves(labels: np.ndarray, scores: np.ndarray) -> dict[str, dict[str, list[float]]]:
-    """ROC (needs both classes) and precision-recall (needs a positive) curves; empty lists when undefined."""
-    positives = int(np.sum(labels == 1))
-    fpr = tpr = precisions = recalls = np.empty(0)
-    if 0 < positives < len(labels):
-        fpr, tpr, _ = metrics.roc_curve(labels, scores, drop_intermediate=True)
-    if positives:
-        precisions, recalls, _ = metrics.precision_recall_curve(labels, scores)
-        precisions, recalls = precisions[::-1], recalls[::-1]  # by ascending recall
+    """ROC (needs both classes) and precision-recall (needs a positive) curves; empty lists when undefined.
+    scikit-learn's curves, computed by ``sorted_curves`` on the records sorted by score (equal to the last bit,
+    without scikit-learn's validation of every record); records already sorted are not sorted again."""
+    labels, scores = np.asarray(labels), np.asarray(scores, dtype=np.float64)
+    if len(scores) > 1 and not bool(np.all(scores[:-1] <= scores[1:])):
+        order = np.argsort(scores, kind="stable")
+        labels, scores = labels[order], scores[order]
+    roc, pr = sorted_curves(labels, scores)
+    fpr, tpr = roc if roc is not None else (np.empty(0), np.empty(0))
+    precisions, recalls = pr if pr is not None else (np.empty(0), np.empty(0))
+    precisions, recalls = precisions[::-1], recalls[::-1]  # by ascending recall
     fprs, tprs = downsample(fpr, tpr)
     recall_list, precision_list = downsample(recalls, precisions)
     return {

@@ -10,6 +10,7 @@ integers.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -56,13 +57,34 @@ class CapturePredictions:
     outside: int = 0
 
 
-def in_threads(work: Callable[[_Item], _Result], items: Sequence[_Item]) -> list[_Result]:
-    """``[work(item) for item in items]`` in that order, the items shared among threads (one a core)."""
+def in_threads(
+    work: Callable[[_Item], _Result], items: Sequence[_Item], weights: Sequence[float] | None = None
+) -> list[_Result]:
+    """``[work(item) for item in items]`` in that order, the items shared among threads (one a core). With
+    ``weights`` (file sizes) the heaviest items are started first, so that no core is left alone with a large one
+    at the end; the results still come back in the items' order."""
     workers = min(len(items), usable_cpus(), MAX_THREADS)
     if workers <= 1:
         return [work(item) for item in items]
+    order = list(range(len(items)))
+    if weights is not None:
+        order.sort(key=lambda index: -weights[index])  # stable: equal weights in the items' order
+    results: list = [None] * len(items)
     with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(work, items))
+        for index, result in zip(order, pool.map(lambda index: work(items[index]), order), strict=True):
+            results[index] = result
+    return results
+
+
+def _sizes(paths: Sequence[Path]) -> list[float]:
+    """Each file's size in bytes (0 when it cannot be read: its reading says why)."""
+    sizes = []
+    for path in paths:
+        try:
+            sizes.append(float(os.path.getsize(path)))
+        except OSError:
+            sizes.append(0.0)
+    return sizes
 
 
 def _micros(moment: datetime | None) -> pa.Scalar | None:
@@ -167,7 +189,7 @@ def read_capture_and_truth(
     skips: tuple[SkipCounter, SkipCounter],
 ) -> tuple[CapturePredictions, tuple[pa.ChunkedArray, np.ndarray, int]]:
     """``read_capture`` and ``read_truth`` (``skips``: the capture's counter, the ground truth's) by one set of
-    threads: the capture files first, then the (smaller) ground-truth files, so no core waits at the end of either."""
+    threads, the largest files first (so no core waits alone at the end), put together in the files' order."""
     low, high = _micros(start), _micros(end)
     capture_files, truth_files = list(capture_files), list(truth_files)
 
@@ -175,7 +197,8 @@ def read_capture_and_truth(
         index, path = item
         return capture_file(path, at, binary, low, high) if index < len(capture_files) else _truth_file(path)
 
-    parts = in_threads(work, list(enumerate([*capture_files, *truth_files])))
+    files = [*capture_files, *truth_files]
+    parts = in_threads(work, list(enumerate(files)), _sizes(files))
     count = len(capture_files)
     return _gather_capture(parts[:count], skips[0]), _gather_truth(parts[count:], skips[1])
 

@@ -7,8 +7,9 @@ import math
 
 import numpy as np
 import pytest
+from sklearn import metrics
 
-from monitoring.binary_subsample_figures import subsample_values
+from monitoring.binary_subsample_figures import sorted_curves, subsample_values
 from monitoring.model_quality import binary_values
 
 
@@ -18,7 +19,23 @@ def _sorted(labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5):
     return labels, (scores >= threshold).astype(int), scores
 
 
+def _assert_same_curves(labels, scores) -> None:
+    roc, pr = sorted_curves(labels, scores)
+    positives = int(labels.sum())
+    if 0 < positives < len(labels):
+        fpr, tpr, _ = metrics.roc_curve(labels, scores, drop_intermediate=True)
+        assert roc is not None and np.array_equal(roc[0], fpr) and np.array_equal(roc[1], tpr)
+    else:
+        assert roc is None
+    if positives:
+        precision, recall, _ = metrics.precision_recall_curve(labels, scores)
+        assert pr is not None and np.array_equal(pr[0], precision) and np.array_equal(pr[1], recall)
+    else:
+        assert pr is None
+
+
 def _assert_same(labels, predictions, scores) -> None:
+    _assert_same_curves(labels, scores)
     ours = subsample_values(labels, predictions, scores)
     theirs = binary_values(labels, predictions, scores)
     assert list(ours) == list(theirs)

@@ -29,3 +29,29 @@ def test_equal_keys_get_equal_codes_and_distinct_keys_distinct_ones(monkeypatch,
 def test_work_in_threads_comes_back_in_the_items_order(monkeypatch):
     monkeypatch.setattr(model_quality_read, "usable_cpus", lambda: 4)
     assert in_threads(lambda item: item * item, list(range(50))) == [item * item for item in range(50)]
+
+
+def test_work_in_threads_starts_the_heaviest_first_and_comes_back_in_the_items_order(monkeypatch):
+    class InOrder:  # a pool that runs the work one item at a time, in the order it was handed over
+        def __init__(self, workers: int) -> None:
+            assert workers == 2
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc) -> None:
+            return None
+
+        def map(self, work, items):
+            return [work(item) for item in items]
+
+    monkeypatch.setattr(model_quality_read, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(model_quality_read, "ThreadPoolExecutor", InOrder)
+    started: list[int] = []
+
+    def work(item: int) -> int:
+        started.append(item)
+        return item * 10
+
+    assert in_threads(work, list(range(5)), [1.0, 5.0, 3.0, 5.0, 2.0]) == [0, 10, 20, 30, 40]
+    assert started == [1, 3, 2, 4, 0]  # by weight, equal weights in the items' order
