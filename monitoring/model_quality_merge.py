@@ -24,6 +24,7 @@ label and every count are numpy on those codes.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -95,10 +96,12 @@ def merge_capture_with_ground_truth(
         list(capture_files), list(ground_truth_files), at, binary, start, end, (capture_skips, truth_skips)
     )
     keys = pa.chunked_array(found.keys, type=pa.string()).combine_chunks()
-    capture_codes, truth_codes, size = _join(keys, truth_keys)
-    last = _latest(truth_codes, size)  # position in truth_labels of each code's latest label
-    where = last[capture_codes]
-    pairs = _joined_pairs(found, keys, where, truth_labels, probability_threshold if binary else None)
+    with ThreadPoolExecutor(1) as pool:  # the keys' Python strings are made while the join codes are computed
+        texts = pool.submit(keys.to_numpy, zero_copy_only=False)
+        capture_codes, truth_codes, size = _join(keys, truth_keys)
+        last = _latest(truth_codes, size)  # position in truth_labels of each code's latest label
+        where = last[capture_codes]
+        pairs = _joined_pairs(found, texts.result(), where, truth_labels, probability_threshold if binary else None)
     matched = where >= 0
     labelled = last >= 0
     in_capture = np.zeros(size, dtype=bool)
@@ -120,14 +123,14 @@ def merge_capture_with_ground_truth(
 
 
 def _joined_pairs(
-    found: CapturePredictions, keys: pa.Array, where: np.ndarray, labels: np.ndarray, threshold: float | None
+    found: CapturePredictions, keys: np.ndarray, where: np.ndarray, labels: np.ndarray, threshold: float | None
 ) -> LabelledPredictions:
-    """The matched capture records with their labels (``where[i]``: the index in ``labels`` of record i's label,
-    -1 when it has none). Binary when a ``threshold`` is given: the value read is the probability, and the
-    predicted label is probability >= threshold."""
+    """The matched capture records (``keys``: their join keys' texts) with their labels (``where[i]``: the index in
+    ``labels`` of record i's label, -1 when it has none). Binary when a ``threshold`` is given: the value read is
+    the probability, and the predicted label is probability >= threshold."""
     matched = where >= 0
     joined_labels = labels[where[matched]]
-    joined_keys = keys.filter(pa.array(matched)).to_numpy(zero_copy_only=False)
+    joined_keys = keys[matched]
     values = (np.concatenate(found.values) if found.values else np.empty(0))[matched]
     if threshold is not None:
         return LabelledPredictions(joined_keys, joined_labels, (values >= threshold).astype(np.float64), values)

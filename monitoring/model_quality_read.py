@@ -232,8 +232,8 @@ def key_codes(keys: pa.Array, parts: int = KEY_PARTS) -> tuple[np.ndarray, int]:
     part = _parts(keys, parts)
     order = np.argsort(part, kind="stable")  # a radix sort of bytes: the keys grouped by part
     bounds = np.concatenate(([0], np.cumsum(np.bincount(part, minlength=parts))))
-    grouped = keys.take(pa.array(order))
-    encoded = in_threads(_encode, [grouped.slice(bounds[i], bounds[i + 1] - bounds[i]) for i in range(parts)])
+    # each part's keys gathered by its own thread, then encoded
+    encoded = in_threads(lambda i: _encode(keys.take(pa.array(order[bounds[i] : bounds[i + 1]]))), list(range(parts)))
     sizes = np.array([size for _, size in encoded], dtype=np.int64)
     firsts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
     codes = np.empty(len(keys), dtype=np.int64)
