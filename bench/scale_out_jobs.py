@@ -55,7 +55,7 @@ class Run:
     @property
     def peak_rss_mb(self) -> float:
         """The largest peak RSS of any host (MiB)."""
-        return max((h.get("max_rss_mb", 0.0) for h in self.hosts), default=0.0)
+        return max((h.get("max_rss_mb") or 0.0 for h in self.hosts), default=0.0)
 
 
 def stage(store: ObjectStore, data: DataSet) -> None:

@@ -28,10 +28,11 @@ def high_water_mib(pid: int | str = "self") -> float | None:
 
 def peak_rss(ru_maxrss_kib: int, inherited_mib: float | None, polled_mib: float | None) -> dict[str, object]:
     """The record's ``max_rss_mb`` and how it was measured (``max_rss_source``): ``exact`` from the kernel when its
-    figure exceeds what the host inherited, else ``polled`` (a lower bound), else ``at most`` the kernel's figure."""
+    figure exceeds what the host inherited, else ``polled`` (a lower bound), else None (``unknown``: the host ended
+    before the first poll, and the kernel's figure is the runner's)."""
     kernel = ru_maxrss_kib / 1024
     if inherited_mib is not None and kernel > inherited_mib + 1:
         return {"max_rss_mb": round(kernel, 1), "max_rss_source": "exact"}
     if polled_mib is not None:
         return {"max_rss_mb": round(polled_mib, 1), "max_rss_source": "polled"}
-    return {"max_rss_mb": round(kernel, 1), "max_rss_source": "at most"}
+    return {"max_rss_mb": None, "max_rss_source": "unknown"}
