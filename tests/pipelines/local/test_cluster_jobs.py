@@ -175,8 +175,9 @@ def test_each_host_gets_its_config_its_shard_and_every_replicated_object(store, 
     assert [t["host"] for t in timings] == hosts and {t["status"] for t in timings} == {"Completed"}
     assert all(Path(t["log"]).is_file() and t["duration_s"] >= 0 for t in timings)
     assert all(t["cpu_s"] > 0 for t in timings)
-    # each host's own peak, never the runner's: unknown when a host ends before the first poll (test_peak_memory.py)
-    assert all(t["max_rss_mb"] is None or 5 < t["max_rss_mb"] < 1000 for t in timings), timings
+    # each host's own peak, never the runner's (which is over 1 GB late in a full test run): a lower bound when
+    # polled, unknown when a host ends before the first poll (test_peak_memory.py checks the figures themselves)
+    assert all(t["max_rss_mb"] is None or 0 < t["max_rss_mb"] < 1000 for t in timings), timings
     log = (tmp_path / "job" / "log.txt").read_text()
     assert "3 hosts" in log and "algo-3: Completed" in log
 
