@@ -22,7 +22,9 @@ def high_water_mib(pid: int | str = "self") -> float | None:
         return None
     for line in text.splitlines():
         if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
+            kib = int(line.split()[1])
+            # under 1 MiB: the process is between fork and exec, just exec'd or exiting, not yet its own figure
+            return kib / 1024 if kib >= 1024 else None
     return None
 
 

@@ -177,7 +177,9 @@ def test_each_host_gets_its_config_its_shard_and_every_replicated_object(store, 
     assert all(t["cpu_s"] > 0 for t in timings)
     # each host's own peak, never the runner's (which is over 1 GB late in a full test run): a lower bound when
     # polled, unknown when a host ends before the first poll (test_peak_memory.py checks the figures themselves)
-    assert all(t["max_rss_mb"] is None or 0 < t["max_rss_mb"] < 1000 for t in timings), timings
+    assert all(t["max_rss_mb"] is None or 0 < t["max_rss_mb"] < 1000 for t in timings), [
+        (t["host"], t["max_rss_mb"], t["max_rss_source"]) for t in timings
+    ]
     log = (tmp_path / "job" / "log.txt").read_text()
     assert "3 hosts" in log and "algo-3: Completed" in log
 
