@@ -192,12 +192,8 @@ def names_of(config) -> tuple[str, str]:
     return model_name, resource_name(ENDPOINT, 2, request)
 
 
-def encrypted_account(session) -> None:
-    s3 = session.client("s3")
-    s3.create_bucket(Bucket=BUCKET)
-    body = STATISTICS
-    s3.put_object(Bucket=BUCKET, Key=STATISTICS_KEY, Body=body, ServerSideEncryption="aws:kms", SSEKMSKeyId=KMS)
-    session.client("sns").create_topic(Name=TOPIC.rsplit(":", 1)[1], Attributes={"KmsMasterKeyId": ALERTS_KEY})
+def put_rollback_alarms(session) -> None:
+    """The endpoint's default rollback alarms, as the deploy expects to find them."""
     for alarm in default_rollback_alarms(ENDPOINT):
         session.client("cloudwatch").put_metric_alarm(
             AlarmName=alarm,
@@ -209,6 +205,15 @@ def encrypted_account(session) -> None:
             Threshold=1,
             ComparisonOperator="GreaterThanOrEqualToThreshold",
         )
+
+
+def encrypted_account(session) -> None:
+    s3 = session.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    body = STATISTICS
+    s3.put_object(Bucket=BUCKET, Key=STATISTICS_KEY, Body=body, ServerSideEncryption="aws:kms", SSEKMSKeyId=KMS)
+    session.client("sns").create_topic(Name=TOPIC.rsplit(":", 1)[1], Attributes={"KmsMasterKeyId": ALERTS_KEY})
+    put_rollback_alarms(session)
 
 
 def stub_blue_green(sm: Stubber, rt: Stubber, old_config: str, old_model: str, model_name: str, config_name: str):

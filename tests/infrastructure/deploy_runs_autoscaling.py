@@ -13,7 +13,6 @@ from moto import mock_aws
 from moto.sagemakerruntime.models import sagemakerruntime_backends
 
 from pipelines.build import config_from_kwargs
-from pipelines.deploy.sagemaker import default_rollback_alarms
 from pipelines.deploy.sagemaker_requests import data_capture_config, resource_name
 from pipelines.deploy.sagemaker_scaling import DIMENSION, resource_id
 from tests.conftest import ROOT
@@ -102,17 +101,7 @@ def _stub_autoscaling(aas: Stubber) -> None:
 def _account(session) -> None:
     session.client("s3").create_bucket(Bucket=runs.BUCKET)
     session.client("s3").put_object(Bucket=runs.BUCKET, Key=STATISTICS_KEY, Body=runs.STATISTICS)
-    for alarm in default_rollback_alarms(runs.ENDPOINT):
-        session.client("cloudwatch").put_metric_alarm(
-            AlarmName=alarm,
-            MetricName="Invocation5XXErrors",
-            Namespace="AWS/SageMaker",
-            Statistic="Sum",
-            Period=60,
-            EvaluationPeriods=1,
-            Threshold=1,
-            ComparisonOperator="GreaterThanOrEqualToThreshold",
-        )
+    runs.put_rollback_alarms(session)
     sagemakerruntime_backends[ACCOUNT][REGION].results_queue.append(("9.8765\n", "text/csv", "AllTraffic", ""))
 
 
