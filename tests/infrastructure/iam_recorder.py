@@ -368,3 +368,14 @@ def without(statements: list[dict], grant: tuple[str, str, str]) -> list[dict]:
                 if (a, r) != (action, resource):
                     kept.append({**statement, "Action": a, "Resource": r})
     return kept
+
+
+def assert_every_grant_needed(statements: list[dict], needs: list[Need], used, skipped: set[str]) -> None:
+    """Each grant of ``statements`` (Sid ``skipped`` aside: the runtime's own calls) is used by ``needs`` (``used``,
+    from ``evaluate``), and taking any one out leaves a need ungranted."""
+    for sid, action, resource in entries(statements):
+        if sid in skipped:
+            continue
+        assert (sid, action, resource) in used, f"{sid} grants {action} on {resource}, which no call uses"
+        lacking, _ = evaluate(without(statements, (sid, action, resource)), needs)
+        assert lacking, f"removing {action} on {resource} ({sid}) went unnoticed"

@@ -23,7 +23,14 @@ from pipelines.monitoring_stack.parameters import Artifacts, Baselines, stack_pa
 from pipelines.monitoring_stack.repoint import RepointClients, repoint
 from tests.infrastructure import iam_recorder
 from tests.infrastructure.cfn_resolve import Resolver
-from tests.infrastructure.iam_recorder import Need, Recorder, State, entries, evaluate, needs_of, without
+from tests.infrastructure.iam_recorder import (
+    Need,
+    Recorder,
+    State,
+    assert_every_grant_needed,
+    evaluate,
+    needs_of,
+)
 from tests.infrastructure.test_check_role_reads_pointer import ATTRIBUTES, BUCKET, KMS, stack, version
 
 RUNTIME = {"WriteItsLogs", "DeadLetterItsFailedInvocations", "UseTheStacksKey"}  # Lambda's own calls
@@ -130,12 +137,7 @@ def test_the_role_grants_every_call_and_nothing_unused(check):
     used_sids = {sid for sid, _, _ in used}
     assert used_sids == {s["Sid"] for s in statements} - RUNTIME - ({"DecryptTheLivePointer"} if not kms else set())
     assert ("DecryptTheLivePointer" in used_sids) == bool(kms)
-    for sid, action, resource in entries(statements):
-        if sid in RUNTIME:
-            continue
-        assert (sid, action, resource) in used, f"{sid} grants {action} on {resource}, which no call uses"
-        lacking, _ = evaluate(without(statements, (sid, action, resource)), needs)
-        assert lacking, f"removing {action} on {resource} ({sid}) went unnoticed"
+    assert_every_grant_needed(statements, needs, used, RUNTIME)
 
 
 def test_the_role_reads_only_its_own_profile_jobs(check):

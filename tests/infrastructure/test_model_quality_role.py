@@ -17,7 +17,14 @@ from monitoring.cloud.model_quality_settings import ModelQualitySettings
 from monitoring.cloud.s3util import encryption_args, split_s3_uri
 from pipelines.monitoring_stack.repoint import RepointClients, repoint
 from tests.conftest import ROOT
-from tests.infrastructure.iam_recorder import Need, Recorder, State, entries, evaluate, needs_of, without
+from tests.infrastructure.iam_recorder import (
+    Need,
+    Recorder,
+    State,
+    assert_every_grant_needed,
+    evaluate,
+    needs_of,
+)
 from tests.infrastructure.test_check_role_reads_pointer import BUCKET, KMS, stack, version
 
 REFERENCE = ROOT / "tests/fixtures/model-monitor/model-quality/regression-baseline/good_cases_constraints.json"
@@ -95,12 +102,7 @@ def test_the_role_grants_every_call_and_nothing_unused(check):
     used_sids = {sid for sid, _, _ in used}
     assert used_sids == {s["Sid"] for s in statements} - RUNTIME
     assert ("UseTheProjectsDataKey" in used_sids) == bool(kms)
-    for sid, action, resource in entries(statements):
-        if sid in RUNTIME:
-            continue
-        assert (sid, action, resource) in used, f"{sid} grants {action} on {resource}, which no call uses"
-        lacking, _ = evaluate(without(statements, (sid, action, resource)), needs)
-        assert lacking, f"removing {action} on {resource} ({sid}) went unnoticed"
+    assert_every_grant_needed(statements, needs, used, RUNTIME)
 
 
 def test_the_role_does_not_reach_past_the_checks_prefixes(check):
