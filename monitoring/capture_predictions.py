@@ -107,38 +107,42 @@ _SIXBITS[ord("=")] = 64
 
 def decode_base64(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """(decoded UTF-8 strings, which decoded) of strict base64 strings, all at once with numpy: a string whose
-    length is not a multiple of 4, with a character outside the alphabet, misplaced padding or a decoded text that
-    is not UTF-8 is not decoded (an empty string in its place)."""
+    length is not a multiple of 4, with a character outside the alphabet, padding anywhere but at the end of its
+    last group of four, or a decoded text that is not UTF-8 is not decoded (an empty string in its place).
+
+    Each group of four characters is read as one little-endian uint32 of their 6-bit values (64 for ``=``, 255 for
+    a character outside the alphabet), so the checks and the decoding are a few passes over groups, not over
+    characters (about 3x faster)."""
     texts = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
     lengths = pc.fill_null(pc.binary_length(texts), 0).to_numpy().astype(np.int64)
     ok = (lengths % 4 == 0) & (lengths > 0)
     texts = pc.if_else(pa.array(ok), texts, pa.scalar(""))
-    lengths = np.where(ok, lengths, 0)
+    group_counts = np.where(ok, lengths, 0) // 4
     buffer = texts.buffers()[2]
     data = np.frombuffer(buffer, np.uint8) if buffer is not None else np.empty(0, np.uint8)
-    offsets = np.frombuffer(texts.buffers()[1], np.int32)[texts.offset : texts.offset + len(texts) + 1].astype(np.int64)
-    chars = data[offsets[0] : offsets[-1]]
-    values = _SIXBITS[chars]
-    record_of = np.repeat(np.arange(len(texts)), lengths)
-    position = np.arange(len(chars)) - np.repeat(offsets[:-1] - offsets[0], lengths)
-    pad = values == 64
-    misplaced = (values == 255) | (pad & (position < np.repeat(lengths, lengths) - 2))
-    bad = np.zeros(len(texts), dtype=bool)
-    bad[record_of[misplaced]] = True
-    groups = values.reshape(-1, 4) & 63
-    decoded = np.empty((len(groups), 3), dtype=np.uint8)
-    decoded[:, 0] = (groups[:, 0] << 2) | (groups[:, 1] >> 4)
-    decoded[:, 1] = ((groups[:, 1] & 15) << 4) | (groups[:, 2] >> 2)
-    decoded[:, 2] = ((groups[:, 2] & 3) << 6) | groups[:, 3]
-    pads = pad.reshape(-1, 4)
-    bad[record_of[::4][pads[:, 2] & ~pads[:, 3]]] = True  # "x=" then a character: misplaced padding
+    offsets = np.frombuffer(texts.buffers()[1], np.int32)[texts.offset : texts.offset + len(texts) + 1]
+    groups = np.ascontiguousarray(_SIXBITS[data[offsets[0] : offsets[-1]]]).view("<u4")
+    ends = np.cumsum(group_counts)  # each record's groups end here
+    is_last = np.zeros(len(groups), dtype=bool)
+    is_last[ends[group_counts > 0] - 1] = True
+    pad = [(groups & np.uint32(0x40 << (8 * place))) != 0 for place in range(4)]  # "=" (or a bad character)
+    bad = (groups & np.uint32(0x80808080)) != 0  # a character outside the alphabet
+    bad |= pad[0] | pad[1] | (pad[2] & ~pad[3]) | ((pad[2] | pad[3]) & ~is_last)
+    ok[np.searchsorted(ends, np.flatnonzero(bad), side="right")] = False
+    good = np.repeat(ok, group_counts)
+    if not good.all():
+        groups, pad = groups[good], [flags[good] for flags in pad]
+    groups &= np.uint32(0x3F3F3F3F)
+    bits = (groups & 0xFF) << 18 | (groups >> 8 & 0xFF) << 12 | (groups >> 16 & 0xFF) << 6 | groups >> 24
+    decoded = (bits << 8).astype(">u4").view(np.uint8).reshape(-1, 4)[:, :3]  # big-endian: the bytes in order
     keep = np.ones((len(groups), 3), dtype=bool)
-    keep[:, 2] = ~pads[:, 3]
-    keep[:, 1] = ~pads[:, 2]
-    out_lengths = np.bincount(record_of[::4], weights=keep.sum(axis=1), minlength=len(texts)).astype(np.int64)
-    ok &= ~bad
-    body = decoded[keep][np.repeat(ok, out_lengths)]  # only the decoded bytes of well-formed strings
-    out_lengths = np.where(ok, out_lengths, 0)
+    keep[:, 1], keep[:, 2] = ~pad[2], ~pad[3]  # "xx==" drops two bytes, "xxx=" one
+    body = decoded[keep]
+    padding = np.zeros(len(texts), dtype=np.int64)
+    good_counts = np.where(ok, group_counts, 0)
+    last = np.cumsum(good_counts)[good_counts > 0] - 1  # each decoded record's last group
+    padding[good_counts > 0] = pad[2][last].astype(np.int64) + pad[3][last]
+    out_lengths = 3 * good_counts - padding
     out_offsets = np.concatenate(([0], np.cumsum(out_lengths))).astype(np.int32)
     result = pa.StringArray.from_buffers(len(texts), pa.py_buffer(out_offsets), pa.py_buffer(body.tobytes()))
     try:
@@ -156,7 +160,7 @@ def decode_base64(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
             ],
             pa.string(),
         )
-    return pc.if_else(pa.array(ok), result, pa.scalar("")), ok
+    return result, ok
 
 
 def payloads(output: pa.ChunkedArray, skips: SkipCounter, where: str) -> tuple[pa.Array, pa.Array, pa.Array]:
@@ -185,10 +189,9 @@ def payloads(output: pa.ChunkedArray, skips: SkipCounter, where: str) -> tuple[p
         skips.skip(
             UNSUPPORTED_CONTENT, f"{where}: base64 output of a content type neither CSV nor JSON", int(unknown.sum())
         )
-        position = np.full(len(text), -1, dtype=np.int64)
-        position[rows] = np.arange(len(rows))
-        is_b64 = position >= 0
-        text = pc.if_else(pa.array(is_b64), pc.take(decoded, pa.array(np.maximum(position, 0))), text)
+        source = np.arange(len(text))  # each record's text in [texts..., decoded texts...]: one take (not if_else)
+        source[rows] = len(text) + np.arange(len(rows))
+        text = pc.take(pa.concat_arrays([text, decoded]), pa.array(source))
         readable_np = np.asarray(pc.fill_null(readable, False).to_numpy(zero_copy_only=False), dtype=bool)
         json_np = np.asarray(pc.fill_null(is_json, False).to_numpy(zero_copy_only=False), dtype=bool)
         readable_np[rows] = ok & ~unknown

@@ -256,14 +256,17 @@ def ground_truth_files(root: Path, start: datetime | None = None, end: datetime 
     return [path for _, _, path in sorted(chosen)]
 
 
-def read_ground_truth(files: Iterable[Path], skips: SkipCounter) -> tuple[pa.ChunkedArray, np.ndarray, int]:
+def read_ground_truth(
+    files: Iterable[Path], skips: SkipCounter, threads: bool = True
+) -> tuple[pa.ChunkedArray, np.ndarray, int]:
     """(ids, labels as float64, records read) of ground-truth files in the given order; bad records (invalid JSON,
-    no event id, a label that is not a number, an encoding other than CSV) are counted in ``skips``."""
+    no event id, a label that is not a number, an encoding other than CSV) are counted in ``skips``. ``threads``:
+    as ``read_jsonl``'s."""
     keys: list[pa.Array] = []
     labels: list[np.ndarray] = []
     records = 0
     for path in files:
-        for table in read_jsonl(Path(path), _GROUND_TRUTH_SCHEMA, skips):
+        for table in read_jsonl(Path(path), _GROUND_TRUTH_SCHEMA, skips, threads=threads):
             records += table.num_rows
             data = pc.struct_field(table.column("groundTruthData"), "data")
             encoding = pc.utf8_upper(pc.struct_field(table.column("groundTruthData"), "encoding"))

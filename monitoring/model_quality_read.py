@@ -57,6 +57,12 @@ class CapturePredictions:
     outside: int = 0
 
 
+def _side_by_side(files: Sequence[object]) -> bool:
+    """Whether there are files enough (two a thread) that reading them side by side keeps every core busy: then
+    each is parsed on its own thread (``read_jsonl(threads=False)``); with fewer, each file's parse uses all cores."""
+    return len(files) >= 2 * min(usable_cpus(), MAX_THREADS)
+
+
 def in_threads(
     work: Callable[[_Item], _Result], items: Sequence[_Item], weights: Sequence[float] | None = None
 ) -> list[_Result]:
@@ -104,11 +110,13 @@ def _window(meta: pa.ChunkedArray, low, high, where: str, found: CapturePredicti
     return inside
 
 
-def capture_file(path: Path, at: Extract, binary: bool, low, high) -> tuple[CapturePredictions, SkipCounter]:
+def capture_file(
+    path: Path, at: Extract, binary: bool, low, high, threads: bool = True
+) -> tuple[CapturePredictions, SkipCounter]:
     """Keys and values (read ``at``) of one capture file's records in the window [low, high] (UTC microsecond
-    scalars, None: no bound), and what was skipped."""
+    scalars, None: no bound), and what was skipped. ``threads``: as ``read_jsonl``'s."""
     found, skips, where = CapturePredictions(), SkipCounter(), str(path)
-    for table in read_jsonl(Path(path), CAPTURE_SCHEMA, skips):
+    for table in read_jsonl(Path(path), CAPTURE_SCHEMA, skips, threads=threads):
         found.records += table.num_rows
         meta = table.column("eventMetadata")
         inside = _window(meta, low, high, where, found, skips)
@@ -152,13 +160,14 @@ def read_capture(
     files: Sequence[Path], at: Extract, binary: bool, start: datetime | None, end: datetime | None, skips: SkipCounter
 ) -> CapturePredictions:
     """``capture_file`` of every file (read side by side), put together in the files' order."""
-    low, high = _micros(start), _micros(end)
-    return _gather_capture(in_threads(lambda path: capture_file(path, at, binary, low, high), list(files)), skips)
+    low, high, files = _micros(start), _micros(end), list(files)
+    threads = not _side_by_side(files)
+    return _gather_capture(in_threads(lambda path: capture_file(path, at, binary, low, high, threads), files), skips)
 
 
-def _truth_file(path: Path) -> tuple[tuple[pa.ChunkedArray, np.ndarray, int], SkipCounter]:
+def _truth_file(path: Path, threads: bool = True) -> tuple[tuple[pa.ChunkedArray, np.ndarray, int], SkipCounter]:
     skips = SkipCounter()
-    return read_ground_truth([path], skips), skips
+    return read_ground_truth([path], skips, threads), skips
 
 
 def _gather_truth(parts: list, skips: SkipCounter) -> tuple[pa.ChunkedArray, np.ndarray, int]:
@@ -176,7 +185,9 @@ def _gather_truth(parts: list, skips: SkipCounter) -> tuple[pa.ChunkedArray, np.
 def read_truth(files: Sequence[Path], skips: SkipCounter) -> tuple[pa.ChunkedArray, np.ndarray, int]:
     """``read_ground_truth`` of the files (read side by side), put together in their order: (keys, labels, records
     read)."""
-    return _gather_truth(in_threads(_truth_file, list(files)), skips)
+    files = list(files)
+    threads = not _side_by_side(files)
+    return _gather_truth(in_threads(lambda path: _truth_file(path, threads), files), skips)
 
 
 def read_capture_and_truth(
@@ -193,11 +204,15 @@ def read_capture_and_truth(
     low, high = _micros(start), _micros(end)
     capture_files, truth_files = list(capture_files), list(truth_files)
 
+    files = [*capture_files, *truth_files]
+    threads = not _side_by_side(files)
+
     def work(item: tuple[int, Path]) -> tuple:
         index, path = item
-        return capture_file(path, at, binary, low, high) if index < len(capture_files) else _truth_file(path)
+        if index < len(capture_files):
+            return capture_file(path, at, binary, low, high, threads)
+        return _truth_file(path, threads)
 
-    files = [*capture_files, *truth_files]
     parts = in_threads(work, list(enumerate(files)), _sizes(files))
     count = len(capture_files)
     return _gather_capture(parts[:count], skips[0]), _gather_truth(parts[count:], skips[1])
