@@ -101,7 +101,7 @@ def _traffic(
     from inference.server import BackgroundServer, ServeOptions
     from pipelines.objectstore import locator
 
-    table = read_rows(Path(config.data.input))
+    table = read_rows(config)
     server = BackgroundServer(
         ServeOptions(state_dir, config.endpoint_name, locate=locator(state_dir), port=0, clock=clock.seconds)
     ).start()
@@ -124,7 +124,7 @@ def _snapshot(config: Config, state_dir: Path, rng: random.Random, say) -> None:
     """Step 4: a new labelled data snapshot in the retraining location."""
     from pipelines.objectstore import local_path
 
-    header, rows = read_rows(Path(config.data.input))
+    header, rows = read_rows(config)
     snapshot = local_path(config.retrain_data_uri, state_dir) / "snapshot-1.csv"
     snapshot.parent.mkdir(parents=True, exist_ok=True)
     fresh = rng.sample(rows, len(rows))

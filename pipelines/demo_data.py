@@ -9,7 +9,6 @@ Only the labels show the second: the model-quality check sees it.
 
 from __future__ import annotations
 
-import csv
 import http.client
 import random
 from dataclasses import dataclass
@@ -50,11 +49,21 @@ class SentHour:
     ok: int  # requests answered 200
 
 
-def read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
-    """(header, rows) of a CSV file with a header."""
-    with open(path, newline="") as handle:
-        rows = list(csv.reader(handle))
-    return rows[0], rows[1:]
+def read_rows(config: Config) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of the labelled data ``data.input``: a CSV or Parquet file, or a directory of them read as
+    Preprocess reads them (``processing.input_data``: sorted paths, each file checked against the schema, Parquet
+    values as CSV text). The target and feature columns, in the first file's order (the endpoint's input order);
+    a missing value is an empty field."""
+    import pandas as pd
+
+    from processing.input_data import DataSchema, input_files, read_checked
+
+    data = config.data
+    schema = DataSchema(data.target, data.numeric, data.categorical, data.problem_type, data.positive_class)
+    frames = [read_checked(path, schema)[0] for path in input_files(data.input)]
+    columns = [str(c) for c in frames[0].columns]
+    frame = pd.concat([f[columns] for f in frames], ignore_index=True)
+    return columns, frame.astype(object).where(frame.notna(), "").to_numpy().tolist()
 
 
 def drifted(row: list[str], header: list[str], rng: random.Random) -> list[str]:

@@ -87,12 +87,13 @@ def user_names(text: str, names: dict[str, str]) -> str:
 
 
 def _input_names(config, given: str | None, staged: str | None) -> dict[str, str]:
-    """Staged URI -> the user's input: ``--param InputDataUrl=PATH`` if given, else ``data.input``."""
+    """Staged URI -> the user's input: ``--param InputDataUrl=PATH`` if given, else ``data.input`` (a file, or a
+    directory: its staged prefix, so a file under it is named under the user's directory)."""
     from pipelines.staging import data_artifact
 
     if given is not None:
         return {staged: given} if staged and staged != given else {}
-    if config.data.input.startswith("s3://") or not Path(config.data.input).is_file():
+    if config.data.input.startswith("s3://") or not Path(config.data.input).exists():
         return {}
     uri = data_artifact(Path(config.data.input)).uri(config.sagemaker.bucket, config.pipeline_name)
     return {uri: config.data.input}

@@ -192,6 +192,25 @@ def test_the_default_input_is_named_by_data_input():
     )
 
 
+def test_a_directory_input_is_named_by_data_input(tmp_path):
+    import dataclasses
+
+    from pipelines.build import config_from_kwargs, local_config
+    from pipelines.commands.run import _input_names, user_names
+    from pipelines.staging import data_artifact
+
+    directory = tmp_path / "abalone-parts"
+    directory.mkdir()
+    (directory / "part-1.csv").write_text(ABALONE.read_text())
+    config = local_config(config_from_kwargs({}, CONFIG))
+    config = dataclasses.replace(config, data=dataclasses.replace(config.data, input=str(directory)))
+    prefix = data_artifact(directory).uri(config.sagemaker.bucket, config.pipeline_name)
+    names = _input_names(config, None, None)
+    assert user_names(f"Column 'x' not found in {prefix}/part-1.csv; columns", names) == (
+        f"Column 'x' not found in {directory}/part-1.csv; columns"
+    )
+
+
 def test_resume_after_an_injected_failure_reruns_only_what_failed(state, capsys):
     from pipelines.build import config_from_kwargs, local_config
     from pipelines.local.definitions import local_definition
