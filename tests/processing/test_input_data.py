@@ -135,3 +135,39 @@ def test_an_empty_directory_is_refused(tmp_path):
     )
     with pytest.raises(ValueError, match=r"does not exist: expected a CSV or Parquet file or a directory of them"):
         input_files(tmp_path / "nowhere")
+
+
+def _numpy_text(values) -> list[str | None]:
+    """The oracle: numpy's shortest round-trip positional text of each float, one at a time; str of anything else."""
+    import numpy as np
+
+    if values.dtype.kind == "f":
+        return [None if np.isnan(v) else np.format_float_positional(v, unique=True, trim="-") for v in values]
+    return [None if v is None else str(v) for v in values]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_parquet_floats_are_written_as_numpy_writes_them_at_every_magnitude(dtype):
+    import numpy as np
+
+    from processing.input_data import column_text
+
+    rng = np.random.default_rng(17)
+    mantissas = rng.random(20_000) * 10
+    exponents = rng.integers(-30, 31, 20_000).astype(float)
+    values = (mantissas * 10.0**exponents * rng.choice([-1, 1], 20_000)).astype(dtype)
+    special = [0.0, -0.0, 3.0, 0.1, 0.455, 1e15, 1e16, 1e20, 1e-7, 5e-324, 1.7976931348623157e308, np.inf, -np.inf]
+    values = np.concatenate([values, np.array(special).astype(dtype), rng.integers(0, 10_000, 2_000).astype(dtype)])
+    column = pa.array(values)
+    expected = _numpy_text(values)
+    assert column_text(column) == expected
+    with_missing = pa.array(np.concatenate([values, [np.nan]]).astype(dtype), mask=np.arange(len(values) + 1) % 7 == 0)
+    assert column_text(with_missing) == [None if i % 7 == 0 else text for i, text in enumerate([*expected, None])]
+
+
+def test_parquet_integers_strings_and_booleans_are_written_as_before():
+    from processing.input_data import column_text
+
+    assert column_text(pa.array([3, None, -12, 2**62])) == ["3", None, "-12", str(2**62)]
+    assert column_text(pa.chunked_array([["M", None], ["I"]])) == ["M", None, "I"]
+    assert column_text(pa.array([True, None, False])) == ["True", None, "False"]
