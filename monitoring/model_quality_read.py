@@ -182,14 +182,6 @@ def _gather_truth(parts: list, skips: SkipCounter) -> tuple[pa.ChunkedArray, np.
     return pa.chunked_array(chunks, pa.string()), (np.concatenate(labels) if labels else np.empty(0)), records
 
 
-def read_truth(files: Sequence[Path], skips: SkipCounter) -> tuple[pa.ChunkedArray, np.ndarray, int]:
-    """``read_ground_truth`` of the files (read side by side), put together in their order: (keys, labels, records
-    read)."""
-    files = list(files)
-    threads = not _side_by_side(files)
-    return _gather_truth(in_threads(lambda path: _truth_file(path, threads), files), skips)
-
-
 def read_capture_and_truth(
     capture_files: Sequence[Path],
     truth_files: Sequence[Path],
@@ -199,7 +191,7 @@ def read_capture_and_truth(
     end: datetime | None,
     skips: tuple[SkipCounter, SkipCounter],
 ) -> tuple[CapturePredictions, tuple[pa.ChunkedArray, np.ndarray, int]]:
-    """``read_capture`` and ``read_truth`` (``skips``: the capture's counter, the ground truth's) by one set of
+    """``read_capture`` and ``read_ground_truth`` (``skips``: the capture's counter, the ground truth's) by one set of
     threads, the largest files first (so no core waits alone at the end), put together in the files' order."""
     low, high = _micros(start), _micros(end)
     capture_files, truth_files = list(capture_files), list(truth_files)
