@@ -47,6 +47,8 @@ class MergeResult:
     pairs: LabelledPredictions
     counts: dict[str, int]
     examples: dict[str, str] = field(default_factory=dict)  # reason -> first example (file and line)
+    # the join keys of the predictions in the window without a label, in record order (None: not kept)
+    unmatched_keys: pa.Array | None = None
 
 
 def window_capture_files(root: Path, start: datetime | None, end: datetime | None) -> list[Path]:
@@ -119,7 +121,7 @@ def merge_capture_with_ground_truth(
         "duplicate_capture_keys": len(keys) - int(in_capture.sum()),
     }
     examples = _add_skip_counts(counts, capture_skips, truth_skips)
-    return MergeResult(pairs, counts, examples)
+    return MergeResult(pairs, counts, examples, keys.filter(pa.array(~matched)))
 
 
 def _joined_pairs(

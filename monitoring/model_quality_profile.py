@@ -7,10 +7,8 @@ joins them. What a host cannot see alone is which keys other hosts captured too:
 the keys of its unmatched predictions beside its matched pairs, and the merge stage recounts
 ``duplicate_capture_keys`` and ``unmatched_ground_truth`` from the keys of all hosts.
 
-The join does not hand back the keys of the predictions it left unmatched, so when a host has some, its capture is
-read once more by the join's own reader for the join keys of its in-window predictions (``window_keys``);
-unmatched = those whose key has no label, i.e. is not among the matched keys (a key is labelled or not for every
-record). Hosts whose predictions all matched skip that read; one that has some reads its shard twice.
+The join hands back the keys of the predictions it left unmatched (``MergeResult.unmatched_keys``), so each host
+reads its shard once.
 """
 
 from __future__ import annotations
@@ -21,50 +19,21 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from monitoring.capture_predictions import Extract
-from monitoring.jsonl_tables import SkipCounter
 from monitoring.labelled import LabelledPredictions
 from monitoring.model_quality_merge import MergeResult, merge_capture_with_ground_truth
 from monitoring.model_quality_partial import ModelQualityPartial, write_partial
-from monitoring.model_quality_read import read_capture
 from monitoring.shard import HostRole
 
 log = logging.getLogger(__name__)
 
 
-def window_keys(
-    files: Sequence[Path],
-    *,
-    binary: bool,
-    at: Extract,
-    start: datetime | None = None,
-    end: datetime | None = None,
-) -> pa.Array:
-    """The join keys of the capture records the join keeps (in the window, with a key and a readable, finite
-    prediction, a probability in [0, 1] for binary), in record order: the join's own reader
-    (``monitoring.model_quality_read.read_capture``). ``at``: where the joined value is read."""
-    found = read_capture(list(files), at, binary, start, end, SkipCounter())  # the join counted the skips already
-    return pa.chunked_array(found.keys, type=pa.string()).combine_chunks()
-
-
-def _unmatched_keys(merged: MergeResult, files: Sequence[Path], binary: bool, at: Extract, start, end) -> np.ndarray:
-    """Keys of this host's predictions without a label (a second read of the capture, only when there are some)."""
-    if not merged.counts.get("unmatched_capture"):
+def _unmatched_keys(merged: MergeResult) -> np.ndarray:
+    """Keys of this host's predictions without a label, in record order."""
+    keys = merged.unmatched_keys
+    if keys is None or not len(keys):
         return np.empty(0, dtype=object)
-    keys = window_keys(files, binary=binary, at=at, start=start, end=end)
-    if len(keys) != merged.counts.get("capture_in_window"):
-        log.warning(
-            "the key read found %d predictions in the window, the join %s: duplicate_capture_keys may differ from a "
-            "one-host check",
-            len(keys),
-            merged.counts.get("capture_in_window"),
-        )
-    labelled = pa.array(np.asarray(merged.pairs.keys, dtype=object), pa.string())
-    unmatched = pc.filter(keys, pc.invert(pc.is_in(keys, value_set=labelled)))
-    return np.asarray(unmatched.to_numpy(zero_copy_only=False), dtype=object)
+    return np.asarray(keys.to_numpy(zero_copy_only=False), dtype=object)
 
 
 def _by_score(pairs: LabelledPredictions) -> LabelledPredictions:
@@ -99,12 +68,7 @@ def profile_capture(
         start=start,
         end=end,
     )
-    at = Extract(
-        (probability_attribute if probability_attribute is not None else inference_attribute)
-        if binary
-        else inference_attribute
-    )
-    unmatched = _unmatched_keys(merged, capture_files, binary, at, start, end)
+    unmatched = _unmatched_keys(merged)
     settings = {
         "problem_type": problem_type,
         "inference_attribute": inference_attribute,

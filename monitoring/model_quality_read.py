@@ -156,15 +156,6 @@ def _gather_capture(parts: list, skips: SkipCounter) -> CapturePredictions:
     return found
 
 
-def read_capture(
-    files: Sequence[Path], at: Extract, binary: bool, start: datetime | None, end: datetime | None, skips: SkipCounter
-) -> CapturePredictions:
-    """``capture_file`` of every file (read side by side), put together in the files' order."""
-    low, high, files = _micros(start), _micros(end), list(files)
-    threads = not _side_by_side(files)
-    return _gather_capture(in_threads(lambda path: capture_file(path, at, binary, low, high, threads), files), skips)
-
-
 def _truth_file(path: Path, threads: bool = True) -> tuple[tuple[pa.ChunkedArray, np.ndarray, int], SkipCounter]:
     skips = SkipCounter()
     return read_ground_truth([path], skips, threads), skips
@@ -191,8 +182,9 @@ def read_capture_and_truth(
     end: datetime | None,
     skips: tuple[SkipCounter, SkipCounter],
 ) -> tuple[CapturePredictions, tuple[pa.ChunkedArray, np.ndarray, int]]:
-    """``read_capture`` and ``read_ground_truth`` (``skips``: the capture's counter, the ground truth's) by one set of
-    threads, the largest files first (so no core waits alone at the end), put together in the files' order."""
+    """``capture_file`` and ``read_ground_truth`` of every file (``skips``: the capture's counter, the ground
+    truth's) by one set of threads, the largest files first (so no core waits alone at the end), put together in the
+    files' order."""
     low, high = _micros(start), _micros(end)
     capture_files, truth_files = list(capture_files), list(truth_files)
 
