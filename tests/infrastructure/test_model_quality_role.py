@@ -25,12 +25,11 @@ from tests.infrastructure.iam_recorder import (
     evaluate,
     needs_of,
 )
+from tests.infrastructure.test_check_role import EVENT, RUNTIME  # the Lambda's own calls; a scheduled firing
 from tests.infrastructure.test_check_role_reads_pointer import BUCKET, KMS, stack, version
 
 REFERENCE = ROOT / "tests/fixtures/model-monitor/model-quality/regression-baseline/good_cases_constraints.json"
 MQ_BASE = f"s3://{BUCKET}/abalone-pipeline/executions/e1/model-quality-baseline"
-RUNTIME = {"WriteItsLogs", "DeadLetterItsFailedInvocations", "UseTheStacksKey"}  # Lambda's own calls
-EVENT = {"scheduled_time": "2025-03-04T13:00:00Z", "execution_id": "exec-1"}
 
 
 def _check(kms: str):
