@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -31,3 +32,25 @@ def write_failure(path: str | os.PathLike, message: str) -> None:
         Path(path).write_text(message[:1024] + "\n", encoding="utf-8")
     except OSError as exc:
         logger.warning("Could not write the failure message to %s: %s", path, exc)
+
+
+def run_program(
+    name: str,
+    work: Callable[[], object],
+    expected: type[Exception] | tuple[type[Exception], ...],
+    failure_file: str | os.PathLike,
+    log: logging.Logger = logger,
+) -> int:
+    """A step's work as a container program's exit code: 0 once ``work`` returns; 1 after an ``expected`` error (bad
+    input: its message, which names what was wrong, is logged and left as the failure reason); anything else is left
+    as ``<name> failed unexpectedly: ...`` and raised again, so its traceback reaches the log."""
+    try:
+        work()
+    except expected as exc:
+        log.error("%s", exc)
+        write_failure(failure_file, str(exc))
+        return 1
+    except Exception as exc:
+        write_failure(failure_file, f"{name} failed unexpectedly: {type(exc).__name__}: {exc}")
+        raise
+    return 0

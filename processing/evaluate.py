@@ -49,7 +49,7 @@ from sklearn.metrics import (
     root_mean_squared_error,
 )
 
-from processing.container import configure_logging, default_failure_file, write_failure
+from processing.container import configure_logging, default_failure_file, run_program
 from processing.model_files import EvaluationError, predict
 
 logger = logging.getLogger(__name__)
@@ -244,8 +244,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--failure-file", default=default_failure_file())
     args = parser.parse_args(argv)
     configure_logging()
-    try:
-        evaluate(
+
+    def work() -> EvaluationResult:
+        return evaluate(
             args.model_dir,
             args.test_dir,
             args.output_dir,
@@ -253,14 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.predictions_dir,
             args.probability_threshold,
         )
-    except EvaluationError as exc:
-        logger.error("%s", exc)
-        write_failure(args.failure_file, str(exc))
-        return 1
-    except Exception as exc:
-        write_failure(args.failure_file, f"Evaluate failed unexpectedly: {type(exc).__name__}: {exc}")
-        raise
-    return 0
+
+    return run_program("Evaluate", work, EvaluationError, args.failure_file, logger)
 
 
 if __name__ == "__main__":

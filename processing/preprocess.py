@@ -31,13 +31,14 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from inference.feature_transform import FeatureTransform, fit_transform
-from processing.container import configure_logging, default_failure_file, write_failure
+from processing.container import configure_logging, default_failure_file, run_program
 from processing.input_data import (  # DataSchema and DataValidationError are this step's API too
     PROBLEM_TYPES,
     DataSchema,
@@ -202,16 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     schema = DataSchema(
         args.target, tuple(args.numeric), tuple(args.categorical), args.problem_type, args.positive_class
     )
-    try:
-        preprocess(args.input_dir, args.output_dir, schema, args.split, args.seed)
-    except DataValidationError as exc:
-        logger.error("%s", exc)
-        write_failure(args.failure_file, str(exc))
-        return 1
-    except Exception as exc:
-        write_failure(args.failure_file, f"Preprocess failed unexpectedly: {type(exc).__name__}: {exc}")
-        raise
-    return 0
+    work = partial(preprocess, args.input_dir, args.output_dir, schema, args.split, args.seed)
+    return run_program("Preprocess", work, DataValidationError, args.failure_file, logger)
 
 
 if __name__ == "__main__":
