@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -48,6 +49,19 @@ class SQLiteRegistry:
         db.execute("PRAGMA busy_timeout=30000")
         return db
 
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: BEGIN IMMEDIATE (one writer at a time, so what it reads stays true until it
+        commits), committed when the block ends, rolled back on any error."""
+        with closing(self._connect()) as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
     def _query(self, sql: str, args: tuple | list = ()) -> list[tuple]:
         with closing(self._connect()) as db:
             return db.execute(sql, args).fetchall()
@@ -87,9 +101,7 @@ class SQLiteRegistry:
             sort_keys=True,
         )
         created = _now()
-        db = self._connect()
-        try:
-            db.execute("BEGIN IMMEDIATE")  # one writer at a time: version numbers are consecutive
+        with self._writing() as db:  # version numbers are consecutive
             db.execute("INSERT OR IGNORE INTO groups (name, created) VALUES (?, ?)", (group, created))
             (latest,) = db.execute("SELECT COALESCE(MAX(version), 0) FROM versions WHERE grp = ?", (group,)).fetchone()
             version = latest + 1
@@ -97,12 +109,6 @@ class SQLiteRegistry:
                 "INSERT INTO versions (grp, version, status, created, body, source) VALUES (?, ?, ?, ?, ?, ?)",
                 (group, version, status, created, body, source),
             )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        finally:
-            db.close()
         return self.get(group, version)
 
     def list_versions(self, group: str | None = None, status: str | None = None) -> list[ModelVersion]:
@@ -142,10 +148,11 @@ class SQLiteRegistry:
     def set_status(self, group: str, version: int, status: str, by: str, note: str = "") -> ModelVersion:
         if status not in STATUSES:
             raise RegistryError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
-        current = self.get(group, version)
-        db = self._connect()
-        try:
-            db.execute("BEGIN IMMEDIATE")
+        self.get(group, version)  # an unknown group or version is named
+        with self._writing() as db:  # the status replaced is read in the transaction that replaces it
+            ((previous,),) = db.execute(
+                "SELECT status FROM versions WHERE grp = ? AND version = ?", (group, version)
+            ).fetchall()
             db.execute(
                 "UPDATE versions SET status = ?, approval_note = ? WHERE grp = ? AND version = ?",
                 (status, note, group, version),
@@ -153,14 +160,8 @@ class SQLiteRegistry:
             db.execute(
                 "INSERT INTO approvals (grp, version, from_status, to_status, by, at, note) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (group, version, current.status, status, by, _now(), note),
+                (group, version, previous, status, by, _now(), note),
             )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        finally:
-            db.close()
         return self.get(group, version)
 
     def history(self, group: str, version: int) -> list[ApprovalEvent]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 
 import boto3
@@ -155,6 +156,30 @@ def test_two_processes_registering_at_once_get_distinct_consecutive_versions(tmp
     versions = sorted(results[0] + results[1])
     assert versions == list(range(1, 31))
     assert all(r == sorted(r) for r in results)
+
+
+def _flip_status(path: str, count: int, who: str) -> None:
+    registry = SQLiteRegistry(path)
+    for i in range(count):
+        registry.set_status("abalone", 1, APPROVED if i % 2 else REJECTED, by=who)
+
+
+def test_status_changes_at_once_from_two_processes_record_an_unbroken_history(tmp_path):
+    """Each approval event's from_status is the status it replaced, even with two writers at once: the status is
+    read in the write transaction that replaces it, not before it."""
+    path = str(tmp_path / "registry.db")
+    SQLiteRegistry(path).register(package_request())
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_flip_status, args=(path, 20, f"worker-{n}")) for n in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert [worker.exitcode for worker in workers] == [0, 0]
+    events = SQLiteRegistry(path).history("abalone", 1)
+    assert len(events) == 40
+    assert events[0].from_status == PENDING
+    assert all(later.from_status == earlier.to_status for earlier, later in itertools.pairwise(events))
 
 
 def test_references_parse():
