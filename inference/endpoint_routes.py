@@ -62,7 +62,8 @@ class Routes:
                 return Response(
                     405, b"Use POST /invocations with a text/csv or application/json body\n", headers={"Allow": "POST"}
                 )
-            return self._invocations(request, None)
+            refused = _container_refusal(request.headers)
+            return refused if refused is not None else self._invocations(request, None)
         if path.startswith(runtime_api.PREFIX):
             return self._runtime(request, path)
         return error_response(
@@ -142,6 +143,8 @@ class Routes:
             logger.exception("Handler of %s failed", active.state.reference)
             message = f"The model's handler failed: {type(exc).__name__} (logged by the server)\n"
             answer = Invocation(message.encode(), "text/plain; charset=utf-8", 500)
+        if content_type is None and answer.status == 400:
+            answer = _no_content_type_hint(answer)
         if answer.status >= 400:  # the Runtime API's ModelError is for a model's 4xx and 5xx
             if runtime:
                 return runtime_api.model_error(answer.status, answer.body)
@@ -158,3 +161,37 @@ class Routes:
             return runtime_api.success(answer.body, answer.content_type, active.state.variant)
         variant = {"X-Amzn-Invoked-Production-Variant": active.state.variant}
         return Response(answer.status, answer.body, answer.content_type, variant)
+
+
+def _container_refusal(headers: dict[str, str]) -> Response | None:
+    """What ``/invocations`` refuses before the model sees a request: a compressed body (the handler would read the
+    compressed bytes as records) and an inference id that SageMaker's InvokeEndpoint would not pass on, so that no
+    capture record holds an id a real endpoint's capture cannot."""
+    encoding = headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        return error_response(415, f"Content-Encoding {encoding!r} is not supported: send the body uncompressed")
+    inference_id = headers.get(INFERENCE_ID)
+    problem = runtime_api.inference_id_problem(inference_id) if inference_id is not None else None
+    if problem is not None:
+        return error_response(
+            400,
+            "X-Amzn-SageMaker-Inference-Id must be 1 to 64 printable ASCII characters, the first not a space "
+            f"(InvokeEndpoint's InferenceId): {problem}",
+        )
+    return None
+
+
+def _no_content_type_hint(answer: Invocation) -> Invocation:
+    """A handler's 400 for a request sent without a Content-Type, saying that the body was read as the
+    container's default type (application/json), which is why a CSV body reads as malformed JSON."""
+    hint = (
+        f" (the request has no Content-Type, so it was read as {CONTAINER_DEFAULT_TYPE}; "
+        "send Content-Type: text/csv for CSV records)"
+    )
+    try:
+        error = json.loads(answer.body)
+        error["error"] = str(error["error"]) + hint
+        body = json.dumps(error).encode("utf-8")
+    except (ValueError, TypeError, KeyError):
+        body = answer.body.rstrip(b"\n") + hint.encode("utf-8") + b"\n"
+    return Invocation(body, answer.content_type, answer.status)

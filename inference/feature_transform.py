@@ -20,6 +20,8 @@ imports) and Python 3.10 compatible.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -81,10 +83,27 @@ def _to_float(value: Any, column: str, where: str) -> float:
             return math.inf if value > 0 else -math.inf
     if _is_missing(value):
         return math.nan
+    if isinstance(value, str) and not _plain_text(value):
+        raise ValueError(f"Column '{column}' must be numeric (ASCII digits), got {value!r}{where}")
     try:
         return float(value)
     except (TypeError, ValueError):
         raise ValueError(f"Column '{column}' must be numeric, got {value!r}{where}") from None
+
+
+def _plain_text(text: str) -> bool:
+    """Whether number text is ASCII without underscores: Python's and numpy's float() also read ``1_000`` and
+    other scripts' digits (``١٢``), which training's CSV reader (pandas) and the analyzer read as text, so a
+    request must not be answered for a value its captured record will show as a string."""
+    return text.isascii() and "_" not in text
+
+
+def _csv_line(row: Sequence[Any]) -> str:
+    """A record as one CSV line, fields quoted where they hold a comma or a quote, so that the fields a message
+    counts are the fields it shows."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(["" if v is None else v for v in row])
+    return out.getvalue()
 
 
 def _non_finite(value: Any, number: float) -> bool:
@@ -250,7 +269,7 @@ class FeatureTransform:
             if isinstance(row, (str, bytes)) or not isinstance(row, (Sequence, np.ndarray)):
                 raise ValueError(f"Record {r + 1} must be a list of {width} values, got {type(row).__name__}")
             if len(row) != width:
-                example = ",".join(map(str, row))[:80]
+                example = _csv_line(row)[:80]
                 raise ValueError(
                     f"Record {r + 1} has {len(row)} field(s), expected {width} "
                     f"({', '.join(self.input_columns)}); got: {example!r}"
@@ -283,6 +302,8 @@ class FeatureTransform:
         try:
             if any(type(v) is bool or isinstance(v, (np.bool_, list, dict, tuple)) for v in values):
                 raise TypeError("not plain numbers")
+            if not _plain_text("".join([v for v in values if type(v) is str])):
+                raise TypeError("not plain number text")
             numbers = np.array(values, dtype=np.float64)
         except (TypeError, ValueError, OverflowError):
             numbers = np.array([_to_float(v, column, f" (record {r + 1})") for r, v in enumerate(values)])

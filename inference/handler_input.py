@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,18 +61,33 @@ def _text(body: Any) -> str:
             raise Refused(f"The request body is not UTF-8 text: {exc}") from None
     if not isinstance(body, str):
         raise Refused(f"The request body must be bytes or text, got {type(body).__name__}")
+    if body.startswith("\ufeff"):  # read on, it would become part of the first record's first value
+        raise Refused("The request body starts with a UTF-8 byte order mark (BOM): send the records without it")
     if not body.strip():
         raise Refused("Empty request body: send one or more records")
     return body
 
 
+def _lines(text: str) -> list[str]:
+    """The lines of a CSV body: split at CRLF, LF or CR only, as csv.reader does (``str.splitlines`` would also
+    split at form feeds, U+2028 and other separators, making two records of one line)."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.split("\n")
+
+
 def _parse_csv(text: str) -> list[list[str]]:
     if '"' not in text:  # the hot path: no quoting, split by hand (several times faster than csv.reader)
-        return [line.split(",") for line in text.splitlines() if line.strip()]
+        return [line.split(",") for line in _lines(text) if line.strip()]
     try:
         return [row for row in csv.reader(io.StringIO(text), strict=True) if any(f.strip() for f in row)]
     except csv.Error as exc:
         raise Refused(f"Malformed CSV: {exc}") from None
+
+
+def _max_digits() -> int:
+    limit = getattr(sys, "get_int_max_str_digits", lambda: 4300)()
+    return int(limit) or 4300
 
 
 def _parse_json(text: str) -> tuple[list[Any], bool]:
@@ -79,8 +95,12 @@ def _parse_json(text: str) -> tuple[list[Any], bool]:
         data = json.loads(text)
     except RecursionError:
         raise Refused("Malformed JSON: nested too deeply (records are objects or lists of plain values)") from None
-    except ValueError as exc:  # JSONDecodeError, or an integer with too many digits
+    except json.JSONDecodeError as exc:
         raise Refused(f"Malformed JSON: {exc}") from None
+    except ValueError:  # Python's limit on the digits of an integer read from text
+        raise Refused(
+            f"Malformed JSON: a number has more than {_max_digits()} digits; send numbers as plain decimals"
+        ) from None
     if isinstance(data, dict):
         if "instances" not in data:
             return [data], True
@@ -123,7 +143,7 @@ def positional(records: Records, columns: tuple[str, ...]) -> list[Any]:
     """The records as positional rows in ``columns`` order; ``Refused`` for a header row or a missing feature."""
     if not records.by_name:
         first = records.rows[0]
-        if records.content_type == CSV and [f.strip() for f in first] == list(columns):
+        if records.content_type == CSV and [f.strip().lower() for f in first] == [c.lower() for c in columns]:
             raise Refused(
                 f"The CSV body starts with a header row; send data rows only, in this order: {','.join(columns)}"
             )

@@ -200,15 +200,38 @@ def predict_fn(input_data: Records | RequestError, model: Model) -> Prediction |
     return Prediction(np.asarray(values, dtype=np.float32).reshape(-1), input_data.content_type)
 
 
+def _quality(entry: str) -> float:
+    """An Accept entry's q-value (1 when it has none or an unreadable one)."""
+    for parameter in entry.split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return float(value.strip())
+            except ValueError:
+                return 1.0
+    return 1.0
+
+
 def _response_type(accept: str | None, default: str) -> str:
+    """The response type ``accept`` asks for, as RFC 9110 negotiates it: entries by q-value (ties in the order
+    given), ``q=0`` meaning "not this one"; ``text/*`` and ``application/*`` match the type offered under them and
+    ``*/*`` the request's type (``default``)."""
     if not accept or not accept.strip():
         return default
-    for part in accept.split(","):
-        media = media_type(part)
-        if media in CONTENT_TYPES:
-            return media
+    entries = [(-_quality(part), position, media_type(part)) for position, part in enumerate(accept.split(","))]
+    refused = {media for quality, _, media in entries if quality >= 0}
+    offered = [media for media in (default, *CONTENT_TYPES) if media not in refused]
+    for quality, _, media in sorted(entries):
+        if quality >= 0 or not media:
+            continue
         if media in ("*/*", "*"):
-            return default
+            if offered:
+                return offered[0]
+            continue
+        prefix = media[:-1] if media.endswith("/*") else None
+        for candidate in offered:
+            if candidate == media or (prefix is not None and candidate.startswith(prefix)):
+                return candidate
     raise Refused(f"Unsupported Accept {accept!r}: use {CSV} or {JSON}", status=406)
 
 

@@ -86,6 +86,7 @@ HEADER_RULES = (
     ),
     Rule("prefixAwareId", "x-amzn-sagemaker-prefix-aware-id", 64, 1, _PRINTABLE, r"\A\S[\p{Print}]*\z"),
 )
+INFERENCE_ID = next(rule for rule in HEADER_RULES if rule.member == "inferenceId")
 UNSUPPORTED = {  # valid headers whose feature a single-model, single-container local endpoint does not have
     "x-amzn-sagemaker-target-model": "is not a multi-model endpoint",
     "x-amzn-sagemaker-target-container-hostname": "does not host multiple containers with direct invocation",
@@ -106,6 +107,13 @@ def _violations(rule: Rule, value: str) -> list[str]:
     if rule.pattern is not None and value and not re.fullmatch(rule.pattern, value):
         found.append(f"{where} satisfy regular expression pattern: {rule.java_pattern}")
     return found
+
+
+def inference_id_problem(value: str) -> str | None:
+    """AWS's message for an inference id that InvokeEndpoint's ``InferenceId`` refuses (1 to 64 printable ASCII
+    characters, the first not a space), or None."""
+    found = _violations(INFERENCE_ID, value)
+    return "; ".join(found) if found else None
 
 
 def endpoint_name(path: str) -> str | None:

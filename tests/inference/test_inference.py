@@ -111,6 +111,49 @@ def test_accept_negotiation(model):
     assert invoke(model, csv_body, "text/csv", "")[1] == "text/csv"
 
 
+@pytest.mark.parametrize(
+    ("accept", "request_type", "answered"),
+    [
+        ("text/*", "application/json", "text/csv"),  # a media range matches the type offered under it
+        ("application/*", "text/csv", "application/json"),
+        ("application/json;q=0, text/csv;q=1", "application/json", "text/csv"),  # q=0: not this one
+        ("application/json;q=0.5, text/csv;q=0.9", "application/json", "text/csv"),  # the higher q wins
+        ("text/csv;q=0, */*", "text/csv", "application/json"),  # */* is not a type refused by q=0
+        ("text/plain, application/json", "text/csv", "application/json"),  # ties: the order given
+        ("APPLICATION/JSON; Q=1", "text/csv", "application/json"),
+    ],
+)
+def test_accept_media_ranges_and_q_values_as_rfc_9110_negotiates(model, accept, request_type, answered):
+    body = LINES[0].encode() if request_type == "text/csv" else json.dumps([ROWS[0]]).encode()
+    assert invoke(model, body, request_type, accept)[1] == answered
+
+
+def test_accept_refusing_every_type_offered_is_a_406(model):
+    answer = invoke(model, LINES[0].encode(), "text/csv", "text/csv;q=0, application/json;q=0, */*;q=0.1")
+    assert_refused(answer, 406, r"Unsupported Accept")
+
+
+def test_csv_records_are_split_at_line_ends_only(model, model_dir):
+    """csv.reader's lines (CRLF, LF, CR), with or without a quote in the body: a form feed, a vertical tab or
+    U+2028 inside a line does not make two records of it."""
+    line = LINES[0]
+    for separator in ("\x0b", "\x0c", "\u2028", "\x1e"):
+        assert_refused(invoke(model, f"{line}{separator}{line}".encode(), "text/csv"), 400, r"Record 1")
+    for ending in ("\n", "\r\n", "\r"):
+        body, _ = invoke(model, ending.join(LINES[:3]).encode(), "text/csv")
+        np.testing.assert_array_equal(csv_values(body), booster_predictions(model_dir, ROWS[:3]))
+
+
+@pytest.mark.parametrize("value", ["1_000", "0.4_5", "\u0661\u0662", "\uff11", "0.\u0664"])
+def test_number_text_that_training_reads_as_a_string_is_refused(model, value):
+    """Python's float() reads underscores and other scripts' digits; pandas (training) and the analyzer read such
+    values as text, so the endpoint refuses them rather than answer for a value monitoring will see as a string."""
+    body = f"M,{value},0.365,0.095,0.514,0.2245,0.101,0.15".encode()
+    assert_refused(invoke(model, body, "text/csv"), 400, r"Column 'length' must be numeric \(ASCII digits\)")
+    record = json.dumps([["M", value, 0.365, 0.095, 0.514, 0.2245, 0.101, 0.15]]).encode()
+    assert_refused(invoke(model, record, "application/json"), 400, r"Column 'length' must be numeric")
+
+
 def test_binary_model_returns_probabilities(tmp_path):
     model_dir = trained(tmp_path, binary=True)
     model = model_fn(str(model_dir))
@@ -136,6 +179,10 @@ def test_binary_model_returns_probabilities(tmp_path):
         (b"", "text/csv", 400, r"Empty request body"),
         (b" \n\n ", "application/json", 400, r"Empty request body"),
         (b"\xff\xfe", "text/csv", 400, r"not UTF-8"),
+        (b"\xef\xbb\xbf" + LINES[0].encode(), "text/csv", 400, r"starts with a UTF-8 byte order mark \(BOM\)"),
+        (b"\xef\xbb\xbf[" + json.dumps(ROWS[0]).encode() + b"]", "application/json", 400, r"byte order mark"),
+        (b'{"length": ' + b"9" * 5000 + b"}", "application/json", 400, r"a number has more than \d+ digits"),
+        (b'"M,0.4",0.3,0.1,0.5,0.2,0.1,0.1', "text/csv", 400, r"has 7 field\(s\).*got: '\"M,0\.4\",0\.3,"),
         (b'M,"0.4', "text/csv", 400, r"Malformed CSV"),
         (b"M,0.4,0.3", "text/csv", 400, r"Record 1 has 3 field\(s\), expected 8 \(sex, length, diameter"),
         (b"M,0.4,0.3,0.1,0.5,0.2,0.1,0.1\nM,0.4,0.3", "text/csv", 400, r"Record 2 has 3 field\(s\), expected 8"),
@@ -150,6 +197,12 @@ def test_binary_model_returns_probabilities(tmp_path):
             "text/csv",
             400,
             r"starts with a header row; send data rows only, in this order: sex,length,diameter",
+        ),
+        (
+            b"Sex,Length,Diameter,Height,Whole_Weight,Shucked_Weight,Viscera_Weight,Shell_Weight\n" + LINES[0].encode(),
+            "text/csv",
+            400,
+            r"starts with a header row",
         ),
         (b'{"sex": "M", "length": 0.4', "application/json", 400, r"Malformed JSON: Expecting"),
         (b'{"sex": "M", "length": 0.4}', "application/json", 400, r"Record 1 has no feature 'diameter' \(and 5 more\)"),

@@ -3,6 +3,7 @@ the booster's, and hundreds of malformed requests that all get a 4xx with a mess
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import json
 import socket
@@ -358,3 +359,45 @@ def test_ping_is_503_until_a_model_is_deployed(tmp_path):
         assert status == 503 and b"No model deployed to endpoint 'nothing-here': run mlops deploy" in body
         status, body, _ = invoke(server.port, ROW)
         assert status == 503
+
+
+def _captured_ids(served) -> list[str]:
+    served.endpoint.active.capture.flush()
+    root = served.endpoint.active.capture.directory
+    return [
+        json.loads(line)["eventMetadata"].get("inferenceId")
+        for path in sorted(root.rglob("*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+    ]
+
+
+@pytest.mark.parametrize(
+    "inference_id",
+    ["é-ü-id".encode(), b"L" * 65, b"ctl\x01id", b"tab\tinside"],
+    ids=["utf-8", "65-characters", "control-character", "tab"],
+)
+def test_invocations_refuse_an_inference_id_that_invoke_endpoint_would_not_pass_on(served, inference_id):
+    """Only InvokeEndpoint's InferenceId (1 to 64 printable ASCII characters) reaches a real endpoint's capture:
+    /invocations answers 400 naming the header, and nothing is captured with such an id."""
+    headers = {"Content-Type": "text/csv", "X-Amzn-SageMaker-Inference-Id": inference_id}
+    status, body, _ = request(served.port, "POST", "/invocations", ROW, headers)
+    assert status == 400 and b"X-Amzn-SageMaker-Inference-Id must be 1 to 64 printable ASCII" in body
+    assert inference_id.decode("latin-1") not in _captured_ids(served)
+    good = {"Content-Type": "text/csv", "X-Amzn-SageMaker-Inference-Id": "req-ok-1"}
+    assert request(served.port, "POST", "/invocations", ROW, good)[0] == 200
+    assert "req-ok-1" in _captured_ids(served)
+
+
+def test_a_compressed_body_is_a_415_not_malformed_records(served):
+    headers = {"Content-Type": "text/csv", "Content-Encoding": "gzip"}
+    status, body, _ = request(served.port, "POST", "/invocations", gzip.compress(ROW), headers)
+    assert status == 415 and b"Content-Encoding 'gzip' is not supported: send the body uncompressed" in body
+    identity = {"Content-Type": "text/csv", "Content-Encoding": "identity"}
+    assert request(served.port, "POST", "/invocations", ROW, identity)[0] == 200
+
+
+def test_a_request_without_content_type_is_told_it_was_read_as_json(served):
+    status, body, _ = invoke(served.port, ROW, content_type=None)
+    error = json.loads(body)["error"]
+    assert status == 400 and error.startswith("Malformed JSON")
+    assert "the request has no Content-Type, so it was read as application/json" in error
