@@ -55,6 +55,21 @@ def report_prefix(config: Config, endpoint: str, schedule: str, start: datetime)
     return f"{config.reports_destination.rstrip('/')}/{endpoint}/{schedule}/{start:%Y/%m/%d/%H}"
 
 
+def claim_report(prefix: str, state_dir: Path, execution_id: str) -> tuple[str, Path]:
+    """The report folder of a new execution (its URI and local path), created by it: ``prefix`` (SageMaker's hour
+    folder) for the first execution of that hour, else ``<prefix>/<execution id>``. A later check of the same hour
+    (an on-demand window starting in it, a re-run) so never overwrites an earlier execution's report; the folder is
+    claimed by creating it, which only one of two checks at once can do."""
+    folder = local_path(prefix, state_dir)
+    try:
+        folder.mkdir(parents=True)
+    except FileExistsError:
+        prefix = f"{prefix}/{execution_id}"
+        folder = local_path(prefix, state_dir)
+        folder.mkdir(parents=True)
+    return prefix, folder
+
+
 def live_version(env: MonitorEnvironment, endpoint: str) -> tuple[Any, Any]:
     """(endpoint state, registry version) of the version ``endpoint`` serves: the live pointer both checks follow."""
     from inference.endpoint_state import read_state
@@ -102,7 +117,6 @@ def check_window(
     """Check the capture of [start, end) on ``endpoint``; record and return what happened."""
     state = Path(env.state_dir)
     prefix = report_prefix(env.config, endpoint, schedule, start)
-    report_dir = local_path(prefix, state)
     base: dict[str, Any] = {
         "execution_id": f"{start:%Y%m%d%H%M}-{uuid.uuid4().hex[:8]}",
         "endpoint": endpoint,
@@ -114,6 +128,7 @@ def check_window(
     }
     version = None
     try:
+        base["report_uri"], report_dir = claim_report(prefix, state, base["execution_id"])
         deployed, version = live_version(env, endpoint)
         result, statistics, hosts = _data_quality(
             env, deployed, version, (start, end), schedule, report_dir, base["execution_id"]

@@ -25,7 +25,14 @@ from pipelines.monitor.executions import (
     ExecutionLog,
     MonitoringExecution,
 )
-from pipelines.monitor.loop import ON_DEMAND, MonitorEnvironment, after_failure, live_version, report_prefix
+from pipelines.monitor.loop import (
+    ON_DEMAND,
+    MonitorEnvironment,
+    after_failure,
+    claim_report,
+    live_version,
+    report_prefix,
+)
 from pipelines.monitor.model_quality_windows import (
     CheckWindow,
     ModelQualityError,
@@ -185,7 +192,6 @@ def check_model_quality(
     for a check that cannot run: it is recorded as Failed, with an alert, as a failed data-quality check is."""
     schedule = model_quality_schedule(schedule)
     prefix = report_prefix(env.config, endpoint, schedule, window.at)
-    report_dir = local_path(prefix, Path(env.state_dir))
     base: dict[str, Any] = {
         "execution_id": f"{window.at:%Y%m%d%H%M}-{uuid.uuid4().hex[:8]}",
         "endpoint": endpoint,
@@ -199,6 +205,7 @@ def check_model_quality(
     where = {"at": window.at.isoformat(), "labels_window": [window.labels_start.isoformat(), window.at.isoformat()]}
     version = None
     try:
+        base["report_uri"], report_dir = claim_report(prefix, Path(env.state_dir), base["execution_id"])
         deployed, version = live_version(env, endpoint)
         checked = _merge_and_check(env, deployed, version, window, schedule, report_dir)
     except Exception as exc:  # a failing check is recorded, and the schedule goes on

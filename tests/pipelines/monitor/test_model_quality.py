@@ -232,6 +232,22 @@ def test_history_leaves_failures_out_and_keeps_no_data(tmp_path):
     assert model_quality_history(served.state, include_no_data=False) == []
 
 
+def test_a_second_check_at_the_same_time_keeps_its_own_report(tmp_path):
+    served = serve(tmp_path)
+    good = ROWS[:60]
+    ids = served.traffic(T - 3 * HOUR, good, rings(good), "in")
+    served.labels(T - 2 * HOUR, ids[:30], list(rings(good)[:30]))
+    first = check_model_quality(served.env, ENDPOINT, window_at(served.config, T))
+    first_statistics = (local_path(first.report_uri, served.state) / "statistics.json").read_bytes()
+    served.labels(T - HOUR, ids[30:], list(rings(good)[30:]))  # more labels arrive; the check at T runs again
+    second = check_model_quality(served.env, ENDPOINT, window_at(served.config, T))
+    assert (first.item_count, second.item_count) == (30, 60)
+    assert second.report_uri == f"{first.report_uri}/{second.execution_id}"
+    assert (local_path(first.report_uri, served.state) / "statistics.json").read_bytes() == first_statistics
+    second_statistics = json.loads((local_path(second.report_uri, served.state) / "statistics.json").read_bytes())
+    assert second_statistics["dataset"]["item_count"] == 60
+
+
 def test_check_time_is_utc_hour_of_report(tmp_path):
     served = serve(tmp_path)
     at = datetime(2026, 11, 25, 7, 30, tzinfo=timezone.utc)
