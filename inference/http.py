@@ -8,10 +8,17 @@ with a 4xx whose body says what was wrong, and the connection is closed; they ne
 
 Timeouts, per connection: ``idle_timeout`` between requests (closed silently), ``header_timeout`` from the first
 byte of a request head to its end (408: a slowloris client trickling its head never holds a connection longer),
-``idle_timeout`` again from the end of the head to the end of the body (408). A cap on open connections
-(``max_connections``, by default below the process's descriptor limit) keeps descriptors for the rest of the
-server: at the cap a new connection first evicts an idle or still-incomplete one (the oldest), else it is refused
-with one 503 and closed, and the log says so at most once per ``REFUSAL_LOG_SECONDS``.
+``idle_timeout`` again from the end of the head to the end of the body (408), and for a client to read the answers
+it left unread (aborted: closing would wait for it). A cap on open connections (``max_connections``, by default
+below the process's descriptor limit) keeps descriptors for the rest of the server: at the cap a new connection
+first evicts one whose request is not with the app (``EVICTION_ORDER``: idle, then answers unread, then an
+incomplete head, then an incomplete body), else it is refused with one 503 and closed, and the log says so at most
+once per ``REFUSAL_LOG_SECONDS``.
+
+Backpressure: a connection is not read while the app has its request or while its answers wait for the client to
+read them (the transport's ``pause_writing``); what the client sends meanwhile waits in the sockets (TCP flow
+control), so the memory one connection takes is bounded by a request and one read. Chunked bodies and request heads
+are parsed incrementally: the time a request takes is linear in its size however it is cut into reads.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from http import HTTPStatus
 from typing import cast
 
 from inference.http_limits import Connections, Limits, throttle_accept_errors
-from inference.http_parse import MAX_HEAD_BYTES, Head, ProtocolError, parse_head, take_chunked
+from inference.http_parse import MAX_HEAD_BYTES, ChunkedBody, Head, ProtocolError, parse_head
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +92,8 @@ def plain_error_page(path: str | None, status: int, message: str) -> Response:
 
 
 class HttpProtocol(asyncio.Protocol):
-    """One client connection. Phases: idle (between requests), head, body, busy (the app has the request)."""
+    """One client connection. Phases: idle (between requests), head, body, busy (the app has the request), sending
+    (answers wait for the client to read them; no request is parsed meanwhile)."""
 
     def __init__(self, app: App, limits: Limits, connections: Connections, error_page: ErrorPage) -> None:
         self.app = app
@@ -95,8 +103,12 @@ class HttpProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.head: Head | None = None
+        self.head_scanned = 0  # bytes of the buffer already searched in vain for the end of the head
+        self.chunked: ChunkedBody | None = None  # the decoder of the chunked body being received
         self.phase = "idle"
         self.busy = False  # a request is with the app (responses go out in request order)
+        self.write_paused = False  # the transport's write buffer is over its high-water mark (pause_writing)
+        self.deferred = False  # the rest of a chunked body already received is decoded on a later loop iteration
         self.closing = False
         self.discarding = False  # after a protocol error: input is dropped until the connection closes
         self.timer: asyncio.TimerHandle | None = None
@@ -120,23 +132,27 @@ class HttpProtocol(asyncio.Protocol):
         self.transport = None
 
     def evict(self) -> None:
-        """Close at once (no lingering: the descriptor is what the cap protects)."""
+        """Close at once (no lingering: the descriptor is what the cap protects); an incomplete request is answered
+        503, and unread answers are dropped (closing would wait for the client to read them)."""
         self.discarding = True
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
         if self.transport is not None:
-            if self.phase == "head":
+            if self.phase in ("head", "body"):
                 message = "The server is at its connection limit and closed this incomplete request; retry"
                 self.transport.write(render(error_response(503, message), keep_alive=False))
-            self.transport.close()
+            if self.phase == "sending":
+                self.transport.abort()
+            else:
+                self.transport.close()
 
     def _enter(self, phase: str) -> None:
         """Switch phase; a new phase starts its own deadline (trickled bytes never extend one)."""
         if phase == self.phase and self.timer is not None:
             return
         self.phase = phase
-        self.connections.mark(self, phase in ("idle", "head") and not self.discarding)
+        self.connections.mark(self, None if self.discarding else phase)
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
@@ -150,6 +166,8 @@ class HttpProtocol(asyncio.Protocol):
             return
         if phase == "idle":
             self.transport.close()
+        elif phase == "sending":  # the client has not read its answers for idle_timeout: closing would wait for it
+            self.transport.abort()
         elif phase == "head":
             self._fail(408, f"Request head not complete within {self.limits.header_timeout:g} s")
         else:
@@ -161,16 +179,45 @@ class HttpProtocol(asyncio.Protocol):
         if not self.busy and self.transport is not None:
             self.transport.close()
 
+    # -- flow control ----------------------------------------------------------------------------------
+    def pause_writing(self) -> None:
+        """The client reads its answers slower than it sends requests: stop reading and answering until it catches
+        up (otherwise pipelined requests turn into answers piling up in this process)."""
+        self.write_paused = True
+        self._update_reading()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        self._process()
+        self._update_reading()
+
+    def _update_reading(self) -> None:
+        """Read only while what arrives can be used at once: not while the app has the request, nor while answers
+        wait for the client (pipelined bytes piled up in the buffer: 83 MB during one 1.2 s request). Input after a
+        protocol error is read, to be discarded."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if (self.busy or self.write_paused or self.deferred) and not self.discarding:
+            transport.pause_reading()
+        else:
+            transport.resume_reading()
+
     # -- parsing -------------------------------------------------------------------------------------
     def data_received(self, data: bytes) -> None:
         if self.discarding:
             return
         self.buffer += data
+        if self.phase == "body":
+            self.connections.touch(self)
         if not self.busy:
             self._process()
 
     def _process(self) -> None:
         while self.transport is not None and not self.transport.is_closing() and not self.busy:
+            if self.write_paused:
+                self._enter("sending")
+                return
             try:
                 if self.head is None:
                     self.head = self._parse_head()
@@ -180,6 +227,8 @@ class HttpProtocol(asyncio.Protocol):
                 body = self._take_body(self.head)
                 if body is None:
                     self._enter("body")
+                    if self.chunked is not None and self.chunked.more_buffered:
+                        self._defer()
                     return
             except ProtocolError as exc:
                 self._fail(exc.status, exc.message, exc.path or (self.head.path if self.head else None))
@@ -187,14 +236,31 @@ class HttpProtocol(asyncio.Protocol):
             head, self.head = self.head, None
             self._dispatch(head, body)
 
+    def _defer(self) -> None:
+        """Let the other connections have their turn before decoding the rest of what has arrived of a chunked body
+        (not reading meanwhile): a body of tiny chunks no longer holds the event loop for a whole read."""
+        self.deferred = True
+        self._update_reading()
+        self.loop.call_soon(self._resume_parsing)
+
+    def _resume_parsing(self) -> None:
+        self.deferred = False
+        self._process()
+        self._update_reading()
+
     def _parse_head(self) -> Head | None:
+        """The head at the buffer's start once it has all arrived (removed from the buffer), else None. Each read
+        searches only the bytes not searched before, and the last three of those (a CRLF CRLF cut by a read)."""
         while self.buffer[:2] == b"\r\n":  # tolerate blank lines between requests (RFC 9112 2.2)
             del self.buffer[:2]
-        end = self.buffer.find(b"\r\n\r\n")
+            self.head_scanned = 0
+        end = self.buffer.find(b"\r\n\r\n", max(0, self.head_scanned - 3))
         if end < 0:
             if len(self.buffer) > MAX_HEAD_BYTES:
                 raise ProtocolError(431, f"Request head larger than {MAX_HEAD_BYTES} bytes")
+            self.head_scanned = len(self.buffer)
             return None
+        self.head_scanned = 0
         if end > MAX_HEAD_BYTES:
             raise ProtocolError(431, f"Request head larger than {MAX_HEAD_BYTES} bytes")
         raw = bytes(self.buffer[:end])
@@ -206,7 +272,12 @@ class HttpProtocol(asyncio.Protocol):
 
     def _take_body(self, head: Head) -> bytes | None:
         if head.length is None:
-            return take_chunked(self.buffer, self.limits.max_body)
+            if self.chunked is None:
+                self.chunked = ChunkedBody(self.limits.max_body)
+            body = self.chunked.feed(self.buffer)
+            if body is not None:
+                self.chunked = None
+            return body
         if len(self.buffer) < head.length:
             return None
         body = bytes(self.buffer[: head.length])
@@ -219,7 +290,7 @@ class HttpProtocol(asyncio.Protocol):
         that the client reads the answer instead of a reset (closing with unread input sends RST)."""
         self.buffer.clear()
         self.discarding = True
-        self.connections.mark(self, False)
+        self.connections.mark(self, None)
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
@@ -249,6 +320,7 @@ class HttpProtocol(asyncio.Protocol):
         head_only = head.method == "HEAD"
         if inspect.isawaitable(result):
             self.busy = True
+            self._update_reading()  # the next request waits in the socket, not in the buffer
             self.loop.create_task(self._finish(result, head.keep_alive, head_only))
             return
         self._send(result, head.keep_alive, head_only)
@@ -261,8 +333,8 @@ class HttpProtocol(asyncio.Protocol):
             response = error_response(500, "Internal server error (logged by the server)")
         self.busy = False
         self._send(response, keep_alive, head_only)
-        if self.transport is not None and not self.transport.is_closing():
-            self._process()
+        self._process()
+        self._update_reading()
 
     def _send(self, response: Response, keep_alive: bool, head_only: bool = False) -> None:
         if self.transport is None:

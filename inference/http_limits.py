@@ -1,6 +1,7 @@
 """Limits of the local endpoint's HTTP server against slow and too many clients: timeouts, the connection cap
-(with eviction of idle or incomplete connections and throttled logging of refusals), and throttled logging of
-``accept()`` failing for lack of descriptors (asyncio logs each failure with a traceback, once a second at least).
+(with eviction of connections whose request is not with the app, in ``EVICTION_ORDER``, and throttled logging of
+refusals), and throttled logging of ``accept()`` failing for lack of descriptors (asyncio logs each failure with a
+traceback, once a second at least).
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ logger = logging.getLogger("inference.http")
 REFUSAL_LOG_SECONDS = 60.0
 DESCRIPTOR_RESERVE = 256  # descriptors kept for capture files, model loading, threads and the listening socket
 ACCEPT_ERROR = "socket.accept() out of system resource"
+EVICTION_ORDER = ("idle", "sending", "head", "body")
+"""The phases in which a connection may be closed to make room at the cap, the first to go first: between requests,
+answers the client does not read, an incomplete head, an incomplete body (its sender may be a client whose upload is
+slow, so it goes last). A connection whose request the app has is never evicted: its answer is on its way."""
 
 
 class Connection(Protocol):
@@ -78,7 +83,8 @@ class Connections:
         self.cap = cap
         self.log_interval = log_interval
         self.open: dict[Connection, None] = {}
-        self.evictable: dict[Connection, None] = {}  # insertion-ordered: the longest evictable first
+        # per phase of EVICTION_ORDER, insertion-ordered: the first goes first
+        self.evictable: dict[str, dict[Connection, None]] = {phase: {} for phase in EVICTION_ORDER}
         self.evicted = 0
         self._refusals = _Throttle(log_interval)
 
@@ -89,9 +95,9 @@ class Connections:
         return iter(list(self.open))
 
     def admit(self, protocol: Connection) -> bool:
-        """Whether ``protocol``'s new connection may stay (evicting the longest idle or incomplete one at the cap)."""
+        """Whether ``protocol``'s new connection may stay (at the cap, evicting one whose request the app has not)."""
         if len(self.open) >= self.cap:
-            victim = next(iter(self.evictable), None)
+            victim = self._victim()
             if victim is None:
                 self._refused()
                 return False
@@ -101,17 +107,36 @@ class Connections:
         self.open[protocol] = None
         return True
 
-    def mark(self, protocol: Connection, evictable: bool) -> None:
-        """Record whether ``protocol`` may be evicted (idle, or a head still arriving); the oldest mark goes first."""
-        if evictable:
-            if protocol not in self.evictable and protocol in self.open:
-                self.evictable[protocol] = None
-        else:
-            self.evictable.pop(protocol, None)
+    def _victim(self) -> Connection | None:
+        """The first connection of the first phase in ``EVICTION_ORDER`` that has one."""
+        for phase in EVICTION_ORDER:
+            for victim in self.evictable[phase]:
+                return victim
+        return None
+
+    def mark(self, protocol: Connection, phase: str | None) -> None:
+        """Record ``protocol``'s phase: evictable if in ``EVICTION_ORDER`` (not ``None`` or busy); within a phase the
+        earliest mark goes first (marking the same phase again keeps the place)."""
+        tier = self.evictable.get(phase) if phase is not None else None
+        if tier is not None and protocol in tier:
+            return
+        for connections in self.evictable.values():
+            connections.pop(protocol, None)
+        if tier is not None and protocol in self.open:
+            tier[protocol] = None
+
+    def touch(self, protocol: Connection) -> None:
+        """``protocol`` received part of its body: it goes behind the incomplete bodies waiting longer for their
+        next byte, so a stalled upload is evicted before one still arriving."""
+        bodies = self.evictable["body"]
+        if protocol in bodies:
+            del bodies[protocol]
+            bodies[protocol] = None
 
     def discard(self, protocol: Connection) -> None:
         self.open.pop(protocol, None)
-        self.evictable.pop(protocol, None)
+        for connections in self.evictable.values():
+            connections.pop(protocol, None)
 
     @property
     def refused(self) -> int:
@@ -123,7 +148,7 @@ class Connections:
         if throttle.due():
             logger.warning(
                 "Connection cap of %d reached: refused %d new connection(s) with 503 (%d in all); every open "
-                "connection is busy or receiving a body; next report in %.0f s at the earliest",
+                "connection has a request with the app; next report in %.0f s at the earliest",
                 self.cap, throttle.unlogged, throttle.count, self.log_interval,
             )  # fmt: skip
             throttle.unlogged = 0

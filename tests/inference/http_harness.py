@@ -1,5 +1,6 @@
-"""A bare HTTP server (inference.http with a small app, no model) on a background event loop, and raw-socket
-helpers; shared by the HTTP framing and limits tests. Everything listens on 127.0.0.1 only."""
+"""A bare HTTP server (inference.http with a small app, no model) on a background event loop, raw-socket helpers,
+and a fake transport to drive one ``HttpProtocol`` without sockets; shared by the HTTP framing, limits and
+backpressure tests. Everything listens on 127.0.0.1 only."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import socket
 import threading
 import time
 
-from inference.http import Request, Response, start_server
+from inference.http import HttpProtocol, Request, Response, plain_error_page, start_server
 from inference.http_limits import Connections, Limits
 
 
@@ -25,21 +26,24 @@ async def _later(response: Response) -> Response:
 
 
 class Harness:
-    """``start_server(app, limits)`` on a loop in a daemon thread; ``port`` and ``connections`` once started."""
+    """``start_server(app, limits)`` on a loop in a daemon thread; ``port`` and ``connections`` once started.
+    ``/hold`` requests stay with the app (the connection busy) until ``release()``; ``held`` counts them."""
 
     def __init__(self, limits: Limits, app=echo) -> None:
         self.limits, self.app = limits, app
         self.port = 0
         self.connections: Connections | None = None
+        self.held = 0
         self.loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._main, daemon=True)
 
     def _main(self) -> None:
         asyncio.set_event_loop(self.loop)
+        self._gate = asyncio.Event()
 
         async def listen() -> None:
-            self.server, self.connections = await start_server(self.app, "127.0.0.1", 0, self.limits)
+            self.server, self.connections = await start_server(self._route, "127.0.0.1", 0, self.limits)
             self.port = self.server.sockets[0].getsockname()[1]
             self._ready.set()
 
@@ -53,6 +57,8 @@ class Harness:
 
     def __exit__(self, *exc) -> None:
         async def stop() -> None:
+            self._gate.set()  # held requests finish rather than be destroyed pending
+            await asyncio.sleep(0)
             self.server.close()
             for connection in self.connections:
                 if connection.transport is not None:
@@ -62,15 +68,55 @@ class Harness:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
 
+    def _route(self, request: Request):
+        if request.path != "/hold":
+            return self.app(request)
+        self.held += 1
+        return asyncio.ensure_future(self._hold())
+
+    async def _hold(self) -> Response:
+        await self._gate.wait()
+        return Response(200, b"held\n")
+
+    def release(self) -> None:
+        """Answer every ``/hold`` request, now and from now on."""
+        self.loop.call_soon_threadsafe(self._gate.set)
+
     def connect(self, timeout: float = 5.0) -> socket.socket:
         return socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
 
+    def on_loop(self, function):
+        """``function()``'s result, called on the server's loop (where the connections may be read safely)."""
+
+        async def call():
+            return function()
+
+        return asyncio.run_coroutine_threadsafe(call(), self.loop).result(5)
+
     def open_count(self) -> int:
-        return asyncio.run_coroutine_threadsafe(_count(self.connections), self.loop).result(5)
+        return self.on_loop(lambda: len(self.connections))
 
+    def phases(self) -> list[str]:
+        """The phase of each open connection (``HttpProtocol.phase``)."""
+        return self.on_loop(lambda: [connection.phase for connection in self.connections])
 
-async def _count(connections: Connections) -> int:
-    return len(connections)
+    def buffered(self) -> int:
+        """Bytes the server holds for its connections: unparsed input and answers not yet taken by the socket."""
+
+        def total() -> int:
+            return sum(
+                len(c.buffer) + (c.transport.get_write_buffer_size() if c.transport is not None else 0)
+                for c in self.connections
+            )
+
+        return self.on_loop(total)
+
+    def wait_until(self, condition, seconds: float = 5.0) -> bool:
+        """Poll ``condition()`` (called on this thread) until true or ``seconds`` have passed; its last value."""
+        deadline = time.monotonic() + seconds
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return bool(condition())
 
 
 def read_answer(sock: socket.socket) -> bytes:
@@ -113,3 +159,47 @@ def closed_within(sock: socket.socket, seconds: float) -> bytes | None:
             return received
         received += chunk
     return None
+
+
+class FakeTransport(asyncio.Transport):
+    """Collects what the protocol writes; reading can be paused and resumed, like a socket transport."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = bytearray()
+        self.reading = True
+        self.closing = False
+
+    def write(self, data) -> None:
+        self.written += data
+
+    def is_reading(self) -> bool:
+        return self.reading and not self.closing
+
+    def pause_reading(self) -> None:
+        self.reading = False
+
+    def resume_reading(self) -> None:
+        self.reading = True
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def close(self) -> None:
+        self.closing = True
+
+    def abort(self) -> None:
+        self.closing = True
+
+    def can_write_eof(self) -> bool:
+        return False
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+def protocol_on(transport: FakeTransport, limits: Limits, app=echo) -> HttpProtocol:
+    """An ``HttpProtocol`` connected to ``transport`` (call inside a running event loop)."""
+    protocol = HttpProtocol(app, limits, Connections(limits.connection_cap), plain_error_page)
+    protocol.connection_made(transport)
+    return protocol

@@ -1,6 +1,7 @@
 """Limits against slow and too many clients, on real sockets: the header-read timeout (408) apart from the idle
-timeout, the body timeout, closing idle connections after a slow answer, and the connection cap (idle or incomplete
-connections evicted, else one 503 and close, logged once per interval)."""
+timeout, the body timeout, closing idle connections after a slow answer, and the connection cap (connections whose
+request the app has not are evicted: idle first, then unread answers, incomplete heads, incomplete bodies; else one
+503 and close, logged once per interval)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from inference import http_limits
-from inference.http_limits import ACCEPT_ERROR, Limits, default_max_connections, throttle_accept_errors
+from inference.http_limits import ACCEPT_ERROR, Connections, Limits, default_max_connections, throttle_accept_errors
 from inference.server import BackgroundServer, ServeOptions
 from pipelines.config_sections import parse_serving
 from pipelines.config_values import ConfigError
@@ -21,6 +22,8 @@ from pipelines.objectstore import locator
 from tests.inference.http_harness import Harness, closed_within, exchange, status_of
 
 GOOD = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok"
+STUCK_BODY = b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: 1000\r\n\r\nM"
+PING = b"GET /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 
 
 def test_a_head_trickled_byte_by_byte_gets_408_after_the_header_timeout():
@@ -62,22 +65,31 @@ def test_a_connection_idle_after_a_slow_answer_is_still_closed():
         assert answer is not None and answer.startswith(b"HTTP/1.1 200 OK") and answer.endswith(b"slow\n")
 
 
-def open_in_body_phase(server, count: int) -> list:
-    """``count`` connections that sent a complete head and part of the body: not evictable."""
+def open_busy(server, count: int) -> list:
+    """``count`` connections whose request the app has (``/hold``): not evictable."""
     sockets = []
     for _ in range(count):
         sock = server.connect()
-        sock.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\npartial")
+        sock.sendall(b"GET /hold HTTP/1.1\r\nHost: x\r\n\r\n")
         sockets.append(sock)
-    deadline = time.monotonic() + 5
-    while server.open_count() < count and time.monotonic() < deadline:
-        time.sleep(0.01)
+    assert server.wait_until(lambda: server.held == count)
+    return sockets
+
+
+def open_stuck_in_body(server, count: int) -> list:
+    """``count`` connections that sent a complete head and 1 byte of a 1000-byte body, then nothing."""
+    sockets = []
+    for _ in range(count):
+        sock = server.connect()
+        sock.sendall(STUCK_BODY)
+        sockets.append(sock)
+    assert server.wait_until(lambda: server.phases() == ["body"] * count)
     return sockets
 
 
 def test_over_the_cap_new_connections_get_one_503_and_the_log_says_so_once(caplog):
     with Harness(Limits(max_body=1024, idle_timeout=30, header_timeout=30, max_connections=4)) as server:
-        held = open_in_body_phase(server, 4)
+        held = open_busy(server, 4)
         try:
             with caplog.at_level(logging.WARNING, logger="inference.http"):
                 for _ in range(20):
@@ -86,8 +98,9 @@ def test_over_the_cap_new_connections_get_one_503_and_the_log_says_so_once(caplo
                     assert answer is not None and (answer == b"" or status_of(answer) == 503)
             refusals = [r for r in caplog.records if "Connection cap of 4 reached" in r.getMessage()]
             assert len(refusals) == 1 and server.connections.refused == 20
-            assert server.open_count() == 4
+            assert server.open_count() == 4 and server.connections.evicted == 0
         finally:
+            server.release()
             for sock in held:
                 sock.close()
         deadline = time.monotonic() + 5
@@ -114,6 +127,72 @@ def test_at_the_cap_the_oldest_idle_or_incomplete_connection_makes_room(partial)
             if partial:
                 assert status_of(evicted) == 503
             assert all(closed_within(sock, 0.1) is None for sock in held[1:])
+        finally:
+            for sock in held:
+                sock.close()
+
+
+def test_at_the_cap_connections_stuck_mid_body_make_room_for_ping():
+    """20 of 20 connections stuck mid-body used to get /ping a 503 "Too many open connections" for up to the idle
+    timeout (60 s): an incomplete body is an incomplete request, evictable like an incomplete head."""
+    with Harness(Limits(max_body=6 * 1024 * 1024, idle_timeout=60, header_timeout=10, max_connections=20)) as server:
+        held = open_stuck_in_body(server, 20)
+        try:
+            answer = exchange(server.port, PING)
+            assert status_of(answer) == 200 and answer.endswith(b"echo:"), answer
+            assert server.connections.evicted == 1 and server.connections.refused == 0
+            closed = [answer for answer in (closed_within(sock, 0.1) for sock in held) if answer is not None]
+            assert len(closed) == 1 and status_of(closed[0]) == 503, closed
+            assert b"closed this incomplete request" in closed[0]
+        finally:
+            for sock in held:
+                sock.close()
+
+
+class Stub:
+    """A connection for ``Connections`` alone: records its eviction."""
+
+    def __init__(self, name: str, evicted: list[str]) -> None:
+        self.name, self.evicted = name, evicted
+
+    def evict(self) -> None:
+        self.evicted.append(self.name)
+
+
+def test_eviction_order_is_idle_unread_answers_heads_then_the_body_waiting_longest_and_never_busy():
+    evicted: list[str] = []
+    connections = Connections(cap=6)
+    stubs = {name: Stub(name, evicted) for name in ("body 1", "body 2", "head", "sending", "idle", "busy")}
+    for name, stub in stubs.items():  # marked oldest first: an order by age alone would take "body 1" first
+        assert connections.admit(stub)
+        connections.mark(stub, name.split()[0])
+    connections.touch(stubs["body 1"])  # received a byte since: "body 2" has waited longer
+    connections.mark(stubs["head"], "head")  # marking the same phase again keeps its place
+    for index in range(5):
+        newcomer = Stub(f"new {index}", evicted)
+        assert connections.admit(newcomer)
+        connections.mark(newcomer, "busy")
+    assert evicted == ["idle", "sending", "head", "body 2", "body 1"]
+    assert not connections.admit(Stub("refused", evicted)) and connections.refused == 1
+    assert connections.evicted == 5 and len(connections) == 6
+
+
+def test_ping_is_answered_by_the_endpoint_while_every_connection_is_stuck_mid_body(tmp_path):
+    options = ServeOptions(
+        tmp_path / "state", "stuck", locate=locator(tmp_path / "state"), port=0, max_connections=20, header_timeout=30
+    )
+    with BackgroundServer(options) as server:
+        held = []
+        try:
+            for _ in range(20):
+                sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+                held.append(sock)
+                head, _, byte = STUCK_BODY.partition(b"\r\n\r\n")
+                sock.sendall(head + b"\r\nExpect: 100-continue\r\n\r\n")
+                assert sock.recv(1024) == b"HTTP/1.1 100 Continue\r\n\r\n"  # the server has read the head
+                sock.sendall(byte)
+            answer = exchange(server.port, PING)
+            assert status_of(answer) == 503 and b"No model deployed to endpoint 'stuck'" in answer, answer
         finally:
             for sock in held:
                 sock.close()
