@@ -1,17 +1,20 @@
 """``mlops monitor ground-truth``: a labels file in, SageMaker ground-truth records out (local object store or S3).
 
-The labels are checked first (every bad line named, nothing written on any); then one new file
-``<ground truth destination>/yyyy/mm/dd/hh/<unique>.jsonl`` is written for the UTC hour of ingestion: locally whole
-or not at all (a temporary file renamed into place), on S3 with one PutObject (KMS-encrypted with
-``sagemaker.kms_key_id`` when set).
+The options are checked first, then the labels as they are read (every bad line named, nothing written on any),
+streamed into one new file ``<ground truth destination>/yyyy/mm/dd/hh/<unique>.jsonl`` for the UTC hour of ingestion:
+locally whole or not at all (a temporary file beside it, renamed into place only after the last line passed), on S3
+with one PutObject of a local temporary copy made only after the last line passed (KMS-encrypted with
+``sagemaker.kms_key_id`` when set). Memory does not grow with the labels file (see ``monitoring.ground_truth``).
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import BinaryIO
 
 from mlops_errors import MlopsError
 
@@ -28,15 +31,19 @@ def register(monitor_subparsers) -> None:
         "ground-truth",
         help="ingest labels (CSV or JSON Lines keyed by inference id) as SageMaker ground-truth records",
         description=(
-            "Labels keyed by the inference id given to InvokeEndpoint (or the capture record's event id). "
-            "Regression labels must be finite numbers; binary labels 0 or 1, or the configured data.positive_class "
-            "(1) and --negative-class (0). Written under <ground truth destination>/yyyy/mm/dd/hh/ for this UTC hour."
+            "Labels keyed by the inference id given to InvokeEndpoint (or the capture record's event id), matched "
+            "exactly: an id starting with whitespace or holding a control character is refused. Regression labels "
+            "must be finite decimal numbers; binary labels 0 or 1, or the configured data.positive_class (1) and "
+            "--negative-class (0). Nothing is written unless every line is good. Written under "
+            "<ground truth destination>/yyyy/mm/dd/hh/ for this UTC hour."
         ),
     )
     parser.add_argument("--labels", required=True, type=Path, help="a .csv (with a header) or .jsonl labels file")
     parser.add_argument("--id-column", default="inference_id", help="the id column / key (default inference_id)")
     parser.add_argument("--label-column", default="label", help="the label column / key (default label)")
-    parser.add_argument("--negative-class", default=None, help="binary: the label text that means 0")
+    parser.add_argument(
+        "--negative-class", default=None, help="binary: the label text that means 0 (not the positive class, not 1)"
+    )
     parser.add_argument("--config", default=None, help="configuration file (default mlops.yaml)")
     parser.add_argument("--state-dir", type=Path, default=None, help="local state directory (default from config)")
     parser.add_argument("--backend", choices=("local", "sagemaker"), default="local", help="where to write")
@@ -59,8 +66,9 @@ def _config(args: argparse.Namespace):
     return config
 
 
-def upload(s3_client, uri: str, body: bytes, kms_key_id: str | None) -> None:
-    """One PutObject of the whole file (KMS-encrypted when a key is given); a GroundTruthUploadError otherwise."""
+def upload(s3_client, uri: str, body: bytes | BinaryIO, kms_key_id: str | None) -> None:
+    """One PutObject of the whole file, bytes or a file positioned at its start (KMS-encrypted when a key is given);
+    a GroundTruthUploadError otherwise."""
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
     from pipelines.objectstore import split_s3_uri
@@ -76,12 +84,12 @@ def upload(s3_client, uri: str, body: bytes, kms_key_id: str | None) -> None:
 
 
 def run(args: argparse.Namespace, s3_client=None, clock: Clock | None = None) -> int:
-    """Check the labels, write one ground-truth file, print where and how many."""
-    from monitoring.ground_truth import ground_truth_key, ground_truth_lines, read_labels, write_whole
+    """Check the options, then stream the checked labels into one ground-truth file; print where and how many."""
+    from monitoring.ground_truth import IdTally, ground_truth_chunks, ground_truth_key, stream_labels, write_whole
     from pipelines.objectstore import local_path
 
     config = _config(args)
-    labels = read_labels(
+    pairs = stream_labels(
         args.labels,
         config.data.problem_type,
         id_column=args.id_column,
@@ -89,21 +97,32 @@ def run(args: argparse.Namespace, s3_client=None, clock: Clock | None = None) ->
         positive_class=config.data.positive_class,
         negative_class=args.negative_class,
     )
-    body = ground_truth_lines(labels)
+    tally = IdTally()
+    chunks = ground_truth_chunks(pairs, tally)
     now = (clock or (lambda: datetime.now(timezone.utc)))()
     uri = ground_truth_key(config.ground_truth_destination, now)
     if args.backend == "sagemaker":
+        _upload_checked(s3_client, config, uri, chunks)
+        where = uri
+    else:
+        state = args.state_dir or Path(config.project.state_dir)
+        where = str(write_whole(local_path(uri, state), chunks))
+        uri = f"{uri} ({where})"
+    repeated = tally.repeated()
+    also = f" ({repeated} ids repeated: the later line wins)" if repeated else ""
+    print(f"Wrote {tally.labels} labels for {config.data.problem_type} to {uri}{also}")
+    return 0
+
+
+def _upload_checked(s3_client, config, uri: str, chunks: Iterable[bytes]) -> None:
+    """Spool the records to an anonymous temporary file (a bad labels line stops here: nothing is sent), then put
+    it with one PutObject."""
+    with tempfile.TemporaryFile() as spool:
+        for chunk in chunks:
+            spool.write(chunk)
+        spool.seek(0)
         if s3_client is None:
             import boto3
 
             s3_client = boto3.Session(region_name=config.project.region).client("s3")
-        upload(s3_client, uri, body, config.sagemaker.kms_key_id)
-        where = uri
-    else:
-        state = args.state_dir or Path(config.project.state_dir)
-        where = str(write_whole(local_path(uri, state), body))
-        uri = f"{uri} ({where})"
-    distinct = len({key for key, _ in labels})
-    repeated = f" ({len(labels) - distinct} ids repeated: the later line wins)" if distinct < len(labels) else ""
-    print(f"Wrote {len(labels)} labels for {config.data.problem_type} to {uri}{repeated}")
-    return 0
+        upload(s3_client, uri, spool, config.sagemaker.kms_key_id)

@@ -11,6 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from monitoring.ground_truth import LabelsError
 from pipelines.cli import main
 from pipelines.commands import ground_truth
 
@@ -146,3 +147,102 @@ def test_sagemaker_backend_needs_a_bucket(tmp_path):
     labels.write_text("inference_id,label\na,1\n")
     with pytest.raises(ground_truth.GroundTruthUploadError, match="needs a bucket"):
         ground_truth.run(_args(tmp_path, labels, config=str(_binary_config(tmp_path)), backend="sagemaker"))
+
+
+def _main(tmp_path: Path, labels: Path, *options: str) -> int:
+    return main(["monitor", "ground-truth", "--labels", str(labels), "--state-dir", str(tmp_path / "state"), *options])
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("big.csv", "inference_id,label\n" + "x" * 200_000 + ",1\n", "line 2: a field longer than 131,072 characters"),
+        (
+            "deep.jsonl",
+            '{"inference_id": "a", "label": ' + "[" * 100_000 + "]" * 100_000 + "}\n",
+            "line 1: JSON nested",
+        ),
+        ("big.jsonl", '{"inference_id": "a", "label": 1' + "0" * 5000 + "}\n", "line 1: label 100000"),
+        (
+            "latin1.csv",
+            b"inference_id,label\na,1\ncaf\xe9,2\n",
+            "line 3: not UTF-8 text (invalid continuation byte at byte 26 of the file",
+        ),
+        ("ids.jsonl", '{"inference_id": true, "label": 1}\n', "line 1: id true is a boolean"),
+        ("dir.csv", None, "dir.csv: is a directory"),
+    ],
+)
+def test_abusive_labels_files_are_named_lines_exit_2_no_traceback(tmp_path, capsys, name, content, expected):
+    labels = tmp_path / name
+    if content is None:
+        labels.mkdir()
+    elif isinstance(content, bytes):
+        labels.write_bytes(content)
+    else:
+        labels.write_text(content)
+    assert _main(tmp_path, labels) == 2
+    error = capsys.readouterr().err
+    assert expected in error and "Traceback" not in error and len(error) < 1000
+    assert not (tmp_path / "state").exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "binary", "expected"),
+    [
+        (["--negative-class", "yes"], True, "--negative-class 'yes' is also data.positive_class"),
+        (["--negative-class", "1"], True, "--negative-class '1' would mean 0, but the label 1 always means 1"),
+        (
+            ["--negative-class", "no"],
+            False,
+            "--negative-class 'no' is for binary labels; data.problem_type is regression",
+        ),
+        (["--id-column", "label", "--label-column", "label"], False, "--id-column and --label-column are both 'label'"),
+    ],
+)
+def test_contradictory_options_are_refused_with_exit_2(tmp_path, capsys, options, binary, expected):
+    labels = tmp_path / "labels.csv"
+    labels.write_text("inference_id,label\na,yes\nb,no\nc,1\n")
+    config = ["--config", str(_binary_config(tmp_path))] if binary else []
+    assert _main(tmp_path, labels, *config, *options) == 2
+    assert expected in capsys.readouterr().err
+    assert not (tmp_path / "state").exists()
+
+
+def test_a_bad_line_after_the_first_written_chunk_leaves_nothing(tmp_path, capsys):
+    from monitoring.ground_truth import CHUNK_LINES
+
+    labels = tmp_path / "labels.csv"
+    good = "".join(f"req-{i},{i % 30}\n" for i in range(CHUNK_LINES * 2 + 5))
+    labels.write_text("inference_id,label\n" + good + "last,n/a\n")
+    assert _main(tmp_path, labels) == 2
+    assert f"line {CHUNK_LINES * 2 + 7}: label 'n/a' is not a finite number" in capsys.readouterr().err
+    assert not (tmp_path / "state").exists()  # no temporary file, no folders made for it
+
+
+def test_memory_does_not_grow_with_the_labels_file(tmp_path, capsys):
+    import tracemalloc
+
+    small, large = tmp_path / "small.csv", tmp_path / "large.csv"
+    small.write_text("inference_id,label\na,1\n")
+    large.write_text("inference_id,label\n" + "".join(f"req-{i:08d},{i % 29}.5\n" for i in range(60_000)))
+    ground_truth.run(_args(tmp_path, small), clock=lambda: NOW)  # imports and configuration, not measured
+    tracemalloc.start()
+    try:
+        ground_truth.run(_args(tmp_path, large), clock=lambda: NOW)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "Wrote 60000 labels" in capsys.readouterr().out
+    assert peak < 12_000_000  # the labels as tuples and the file as one bytes: 28 MB; streamed: about 5 MB
+
+
+@mock_aws
+def test_sagemaker_backend_puts_nothing_on_a_bad_line(tmp_path):
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="team-bucket")
+    config = _binary_config(tmp_path, "sagemaker: {bucket: team-bucket}\n")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("inference_id,label\na,1\nb,2\n")
+    with pytest.raises(LabelsError, match=r"line 3: label '2' is not 0 or 1"):
+        ground_truth.run(_args(tmp_path, labels, config=str(config), backend="sagemaker"), s3_client=s3)
+    assert "Contents" not in s3.list_objects_v2(Bucket="team-bucket")
