@@ -6,7 +6,6 @@ container entry are thin shells around them.
 
 from __future__ import annotations
 
-import csv
 import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -21,12 +20,23 @@ from monitoring.errors import AnalyzerFileNotFoundError, AnalyzerInputError
 from monitoring.metrics import build_metrics, write_metrics
 from monitoring.profile import DatasetProfile
 from monitoring.report import ReadReport
-from monitoring.sources import Chunk, DatasetFormat, detect_format, iter_csv, iter_json_lines, iter_parquet, list_files
+from monitoring.sources import (
+    Chunk,
+    DatasetFormat,
+    detect_format,
+    first_records,
+    iter_csv,
+    iter_json_lines,
+    iter_parquet,
+    list_files,
+)
 from monitoring.statistics import (
     DatasetStatistics,
+    check_output_dir,
     profile_to_json,
     profile_to_statistics,
     read_statistics,
+    statistics_from_json,
     write_json,
 )
 from monitoring.violations import FeatureDrift, Violation, check
@@ -40,6 +50,8 @@ METRICS = "cloudwatch_metrics.jsonl"
 COMPLETED = "Completed"
 WITH_VIOLATIONS = "CompletedWithViolations"
 NO_DATA = "NoData"
+BASELINE_FILES = (STATISTICS, CONSTRAINTS, SUMMARY)
+CHECK_FILES = (STATISTICS, VIOLATIONS, SUMMARY, METRICS)
 _NUMBER = re.compile(f"{FRACTIONAL_PATTERN}|{INTEGRAL_PATTERN}")
 
 
@@ -66,9 +78,9 @@ class CheckResult:
 
 
 def looks_like_header(path: Path) -> bool:
-    """True when the first CSV line has no numeric field while the second has one (a header row)."""
-    with open(path, encoding="utf-8", errors="replace", newline="") as handle:
-        rows = [row for _, row in zip(range(2), csv.reader(handle), strict=False)]
+    """True when the first CSV line has no numeric field while the second has one (a header row). Reads two records
+    of bounded text: a long field is data, not a crash; a leading BOM is not part of the first field."""
+    rows = first_records(path, 2)
     if not rows or not rows[0]:
         return False
     first_numeric = any(_NUMBER.match(value.strip()) and value.strip() for value in rows[0])
@@ -114,6 +126,7 @@ def run_baseline(
     dataset: Path, output: Path, fmt: DatasetFormat | None = None, config: MonitoringConfig | None = None
 ) -> BaselineResult:
     """Profile ``dataset`` and write statistics.json and constraints.json into ``output``."""
+    check_output_dir(output, BASELINE_FILES)
     report = ReadReport()
     profile = DatasetProfile().add_all(read_dataset(Path(dataset), fmt, report))
     return baseline_from_profile(profile, report, output, config, str(dataset))
@@ -127,17 +140,34 @@ def baseline_from_profile(
     dataset: str = "the dataset",
 ) -> BaselineResult:
     """Write statistics.json and constraints.json of an existing profile (one pass, or merged shards)."""
+    check_output_dir(output, BASELINE_FILES)
     if profile.item_count == 0:
         raise AnalyzerInputError(
-            f"Cannot baseline {dataset}: it holds no data rows ({report.malformed} malformed records skipped)"
+            f"Cannot baseline {dataset}: it holds no data rows ({report.malformed} malformed records skipped"
+            f"{_first_skip(report)})"
         )
     statistics = profile_to_json(profile)
+    try:  # what a check reads back: a number that is not finite (a Parquet inf) is refused here, not at every check
+        statistics_from_json(statistics, dataset, finite=True)
+    except AnalyzerInputError as exc:
+        raise AnalyzerInputError(
+            f"Cannot baseline {dataset}: {exc}; a baseline needs finite numbers (replace or drop infinite values, "
+            "or send them as missing)"
+        ) from None
     output = Path(output)
     stats_path = write_json(statistics, output / STATISTICS, compact=True)
     constraints_path = write_json(suggest_constraints(profile_to_statistics(profile), config), output / CONSTRAINTS)
     write_json({"status": COMPLETED, "item_count": profile.item_count, "read": report.to_json()}, output / SUMMARY)
     log.info("baseline of %d rows, %d features written to %s", profile.item_count, len(profile.columns), output)
     return BaselineResult(stats_path, constraints_path, profile.item_count, len(profile.columns), report.to_json())
+
+
+def _first_skip(report: ReadReport) -> str:
+    """``: <reason>, e.g. <example>`` of the first reason records were skipped for, so an empty baseline says why."""
+    if not report.examples:
+        return ""
+    reason, example = sorted(report.examples.items())[0]
+    return f": {reason}, e.g. {example}"
 
 
 def _no_data(
@@ -173,6 +203,7 @@ def run_check(
     preprocessor: Callable | None = None,
 ) -> CheckResult:
     """Check ``dataset`` (within [start, end) for capture data) against a baseline; write the results."""
+    check_output_dir(output, CHECK_FILES)
     baseline = read_statistics(baseline_statistics)
     constraints = read_constraints(baseline_constraints)
     names = [f.name for f in constraints.features] or baseline.names
@@ -197,7 +228,7 @@ def check_from_profile(
     now: datetime | None = None,
 ) -> CheckResult:
     """Check an existing profile (one pass, or merged shards) against a baseline; write the results."""
-    output = Path(output)
+    output = check_output_dir(output, CHECK_FILES)
     now = now or datetime.now(timezone.utc)
     paths = {"statistics": write_json(profile_to_json(profile), output / STATISTICS, compact=True)}
     if profile.item_count == 0:

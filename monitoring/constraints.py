@@ -168,9 +168,19 @@ def read_monitoring_config(block: dict, base: MonitoringConfig, where: str) -> M
     )
 
 
-def _overrides(raw: dict) -> list[dict]:
+def _block(raw: dict, key: str, where: str) -> dict:
+    """``raw[key]`` when it is an object, ``{}`` when absent or null; anything else is refused naming the field."""
+    value = raw.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise AnalyzerInputError(f"{where}.{key}: expected an object, got {value!r}")
+    return value
+
+
+def _overrides(raw: dict, where: str) -> list[dict]:
     found = []
-    for holder in (raw, raw.get("num_constraints") or {}, raw.get("string_constraints") or {}):
+    for holder in (raw, _block(raw, "num_constraints", where), _block(raw, "string_constraints", where)):
         for key in ("monitoring_config_overrides", "monitoringConfigOverrides"):
             if key in holder:
                 found.append(holder[key])
@@ -194,12 +204,12 @@ def constraints_from_json(doc: dict, source: str) -> Constraints:
         if kind not in TYPES:
             raise AnalyzerInputError(f"{where}.inferred_type: must be one of {', '.join(TYPES)}, got {kind!r}")
         feature_config = config
-        for block in _overrides(raw):
+        for block in _overrides(raw, where):
             feature_config = read_monitoring_config(block, feature_config, f"{where}.monitoring_config_overrides")
-        domains = (raw.get("string_constraints") or {}).get("domains")
+        domains = _block(raw, "string_constraints", where).get("domains")
         if domains is not None and not isinstance(domains, list):
             raise AnalyzerInputError(f"{where}.string_constraints.domains: expected a list of values, got {domains!r}")
-        non_negative = (raw.get("num_constraints") or {}).get("is_non_negative")
+        non_negative = _block(raw, "num_constraints", where).get("is_non_negative")
         if non_negative is not None and not isinstance(non_negative, bool):
             raise AnalyzerInputError(
                 f"{where}.num_constraints.is_non_negative: expected true or false, got {non_negative!r}"

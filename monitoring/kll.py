@@ -33,6 +33,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from monitoring.errors import AnalyzerInputError
+
 DEFAULT_SKETCH_SIZE = 2048
 DEFAULT_SHRINKING_FACTOR = 0.64
 
@@ -203,7 +205,8 @@ class KLLSketch:
 
     @classmethod
     def from_dict(cls, sketch: dict, where: str = "sketch") -> KLLSketch:
-        """Rebuild a sketch from statistics.json's ``sketch`` object (the offsets restart at 0)."""
+        """Rebuild a sketch from statistics.json's ``sketch`` object (the offsets restart at 0). A damaged one is the
+        user's input: ``AnalyzerInputError`` (a ``ValueError``) naming ``where``."""
         try:
             params = sketch["parameters"]
             instance = cls(int(params["k"]), float(params["c"]))
@@ -211,8 +214,8 @@ class KLLSketch:
             if not isinstance(data, list) or not all(isinstance(level, list) for level in data):
                 raise TypeError("data must be a list of lists of numbers")
             levels = [np.asarray(level, dtype=np.float64) for level in data]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise AnalyzerInputError(
                 f"{where}: invalid KLL sketch ({exc}); expected parameters.c, parameters.k and data"
             ) from exc
         while len(instance._compactors) < len(levels):
@@ -237,7 +240,8 @@ class KLLSketch:
 
     @classmethod
     def from_state(cls, state: dict, where: str = "sketch") -> KLLSketch:
-        """Rebuild a sketch from ``to_state`` exactly (a clear ValueError naming ``where`` otherwise)."""
+        """Rebuild a sketch from ``to_state`` exactly (an ``AnalyzerInputError``, a ValueError, naming ``where``
+        otherwise)."""
         try:
             instance = cls.from_dict({"parameters": {"k": state["k"], "c": state["c"]}, "data": state["levels"]}, where)
             counts, offsets = list(state["num_compress"]), list(state["offsets"])
@@ -251,6 +255,6 @@ class KLLSketch:
             if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
                 raise ValueError(f"error_weight must be a non-negative integer, got {weight!r}")
             instance.error_weight = weight
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{where}: invalid KLL sketch state ({exc})") from exc
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise AnalyzerInputError(f"{where}: invalid KLL sketch state ({exc})") from exc
         return instance

@@ -5,7 +5,9 @@ Record keys are the data row numbers (1 for the first line after the header), th
 subsamples are chosen by. Binary classification: labels must be 0 or 1; the inference column holds the predicted
 label (0/1), or, when no probability column is named and it holds numbers in [0, 1], the probability itself, the
 predicted label then being ``probability >= probability_threshold``. Every problem is told with the file, the line,
-the column and the value.
+the column and the value (cut to ``ECHO`` characters). A named column must appear once in the header line, by its
+exact name: pandas would rename a second ``label`` to ``label.1`` and an empty name to ``Unnamed: 1``. A leading
+UTF-8 BOM is not part of the first name.
 """
 
 from __future__ import annotations
@@ -28,6 +30,14 @@ class DatasetNotFoundError(MlopsError, FileNotFoundError):
     """No file at the data set's path."""
 
 
+ECHO = 100  # characters of a value or name echoed in a message
+
+
+def _echo(value: str) -> str:
+    """``repr`` of a value cut to ``ECHO`` characters: a 300 KB field is named, not printed."""
+    return repr(value[:ECHO]) + (f"... ({len(value)} characters)" if len(value) > ECHO else "")
+
+
 def _read(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise DatasetNotFoundError(f"Dataset not found: {path}: expected a CSV file with a header line")
@@ -38,22 +48,42 @@ def _read(path: Path) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DatasetError(f"{path} is not a readable CSV with a header line: {exc}") from exc
     if frame.empty:
-        raise DatasetError(f"{path} holds no records: expected data lines after the header {list(frame.columns)}")
+        raise DatasetError(
+            f"{path} holds no records: expected data lines after the header {[str(c)[:ECHO] for c in frame.columns]}"
+        )
     return frame
 
 
-def _column(frame: pd.DataFrame, path: Path, name: str, role: str) -> pd.Series:
-    if name not in frame.columns:
-        raise DatasetError(f"Column {name!r} ({role}) not found in {path}; columns are: {', '.join(frame.columns)}")
-    return frame[name]
+def _header(path: Path) -> list[str]:
+    """The header line's names as written (``frame.columns`` has pandas' renamings of duplicate and empty names)."""
+    row = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, skipinitialspace=True)
+    return [str(name) for name in row.iloc[0]] if len(row) else []
+
+
+def _names(names: list[str]) -> str:
+    """The header's names for a message, each cut to ``ECHO`` characters."""
+    return ", ".join(name[:ECHO] + ("..." if len(name) > ECHO else "") for name in names)
+
+
+def _column(frame: pd.DataFrame, header: list[str], path: Path, name: str, role: str) -> pd.Series:
+    """The column named ``name`` in the header line, refused when it is missing or given twice."""
+    positions = [i for i, given in enumerate(header) if given == name]
+    if not positions:
+        raise DatasetError(f"Column {_echo(name)} ({role}) not found in {path}; columns are: {_names(header)}")
+    if len(positions) > 1:
+        raise DatasetError(
+            f"{path} line 1: column {_echo(name)} ({role}) is named twice in the header (columns "
+            f"{' and '.join(str(i + 1) for i in positions)}); expected it once"
+        )
+    return frame.iloc[:, positions[0]].rename(name)
 
 
 def _fail(path: Path, column: pd.Series, bad: np.ndarray, role: str, expected: str) -> None:
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
         raise DatasetError(
-            f"{path} line {first + 2}: column {column.name!r} ({role}) must be {expected}, "
-            f"got {column.iloc[first]!r} ({int(bad.sum())} such lines)"
+            f"{path} line {first + 2}: column {_echo(str(column.name))} ({role}) must be {expected}, "
+            f"got {_echo(column.iloc[first])} ({int(bad.sum())} such lines)"
         )
 
 
@@ -102,10 +132,11 @@ def read_labelled_csv(
         raise DatasetError(f"probability threshold must be between 0 and 1, got {probability_threshold!r}")
     path = Path(path)
     frame = _read(path)
-    truth = _column(frame, path, ground_truth_attribute, "ground truth attribute")
-    inference = _column(frame, path, inference_attribute, "inference attribute")
+    header = _header(path)
+    truth = _column(frame, header, path, ground_truth_attribute, "ground truth attribute")
+    inference = _column(frame, header, path, inference_attribute, "inference attribute")
     probability = (
-        _column(frame, path, probability_attribute, "probability attribute") if probability_attribute else None
+        _column(frame, header, path, probability_attribute, "probability attribute") if probability_attribute else None
     )
     labels = _numbers(path, truth, "ground truth attribute")
     values = _numbers(path, inference, "inference attribute")

@@ -21,7 +21,7 @@ from monitoring.model_quality_constraints import (
     suggest_model_quality_constraints,
 )
 from monitoring.model_quality_dataset import read_labelled_csv
-from monitoring.statistics import write_json
+from monitoring.statistics import check_output_dir, write_json
 
 log = logging.getLogger(__name__)
 STATISTICS = "statistics.json"
@@ -64,6 +64,7 @@ def run_model_quality_baseline(
     margin: float = 0.0,
 ) -> ModelQualityResult:
     """Statistics and suggested constraints of a labelled CSV data set, written to ``output_dir``."""
+    output = check_output_dir(output_dir, (STATISTICS, CONSTRAINTS))
     pairs = read_labelled_csv(
         Path(dataset),
         problem_type=problem_type,
@@ -74,7 +75,6 @@ def run_model_quality_baseline(
     )
     statistics = model_quality_statistics(pairs, problem_type)
     constraints = suggest_model_quality_constraints(statistics, margin=margin)
-    output = Path(output_dir)
     paths = {
         "statistics": write_json(statistics, output / STATISTICS, compact=True),
         "constraints": write_json(constraints, output / CONSTRAINTS),
@@ -98,6 +98,7 @@ def run_model_quality_check(
 ) -> ModelQualityResult:
     """Statistics of ``pairs`` judged against ``constraints``; NoData (nothing written) below ``min_pairs``."""
     problem_type_key(problem_type)
+    output = check_output_dir(output_dir, (STATISTICS, VIOLATIONS))
     counts = dict(merge_counts or {})
     if len(pairs) < min_pairs:
         message = (
@@ -109,7 +110,6 @@ def run_model_quality_check(
         pairs, problem_type, evaluation_time=evaluation_time or evaluation_timestamp()
     )
     violations = model_quality_violations(statistics, constraints)
-    output = Path(output_dir)
     paths = {
         "statistics": write_json(statistics, output / STATISTICS, compact=True),
         "violations": write_json({"violations": violations}, output / VIOLATIONS),

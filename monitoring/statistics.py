@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
 from monitoring.datatypes import FRACTIONAL, INTEGRAL, STRING, TYPES, UNKNOWN
-from monitoring.errors import AnalyzerFileNotFoundError, AnalyzerInputError
+from monitoring.errors import AnalyzerFileNotFoundError, AnalyzerInputError, AnalyzerOutputError
 from monitoring.kll import KLLSketch
 from monitoring.profile import ColumnProfile, DatasetProfile
 
@@ -104,7 +108,7 @@ def profile_to_json(profile: DatasetProfile) -> dict:
 
 def profile_to_statistics(profile: DatasetProfile) -> DatasetStatistics:
     """Statistics of freshly profiled data, keeping the per-type counts the checks use."""
-    parsed = statistics_from_json(profile_to_json(profile), "profile")
+    parsed = statistics_from_json(profile_to_json(profile), "profile", finite=False)
     features = []
     for feat in parsed.features:
         col = profile.columns[feat.name]
@@ -123,60 +127,106 @@ def profile_to_statistics(profile: DatasetProfile) -> DatasetStatistics:
     return DatasetStatistics(parsed.item_count, tuple(features))
 
 
-def _number(value, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise AnalyzerInputError(f"{where}: expected a number, got {value!r}")
+def _number(value, where: str, finite: bool = True) -> float:
+    """A JSON number; ``finite``: not NaN or Infinity (which ``json`` reads, though they are not JSON)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (finite and not math.isfinite(value)):
+        raise AnalyzerInputError(f"{where}: expected a {'finite ' if finite else ''}number, got {value!r}")
     return float(value)
 
 
-def statistics_from_json(doc: dict, source: str) -> DatasetStatistics:
-    """Parse a statistics.json document; errors name ``source`` and the offending field."""
+def _count(value, where: str) -> int:
+    """A count: a whole number, not negative (``100`` or ``100.0``)."""
+    number = _number(value, where)
+    if number < 0 or not number.is_integer():
+        raise AnalyzerInputError(f"{where}: expected a whole number >= 0, got {value!r}")
+    return int(number)
+
+
+def _object(holder: dict, key: str, where: str) -> dict:
+    """``holder[key]`` when it is a JSON object, ``{}`` when absent; anything else is refused naming the field."""
+    value = holder.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise AnalyzerInputError(f"{where}.{key}: expected an object, got {type(value).__name__}")
+    return value
+
+
+def _categories(block: dict, where: str) -> dict[str, int] | None:
+    """A string feature's categorical buckets as value -> count, or None when the file has none."""
+    buckets = _object(_object(block, "distribution", where), "categorical", f"{where}.distribution").get("buckets")
+    if buckets is None:
+        return None
+    where = f"{where}.distribution.categorical.buckets"
+    if not isinstance(buckets, list) or not all(isinstance(b, dict) and "value" in b for b in buckets):
+        raise AnalyzerInputError(f"{where}: expected a list of objects with a value and a count")
+    return {str(b["value"]): _count(b.get("count"), f"{where}[{i}].count") for i, b in enumerate(buckets)}
+
+
+def _numerical(block: dict, where: str, finite: bool) -> dict:
+    """The numbers and sketch of a numerical_statistics block (``where`` names it)."""
+    values: dict = {
+        key: _number(block[key], f"{where}.{key}", finite)
+        for key in ("mean", "sum", "std_dev", "min", "max")
+        if key in block
+    }
+    distribution = _object(block, "distribution", where)
+    sketch = _object(distribution, "kll", f"{where}.distribution").get("sketch")
+    if sketch is not None:
+        values["sketch"] = KLLSketch.from_dict(sketch, f"{where}.distribution.kll.sketch")
+        if finite and not all(np.isfinite(level).all() for level in values["sketch"].levels):
+            raise AnalyzerInputError(
+                f"{where}.distribution.kll.sketch.data: expected finite numbers, got NaN or Infinity"
+            )
+    return values
+
+
+def _feature(raw, where: str, finite: bool) -> FeatureStatistics:
+    """One entry of ``features``, every field it uses checked."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+        raise AnalyzerInputError(f"{where}: expected an object with a string 'name'")
+    where = f"{where} ({raw['name']})"
+    kind = raw.get("inferred_type", UNKNOWN)
+    if kind not in TYPES:
+        raise AnalyzerInputError(f"{where}: inferred_type must be one of {', '.join(TYPES)}, got {kind!r}")
+    section = "numerical_statistics" if raw.get("numerical_statistics") else "string_statistics"
+    block = _object(raw, section, where)
+    common = _object(block, "common", f"{where}.{section}")
+    values: dict = {
+        "name": raw["name"],
+        "inferred_type": kind,
+        "num_present": _count(common.get("num_present", 0), f"{where}.common.num_present"),
+        "num_missing": _count(common.get("num_missing", 0), f"{where}.common.num_missing"),
+    }
+    if "numerical_statistics" in raw:
+        values.update(_numerical(block, f"{where}.numerical_statistics", finite))
+    if "string_statistics" in raw:
+        swhere = f"{where}.string_statistics"
+        if "distinct_count" in block:
+            values["distinct_count"] = _number(block["distinct_count"], f"{swhere}.distinct_count")
+        categories = _categories(block, swhere)
+        if categories is not None:
+            values["categories"] = categories
+    return FeatureStatistics(**values)
+
+
+def statistics_from_json(doc: dict, source: str, finite: bool = False) -> DatasetStatistics:
+    """Parse a statistics.json document; errors name ``source`` and the offending field. ``finite``: every number must
+    be finite, as in a baseline (``read_statistics``); a profile of data holding infinities has them."""
     if not isinstance(doc, dict) or not isinstance(doc.get("features"), list):
         raise AnalyzerInputError(f"{source}: not a statistics file: expected an object with a 'features' list")
-    item_count = doc.get("dataset", {}).get("item_count", 0)
-    features = []
-    for i, raw in enumerate(doc["features"]):
-        where = f"{source}: features[{i}]"
-        if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
-            raise AnalyzerInputError(f"{where}: expected an object with a string 'name'")
-        kind = raw.get("inferred_type", UNKNOWN)
-        if kind not in TYPES:
-            raise AnalyzerInputError(
-                f"{where} ({raw['name']}): inferred_type must be one of {', '.join(TYPES)}, got {kind!r}"
-            )
-        block = raw.get("numerical_statistics") or raw.get("string_statistics") or {}
-        common = block.get("common", {})
-        values: dict = {
-            "name": raw["name"],
-            "inferred_type": kind,
-            "num_present": int(_number(common.get("num_present", 0), f"{where}.common.num_present")),
-            "num_missing": int(_number(common.get("num_missing", 0), f"{where}.common.num_missing")),
-        }
-        if "numerical_statistics" in raw:
-            for key in ("mean", "sum", "std_dev", "min", "max"):
-                if key in block:
-                    values[key] = _number(block[key], f"{where}.numerical_statistics.{key}")
-            sketch = block.get("distribution", {}).get("kll", {}).get("sketch")
-            if sketch is not None:
-                values["sketch"] = KLLSketch.from_dict(sketch, f"{where}.numerical_statistics.distribution.kll.sketch")
-        if "string_statistics" in raw:
-            if "distinct_count" in block:
-                values["distinct_count"] = _number(block["distinct_count"], f"{where}.string_statistics.distinct_count")
-            buckets = block.get("distribution", {}).get("categorical", {}).get("buckets")
-            if buckets is not None:
-                try:
-                    values["categories"] = {str(b["value"]): int(b["count"]) for b in buckets}
-                except (KeyError, TypeError, ValueError) as exc:
-                    raise AnalyzerInputError(
-                        f"{where}.string_statistics.distribution.categorical: bad bucket ({exc})"
-                    ) from exc
-        features.append(FeatureStatistics(**values))
-    return DatasetStatistics(int(_number(item_count, f"{source}: dataset.item_count")), tuple(features))
+    dataset = doc.get("dataset") or {}
+    if not isinstance(dataset, dict):
+        raise AnalyzerInputError(f"{source}: dataset: expected an object, got {type(dataset).__name__}")
+    item_count = _count(dataset.get("item_count", 0), f"{source}: dataset.item_count")
+    features = tuple(_feature(raw, f"{source}: features[{i}]", finite) for i, raw in enumerate(doc["features"]))
+    return DatasetStatistics(item_count, features)
 
 
 def read_statistics(path: str | Path) -> DatasetStatistics:
-    """Load a statistics.json file with a clear error if it is missing or invalid."""
-    return statistics_from_json(read_json_file(path, "statistics"), str(path))
+    """Load a baseline statistics.json file with a clear error if it is missing or invalid (a number that is not
+    finite included: json reads bare NaN and Infinity, and no check can compare with them)."""
+    return statistics_from_json(read_json_file(path, "statistics"), str(path), finite=True)
 
 
 def read_json_file(path: str | Path, what: str) -> dict:
@@ -187,6 +237,23 @@ def read_json_file(path: str | Path, what: str) -> dict:
         return json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise AnalyzerInputError(f"Baseline {what} file {path} is not valid JSON: {exc}") from exc
+
+
+def check_output_dir(output: str | Path, names: Iterable[str]) -> Path:
+    """Refuse, before any work, an output folder the results cannot be written to: a file, a path under a file, or
+    one whose result names (``names``) are taken by folders. The user hears it in one line, and nothing is half
+    written."""
+    output = Path(output)
+    existing = next((p for p in (output, *output.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        where = "is a file" if existing == output else f"is under {existing}, which is a file"
+        raise AnalyzerOutputError(f"output {output} {where}; expected a folder (new or existing) for the results")
+    for name in names:
+        if (output / name).is_dir():
+            raise AnalyzerOutputError(
+                f"output {output / name} is a folder; expected the file {name} to be written there"
+            )
+    return output
 
 
 def write_json(doc: dict, path: str | Path, compact: bool = False) -> Path:

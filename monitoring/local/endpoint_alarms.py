@@ -124,6 +124,21 @@ def constraint_thresholds(constraints: Mapping) -> dict[str, tuple[float, str]]:
     return found
 
 
+_REGRESSION_METRICS = frozenset({"mae", "mse", "rmse", "r2"})
+
+
+def _other_problem_type(constraints: Mapping, missing: Sequence[str]) -> str:
+    """`` (...)`` saying that the constraints are of the other problem type than the metrics missing from them (a
+    regression endpoint given a binary model's baseline, or the reverse), else empty."""
+    regression = bool(missing) and all(m in _REGRESSION_METRICS for m in missing)
+    binary = bool(missing) and not any(m in _REGRESSION_METRICS for m in missing)
+    if regression and "binary_classification_constraints" in constraints:
+        return " (they are binary-classification constraints; the alarmed metrics are regression ones)"
+    if binary and "regression_constraints" in constraints:
+        return " (they are regression constraints; the alarmed metrics are binary-classification ones)"
+    return ""
+
+
 def model_quality_alarms(
     constraints: Mapping, metrics: Sequence[str], endpoint: str, schedule: str, **timing: Unpack[AlarmTiming]
 ) -> tuple[list[MetricAlarm], CompositeAlarm]:
@@ -133,9 +148,10 @@ def model_quality_alarms(
     thresholds = constraint_thresholds(constraints)
     missing = [m for m in metrics if m not in thresholds]
     if missing or not metrics:
+        other = _other_problem_type(constraints, missing)
         raise AlarmError(
             f"model-quality alarms: alarmed metric(s) {missing or list(metrics)} have no constraint; the live "
-            f"version's constraints have {', '.join(sorted(thresholds)) or 'none'} "
+            f"version's constraints have {', '.join(sorted(thresholds)) or 'none'}{other} "
             "(monitoring.model_quality.alarmed_metrics)"
         )
     prefix = name_prefix(endpoint)

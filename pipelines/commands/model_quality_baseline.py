@@ -53,7 +53,8 @@ def _given(args: argparse.Namespace) -> list[str]:
 
 
 def check_kind_options(args: argparse.Namespace) -> None:
-    """Model-quality options only with ``--kind model-quality``, and its three required ones there."""
+    """Model-quality options only with ``--kind model-quality``, and its three required ones there; the probability
+    options only for a binary problem (a regression would ignore them, silently)."""
     if args.kind != "model-quality":
         given = _given(args)
         if given:
@@ -68,6 +69,16 @@ def check_kind_options(args: argparse.Namespace) -> None:
     ]
     if missing:
         raise BaselineOptionsError(f"--kind model-quality needs {', '.join(missing)}")
+    binary_only = [
+        f"--{name.replace('_', '-')}"
+        for name in ("probability_attribute", "probability_threshold")
+        if getattr(args, name, None) is not None
+    ]
+    if binary_only and args.problem_type != "binary":
+        raise BaselineOptionsError(
+            f"{', '.join(binary_only)}: for binary classification only (--problem-type binary), got --problem-type "
+            f"{args.problem_type}"
+        )
     if getattr(args, "header", None) is False or getattr(args, "format", None) not in (None, "csv"):
         raise BaselineOptionsError("--kind model-quality reads a CSV with a header line: drop --no-header and --format")
 

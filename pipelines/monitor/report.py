@@ -159,7 +159,8 @@ def model_quality_lines(execution: MonitoringExecution) -> list[str]:
     if execution.status == FAILED:
         return [*lines, f"  failed: {execution.message}"]
     if execution.status == NO_DATA:
-        return [*lines, f"  NoData: {execution.message or 'too few matched pairs'}; no metric was published"]
+        reason = (execution.message or "too few matched pairs").removeprefix("NoData: ")  # the job's exit message
+        return [*lines, f"  NoData: {reason}; no metric was published"]
     violated = {v.get("metric_name") for v in quality.get("violations", [])}
     for name, rule in quality.get("constraints", {}).items():
         value = quality.get("metrics", {}).get(name)

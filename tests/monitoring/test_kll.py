@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from mlops_errors import MlopsError
 from monitoring.kll import KLLSketch
 from tests.conftest import QUALITY_BASELINE
 
@@ -239,3 +240,19 @@ def test_invalid_state_is_a_clear_error(change, message):
     state.update(change)
     with pytest.raises(ValueError, match=message):
         KLLSketch.from_state(state, "partial.json: column 'x'")
+
+
+@pytest.mark.parametrize(
+    ("sketch", "message"),
+    [
+        ({"parameters": {"c": "a", "k": -1}, "data": [[1.0]]}, "could not convert string to float"),
+        ({"parameters": {"c": 0.64, "k": float("inf")}, "data": [[1.0]]}, "cannot convert float infinity"),
+        ({"parameters": {"c": 0.64, "k": 2048}, "data": [[1.0, "x"]]}, "could not convert string to float"),
+    ],
+)
+def test_a_damaged_sketch_is_the_users_error_not_a_bug(sketch, message):
+    with pytest.raises(MlopsError, match=rf"statistics\.json: .*invalid KLL sketch \(.*{message}"):
+        KLLSketch.from_dict(sketch, "statistics.json: features[0]")
+    state = {"k": 16, "c": 0.5, "levels": [[1.0]], "num_compress": [0], "offsets": [2], "error_weight": 0}
+    with pytest.raises(MlopsError, match="bad compaction state"):
+        KLLSketch.from_state(state, "partial.json")

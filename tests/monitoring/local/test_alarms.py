@@ -350,6 +350,12 @@ def test_model_quality_alarms_name_what_is_missing():
     constraints = {"regression_constraints": {"mae": {"threshold": 1.0, "comparison_operator": "GreaterThanThreshold"}}}
     with pytest.raises(ValueError, match=r"alarmed metric\(s\) \['rmse'\] have no constraint; .* have mae"):
         model_quality_alarms(constraints, ["rmse"], "ep", "s")
+    auc = {"threshold": 0.7, "comparison_operator": "LessThanThreshold"}
+    binary = {"binary_classification_constraints": {"auc": auc}}
+    with pytest.raises(ValueError, match=r"they are binary-classification constraints; the alarmed metrics are regr"):
+        model_quality_alarms(binary, ["rmse"], "ep", "s")
+    with pytest.raises(ValueError, match=r"they are regression constraints; the alarmed metrics are binary-class"):
+        model_quality_alarms(constraints, ["auc"], "ep", "s")
     with pytest.raises(ValueError, match="expected a regression_constraints or binary_classification_constraints"):
         model_quality_alarms({"version": 0.0}, ["rmse"], "ep", "s")
     bad = {
