@@ -13,6 +13,10 @@ holds one label per id and SageMaker documents no rule for spreading it over sev
 counted as ``multi_record_request`` and skipped. A record whose prediction is missing, not a finite number or
 unreadable is counted by reason and skipped; nothing here raises for a bad record.
 
+The inference time is read by ``parse_times`` (ISO 8601 as SageMaker writes it; an offset is converted to UTC, no
+zone means UTC); a record whose time is missing or is no time (``2026-13-45T08:00:00Z``) is counted as
+``bad_inference_time``, whatever the other times of its block.
+
 The common cases (CSV, and the project's JSON) are read by Arrow's vectorised kernels; other shapes go through
 ``json.loads`` one record at a time.
 """
@@ -59,8 +63,11 @@ CAPTURE_SCHEMA = pa.schema(
         ),
     ]
 )
-_TIME = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)?$"
-_ZONE = r"(Z|[+-]\d\d:\d\d)$"
+_TIME = r"^\d{4}-\d\d-\d\d[T ]\d\d(:\d\d(:\d\d(\.\d{1,9})?)?)?(Z|[+-]\d\d(:?\d\d)?)?$"  # ISO 8601 as Arrow reads it
+_ZONE = r"(Z|[+-]\d\d(:?\d\d)?)$"
+_NANOS = r"(\.\d{6})\d+"  # digits past the microsecond
+_UTC_MICROS = pa.timestamp("us", tz="UTC")
+_PLACEHOLDER = pa.scalar("1970-01-01T00:00:00Z")
 _OWN_PREFIX = '{"predictions": ['  # inference/inference.py's JSON answer
 _OWN_JSON = r'^\s*\{\s*"predictions"\s*:\s*\[\s*(?P<value>[^,\[\]\{\}\s]+)\s*(?P<end>[\],])'
 
@@ -86,18 +93,44 @@ def join_keys(meta: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.if_else(has_inference, inference, event)
 
 
-def inference_times(meta: pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
-    """(UTC timestamps in microseconds, whether each is a valid ISO-8601 time; naive means UTC)."""
-    text = pc.struct_field(meta, "inferenceTime")
+def parse_times(text: pa.Array | pa.ChunkedArray) -> tuple[pa.Array | pa.ChunkedArray, pa.Array]:
+    """(UTC timestamps in microseconds, whether each text is a time) of ISO-8601 texts, read as Arrow's cast reads
+    them: ``YYYY-MM-DD``, ``T`` or a space, ``hh[:mm[:ss[.fraction]]]`` and a zone ``Z`` or ``±hh[[:]mm]``, which
+    is converted to UTC (SageMaker writes ``2026-11-30T08:00:00.123Z``). No zone means UTC, and fraction digits past
+    the microsecond are dropped. A date or time that does not exist (month 13, 30 February, 24:00, second 60, zone
+    +99:00) is not a time; nor is null. The time of a bad text is a placeholder (1970), never null.
+
+    Arrow's cast reads a clean array at once. Any other array is matched with a pattern, its naive and nanosecond
+    texts rewritten, and cast in halves until the texts Arrow refuses are found (a few casts of shrinking halves a
+    bad text): so a text reads alike whatever its neighbours, and a bad one costs little."""
     try:  # every time zoned and well formed: Arrow's cast reads them at once
-        return pc.cast(text, pa.timestamp("us", tz="UTC")), pc.is_valid(text)
+        return pc.cast(text, _UTC_MICROS), pc.is_valid(text)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
-    ok = pc.fill_null(pc.match_substring_regex(text, _TIME), False)
-    text = pc.if_else(ok, text, pa.scalar("1970-01-01T00:00:00Z"))
+    shaped = pc.fill_null(pc.match_substring_regex(text, _TIME), False)
+    text = pc.replace_substring_regex(pc.if_else(shaped, text, _PLACEHOLDER), _NANOS, r"\1")
     zoned = pc.match_substring_regex(text, _ZONE)
     text = pc.if_else(zoned, text, pc.binary_join_element_wise(text, pa.scalar("Z"), ""))
-    return pc.cast(text, pa.timestamp("us", tz="UTC")), ok
+    ok = np.asarray(shaped.to_numpy(zero_copy_only=False), dtype=bool) & _castable(text)
+    good = pa.array(ok)
+    return pc.cast(pc.if_else(good, text, _PLACEHOLDER), _UTC_MICROS), good
+
+
+def _castable(text: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Which texts Arrow's cast reads as UTC microseconds: the whole array at once, else each half."""
+    try:
+        pc.cast(text, _UTC_MICROS)
+        return np.ones(len(text), dtype=bool)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        if len(text) <= 1:
+            return np.zeros(len(text), dtype=bool)
+    half = len(text) // 2
+    return np.concatenate([_castable(text.slice(0, half)), _castable(text.slice(half))])
+
+
+def inference_times(meta: pa.ChunkedArray) -> tuple[pa.Array | pa.ChunkedArray, pa.Array]:
+    """``parse_times`` of each record's ``inferenceTime``."""
+    return parse_times(pc.struct_field(meta, "inferenceTime"))
 
 
 _SIXBITS = np.full(256, 255, dtype=np.uint8)
@@ -163,32 +196,36 @@ def decode_base64(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
     return result, ok
 
 
-def payloads(output: pa.ChunkedArray, skips: SkipCounter, where: str) -> tuple[pa.Array, pa.Array, pa.Array]:
+def payloads(
+    output: pa.ChunkedArray, skips: SkipCounter, where: str, lines: np.ndarray | None = None
+) -> tuple[pa.Array, pa.Array, pa.Array]:
     """(text, is_json, readable) of each record's endpointOutput: CSV and JSON as they are, BASE64 decoded and
-    read as JSON or CSV by its observed content type."""
+    read as JSON or CSV by its observed content type. ``lines``: each record's line number, for the examples."""
     data = pc.struct_field(output, "data")
     encoding = pc.utf8_upper(pc.fill_null(pc.struct_field(output, "encoding"), ""))
     has_data = pc.is_valid(data)
-    skips.skip(
-        MISSING_OUTPUT, f"{where}: a record without captureData.endpointOutput.data", _count(pc.invert(has_data))
-    )
+    missing = pc.invert(has_data)
+    what = "a record without captureData.endpointOutput.data"
+    skips.skip_rows(MISSING_OUTPUT, _count(missing), where, what, lines, missing)
     is_json = pc.equal(encoding, "JSON")
     readable = pc.and_(has_data, pc.or_(is_json, pc.equal(encoding, "CSV")))
     is_base64 = pc.and_(has_data, pc.equal(encoding, "BASE64"))
     other = pc.and_(has_data, pc.invert(pc.or_(readable, is_base64)))
-    skips.skip(UNSUPPORTED_CONTENT, f"{where}: endpointOutput.encoding not CSV, JSON or BASE64", _count(other))
+    what = "endpointOutput.encoding not CSV, JSON or BASE64"
+    skips.skip_rows(UNSUPPORTED_CONTENT, _count(other), where, what, lines, other)
     text = data.combine_chunks() if isinstance(data, pa.ChunkedArray) else data
     if _count(is_base64):
         rows = np.flatnonzero(np.asarray(is_base64.to_numpy(zero_copy_only=False), dtype=bool))
+        row_lines = None if lines is None else lines[rows]
         decoded, ok = decode_base64(pc.take(text, pa.array(rows)))
-        skips.skip(BAD_BASE64, f"{where}: endpointOutput data that is not base64 of UTF-8 text", int((~ok).sum()))
+        what = "endpointOutput data that is not base64 of UTF-8 text"
+        skips.skip_rows(BAD_BASE64, int((~ok).sum()), where, what, row_lines, ~ok)
         media = pc.utf8_lower(pc.fill_null(pc.take(pc.struct_field(output, "observedContentType"), pa.array(rows)), ""))
         json_type = np.asarray(pc.match_substring(media, "json").to_numpy(zero_copy_only=False), dtype=bool)
         csv_type = np.asarray(pc.match_substring(media, "csv").to_numpy(zero_copy_only=False), dtype=bool)
         unknown = ok & ~json_type & ~csv_type
-        skips.skip(
-            UNSUPPORTED_CONTENT, f"{where}: base64 output of a content type neither CSV nor JSON", int(unknown.sum())
-        )
+        what = "base64 output of a content type neither CSV nor JSON"
+        skips.skip_rows(UNSUPPORTED_CONTENT, int(unknown.sum()), where, what, row_lines, unknown)
         source = np.arange(len(text))  # each record's text in [texts..., decoded texts...]: one take (not if_else)
         source[rows] = len(text) + np.arange(len(rows))
         text = pc.take(pa.concat_arrays([text, decoded]), pa.array(source))

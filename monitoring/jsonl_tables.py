@@ -1,15 +1,21 @@
 """JSON Lines files read by Arrow into tables of the fields asked for, a bad line skipped and counted, never fatal.
 
 Each block of whole lines (BLOCK_BYTES) is read into a buffer of its own and parsed by Arrow's JSON reader straight
-from it (no copy) with an explicit schema (other fields are ignored), on all cores. Bad lines are found in two steps,
-so that they cost little:
+from it (no copy) with an explicit schema (other fields are ignored), on all cores. A line holds one JSON object and
+is UTF-8 text. Bad lines are found in steps, so that they cost little on a clean block:
 - one vectorised scan finds the lines that do not end with ``}`` (a truncated line, the commonest damage: a writer
   killed mid-line); they are counted and blanked in place (Arrow skips blank lines), so line numbers stay exact;
+- one pass of Arrow's UTF-8 validation over the block (Arrow's JSON reader does not check UTF-8: a bad byte in a
+  string would reach a later kernel and fail it, naming no line); only a block that fails it is looked at line by
+  line, and its bad lines are counted and blanked;
+- Arrow's reader takes ``{...}{...}`` on one line as two records: a block that gives more rows than it has lines
+  ending in ``}`` is searched for such lines, which are counted and blanked (a count: free on a clean block);
 - if Arrow still rejects the block, it is re-read in pieces of about 1 MiB; in a piece that fails, Arrow names the
   failing row, the lines before it are parsed, the bad one is counted and the rest parsed again (PIECE_LINES lines
   at a time).
 Reasons: ``invalid_json``, ``not_utf8``, or ``wrong_type`` (valid JSON whose field has another type). Line numbers
-in the examples count from 1 in the file as it is.
+in the examples count from 1 in the file as it is; ``read_jsonl_lines`` gives the line of every row, so that a
+record skipped later (a bad prediction, bad base64) is named by its line too.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ WRONG_TYPE = "wrong_type"
 BLOCK_BYTES = 8 << 20  # one Arrow parse (in 1 MiB chunks on all cores) per block of whole lines
 PIECE_LINES = 500  # a rejected block is re-read in pieces of this many lines
 _ROW = re.compile(r"in row (\d+)")
+_SEVERAL = re.compile(rb"\}[ \t\r]*\{")  # where a line can hold a second object
 
 
 class SkipCounter:
@@ -46,11 +53,38 @@ class SkipCounter:
             self.counts[reason] += count
             self.examples.setdefault(reason, where)
 
+    def skip_rows(
+        self, reason: str, count: int, path: object, what: str, lines: np.ndarray | None = None, mask=None
+    ) -> None:
+        """``skip`` of ``count`` records of a table; the example, ``<path>: line N: <what>``, names the line of the
+        first row where ``mask`` (Arrow or numpy booleans) is true (``lines``: each row's line number, as
+        ``read_jsonl_lines`` gives them). The line is looked for only for a reason's first example."""
+        if not count:
+            return
+        self.counts[reason] += count
+        if reason not in self.examples:
+            self.examples[reason] = f"{path}{line_of(lines, mask)}: {what}"
+
     def add(self, other: SkipCounter) -> None:
         """Add another counter's counts (read later: this one's examples come first)."""
         self.counts.update(other.counts)
         for reason, where in other.examples.items():
             self.examples.setdefault(reason, where)
+
+
+def line_of(lines: np.ndarray | None, mask) -> str:
+    """``": line N"`` for the first row where ``mask`` (Arrow or numpy booleans, nulls false) is true, ``lines``
+    holding each row's line number; ``""`` when there is no such row or the lines are not known."""
+    import pyarrow.compute as pc
+
+    if lines is None or mask is None:
+        return ""
+    if not isinstance(mask, np.ndarray):
+        mask = pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
+    hits = np.flatnonzero(np.asarray(mask, dtype=bool))
+    if not len(hits) or len(mask) != len(lines):
+        return ""
+    return f": line {int(lines[hits[0]])}"
 
 
 def line_blocks(path: Path, size: int) -> Iterator[bytes]:
@@ -111,6 +145,19 @@ def _parse(block: bytes | memoryview, options: pajson.ParseOptions, whole: bool 
     return pajson.read_json(pa.BufferReader(pa.py_buffer(block)), read_options=read, parse_options=options)
 
 
+def utf8_valid(block: bytes | memoryview) -> bool:
+    """Whether a block of lines is UTF-8 text. Arrow's JSON reader does not check: a byte such as 0xE9 inside a
+    string value is kept, and breaks a later kernel (a hash, a cast) with an error that names no line. One pass of
+    Arrow's UTF-8 validation over the block seen as one string, not copied (about 0.1 ms a MiB of ASCII)."""
+    offsets = pa.py_buffer(np.array([0, len(block)], dtype=np.int64))
+    text = pa.LargeStringArray.from_buffers(1, offsets, pa.py_buffer(block))
+    try:
+        text.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
 def _reason(raw: bytes) -> str:
     try:
         json.loads(raw.decode("utf-8"))
@@ -121,13 +168,19 @@ def _reason(raw: bytes) -> str:
     return WRONG_TYPE
 
 
-def _rescue_piece(numbered: list[tuple[int, bytes]], path: Path, options, skips: SkipCounter) -> list[pa.Table]:
-    """Tables of a piece's good lines. Arrow names the first bad row: the lines before it are good (parsed as they
-    are), the bad one is counted and skipped, and the rest is parsed again."""
-    tables: list[pa.Table] = []
+def _joined(numbered: list[tuple[int, bytes]]) -> bytes:
+    return b"\n".join(raw for _, raw in numbered) + b"\n"
+
+
+def _rescue_piece(
+    numbered: list[tuple[int, bytes]], path: Path, options, skips: SkipCounter
+) -> list[tuple[pa.Table, list[int]]]:
+    """Tables of a piece's good lines, each with its rows' line numbers. Arrow names the first bad row: the lines
+    before it are good (parsed as they are), the bad one is counted and skipped, and the rest is parsed again."""
+    parts: list[tuple[pa.Table, list[int]]] = []
     while numbered:
         try:
-            tables.append(_parse(b"\n".join(raw for _, raw in numbered) + b"\n", options, whole=True))
+            parts.append((_parse(_joined(numbered), options, whole=True), [line for line, _ in numbered]))
             break
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             match = _ROW.search(str(exc))
@@ -135,50 +188,139 @@ def _rescue_piece(numbered: list[tuple[int, bytes]], path: Path, options, skips:
             if row:
                 good = numbered[:row]
                 try:
-                    tables.append(_parse(b"\n".join(raw for _, raw in good) + b"\n", options, whole=True))
+                    parts.append((_parse(_joined(good), options, whole=True), [line for line, _ in good]))
                 except (pa.ArrowInvalid, pa.ArrowTypeError):  # the row was not where Arrow said: one at a time
                     row = 0
             line, raw = numbered[row]
             skips.skip(_reason(raw), f"{path}: line {line}: {str(exc)[:160]}")
             numbered = numbered[row + 1 :]
-    return tables
+    return parts
 
 
-def _rescue(block: bytes, first_line: int, path: Path, options, skips: SkipCounter) -> list[pa.Table]:
-    """Tables of the good lines of a block Arrow rejected: re-read in pieces of about 1 MiB, and a piece that fails
-    line by line in PIECE_LINES lines, so that each bad line costs the re-parse of one small piece."""
+def _rescue(block: bytes, first_line: int, path: Path, options, skips: SkipCounter) -> tuple[list[pa.Table], list[int]]:
+    """Tables of the good lines of a block Arrow rejected, and their rows' line numbers: re-read in pieces of about
+    1 MiB, and a piece that fails line by line in PIECE_LINES lines, so that each bad line costs the re-parse of one
+    small piece."""
     tables: list[pa.Table] = []
+    lines: list[int] = []
     at, line = 0, first_line
     while at < len(block):
         cut = block.find(b"\n", min(at + (1 << 20), len(block) - 1))
         end = len(block) if cut < 0 else cut + 1
         piece = block[at:end]
+        numbered = [(line + i, raw) for i, raw in enumerate(piece.split(b"\n")) if raw.strip()]
         try:
             tables.append(_parse(piece, options, whole=True))
+            lines.extend(number for number, _ in numbered)
         except (pa.ArrowInvalid, pa.ArrowTypeError):
-            numbered = [(line + i, raw) for i, raw in enumerate(piece.split(b"\n")) if raw.strip()]
             for first in range(0, len(numbered), PIECE_LINES):
-                tables.extend(_rescue_piece(numbered[first : first + PIECE_LINES], path, options, skips))
+                for table, numbers in _rescue_piece(numbered[first : first + PIECE_LINES], path, options, skips):
+                    tables.append(table)
+                    lines.extend(numbers)
         line += piece.count(b"\n")
         at = end
-    return tables
+    return tables, lines
 
 
-def _blank_unfinished(block: memoryview, first_line: int, path: Path, skips: SkipCounter) -> int:
-    """Blank (in place) the lines that cannot be a whole JSON object and count them; the block's number of lines.
-    A line not ending in ``}`` (a truncated line, the commonest damage) is one; one vectorised scan finds the few
-    line ends not preceded by ``}``, so a clean block costs next to nothing."""
+def _span(ends: np.ndarray, index: int) -> tuple[int, int]:
+    """Where line ``index`` of a block starts and ends (its newline excluded), from the block's newline offsets."""
+    return (int(ends[index - 1]) + 1 if index else 0), int(ends[index])
+
+
+def _blank_unfinished(block: memoryview, first_line: int, path: Path, skips: SkipCounter) -> np.ndarray:
+    """Blank (in place) the lines that cannot be a whole JSON object and count them; which of the block's lines hold
+    an object (one flag a line; a blank line holds none). A line not ending in ``}`` (a truncated line, the
+    commonest damage) is one; one vectorised scan finds the few line ends not preceded by ``}``, so a clean block
+    costs next to nothing."""
     raw = np.frombuffer(block, dtype=np.uint8)
     ends = np.flatnonzero(raw == 10)  # one pass over the block; then only the line ends are looked at
     before = ends - 1
-    for index in np.flatnonzero((before < 0) | (raw[np.maximum(before, 0)] != 125)).tolist():
-        start, end = (int(ends[index - 1]) + 1 if index else 0), int(ends[index])
+    objects = (before >= 0) & (raw[np.maximum(before, 0)] == 125)
+    for index in np.flatnonzero(~objects).tolist():
+        start, end = _span(ends, index)
         line = bytes(block[start:end])
-        if not line.strip() or line.rstrip().endswith(b"}"):  # a blank line, or a CRLF ending
+        if not line.strip():
+            continue
+        if line.rstrip().endswith(b"}"):  # a CRLF ending, or blanks after the object
+            objects[index] = True
             continue
         skips.skip(_reason(line), f"{path}: line {first_line + index}: does not end with }}: {line[-40:]!r}")
         raw[start:end] = 32  # spaces: a blank line, which Arrow skips
-    return len(ends)
+    return objects
+
+
+def _blank_not_utf8(block: memoryview, objects: np.ndarray, first_line: int, path: Path, skips: SkipCounter) -> None:
+    """Blank (in place) and count the lines of a block that failed ``utf8_valid`` which are not UTF-8 (a byte
+    anywhere in the line, read field or not: the line is not JSON text). Only lines with a byte above 0x7F are
+    decoded."""
+    raw = np.frombuffer(block, dtype=np.uint8)
+    ends = np.flatnonzero(raw == 10)
+    for index in np.unique(np.searchsorted(ends, np.flatnonzero(raw > 127))).tolist():
+        start, end = _span(ends, index)
+        try:
+            bytes(block[start:end]).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            skips.skip(NOT_UTF8, f"{path}: line {first_line + index}: not UTF-8: {exc}")
+            raw[start:end] = 32
+            objects[index] = False
+
+
+def _blank_several(block: memoryview, objects: np.ndarray, first_line: int, path: Path, skips: SkipCounter) -> None:
+    """Blank (in place) and count the lines that hold more than one JSON value (``{...}{...}``): Arrow's reader
+    takes each value as a record, but a JSON Lines line holds one. Only a line where a ``}`` meets a ``{`` can be
+    one (Arrow refuses any other second value); each such line is checked by ``json.loads`` (a ``}{`` inside a
+    string is no second value)."""
+    data = bytes(block)
+    raw = np.frombuffer(block, dtype=np.uint8)
+    ends = np.flatnonzero(raw == 10)
+    candidates = np.searchsorted(ends, [match.start() for match in _SEVERAL.finditer(data)])
+    for index in np.unique(candidates).astype(np.int64).tolist():
+        if not objects[index]:
+            continue
+        start, end = _span(ends, index)
+        try:
+            json.loads(data[start:end])
+        except ValueError as exc:
+            skips.skip(INVALID_JSON, f"{path}: line {first_line + index}: {exc}")
+            raw[start:end] = 32
+            objects[index] = False
+
+
+def _read_block(
+    block: memoryview, objects: np.ndarray, first_line: int, path: Path, options, threads: bool, skips: SkipCounter
+) -> tuple[pa.Table | None, np.ndarray]:
+    """A block's table and its rows' line numbers. Arrow's parse of the block; when it gives more rows than the
+    block has object lines, the lines of several values are blanked and it is parsed again; when Arrow rejects it,
+    the rescue."""
+    try:
+        table = _parse(block, options, whole=not threads)
+        if table.num_rows != np.count_nonzero(objects):
+            _blank_several(block, objects, first_line, path, skips)
+            table = _parse(block, options, whole=not threads)
+        if table.num_rows == np.count_nonzero(objects):
+            return table, first_line + np.flatnonzero(objects)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        _blank_several(block, objects, first_line, path, skips)
+    tables, lines = _rescue(bytes(block), first_line, path, options, skips)
+    if not tables:
+        return None, np.empty(0, dtype=np.int64)
+    return (pa.concat_tables(tables) if len(tables) > 1 else tables[0]), np.asarray(lines, dtype=np.int64)
+
+
+def read_jsonl_lines(
+    path: Path, schema: pa.Schema, skips: SkipCounter, block_bytes: int = BLOCK_BYTES, threads: bool = True
+) -> Iterator[tuple[pa.Table, np.ndarray]]:
+    """``read_jsonl``'s tables, each with the file line number (from 1) of each of its rows."""
+    options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+    first_line = 1
+    for block in _own_blocks(path, block_bytes):
+        objects = _blank_unfinished(block, first_line, path, skips)
+        if not utf8_valid(block):
+            _blank_not_utf8(block, objects, first_line, path, skips)
+        table, lines = _read_block(block, objects, first_line, path, options, threads, skips)
+        first_line += len(objects)
+        if table is not None and table.num_rows:
+            yield table, lines
 
 
 def read_jsonl(
@@ -188,20 +330,8 @@ def read_jsonl(
     ``skips``. Blank lines are ignored; a missing field is null. ``threads``: each block parsed on all cores; without,
     on the calling thread, as one chunk (for files read side by side, one a thread: about 10% less time here than
     nesting Arrow's threads in each, and one chunk a table for what follows)."""
-    options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
-    first_line = 1
-    for block in _own_blocks(path, block_bytes):
-        block_first = first_line
-        first_line += _blank_unfinished(block, first_line, path, skips)
-        try:
-            table = _parse(block, options, whole=not threads)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            tables = _rescue(bytes(block), block_first, path, options, skips)
-            if not tables:
-                continue
-            table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-        if table.num_rows:
-            yield table
+    for table, _ in read_jsonl_lines(path, schema, skips, block_bytes, threads):
+        yield table
 
 
 _NUMBER = r"^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$"

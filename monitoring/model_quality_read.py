@@ -37,7 +37,7 @@ from monitoring.capture_predictions import (
     payloads,
 )
 from monitoring.ground_truth import read_ground_truth
-from monitoring.jsonl_tables import SkipCounter, read_jsonl
+from monitoring.jsonl_tables import SkipCounter, read_jsonl_lines
 from monitoring.profile import usable_cpus
 
 MAX_THREADS = 8  # files read at once, at most (and at most one a core)
@@ -97,10 +97,11 @@ def _micros(moment: datetime | None) -> pa.Scalar | None:
     return None if moment is None else pa.scalar(moment, pa.timestamp("us", tz="UTC"))
 
 
-def _window(meta: pa.ChunkedArray, low, high, where: str, found: CapturePredictions, skips) -> pa.Array:
-    """Which records are in the window [low, high] with a join key (keys computed once: returned with it)."""
+def _window(meta: pa.ChunkedArray, low, high, where: str, lines, found: CapturePredictions, skips) -> pa.Array:
+    """Which records are in the window [low, high] (``lines``: each record's line number, for the examples)."""
     times, good_time = inference_times(meta)
-    skips.skip(BAD_TIME, f"{where}: inferenceTime is not an ISO-8601 time", _count(pc.invert(good_time)))
+    bad = pc.invert(good_time)
+    skips.skip_rows(BAD_TIME, _count(bad), where, "inferenceTime is not an ISO-8601 time", lines, bad)
     inside = good_time
     if low is not None:
         inside = pc.and_(inside, pc.greater_equal(times, low))
@@ -114,30 +115,34 @@ def capture_file(
     path: Path, at: Extract, binary: bool, low, high, threads: bool = True
 ) -> tuple[CapturePredictions, SkipCounter]:
     """Keys and values (read ``at``) of one capture file's records in the window [low, high] (UTC microsecond
-    scalars, None: no bound), and what was skipped. ``threads``: as ``read_jsonl``'s."""
+    scalars, None: no bound), and what was skipped (each reason's example with its line). ``threads``: as
+    ``read_jsonl``'s."""
     found, skips, where = CapturePredictions(), SkipCounter(), str(path)
-    for table in read_jsonl(Path(path), CAPTURE_SCHEMA, skips, threads=threads):
+    for table, lines in read_jsonl_lines(Path(path), CAPTURE_SCHEMA, skips, threads=threads):
         found.records += table.num_rows
         meta = table.column("eventMetadata")
-        inside = _window(meta, low, high, where, found, skips)
+        inside = _window(meta, low, high, where, lines, found, skips)
         keys = join_keys(meta)
         has_key = pc.is_valid(keys)
-        missing = _count(pc.and_(inside, pc.invert(has_key)))
-        skips.skip(MISSING_ID, f"{where}: a record without eventId or inferenceId", missing)
+        no_key = pc.and_(inside, pc.invert(has_key))
+        skips.skip_rows(MISSING_ID, _count(no_key), where, "a record without eventId or inferenceId", lines, no_key)
         chosen = pc.and_(inside, has_key)
         if not _count(chosen):
             continue
+        chosen_lines = lines[np.asarray(pc.fill_null(chosen, False).to_numpy(zero_copy_only=False), dtype=bool)]
         output = pc.filter(pc.struct_field(table.column("captureData"), "endpointOutput"), chosen)
-        text, is_json, readable = payloads(output, skips, where)
+        text, is_json, readable = payloads(output, skips, where, chosen_lines)
         values, status = extract(text, is_json, at)
         readable_np = np.asarray(readable.to_numpy(zero_copy_only=False), dtype=bool)
-        multi, bad = ((status == MULTI) & readable_np).sum(), ((status > MULTI) & readable_np).sum()
-        skips.skip(MULTI_RECORD, f"{where}: a request with several records", int(multi))
-        skips.skip(BAD_PREDICTION, f"{where}: a prediction that is missing or not a finite number", int(bad))
+        multi, bad = (status == MULTI) & readable_np, (status > MULTI) & readable_np
+        skips.skip_rows(MULTI_RECORD, int(multi.sum()), where, "a request with several records", chosen_lines, multi)
+        what = "a prediction that is missing or not a finite number"
+        skips.skip_rows(BAD_PREDICTION, int(bad.sum()), where, what, chosen_lines, bad)
         keep = readable_np & (status == OK)
         if binary:
             out_of_range = keep & ((values < 0) | (values > 1))
-            skips.skip(BAD_PREDICTION, f"{where}: a probability outside [0, 1]", int(out_of_range.sum()))
+            what = "a probability outside [0, 1]"
+            skips.skip_rows(BAD_PREDICTION, int(out_of_range.sum()), where, what, chosen_lines, out_of_range)
             keep &= ~out_of_range
         kept = pc.filter(pc.filter(keys, chosen), pa.array(keep))
         found.keys.extend(kept.chunks if isinstance(kept, pa.ChunkedArray) else [kept])

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 
+from monitoring.capture_predictions import BAD_TIME
 from monitoring.errors import AnalyzerFileNotFoundError, AnalyzerInputError
 from monitoring.report import ReadReport, parse_json_line
 from monitoring.sources import Chunk, chunked_rows
@@ -65,7 +66,7 @@ def preprocess_file(
     handler: Callable,
     names: Sequence[str] | None,
     report: ReadReport,
-    in_window: Callable[[str | None], bool],
+    in_window: Callable[[object], bool | None],
 ) -> Iterator[Chunk]:
     """Rows of one capture file through the user's handler; failures are counted per line."""
     report.files += 1
@@ -79,7 +80,13 @@ def preprocess_file(
                 record = parse_json_line(raw, where, report)
                 if record is None:
                     continue
-                if not in_window((record.get("eventMetadata") or {}).get("inferenceTime")):
+                meta = record.get("eventMetadata")
+                time = meta.get("inferenceTime") if isinstance(meta, dict) else None
+                inside = in_window(time)
+                if inside is None:
+                    report.skip(BAD_TIME, f"{where}: inferenceTime {str(time)[:40]!r} is not an ISO-8601 time")
+                    continue
+                if not inside:
                     report.outside_window += 1
                     continue
                 try:

@@ -1,14 +1,24 @@
 """JSON Lines read by Arrow in blocks: every well-formed line read once, every bad one counted by reason with its
-exact line number, whatever the block size (lines longer than a block included)."""
+exact line number, whatever the block size (lines longer than a block included); each row's line number known."""
 
 from __future__ import annotations
 
 import json
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
-from monitoring.jsonl_tables import INVALID_JSON, NOT_UTF8, WRONG_TYPE, SkipCounter, equal_block_size, read_jsonl
+from monitoring.jsonl_tables import (
+    INVALID_JSON,
+    NOT_UTF8,
+    WRONG_TYPE,
+    SkipCounter,
+    equal_block_size,
+    read_jsonl,
+    read_jsonl_lines,
+    utf8_valid,
+)
 
 SCHEMA = pa.schema([("id", pa.string()), ("value", pa.float64())])
 
@@ -59,3 +69,64 @@ def test_a_file_is_read_in_equal_blocks_with_room_for_a_carried_line(file_size, 
         assert got == buffer
     else:  # 9 MiB in blocks of about 8 MiB: two of about 4.5 MiB, not 8 MiB and a 1 MiB tail
         assert (9 << 20) // 2 < got < (9 << 20) // 2 + (128 << 10)
+
+
+def _quiet_damage() -> list[bytes]:
+    """Lines Arrow's reader takes without a word: two objects on a line, a byte that is not UTF-8 in a string."""
+    good = [json.dumps({"id": f"k{i}", "value": i, "note": "a}{b" if i % 5 == 0 else "x"}).encode() for i in range(30)]
+    lines = list(good)
+    lines[4] = good[4] + good[5]  # two objects: one invalid_json line (k4 and k5 are not read)
+    lines[5] = b""
+    lines[9] = good[9] + b"  \t" + good[9]
+    lines[12] = good[12].replace(b'"k12"', b'"k\xe912"')  # not UTF-8 in a field that is read
+    lines[21] = good[21].replace(b'"x"', b'"\xe9"')  # not UTF-8 in a field that is not read
+    assert all(b"\xe9" in lines[i] for i in (12, 21))
+    return lines
+
+
+@pytest.mark.parametrize("threads", [True, False])
+@pytest.mark.parametrize("block_bytes", [64, 700, 1 << 20])
+@pytest.mark.parametrize("ending", [b"\n", b"\r\n"])
+def test_several_objects_on_a_line_and_bad_utf8_in_a_string_are_counted(tmp_path, block_bytes, ending, threads):
+    path = tmp_path / "lines.jsonl"
+    path.write_bytes(ending.join(_quiet_damage()) + ending)
+    skips = SkipCounter()
+    parts = list(read_jsonl_lines(path, SCHEMA, skips, block_bytes=block_bytes, threads=threads))
+    ids = pa.concat_tables([table for table, _ in parts]).column("id").to_pylist()
+    expected = [i for i in range(30) if i not in (4, 5, 9, 12, 21)]
+    assert ids == [f"k{i}" for i in expected]  # "a}{b" in a string is no second object
+    assert [int(line) for _, lines in parts for line in lines] == [i + 1 for i in expected]
+    assert dict(skips.counts) == {INVALID_JSON: 2, NOT_UTF8: 2}
+    assert skips.examples[INVALID_JSON].startswith(f"{path}: line 5: Extra data")
+    assert skips.examples[NOT_UTF8].startswith(f"{path}: line 13: not UTF-8")
+
+
+@pytest.mark.parametrize("block_bytes", [64, 1 << 20])
+def test_row_line_numbers_survive_the_rescue_of_a_rejected_block(tmp_path, block_bytes):
+    lines = [json.dumps({"id": f"k{i}", "value": i}).encode() for i in range(12)]
+    lines[3] = b'{"id": "k3", "value": "three"}'  # wrong type: Arrow rejects the block
+    lines[7] = b'{"id": "k7", "value": 7,}'  # invalid JSON ending in }
+    path = tmp_path / "lines.jsonl"
+    path.write_bytes(b"\n".join([b"", *lines, b""]) + b"\n")
+    skips = SkipCounter()
+    parts = list(read_jsonl_lines(path, SCHEMA, skips, block_bytes=block_bytes))
+    rows = [(table.column("id").to_pylist(), lines.tolist()) for table, lines in parts]
+    assert [key for keys, _ in rows for key in keys] == [f"k{i}" for i in range(12) if i not in (3, 7)]
+    assert [line for _, numbers in rows for line in numbers] == [i + 2 for i in range(12) if i not in (3, 7)]
+    assert dict(skips.counts) == {WRONG_TYPE: 1, INVALID_JSON: 1}
+
+
+def test_row_skips_name_the_line_of_the_first_row():
+    skips = SkipCounter()
+    lines = np.array([3, 8, 9])
+    skips.skip_rows("bad_base64", 2, "f.jsonl", "not base64", lines, pa.chunked_array([[False, None], [True]]))
+    skips.skip_rows("bad_base64", 1, "f.jsonl", "not base64", lines, np.array([True, False, False]))
+    skips.skip_rows("missing_id", 1, "f.jsonl", "no id")
+    skips.skip_rows("bad_prediction", 0, "f.jsonl", "never", lines, np.array([False, False, False]))
+    assert dict(skips.counts) == {"bad_base64": 3, "missing_id": 1}
+    assert skips.examples == {"bad_base64": "f.jsonl: line 9: not base64", "missing_id": "f.jsonl: no id"}
+
+
+def test_utf8_validation_of_a_block():
+    assert utf8_valid(b'{"a": "\xc3\xa9"}\n') and utf8_valid(memoryview(bytearray(b"abc")))
+    assert not utf8_valid(b'{"a": "\xe9"}\n') and not utf8_valid(b"\xff")
