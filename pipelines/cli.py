@@ -1,8 +1,9 @@
 """``mlops``: the project's command line.
 
 Errors: a ``MlopsError`` (bad input, configuration or state: ``mlops_errors``) is the user's to fix, so it prints one
-line, ``mlops <command>: error: <message>``, and exits 2 (``-v`` prints its traceback too). Anything else is a bug:
-it propagates with its traceback (exit 1).
+line, ``mlops <command> [<subcommand>]: error: <message>``, and exits 2 (``-v`` prints its traceback too). Anything
+else is a bug: it propagates with its traceback (exit 1). A standard output closed under a command (``| head``) ends
+it quietly (``pipelines.commands.closed_stdout_is_quiet``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,20 @@ import traceback
 from collections.abc import Sequence
 
 from mlops_errors import MlopsError
-from pipelines.commands import bootstrap, definition, demo, deploy, destroy, doctor, models, monitor, run, serve, smoke
+from pipelines.commands import (
+    bootstrap,
+    closed_stdout_is_quiet,
+    definition,
+    demo,
+    deploy,
+    destroy,
+    doctor,
+    models,
+    monitor,
+    run,
+    serve,
+    smoke,
+)
 from pipelines.invocation import as_typed
 
 
@@ -46,12 +60,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
     try:
-        return int(args.handler(args) or 0)
+        return closed_stdout_is_quiet(lambda: int(args.handler(args) or 0))
     except MlopsError as exc:  # the one except: anything else is a bug and keeps its traceback
         if args.verbose:
             traceback.print_exc()
-        print(f"mlops {args.command}: error: {as_typed(str(exc))}", file=sys.stderr)
+        print(f"mlops {_command_words(args)}: error: {as_typed(str(exc))}", file=sys.stderr)
         return 2
+
+
+def _command_words(args: argparse.Namespace) -> str:
+    """The command and its subcommand, if it has one: ``models show`` (each parser's subcommand is its
+    ``<command>_command``)."""
+    sub = getattr(args, f"{args.command.replace('-', '_')}_command", None)
+    return f"{args.command} {sub}" if sub else args.command
 
 
 if __name__ == "__main__":

@@ -81,20 +81,25 @@ def validate_schema(schema: DataSchema) -> None:
 
 def input_files(input_path: str | os.PathLike) -> list[Path]:
     """The file itself, or every CSV and Parquet file under a directory (sorted by path, hidden files skipped);
-    DataValidationError if there is none."""
+    DataValidationError if there is none, or if one is a broken symbolic link (it would be skipped unseen)."""
     path = Path(input_path)
     if path.is_file():
         return [path]
     if not path.is_dir():
         raise DataValidationError(f"Input {path} does not exist: expected a CSV or Parquet file or a directory of them")
     suffixes = CSV_SUFFIXES + PARQUET_SUFFIXES
-    files = sorted(
+    entries = sorted(
         p
         for p in path.rglob("*")
-        if p.is_file()
-        and p.suffix.lower() in suffixes
-        and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        if p.suffix.lower() in suffixes and not any(part.startswith(".") for part in p.relative_to(path).parts)
     )
+    broken = [p for p in entries if p.is_symlink() and not p.exists()]
+    if broken:
+        raise DataValidationError(
+            f"Input {broken[0]} is a broken symbolic link (to {os.readlink(broken[0])}): remove it, or point it at "
+            f"a data file ({len(broken)} broken link(s) under {path})"
+        )
+    files = [p for p in entries if p.is_file()]
     if not files:
         found = sorted(p.name for p in path.iterdir())[:10]
         raise DataValidationError(f"No .csv, .parquet or .pq files in {path}; found: {', '.join(found) or 'nothing'}")

@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
+import argparse
 import getpass
 import json
 from pathlib import Path
 
 from pipelines.invocation import as_typed
-from pipelines.registry import APPROVED, REJECTED, STATUSES, parse_reference
+from pipelines.registry import APPROVED, REJECTED, STATUSES, RegistryError, parse_reference
+from pipelines.registry.sqlite import MAX_VERSION
+
+
+def _note(text: str) -> str:
+    """``--note``: the reason kept in the approval history, which must say something."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"must say why (it is kept in the approval history), got {text!r}")
+    return text
+
+
+def _by(text: str) -> str:
+    """``--by``: who, when given, must be named (leave the option out to record the current user)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"must name who (or leave --by out for the current user), got {text!r}")
+    return text
+
+
+def _reference(text: str) -> tuple[str, int]:
+    """``GROUP/VERSION`` as (group, version); RegistryError naming it when malformed or out of range."""
+    group, version = parse_reference(text)
+    if version > MAX_VERSION:
+        raise RegistryError(f"version {version} in {text!r} is out of range: versions are 1 to {MAX_VERSION}")
+    return group, version
 
 
 def register(commands) -> None:
@@ -42,20 +66,24 @@ def register(commands) -> None:
         action = sub.add_parser(name, help=f"mark a version {status}")
         common(action)
         action.add_argument("reference", metavar="GROUP/VERSION")
-        action.add_argument("--note", required=True, help="why (kept in the approval history)")
-        action.add_argument("--by", default=None, help="who (default: the current user)")
+        action.add_argument("--note", required=True, type=_note, help="why (kept in the approval history)")
+        action.add_argument("--by", default=None, type=_by, help="who (default: the current user)")
         action.set_defaults(handler=_set_status, status=status)
 
 
 def _open(args):
+    """The configuration, the registry and the state directory (the local registry's, which must exist)."""
     from pipelines.build import config_from_kwargs, local_config
+    from pipelines.commands import state_directory
     from pipelines.registry.factory import open_registry
 
     config = config_from_kwargs({"bucket": args.bucket}, args.config)
     if args.backend == "local":
         config = local_config(config)
-    state = args.state_dir or Path(config.project.state_dir)
-    return config, open_registry(args.backend, config, state)
+        state = state_directory(args.state_dir, config, reading=True)
+    else:
+        state = args.state_dir or Path(config.project.state_dir)
+    return config, open_registry(args.backend, config, state), state
 
 
 METRIC_GROUPS = ("regression_metrics", "binary_classification_metrics")
@@ -117,7 +145,7 @@ def _s3(args, config):
 
 
 def _list(args) -> int:
-    config, registry = _open(args)
+    config, registry, state = _open(args)
     versions = registry.list_versions(args.group, args.status)
     if args.json:
         print(json.dumps([v.to_json() for v in versions], indent=2))
@@ -125,7 +153,7 @@ def _list(args) -> int:
     if not versions:
         print("No model versions registered" + (f" in {args.group}" if args.group else "") + ".")
         return 0
-    state, s3, gate = args.state_dir or Path(config.project.state_dir), _s3(args, config), config.gate.metric
+    s3, gate = _s3(args, config), config.gate.metric
     print(f"{'GROUP/VERSION':<28} {'STATUS':<22} {'CREATED':<27} {gate.upper()} (GATE: {config.gate.threshold})")
     for v in versions:
         metrics = evaluation_metrics(read_evaluation(evaluation_uri(v.metrics), state, s3))
@@ -135,8 +163,8 @@ def _list(args) -> int:
 
 
 def _show(args) -> int:
-    config, registry = _open(args)
-    group, version = parse_reference(args.reference)
+    group, version = _reference(args.reference)
+    config, registry, state = _open(args)
     model = registry.get(group, version)
     history = registry.history(group, version)
     if args.json:
@@ -150,7 +178,6 @@ def _show(args) -> int:
         print(f"  {key + ':':<25} {uri}")
     if model.source:
         print(f"  registered by execution {model.source}")
-    state = args.state_dir or Path(config.project.state_dir)
     metrics = evaluation_metrics(read_evaluation(evaluation_uri(model.metrics), state, _s3(args, config)))
     if metrics:
         print(f"  evaluation (value ± bootstrap standard deviation; gate: {config.gate.metric}):")
@@ -164,14 +191,13 @@ def _show(args) -> int:
 
 
 def _set_status(args) -> int:
-    config, registry = _open(args)
-    group, version = parse_reference(args.reference)
+    group, version = _reference(args.reference)
+    config, registry, state = _open(args)
     by = args.by or getpass.getuser()
     model = registry.set_status(group, version, args.status, by, args.note)
     print(f"{model.reference} is now {model.status} (by {by}: {args.note})")
     if args.backend == "local" and model.status == APPROVED:
         from pipelines.deploy.local import deploy_on_approval
 
-        state = args.state_dir or Path(config.project.state_dir)
         print(as_typed(deploy_on_approval(config, state, group, version).message))
     return 0

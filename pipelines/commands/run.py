@@ -1,15 +1,40 @@
-"""``mlops run``: the pipeline, executed locally from its real definition; ``mlops executions``: the records."""
+"""``mlops run``: the pipeline, executed locally from its real definition (``mlops executions``: the records).
+
+What the run would fail on late is refused before anything is written: ``--parallel`` below 1, an input that is
+neither a local path nor an s3:// URI, a data file of another type, a broken link among a directory's data files.
+Ctrl-C or SIGTERM during the run ends it as Failed ("interrupted"), its jobs stopped, and says how to resume it
+(exit 130 or 143, no traceback)."""
 
 from __future__ import annotations
 
-import json
+import argparse
+import contextlib
+import os
+import re
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from pipelines.commands import executions
 from pipelines.errors import UsageError
 from pipelines.invocation import command
+
+DATA_SUFFIXES = (".csv", ".parquet", ".pq")  # pipelines.staging's: what Preprocess reads
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def _parallel(text: str) -> int:
+    """``--parallel``: a whole number of steps, 1 or more (argparse reports the problem, exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number of steps, 1 or more, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more (how many steps run at once), got {value}")
+    return value
 
 
 def register(commands) -> None:
@@ -25,30 +50,19 @@ def register(commands) -> None:
     )
     run.add_argument("--engine", choices=("processing", "model-monitor"), help="baseline engine")
     run.add_argument("--resume", metavar="EXECUTION", help="re-run a failed execution from its failed steps")
-    run.add_argument("--parallel", type=int, default=2, help="steps run at once (default 2)")
+    run.add_argument("--parallel", type=_parallel, default=2, help="steps run at once (default 2)")
     run.add_argument("--quiet", action="store_true", help="no live progress")
     run.set_defaults(handler=_run)
-
-    executions = commands.add_parser("executions", help="local pipeline executions")
-    sub = executions.add_subparsers(dest="executions_command", required=True, metavar="SUBCOMMAND")
-    listing = sub.add_parser("list", help="executions, newest first")
-    listing.add_argument("--state-dir", type=Path, default=None)
-    listing.add_argument("--config", default=None)
-    listing.add_argument("--json", action="store_true")
-    listing.set_defaults(handler=_list)
-    show = sub.add_parser("show", help="one execution: steps, status, timings, failures, outputs and logs")
-    show.add_argument("execution", metavar="EXECUTION")
-    show.add_argument("--state-dir", type=Path, default=None)
-    show.add_argument("--config", default=None)
-    show.add_argument("--json", action="store_true")
-    show.set_defaults(handler=_show)
+    executions.register(commands)
 
 
-def _state(args):
+def _state(args, reading: bool):
+    """The configuration and the checked state directory (``reading``: it must exist)."""
     from pipelines.build import config_from_kwargs, local_config
+    from pipelines.commands import state_directory
 
     config = local_config(config_from_kwargs({"engine": getattr(args, "engine", None)}, args.config))
-    return config, Path(args.state_dir or config.project.state_dir)
+    return config, state_directory(args.state_dir, config, reading)
 
 
 class Printer:
@@ -92,44 +106,119 @@ def _input_names(config, given: str | None, staged: str | None) -> dict[str, str
     from pipelines.staging import data_artifact
 
     if given is not None:
-        return {staged: given} if staged and staged != given else {}
+        return _named(staged, given) if staged and staged != given else {}
     if config.data.input.startswith("s3://") or not Path(config.data.input).exists():
         return {}
     uri = data_artifact(Path(config.data.input)).uri(config.sagemaker.bucket, config.pipeline_name)
-    return {uri: config.data.input}
+    return _named(uri, config.data.input)
+
+
+def _named(staged: str, given: str) -> dict[str, str]:
+    """A staged directory's prefix (it ends in ``/``) names a file under it as ``<the user's directory>/<file>``
+    whether or not the user's path ends in ``/``; the prefix alone, without its ``/``, is the directory."""
+    if not staged.endswith("/"):
+        return {staged: given}
+    directory = given.rstrip("/") or given
+    return {staged: directory.rstrip("/") + "/", staged.rstrip("/"): directory}
+
+
+def check_input(value: str, where: str) -> None:
+    """Refuse, before anything is staged or recorded, an input the run could not read as given (UsageError naming
+    ``where`` and the value): a URI other than s3:// (only local paths and s3:// URIs are read), a file whose name does
+    not end in .csv, .parquet or .pq, a broken symbolic link, or a directory holding a data file that is one (it would
+    be skipped without a word)."""
+    if value.startswith("s3://"):
+        return
+    if _SCHEME.match(value) or value.lower().startswith("file:"):
+        hint = " (for a file:// URI, give its path)" if value.lower().startswith("file:") else ""
+        raise UsageError(f"{where}: only a local path or an s3:// URI is supported, got {value!r}{hint}")
+    path = Path(value)
+    if path.is_symlink() and not path.exists():
+        raise UsageError(f"{where}: {value} is a broken symbolic link (to {os.readlink(path)})")
+    if path.is_file() and path.suffix.lower() not in DATA_SUFFIXES:
+        raise UsageError(f"{where}: a data file's name must end in .csv, .parquet or .pq, got {value}")
+    if path.is_dir():
+        for entry in sorted(path.rglob("*")):
+            hidden = any(part.startswith(".") for part in entry.relative_to(path).parts)
+            if entry.suffix.lower() in DATA_SUFFIXES and not hidden and entry.is_symlink() and not entry.exists():
+                raise UsageError(
+                    f"{where}: {entry} is a broken symbolic link (to {os.readlink(entry)}): remove it, or point it "
+                    "at a data file"
+                )
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """While a run executes, SIGTERM interrupts it as Ctrl-C does (``KeyboardInterrupt('SIGTERM')``)."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set a handler
+        yield
+        return
+
+    def interrupt(signum: int, frame) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run(args) -> int:
     from pipelines.entrypoints import parse_params
-    from pipelines.local.definitions import local_definition, stage_input_override
-    from pipelines.local.runner import LocalRunner
+    from pipelines.local.runner import Interrupted
     from pipelines.parameters import check_params
-    from pipelines.registry.factory import open_registry
 
-    config, state = _state(args)
+    config, state = _state(args, reading=bool(args.resume))
     params = parse_params(args.param)
     check_params(params, config)  # before the definition (and maybe the SDK's import): a typo answers at once
-    registry = open_registry("local", config, state)
-    printer = Printer(args.quiet)
-    given = params.get("InputDataUrl")
-    runner = LocalRunner(state, registry, max_parallel=args.parallel, progress=printer)
     if args.resume:
+        from pipelines.local.record import check_execution_id
+
+        check_execution_id(args.resume)
         if params:
             raise UsageError("--resume re-runs with the execution's own parameters: drop --param")
-        print(f"Resuming execution {args.resume}")
-        result = runner.resume(args.resume)
     else:
-        definition, cached = local_definition(config, state)
-        print(
-            f"Pipeline {config.pipeline_name}: definition {'from cache' if cached else 'built'} "
-            f"({time.monotonic() - printer.started:.1f} s)"
-        )
-        if "InputDataUrl" in params:
-            params["InputDataUrl"] = stage_input_override(params["InputDataUrl"], config, state)
-        printer.names = _input_names(config, given, params.get("InputDataUrl"))
-        result = runner.start(definition, config.pipeline_name, params)
+        given = params.get("InputDataUrl")
+        where = "--param InputDataUrl" if given is not None else f"data.input (in {config.source})"
+        check_input(given if given is not None else config.data.input, where)
+    printer = Printer(args.quiet)
+    try:
+        with _sigterm_interrupts():
+            result = _execute(args, config, state, params, printer)
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM: the record (if any) is Failed and resumes
+        name = "SIGTERM" if str(exc.__cause__ if isinstance(exc, Interrupted) else exc) == "SIGTERM" else "SIGINT"
+        if not isinstance(exc, Interrupted):
+            print(f"Interrupted ({name}) before an execution started: nothing to resume.", file=sys.stderr)
+        else:
+            _summary(exc.result, time.monotonic() - printer.started, printer.names, _reach(args))
+            resume = command("run", "--resume", exc.result.execution_id, *_reach(args))
+            print(f"Interrupted ({name}); resume with: {resume}", file=sys.stderr)
+        return 128 + signal.Signals[name]
     _summary(result, time.monotonic() - printer.started, printer.names, _reach(args))
     return 0 if result.status == "Succeeded" else 1
+
+
+def _execute(args, config, state: Path, params: dict[str, str], printer: Printer):
+    """Start (or resume) the execution; its result."""
+    from pipelines.local.definitions import local_definition, stage_input_override
+    from pipelines.local.runner import LocalRunner
+    from pipelines.registry.factory import open_registry
+
+    runner = LocalRunner(state, open_registry("local", config, state), max_parallel=args.parallel, progress=printer)
+    if args.resume:
+        print(f"Resuming execution {args.resume}")
+        return runner.resume(args.resume)
+    given = params.get("InputDataUrl")
+    definition, cached = local_definition(config, state)
+    print(
+        f"Pipeline {config.pipeline_name}: definition {'from cache' if cached else 'built'} "
+        f"({time.monotonic() - printer.started:.1f} s)"
+    )
+    if given is not None:
+        params["InputDataUrl"] = stage_input_override(given, config, state)
+    printer.names = _input_names(config, given, params.get("InputDataUrl"))
+    return runner.start(definition, config.pipeline_name, params)
 
 
 def _reach(args) -> list[str]:
@@ -164,82 +253,3 @@ def _summary(result, seconds: float, names: dict[str, str] | None = None, reach:
         print(f"Failure: {user_names(result.failure_reason, names or {})}", file=sys.stderr)
     show = command("executions", "show", result.execution_id, *(reach or []))
     print(f"Record: {result.directory / 'execution.json'}  ({show})")
-
-
-def _list(args) -> int:
-    from pipelines.local.record import list_records
-
-    _, state = _state(args)
-    records = list_records(state)
-    if args.json:
-        print(
-            json.dumps(
-                [
-                    {
-                        k: r.get(k)
-                        for k in ("execution_id", "pipeline_name", "status", "created", "ended", "failure_reason")
-                    }
-                    for r in records
-                ],
-                indent=2,
-            )
-        )
-        return 0
-    if not records:
-        print(f"No executions under {state}.")
-        return 0
-    print(f"{'EXECUTION':<14} {'STATUS':<10} {'CREATED':<25} FAILURE")
-    for r in records:
-        print(
-            f"{r['execution_id']:<14} {r['status']:<10} {r['created'][:23]:<25} {(r.get('failure_reason') or '')[:80]}"
-        )
-    return 0
-
-
-def _show(args) -> int:
-    from pipelines.local.record import ExecutionRecord
-
-    _, state = _state(args)
-    record = ExecutionRecord.load(state, args.execution)
-    data = record.data
-    if args.json:
-        print(json.dumps(data, indent=2, default=str))
-        return 0
-    print(f"Execution {data['execution_id']} of {data['pipeline_name']}: {data['status']}")
-    print(f"  created {data['created']}, ended {data.get('ended')}")
-    if data.get("failure_reason"):
-        print(f"  failure: {data['failure_reason']}")
-    print(f"  parameters: {json.dumps(data['parameters'])}")
-    for name, step in data["steps"].items():
-        timing = f"{step['duration_s']:.1f} s" if "duration_s" in step else ""
-        cached = f" cached from {step['cache_hit_from']}" if step.get("cache_hit_from") else ""
-        print(f"  {name:<22} {step['type']:<14} {step['status']:<10} {timing:>8}{cached}")
-        if step.get("failure_reason"):
-            print(f"      reason: {step['failure_reason'].splitlines()[0]}")
-        if step.get("reason"):
-            print(f"      {step['reason']}")
-        outputs = (step.get("properties") or {}).get("ProcessingOutputConfig", {}).get("Outputs", {})
-        for out in outputs.values():
-            print(f"      output {out['OutputName']}: {out['S3Output']['S3Uri']}")
-        model = (step.get("properties") or {}).get("ModelArtifacts", {}).get("S3ModelArtifacts")
-        if model:
-            print(f"      model: {model}")
-        if step.get("log"):
-            print(f"      log: {step['log']}")
-        for host in step.get("hosts") or ():
-            print(f"      {_host_line(host)}")
-    return 0
-
-
-def _host_line(host: dict) -> str:
-    """One host of a multi-instance job: name, status, time, CPU, peak memory, exit code and log."""
-    parts = [f"host {host['host']}", str(host.get("status", ""))]
-    if host.get("duration_s") is not None:
-        parts.append(f"{host['duration_s']:.1f} s")
-    if host.get("cpu_s") is not None:
-        parts.append(f"CPU {host['cpu_s']:.1f} s")
-    if host.get("max_rss_mb") is not None:
-        parts.append(f"peak RSS {host['max_rss_mb']:.0f} MiB")
-    if host.get("exit_code") not in (None, 0):
-        parts.append(f"exit code {host['exit_code']}")
-    return ", ".join(parts) + (f" (log: {host['log']})" if host.get("log") else "")

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines.local import loopback_names
+from pipelines.local import loopback_names, processes
 from pipelines.local.peak_memory import high_water_mib, peak_rss
 from pipelines.local.record import now
 from pipelines.local.store import StepFailure
@@ -126,8 +126,8 @@ def _start(host: Host) -> None:
         out.write(f"$ {' '.join(host.command)}\n".encode())
         out.flush()
         try:
-            host.process = subprocess.Popen(
-                host.command, env=host.env, cwd=host.cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            host.process = processes.start(  # in its own session, registered (an interrupt stops it)
+                host.command, env=host.env, cwd=host.cwd, stdout=out, stderr=subprocess.STDOUT
             )
         except OSError as exc:
             message = f"{host.name}: cannot start {host.command[0]}: {exc}"
@@ -215,6 +215,7 @@ def _wait(hosts: list[Host], timeout: float | None) -> None:
             elif host.timing.get("status") is None:
                 _finish(host, "Completed" if code == 0 else "Failed")
                 if code != 0:
+                    processes.check()  # stopped by an interrupt: that is the reason, and no retry
                     raise _failure(host)
         if not running:
             return
@@ -237,6 +238,8 @@ def run_hosts(hosts: list[Host], timeout: float | None, job_dir: Path, job_log: 
         _stop(hosts)
         for host in hosts:
             _finish(host, "Stopped")
+            if host.process is not None:
+                processes.ended(host.process)
         timings = [host.timing for host in hosts if host.timing]
         (job_dir / HOSTS_FILE).write_text(json.dumps(timings, indent=2), encoding="utf-8")
         with open(job_log, "a", encoding="utf-8") as out:

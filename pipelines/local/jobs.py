@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipelines.local import processes
 from pipelines.local.store import ObjectStore, StepFailure
 from pipelines.staging import deterministic_tarball
 
@@ -79,18 +80,24 @@ def run_command(
     with open(log, "ab") as out:
         out.write(f"$ {' '.join(command)}\n".encode())
         out.flush()
-        try:
-            done = subprocess.run(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, timeout=timeout)
-        except subprocess.TimeoutExpired as exc:
-            raise StepFailure(f"job exceeded MaxRuntimeInSeconds ({timeout:.0f} s); log: {log}", "ClientError") from exc
+        try:  # in its own session, registered: an interrupted execution stops it with what it started
+            process = processes.start(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
         except OSError as exc:
             raise StepFailure(f"cannot start {command[0]}: {exc}", "SageMaker.JOB_INTERNAL_ERROR") from exc
-    if done.returncode == 0:
+        try:
+            returncode = process.wait(timeout)
+        except subprocess.TimeoutExpired as exc:
+            processes.stop_groups([process])
+            raise StepFailure(f"job exceeded MaxRuntimeInSeconds ({timeout:.0f} s); log: {log}", "ClientError") from exc
+        finally:
+            processes.ended(process)
+    if returncode == 0:
         return
+    processes.check()  # stopped by an interrupt: that is the reason, and no retry
     reason = message_file.read_text(encoding="utf-8", errors="replace").strip() if message_file.is_file() else ""
-    if done.returncode < 0:
-        raise StepFailure(f"job killed by signal {-done.returncode}; log: {log}", "SageMaker.JOB_INTERNAL_ERROR")
-    raise StepFailure((reason or f"exit code {done.returncode}") + f"\n--- last lines of {log} ---\n{_tail(log)}")
+    if returncode < 0:
+        raise StepFailure(f"job killed by signal {-returncode}; log: {log}", "SageMaker.JOB_INTERNAL_ERROR")
+    raise StepFailure((reason or f"exit code {returncode}") + f"\n--- last lines of {log} ---\n{_tail(log)}")
 
 
 def _interpreter(command: list[str]) -> list[str]:

@@ -1,4 +1,7 @@
-"""The local model registry: SQLite under the state directory, safe for concurrent registrations."""
+"""The local model registry: SQLite under the state directory, safe for concurrent registrations.
+
+A registry file SQLite cannot use (not a database, damaged, locked past the timeout, unreadable) is a RegistryError
+naming it, as is a version number outside 1 .. MAX_VERSION (SQLite's INTEGER)."""
 
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ from pipelines.registry.model import (
     RegistryError,
     version_from_request,
 )
+
+MAX_VERSION = 2**63 - 1  # SQLite's largest INTEGER
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS groups (name TEXT PRIMARY KEY, created TEXT NOT NULL);
@@ -38,10 +43,27 @@ class SQLiteRegistry:
 
     def __init__(self, path: str | Path, region: str = "local", account: str = "000000000000") -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RegistryError(f"Cannot make the local registry's directory {self.path.parent}: {exc}") from exc
         self.region, self.account = region, account
-        with closing(self._connect()) as db:
+        with self._usable(), closing(self._connect()) as db:
             db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _usable(self) -> Iterator[None]:
+        """SQLite's errors about the file (not a database, damaged, locked, unreadable) as RegistryError naming it;
+        a misuse of SQLite (ProgrammingError, IntegrityError) is a bug and propagates as it is."""
+        try:
+            yield
+        except (sqlite3.ProgrammingError, sqlite3.IntegrityError):
+            raise
+        except sqlite3.DatabaseError as exc:
+            hint = ""
+            if type(exc) is sqlite3.DatabaseError:  # "file is not a database", "database disk image is malformed"
+                hint = ": not a SQLite database, or a damaged one; restore it, or move it aside to start an empty one"
+            raise RegistryError(f"The local registry {self.path} cannot be used ({exc}){hint}") from exc
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -53,7 +75,7 @@ class SQLiteRegistry:
     def _writing(self) -> Iterator[sqlite3.Connection]:
         """One write transaction: BEGIN IMMEDIATE (one writer at a time, so what it reads stays true until it
         commits), committed when the block ends, rolled back on any error."""
-        with closing(self._connect()) as db:
+        with self._usable(), closing(self._connect()) as db:
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
@@ -63,7 +85,7 @@ class SQLiteRegistry:
             db.execute("COMMIT")
 
     def _query(self, sql: str, args: tuple | list = ()) -> list[tuple]:
-        with closing(self._connect()) as db:
+        with self._usable(), closing(self._connect()) as db:
             return db.execute(sql, args).fetchall()
 
     def _arn(self, group: str, version: int) -> str:
@@ -134,6 +156,8 @@ class SQLiteRegistry:
             )
 
     def get(self, group: str, version: int) -> ModelVersion:
+        if not 1 <= version <= MAX_VERSION:  # SQLite cannot even look a larger one up (OverflowError)
+            raise RegistryError(f"version {version} of {group} is out of range: versions are 1 to {MAX_VERSION}")
         self._require_group(group)
         rows = self._query(
             "SELECT grp, version, status, created, body, approval_note, source FROM versions "

@@ -26,7 +26,7 @@ def numpy_bug(args) -> int:
 def test_a_user_error_is_one_line_and_exit_2(tmp_path, capsys):
     assert main(["models", "show", "abalone", "--state-dir", str(tmp_path), "--config", CONFIG]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("mlops models: error: ") and "expected GROUP/VERSION" in err
+    assert err.startswith("mlops models show: error: ") and "expected GROUP/VERSION" in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
@@ -34,7 +34,7 @@ def test_verbose_shows_the_traceback_of_a_user_error_too(tmp_path, capsys):
     assert main(["-v", "models", "show", "abalone", "--state-dir", str(tmp_path), "--config", CONFIG]) == 2
     err = capsys.readouterr().err
     assert "Traceback (most recent call last)" in err and "RegistryError" in err
-    assert err.strip().splitlines()[-1].startswith("mlops models: error: ")  # the one line still ends it
+    assert err.strip().splitlines()[-1].startswith("mlops models show: error: ")  # the one line still ends it
 
 
 def test_a_numpy_value_error_inside_a_command_propagates(tmp_path, capsys, monkeypatch):
@@ -62,4 +62,4 @@ def test_a_bug_shows_its_traceback_and_exits_1_from_the_command_line(tmp_path):
     assert proc.returncode == 1, proc.stderr
     assert "Traceback (most recent call last)" in proc.stderr and "in numpy_bug" in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("ValueError: cannot reshape")
-    assert "mlops models: error:" not in proc.stderr
+    assert "mlops models list: error:" not in proc.stderr

@@ -110,7 +110,7 @@ def _csv(tmp_path, text: str):
 def test_bad_inputs_are_named_in_one_line(tmp_path, capsys, text, problem, extra, message):
     assert baseline(_csv(tmp_path, text), tmp_path / "out", *extra, problem=problem) == 2
     err = capsys.readouterr().err
-    assert err.startswith("mlops monitor: error: ") and message in err and err.count("\n") == 1
+    assert err.startswith("mlops monitor baseline: error: ") and message in err and err.count("\n") == 1
     assert not (tmp_path / "out").exists()  # nothing half-written
 
 

@@ -171,3 +171,15 @@ def test_parquet_integers_strings_and_booleans_are_written_as_before():
     assert column_text(pa.array([3, None, -12, 2**62])) == ["3", None, "-12", str(2**62)]
     assert column_text(pa.chunked_array([["M", None], ["I"]])) == ["M", None, "I"]
     assert column_text(pa.array([True, None, False])) == ["True", None, "False"]
+
+
+def test_a_broken_symbolic_link_among_the_data_files_is_refused_by_name(tmp_path):
+    """It was skipped without a word (trained on the other files only); a broken link to no data file still is."""
+    data = tmp_path / "in"
+    data.mkdir()
+    write(data / "a.csv", [HEADER, *LINES[:100]])
+    (data / "_SUCCESS").symlink_to(tmp_path / "nowhere" / "_SUCCESS")  # not a data file's name: skipped
+    assert input_files(data) == [data / "a.csv"]
+    (data / "b.csv").symlink_to(tmp_path / "nowhere" / "x.csv")
+    link, target = re.escape(str(data / "b.csv")), re.escape(str(tmp_path / "nowhere" / "x.csv"))
+    expect_error(tmp_path, data, REGRESSION, rf"^Input {link} is a broken symbolic link \(to {target}\)")

@@ -205,8 +205,9 @@ def test_a_directory_input_is_named_by_data_input(tmp_path):
     config = local_config(config_from_kwargs({}, CONFIG))
     config = dataclasses.replace(config, data=dataclasses.replace(config.data, input=str(directory)))
     prefix = data_artifact(directory).uri(config.sagemaker.bucket, config.pipeline_name)
+    assert prefix.endswith("/")
     names = _input_names(config, None, None)
-    assert user_names(f"Column 'x' not found in {prefix}/part-1.csv; columns", names) == (
+    assert user_names(f"Column 'x' not found in {prefix}part-1.csv; columns", names) == (
         f"Column 'x' not found in {directory}/part-1.csv; columns"
     )
 
@@ -299,8 +300,10 @@ def test_executions_list_and_show(state, capsys):
     assert main(["executions", "show", listed[-1]["execution_id"], "--state-dir", str(state), "--config", CONFIG]) == 0
     shown = capsys.readouterr().out
     assert "Preprocess" in shown and "log:" in shown
+    assert main(["executions", "show", "nope00000000", "--state-dir", str(state), "--config", CONFIG]) == 2
+    assert "Unknown execution 'nope00000000'" in capsys.readouterr().err
     assert main(["executions", "show", "nope", "--state-dir", str(state), "--config", CONFIG]) == 2
-    assert "Unknown execution 'nope'" in capsys.readouterr().err
+    assert "an execution id is 12 lowercase letters and digits" in capsys.readouterr().err
 
 
 def test_a_run_with_a_cached_definition_imports_no_sdk(state):
