@@ -22,6 +22,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,8 +124,15 @@ def data_artifact(path: Path) -> Artifact:
     """A local data file, or a directory of CSV / Parquet files staged as a prefix of them (its content hash over
     their relative names and contents), staged by content like the code."""
     if path.is_dir():
-        found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in DATA_SUFFIXES)
-        files = [p for p in found if not any(part.startswith(".") for part in p.relative_to(path).parts)]
+        found = sorted(p for p in path.rglob("*") if p.suffix.lower() in DATA_SUFFIXES)
+        found = [p for p in found if not any(part.startswith(".") for part in p.relative_to(path).parts)]
+        broken = next((p for p in found if p.is_symlink() and not p.exists()), None)
+        if broken is not None:  # skipped, it would leave out data without a word
+            raise InputFileNotFoundError(
+                f"Input data directory {path}: {broken.relative_to(path)} is a broken symbolic link (to "
+                f"{os.readlink(broken)}): fix or remove it"
+            )
+        files = [p for p in found if p.is_file()]
         if not files:
             raise InputFileNotFoundError(f"Input data directory {path} holds no .csv, .parquet or .pq files")
         staged = tuple((p.relative_to(path).as_posix(), p.read_bytes()) for p in files)

@@ -115,9 +115,10 @@ def is_parquet(path: Path) -> bool:
 
 
 def _bad_numeric(values: pd.Series) -> tuple[int, int]:
-    """(index of the first non-numeric non-missing value or -1, how many there are)."""
-    converted = pd.to_numeric(values, errors="coerce")
-    bad = converted.isna().to_numpy() & values.notna().to_numpy()
+    """(index of the first non-missing value that is not a finite number or -1, how many there are): text that is no
+    number, and ``inf`` (XGBoost refuses infinite features and labels, naming neither file, column nor row)."""
+    converted = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = ~np.isfinite(converted) & values.notna().to_numpy()
     count = int(bad.sum())
     return (int(np.flatnonzero(bad)[0]) if count else -1), count
 
@@ -193,8 +194,24 @@ def _read_parquet(path: Path, schema: DataSchema) -> pd.DataFrame:
                 "floating point), as the schema lists it among the numeric columns"
                 + (" (the target of a regression)" if column == schema.target else "")
             )
+        _refuse_infinite(table.column(names.index(column)), column, path)
     columns = {n: column_text(table.column(i)) for i, n in enumerate(names)}
     return pd.DataFrame(columns, columns=names, dtype=object)
+
+
+def _refuse_infinite(values: pa.ChunkedArray, column: str, path: Path) -> None:
+    """A numeric Parquet column holding inf or -inf is refused (row numbered from 1), as CSV text ``inf`` is: XGBoost
+    would refuse it later without naming it. NaN reads as a missing value, as in CSV."""
+    if not pa.types.is_floating(values.type):
+        return
+    infinite = pc.fill_null(pc.is_inf(values), False)
+    count = int(pc.sum(infinite).as_py() or 0)
+    if count:
+        first = int(pc.index(infinite, True).as_py())
+        raise DataValidationError(
+            f"Column '{column}' in {path} must be a finite number, but row {first + 1} holds "
+            f"{values[first].as_py()!r}; {count} infinite value(s) in the column"
+        )
 
 
 def read_checked(path: Path, schema: DataSchema) -> tuple[pd.DataFrame, list[str]]:
@@ -227,7 +244,7 @@ def read_checked(path: Path, schema: DataSchema) -> tuple[pd.DataFrame, list[str
         if count:
             raise DataValidationError(
                 f"Column '{column}' in {path} must be numeric, but row {first + first_row}{header} holds "
-                f"{frame[column].iloc[first]!r}; {count} non-numeric value(s) in the column"
+                f"{frame[column].iloc[first]!r}; {count} value(s) in the column that are not finite numbers"
             )
     return frame[[c for c in frame.columns if c in wanted]], extra
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from mlops_errors import MlopsError
 from pipelines.build import config_from_kwargs, local_config
 from pipelines.cli import main
 from pipelines.commands.run import _input_names, user_names
@@ -133,3 +134,13 @@ def test_resume_of_an_unknown_execution_says_the_list_of_known_ones_is_cut(tmp_p
     assert "executions list shows them all" in err
     assert run(state, "--resume", "../executions/exec00000001") == 2
     assert "an execution id is 12 lowercase letters and digits" in capsys.readouterr().err
+
+
+def test_staging_a_directory_refuses_a_broken_link_too(tmp_path):
+    """run-pipeline stages data with data_artifact, not through mlops run's checks: a broken link is named there."""
+    directory = tmp_path / "data"
+    directory.mkdir()
+    (directory / "a.csv").write_text("x,y\n1,2\n", encoding="utf-8")
+    (directory / "b.csv").symlink_to("/nonexistent/x.csv")
+    with pytest.raises(MlopsError, match=r"b\.csv is a broken symbolic link \(to /nonexistent/x\.csv\)"):
+        data_artifact(directory)

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from processing.input_data import input_files
+from processing.input_data import DataSchema, DataValidationError, input_files, read_checked
 from processing.preprocess import preprocess
 from tests.conftest import ABALONE
 from tests.processing.test_preprocess import HEADER, LINES, expect_error, files_under, write
@@ -183,3 +183,26 @@ def test_a_broken_symbolic_link_among_the_data_files_is_refused_by_name(tmp_path
     (data / "b.csv").symlink_to(tmp_path / "nowhere" / "x.csv")
     link, target = re.escape(str(data / "b.csv")), re.escape(str(tmp_path / "nowhere" / "x.csv"))
     expect_error(tmp_path, data, REGRESSION, rf"^Input {link} is a broken symbolic link \(to {target}\)")
+
+
+def test_infinite_numbers_are_refused_naming_file_column_and_row(tmp_path):
+    """XGBoost refuses infinite features and labels without naming them: Preprocess names them first, in CSV text
+    (``inf``, ``-Infinity``) and in Parquet floats alike; NaN stays a missing value."""
+    schema = DataSchema("rings", ("length",), ("sex",), "regression", None)
+    csv_path = tmp_path / "data.csv"
+    csv_path.write_text("sex,length,rings\nM,0.4,10\nF,inf,9\nI,NaN,8\nM,-Infinity,7\n", encoding="utf-8")
+    with pytest.raises(DataValidationError, match=r"Column 'length' .* row 3 \(row 1 is the header\) holds 'inf'; 2 "):
+        read_checked(csv_path, schema)
+    target = tmp_path / "target.csv"
+    target.write_text("sex,length,rings\nM,0.4,10\nF,0.5,inf\n", encoding="utf-8")
+    with pytest.raises(DataValidationError, match=r"Column 'rings' .* row 3 .* holds 'inf'"):
+        read_checked(target, schema)
+    parquet = tmp_path / "data.parquet"
+    table = pa.table({"sex": ["M", "F", "I"], "length": [0.4, float("nan"), float("-inf")], "rings": [1, 2, 3]})
+    pq.write_table(table, parquet)
+    with pytest.raises(DataValidationError, match=r"Column .length. in .* must be a finite number, but row 3 holds -"):
+        read_checked(parquet, schema)
+    fine = tmp_path / "fine.csv"
+    fine.write_text("sex,length,rings\nM,0.4,10\nI,NaN,8\n", encoding="utf-8")
+    frame, _ = read_checked(fine, schema)
+    assert frame["length"].isna().tolist() == [False, True]
