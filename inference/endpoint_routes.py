@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from inference import runtime_api
 from inference.capture import CaptureWriter
 from inference.endpoint_state import EndpointState
-from inference.http import Request, Response, error_response
+from inference.http_response import Request, Response, error_response
 from inference.model_loader import Invocation, LoadedModel
 
 if TYPE_CHECKING:

@@ -15,10 +15,10 @@ first evicts one whose request is not with the app (``EVICTION_ORDER``: idle, th
 incomplete head, then an incomplete body), else it is refused with one 503 and closed, and the log says so at most
 once per ``REFUSAL_LOG_SECONDS``.
 
-Backpressure: a connection is not read while the app has its request or while its answers wait for the client to
-read them (the transport's ``pause_writing``); what the client sends meanwhile waits in the sockets (TCP flow
-control), so the memory one connection takes is bounded by a request and one read. Chunked bodies and request heads
-are parsed incrementally: the time a request takes is linear in its size however it is cut into reads.
+Backpressure (``inference.http_flow``): a connection is not read while the app has its request or while its
+answers wait for the client to read them. Chunked bodies and request heads are parsed incrementally: the time a
+request takes is linear in its size however it is cut into reads. The request and response types, their rendering
+and the error answers are in ``inference.http_response``.
 """
 
 from __future__ import annotations
@@ -26,72 +26,20 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from http import HTTPStatus
+from collections.abc import Awaitable
 from typing import cast
 
+from inference.http_flow import FlowControl
 from inference.http_limits import Connections, Limits, throttle_accept_errors
 from inference.http_parse import MAX_HEAD_BYTES, ChunkedBody, Head, ProtocolError, parse_head
+from inference.http_response import App, ErrorPage, Request, Response, error_response, plain_error_page, render
 
 logger = logging.getLogger(__name__)
 
 LINGER_SECONDS = 2.0
 
 
-@dataclass(frozen=True)
-class Request:
-    method: str
-    path: str
-    headers: dict[str, str]  # lower-case names; a repeated header's values joined by ", "
-    body: bytes
-
-
-@dataclass(frozen=True)
-class Response:
-    status: int
-    body: bytes = b""
-    content_type: str = "text/plain; charset=utf-8"
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-App = Callable[[Request], "Response | Awaitable[Response]"]
-ErrorPage = Callable[[str | None, int, str], Response]
-"""Renders a framing error (request path if known, status, message) as the route's API would answer it."""
-
-
-def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown"
-
-
-def render(response: Response, keep_alive: bool, head_only: bool = False) -> bytes:
-    """The response's bytes on the wire (``head_only``: the answer to HEAD, headers without the body)."""
-    head = [
-        f"HTTP/1.1 {response.status} {_reason(response.status)}\r\n"
-        f"Content-Type: {response.content_type}\r\nContent-Length: {len(response.body)}\r\n"
-    ]
-    for name, value in response.headers.items():
-        head.append(f"{name}: {value}\r\n")
-    if not keep_alive:
-        head.append("Connection: close\r\n")
-    head.append("\r\n")
-    return "".join(head).encode("latin-1") + (b"" if head_only else response.body)
-
-
-def error_response(status: int, message: str) -> Response:
-    """A plain-text error answer."""
-    return Response(status, (message.rstrip("\n") + "\n").encode("utf-8"))
-
-
-def plain_error_page(path: str | None, status: int, message: str) -> Response:
-    """The default ``ErrorPage``: the plain-text answer whatever the path."""
-    return error_response(status, message)
-
-
-class HttpProtocol(asyncio.Protocol):
+class HttpProtocol(FlowControl):
     """One client connection. Phases: idle (between requests), head, body, busy (the app has the request), sending
     (answers wait for the client to read them; no request is parsed meanwhile)."""
 
@@ -179,30 +127,6 @@ class HttpProtocol(asyncio.Protocol):
         if not self.busy and self.transport is not None:
             self.transport.close()
 
-    # -- flow control ----------------------------------------------------------------------------------
-    def pause_writing(self) -> None:
-        """The client reads its answers slower than it sends requests: stop reading and answering until it catches
-        up (otherwise pipelined requests turn into answers piling up in this process)."""
-        self.write_paused = True
-        self._update_reading()
-
-    def resume_writing(self) -> None:
-        self.write_paused = False
-        self._process()
-        self._update_reading()
-
-    def _update_reading(self) -> None:
-        """Read only while what arrives can be used at once: not while the app has the request, nor while answers
-        wait for the client (pipelined bytes piled up in the buffer: 83 MB during one 1.2 s request). Input after a
-        protocol error is read, to be discarded."""
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            return
-        if (self.busy or self.write_paused or self.deferred) and not self.discarding:
-            transport.pause_reading()
-        else:
-            transport.resume_reading()
-
     # -- parsing -------------------------------------------------------------------------------------
     def data_received(self, data: bytes) -> None:
         if self.discarding:
@@ -235,18 +159,6 @@ class HttpProtocol(asyncio.Protocol):
                 return
             head, self.head = self.head, None
             self._dispatch(head, body)
-
-    def _defer(self) -> None:
-        """Let the other connections have their turn before decoding the rest of what has arrived of a chunked body
-        (not reading meanwhile): a body of tiny chunks no longer holds the event loop for a whole read."""
-        self.deferred = True
-        self._update_reading()
-        self.loop.call_soon(self._resume_parsing)
-
-    def _resume_parsing(self) -> None:
-        self.deferred = False
-        self._process()
-        self._update_reading()
 
     def _parse_head(self) -> Head | None:
         """The head at the buffer's start once it has all arrived (removed from the buffer), else None. Each read

@@ -25,7 +25,7 @@ import uuid
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from inference.http import Response
+from inference.http_response import Response
 
 ROUTE = re.compile(r"/endpoints/([^/?]*)/invocations")
 PREFIX = "/endpoints/"

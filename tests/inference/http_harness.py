@@ -9,8 +9,9 @@ import socket
 import threading
 import time
 
-from inference.http import HttpProtocol, Request, Response, plain_error_page, start_server
+from inference.http import HttpProtocol, start_server
 from inference.http_limits import Connections, Limits
+from inference.http_response import Request, Response, plain_error_page
 
 
 def echo(request: Request) -> Response | asyncio.Future:
