@@ -15,21 +15,15 @@ from pathlib import Path
 
 from monitoring.capture import CaptureReader
 from monitoring.constraints import Constraints, MonitoringConfig, read_constraints, suggest_constraints
+from monitoring.csv_header import first_records
+from monitoring.csv_input import iter_csv
 from monitoring.datatypes import FRACTIONAL_PATTERN, INTEGRAL_PATTERN
 from monitoring.errors import AnalyzerFileNotFoundError, AnalyzerInputError
 from monitoring.metrics import build_metrics, write_metrics
+from monitoring.parquet_input import iter_parquet
 from monitoring.profile import DatasetProfile
 from monitoring.report import ReadReport
-from monitoring.sources import (
-    Chunk,
-    DatasetFormat,
-    detect_format,
-    first_records,
-    iter_csv,
-    iter_json_lines,
-    iter_parquet,
-    list_files,
-)
+from monitoring.sources import Chunk, DatasetFormat, detect_format, iter_json_lines, list_files
 from monitoring.statistics import (
     DatasetStatistics,
     check_output_dir,

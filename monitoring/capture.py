@@ -8,15 +8,11 @@ Layout: ``<prefix>/<endpoint>/<variant>/yyyy/mm/dd/hh/<file>.jsonl``, one JSON o
      "eventMetadata": {"eventId": "...", "inferenceTime": "2024-01-01T10:00:00Z"},
      "eventVersion": "0"}
 
-Blocks of lines are parsed by Arrow's JSON reader; a block that may hold a bad line is re-read line by line so that
-only the bad lines are skipped, each counted by reason (never fatal): Arrow rejects it (a truncated line:
-``invalid_json``; a field of another JSON type, such as a number for ``inferenceTime``: ``wrong_type``, as the
-model-quality join counts it), a byte is not UTF-8 (``not_utf8``, anywhere in the line; Arrow's reader does not
-check it), or Arrow gives more rows than the block has lines ending in ``}`` (``{...}{...}`` on one line, which
-Arrow reads as two records: ``invalid_json``).
+Blocks of lines are parsed into tables by ``monitoring.capture_blocks``: only the bad lines are skipped, each
+counted by reason (never fatal: ``invalid_json``, ``wrong_type``, ``not_utf8``).
 
 Times: with a window, each record's ``eventMetadata.inferenceTime`` is read as
-``monitoring.capture_predictions.parse_times`` reads it for the model-quality join (ISO 8601 as SageMaker writes
+``monitoring.capture_times.parse_times`` reads it for the model-quality join (ISO 8601 as SageMaker writes
 it, ``2026-11-30T08:00:00.123Z``; an explicit offset is converted to UTC; no zone means UTC) and compared with
 [start, end) as an instant. A record whose time is missing (no ``eventMetadata`` included) or not such a time
 (``2026-13-45T08:00:00Z``) is counted as ``bad_inference_time``: it cannot be placed in the window. Without a
@@ -29,7 +25,6 @@ count, ...) included: each row of a block's table keeps its line number.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -39,45 +34,18 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.json as pajson
 
+from monitoring.capture_blocks import fast_block, object_lines, slow_block
 from monitoring.capture_payload import decode_payload, json_instances
-from monitoring.capture_predictions import BAD_TIME, inference_times, parse_times
-from monitoring.errors import AnalyzerInputError
-from monitoring.jsonl_tables import WRONG_TYPE, line_blocks, utf8_valid
+from monitoring.capture_times import BAD_TIME, inference_times, parse_times
+from monitoring.csv_input import read_csv_text
+from monitoring.jsonl_tables import line_blocks
 from monitoring.preprocessor import preprocess_file
-from monitoring.report import INVALID_JSON, MISSING_INPUT, WRONG_COLUMN_COUNT, ReadReport, parse_json_line
-from monitoring.sources import BLOCK_BYTES, Chunk, list_files, positional_names, read_csv_text, records_to_chunk
+from monitoring.report import INVALID_JSON, MISSING_INPUT, WRONG_COLUMN_COUNT, ReadReport
+from monitoring.sources import BLOCK_BYTES, Chunk, list_files, positional_names, records_to_chunk
 
 _HOUR_PATH = re.compile(r"(\d{4})/(\d{2})/(\d{2})/(\d{2})$")
 _UTC_MICROS = pa.timestamp("us", tz="UTC")
-_CAPTURE_SCHEMA = pa.schema(
-    [
-        pa.field(
-            "captureData",
-            pa.struct(
-                [
-                    pa.field(
-                        "endpointInput",
-                        pa.struct(
-                            [("observedContentType", pa.string()), ("data", pa.string()), ("encoding", pa.string())]
-                        ),
-                    )
-                ]
-            ),
-        ),
-        pa.field("eventMetadata", pa.struct([("inferenceTime", pa.string())])),
-    ]
-)
-
-
-def parse_time(text: str, what: str = "time") -> datetime:
-    """ISO-8601 time (``Z`` or offset; naive means UTC) to an aware UTC datetime."""
-    try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise AnalyzerInputError(f"{what} must be an ISO-8601 time such as 2024-01-31T10:00:00Z, got {text!r}") from exc
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 def capture_files(root: Path, start: datetime | None = None, end: datetime | None = None) -> list[Path]:
@@ -97,87 +65,6 @@ def capture_files(root: Path, start: datetime | None = None, end: datetime | Non
         if (first_hour is None or hour >= first_hour) and (end is None or hour < end):
             selected.append(path)
     return selected
-
-
-def _object_lines(block: bytes) -> tuple[int, np.ndarray]:
-    """(the number of lines of a block, the indexes of those ending with ``}``, before a CR if any): one vectorised
-    scan, as cheap as counting the newlines."""
-    raw = np.frombuffer(block, dtype=np.uint8)
-    ends = np.flatnonzero(raw == 10)
-    last = raw[np.maximum(ends - 1, 0)]
-    crlf = (last == 13) & (raw[np.maximum(ends - 2, 0)] == 125) & (ends >= 2)
-    return len(ends), np.flatnonzero(((last == 125) & (ends >= 1)) | crlf)
-
-
-def _fast_block(block: bytes, objects: int) -> pa.Table | None:
-    """Arrow's parse of a block of capture lines, or None when a line may be malformed: a byte is not UTF-8 (Arrow's
-    reader does not check it: it would break a kernel later), Arrow rejects a line, or there are more rows than the
-    ``objects`` lines ending in ``}`` (Arrow reads ``{...}{...}`` on one line as two records; a line with blanks
-    after its ``}`` is sent the slow way too, where it is read)."""
-    if not utf8_valid(block):
-        return None
-    try:
-        table = pajson.read_json(
-            io.BytesIO(block),
-            parse_options=pajson.ParseOptions(explicit_schema=_CAPTURE_SCHEMA, unexpected_field_behavior="ignore"),
-        )
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return None
-    return table if table.num_rows == objects else None
-
-
-def _capture_fields(record: dict) -> tuple[dict | None, str | None] | str:
-    """(endpointInput with its text fields, inferenceTime) of one parsed capture record, or which field has another
-    JSON type than SageMaker writes (an object, a string): counted ``wrong_type``, as Arrow's reader of the
-    model-quality join counts it, and not read as a record whose time or input is missing."""
-    capture, meta = record.get("captureData"), record.get("eventMetadata")
-    if capture is not None and not isinstance(capture, dict):
-        return "captureData is not an object"
-    if meta is not None and not isinstance(meta, dict):
-        return "eventMetadata is not an object"
-    endpoint_input = (capture or {}).get("endpointInput")
-    if endpoint_input is not None and not isinstance(endpoint_input, dict):
-        return "captureData.endpointInput is not an object"
-    inference_time = (meta or {}).get("inferenceTime")
-    if inference_time is not None and not isinstance(inference_time, str):
-        return f"eventMetadata.inferenceTime is not a string: {json.dumps(inference_time)[:40]}"
-    if endpoint_input is not None:
-        endpoint_input = {
-            k: (v if isinstance(v, str) or v is None else json.dumps(v))
-            for k, v in endpoint_input.items()
-            if k in ("observedContentType", "data", "encoding")
-        }
-    return endpoint_input, inference_time
-
-
-def _slow_block(block: bytes, path: Path, first_line: int, report: ReadReport) -> tuple[pa.Table, np.ndarray]:
-    """Line-by-line parse of a block ``_fast_block`` refused; bad lines are counted, good ones kept, with their line
-    numbers."""
-    inputs: list = []
-    times: list = []
-    lines: list[int] = []
-    for offset, raw in enumerate(block.split(b"\n")):
-        if not raw.strip():
-            continue
-        where = f"{path}: line {first_line + offset}"
-        record = parse_json_line(raw, where, report)
-        if record is None:
-            continue
-        fields = _capture_fields(record)
-        if isinstance(fields, str):
-            report.skip(WRONG_TYPE, f"{where}: {fields}")
-            continue
-        inputs.append({"endpointInput": fields[0]})
-        times.append({"inferenceTime": fields[1]})
-        lines.append(first_line + offset)
-    table = pa.Table.from_arrays(
-        [
-            pa.array(inputs, type=_CAPTURE_SCHEMA.field("captureData").type),
-            pa.array(times, type=_CAPTURE_SCHEMA.field("eventMetadata").type),
-        ],
-        schema=_CAPTURE_SCHEMA,
-    )
-    return table, np.asarray(lines, dtype=np.int64)
 
 
 class CaptureReader:
@@ -224,10 +111,10 @@ class CaptureReader:
         self.report.files += 1
         line = 1
         for block in line_blocks(path, BLOCK_BYTES):
-            count, objects = _object_lines(block)
-            table = _fast_block(block, len(objects))
+            count, objects = object_lines(block)
+            table = fast_block(block, len(objects))
             if table is None:
-                table, lines = _slow_block(block, path, line, self.report)
+                table, lines = slow_block(block, path, line, self.report)
             else:
                 lines = line + objects  # a fast block's rows are its lines ending with }, the others blank
             line += count

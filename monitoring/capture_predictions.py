@@ -13,9 +13,9 @@ holds one label per id and SageMaker documents no rule for spreading it over sev
 counted as ``multi_record_request`` and skipped. A record whose prediction is missing, not a finite number or
 unreadable is counted by reason and skipped; nothing here raises for a bad record.
 
-The inference time is read by ``parse_times`` (ISO 8601 as SageMaker writes it; an offset is converted to UTC, no
-zone means UTC); a record whose time is missing or is no time (``2026-13-45T08:00:00Z``) is counted as
-``bad_inference_time``, whatever the other times of its block.
+The inference time is read by ``monitoring.capture_times.parse_times`` (ISO 8601 as SageMaker writes it; an offset
+is converted to UTC, no zone means UTC); a record whose time is missing or is no time (``2026-13-45T08:00:00Z``) is
+counted as ``bad_inference_time``, whatever the other times of its block.
 
 The common cases (CSV, and the project's JSON) are read by Arrow's vectorised kernels; other shapes go through
 ``json.loads`` one record at a time.
@@ -33,7 +33,6 @@ import pyarrow.compute as pc
 from monitoring.jsonl_tables import SkipCounter, parse_numbers
 
 MISSING_ID = "missing_id"
-BAD_TIME = "bad_inference_time"
 MISSING_OUTPUT = "missing_endpoint_output"
 BAD_BASE64 = "bad_base64"
 UNSUPPORTED_CONTENT = "unsupported_content"
@@ -63,11 +62,6 @@ CAPTURE_SCHEMA = pa.schema(
         ),
     ]
 )
-_TIME = r"^\d{4}-\d\d-\d\d[T ]\d\d(:\d\d(:\d\d(\.\d{1,9})?)?)?(Z|[+-]\d\d(:?\d\d)?)?$"  # ISO 8601 as Arrow reads it
-_ZONE = r"(Z|[+-]\d\d(:?\d\d)?)$"
-_NANOS = r"(\.\d{6})\d+"  # digits past the microsecond
-_UTC_MICROS = pa.timestamp("us", tz="UTC")
-_PLACEHOLDER = pa.scalar("1970-01-01T00:00:00Z")
 _OWN_PREFIX = '{"predictions": ['  # inference/inference.py's JSON answer
 _OWN_JSON = r'^\s*\{\s*"predictions"\s*:\s*\[\s*(?P<value>[^,\[\]\{\}\s]+)\s*(?P<end>[\],])'
 
@@ -91,46 +85,6 @@ def join_keys(meta: pa.ChunkedArray) -> pa.ChunkedArray:
     event = pc.struct_field(meta, "eventId")
     event = pc.if_else(pc.fill_null(pc.greater(pc.utf8_length(event), 0), False), event, pa.scalar(None, pa.string()))
     return pc.if_else(has_inference, inference, event)
-
-
-def parse_times(text: pa.Array | pa.ChunkedArray) -> tuple[pa.Array | pa.ChunkedArray, pa.Array]:
-    """(UTC timestamps in microseconds, whether each text is a time) of ISO-8601 texts, read as Arrow's cast reads
-    them: ``YYYY-MM-DD``, ``T`` or a space, ``hh[:mm[:ss[.fraction]]]`` and a zone ``Z`` or ``±hh[[:]mm]``, which
-    is converted to UTC (SageMaker writes ``2026-11-30T08:00:00.123Z``). No zone means UTC, and fraction digits past
-    the microsecond are dropped. A date or time that does not exist (month 13, 30 February, 24:00, second 60, zone
-    +99:00) is not a time; nor is null. The time of a bad text is a placeholder (1970), never null.
-
-    Arrow's cast reads a clean array at once. Any other array is matched with a pattern, its naive and nanosecond
-    texts rewritten, and cast in halves until the texts Arrow refuses are found (a few casts of shrinking halves a
-    bad text): so a text reads alike whatever its neighbours, and a bad one costs little."""
-    try:  # every time zoned and well formed: Arrow's cast reads them at once
-        return pc.cast(text, _UTC_MICROS), pc.is_valid(text)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
-    shaped = pc.fill_null(pc.match_substring_regex(text, _TIME), False)
-    text = pc.replace_substring_regex(pc.if_else(shaped, text, _PLACEHOLDER), _NANOS, r"\1")
-    zoned = pc.match_substring_regex(text, _ZONE)
-    text = pc.if_else(zoned, text, pc.binary_join_element_wise(text, pa.scalar("Z"), ""))
-    ok = np.asarray(shaped.to_numpy(zero_copy_only=False), dtype=bool) & _castable(text)
-    good = pa.array(ok)
-    return pc.cast(pc.if_else(good, text, _PLACEHOLDER), _UTC_MICROS), good
-
-
-def _castable(text: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Which texts Arrow's cast reads as UTC microseconds: the whole array at once, else each half."""
-    try:
-        pc.cast(text, _UTC_MICROS)
-        return np.ones(len(text), dtype=bool)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        if len(text) <= 1:
-            return np.zeros(len(text), dtype=bool)
-    half = len(text) // 2
-    return np.concatenate([_castable(text.slice(0, half)), _castable(text.slice(half))])
-
-
-def inference_times(meta: pa.ChunkedArray) -> tuple[pa.Array | pa.ChunkedArray, pa.Array]:
-    """``parse_times`` of each record's ``inferenceTime``."""
-    return parse_times(pc.struct_field(meta, "inferenceTime"))
 
 
 _SIXBITS = np.full(256, 255, dtype=np.uint8)

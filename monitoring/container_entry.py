@@ -142,7 +142,7 @@ def _check(
 ) -> tuple[int, str]:
     """Check mode of ``_data_quality``: profile this host's shard, merge the shards' profiles, or do both at once."""
     from monitoring.analyzer import run_check
-    from monitoring.capture import parse_time
+    from monitoring.capture_times import parse_time
     from monitoring.constraints import read_constraints
     from monitoring.metrics import publish_metrics, write_metrics
     from monitoring.preprocessor import load_preprocessor

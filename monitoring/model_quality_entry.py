@@ -136,7 +136,7 @@ def _dataset_pairs(env: Mapping[str, str], problem: str):
 def _join_settings(env: Mapping[str, str], problem: str) -> dict:
     """The join's settings from the environment: attributes, threshold and the window of ``start_time`` /
     ``end_time``."""
-    from monitoring.capture import parse_time
+    from monitoring.capture_times import parse_time
 
     return {
         "problem_type": problem,

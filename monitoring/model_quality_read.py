@@ -24,7 +24,6 @@ import pyarrow.compute as pc
 
 from monitoring.capture_predictions import (
     BAD_PREDICTION,
-    BAD_TIME,
     CAPTURE_SCHEMA,
     MISSING_ID,
     MULTI,
@@ -32,10 +31,10 @@ from monitoring.capture_predictions import (
     OK,
     Extract,
     extract,
-    inference_times,
     join_keys,
     payloads,
 )
+from monitoring.capture_times import BAD_TIME, inference_times
 from monitoring.ground_truth import read_ground_truth
 from monitoring.jsonl_tables import SkipCounter, read_jsonl_lines
 from monitoring.profile import usable_cpus

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 
-from monitoring.capture_predictions import BAD_TIME
+from monitoring.capture_times import BAD_TIME
 from monitoring.errors import AnalyzerFileNotFoundError, AnalyzerInputError
 from monitoring.report import ReadReport, parse_json_line
 from monitoring.sources import Chunk, chunked_rows

@@ -260,7 +260,7 @@ def last_complete_window(now: datetime, hours: int = 1) -> tuple[datetime, datet
 
 def parse_window(text: str) -> tuple[datetime, datetime]:
     """``START..END`` (ISO-8601) to a window, with a clear error otherwise."""
-    from monitoring.capture import parse_time
+    from monitoring.capture_times import parse_time
 
     first, sep, second = text.partition("..")
     if not sep:

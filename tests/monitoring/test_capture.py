@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from monitoring.analyzer import NO_DATA, run_baseline, run_check
-from monitoring.capture import CaptureReader, capture_files, parse_time
+from monitoring.capture import CaptureReader, capture_files
+from monitoring.capture_times import parse_time
 from monitoring.profile import DatasetProfile
 from monitoring.report import ReadReport
 from monitoring.sources import DatasetFormat

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta, timezone
 import pyarrow as pa
 import pytest
 
-from monitoring.capture_predictions import decode_base64, parse_times
+from monitoring.capture_predictions import decode_base64
+from monitoring.capture_times import parse_times
 
 
 def _python(text: str | None) -> str | None:

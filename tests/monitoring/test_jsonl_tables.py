@@ -9,16 +9,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from monitoring.jsonl_tables import (
-    INVALID_JSON,
-    NOT_UTF8,
-    WRONG_TYPE,
-    SkipCounter,
-    equal_block_size,
-    read_jsonl,
-    read_jsonl_lines,
-    utf8_valid,
-)
+from monitoring.jsonl_rescue import INVALID_JSON, NOT_UTF8, WRONG_TYPE
+from monitoring.jsonl_tables import SkipCounter, equal_block_size, read_jsonl, read_jsonl_lines, utf8_valid
 
 SCHEMA = pa.schema([("id", pa.string()), ("value", pa.float64())])
 
