@@ -146,7 +146,7 @@ def labels_for(sent: SentHour, config: Config, rng: random.Random) -> list[tuple
 def ingest_labels(labels: list[tuple[str, str]], config: Config, state_dir: Path, moment: datetime) -> str:
     """Write the labels as SageMaker ground-truth records into the hour folder of ``moment`` under the configured
     ground-truth destination (as ``mlops monitor ground-truth`` does); returns the file's URI."""
-    from monitoring.ground_truth import ground_truth_key, ground_truth_lines, write_whole
+    from monitoring.ground_truth_records import ground_truth_key, ground_truth_lines, write_whole
 
     uri = ground_truth_key(config.ground_truth_destination, moment)
     write_whole(local_path(uri, state_dir), ground_truth_lines(labels))

@@ -4,7 +4,8 @@ The options are checked first, then the labels as they are read (every bad line 
 streamed into one new file ``<ground truth destination>/yyyy/mm/dd/hh/<unique>.jsonl`` for the UTC hour of ingestion:
 locally whole or not at all (a temporary file beside it, renamed into place only after the last line passed), on S3
 with one PutObject of a local temporary copy made only after the last line passed (KMS-encrypted with
-``sagemaker.kms_key_id`` when set). Memory does not grow with the labels file (see ``monitoring.ground_truth``).
+``sagemaker.kms_key_id`` when set). Memory does not grow with the labels file (see ``monitoring.ground_truth_labels``
+and ``monitoring.ground_truth_records``).
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ def upload(s3_client, uri: str, body: bytes | BinaryIO, kms_key_id: str | None) 
 
 def run(args: argparse.Namespace, s3_client=None, clock: Clock | None = None) -> int:
     """Check the options, then stream the checked labels into one ground-truth file; print where and how many."""
-    from monitoring.ground_truth import IdTally, ground_truth_chunks, ground_truth_key, stream_labels, write_whole
+    from monitoring.ground_truth_labels import stream_labels
+    from monitoring.ground_truth_records import IdTally, ground_truth_chunks, ground_truth_key, write_whole
     from pipelines.objectstore import local_path
 
     config = _config(args)

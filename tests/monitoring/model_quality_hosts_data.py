@@ -14,7 +14,7 @@ import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from monitoring.ground_truth import ground_truth_lines
+from monitoring.ground_truth_records import ground_truth_lines
 from tests.monitoring.test_model_quality_merge import record, write
 
 T0 = datetime(2026, 11, 30, 10, 0, tzinfo=timezone.utc)

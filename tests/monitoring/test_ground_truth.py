@@ -9,15 +9,10 @@ from pathlib import Path
 import pytest
 
 from mlops_errors import MlopsError
-from monitoring.ground_truth import (
-    LabelsError,
-    ground_truth_files,
-    ground_truth_key,
-    ground_truth_lines,
-    read_ground_truth,
-    read_labels,
-    write_whole,
-)
+from monitoring.ground_truth import ground_truth_files, read_ground_truth
+from monitoring.ground_truth_label_rules import LabelsError
+from monitoring.ground_truth_labels import read_labels
+from monitoring.ground_truth_records import ground_truth_key, ground_truth_lines, write_whole
 from monitoring.jsonl_tables import SkipCounter
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "model-monitor" / "monitor-fixtures"

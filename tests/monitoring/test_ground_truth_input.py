@@ -10,17 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from monitoring import ground_truth
-from monitoring.ground_truth import (
-    MAX_SHOWN,
-    IdTally,
-    LabelRules,
-    LabelsError,
-    ground_truth_chunks,
-    read_labels,
-    stream_labels,
-    write_whole,
-)
+from monitoring import ground_truth_label_rules, ground_truth_labels
+from monitoring.ground_truth_label_rules import MAX_SHOWN, LabelRules, LabelsError
+from monitoring.ground_truth_labels import read_labels, stream_labels
+from monitoring.ground_truth_records import IdTally, ground_truth_chunks, ground_truth_lines, write_whole
 
 
 def _file(tmp_path: Path, name: str, text: str) -> Path:
@@ -75,7 +68,7 @@ def test_a_json_integer_of_5000_digits_is_a_bad_label_named_briefly(tmp_path, pr
 
 
 def test_values_that_are_not_json_are_shown_too():
-    assert ground_truth._shown(object)[:7] == '"<class'
+    assert ground_truth_label_rules.shown(object)[:7] == '"<class'
 
 
 def test_long_values_are_cut_in_messages(tmp_path):
@@ -109,11 +102,11 @@ def test_the_first_bad_byte_is_found_across_read_boundaries(tmp_path, size):
     path = tmp_path / "labels.csv"
     good = "inference_id,label\r\nçé€😀,1\n\rx,".encode()  # 2-, 3- and 4-byte characters, a CRLF, an LF, a CR
     path.write_bytes(good + b"\xe2\x82" + b"!\n")  # a 3-byte character cut short
-    assert ground_truth._first_bad_utf8(path, size) == (4, len(good), "invalid continuation byte")
+    assert ground_truth_labels._first_bad_utf8(path, size) == (4, len(good), "invalid continuation byte")
     path.write_bytes(good + b"\xf0\x9f")  # cut short by the end of the file
-    assert ground_truth._first_bad_utf8(path, size) == (4, len(good), "unexpected end of data")
+    assert ground_truth_labels._first_bad_utf8(path, size) == (4, len(good), "unexpected end of data")
     path.write_bytes(good)
-    assert ground_truth._first_bad_utf8(path, size) is None
+    assert ground_truth_labels._first_bad_utf8(path, size) is None
 
 
 # D10: class options that contradict each other are refused before anything is read.
@@ -290,7 +283,7 @@ def test_chunks_are_the_records_in_order_and_the_ids_are_tallied(tmp_path):
     tally = IdTally()
     chunks = list(ground_truth_chunks(pairs, tally, lines=6))
     assert len(chunks) == 4
-    assert b"".join(chunks) == ground_truth.ground_truth_lines(pairs)
+    assert b"".join(chunks) == ground_truth_lines(pairs)
     assert tally.labels == 20 and tally.repeated() == 13
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from monitoring.ground_truth import ground_truth_lines
+from monitoring.ground_truth_records import ground_truth_lines
 from monitoring.model_quality_merge import merge_capture_with_ground_truth
 from tests.monitoring.test_model_quality_merge import record, truth, write
 

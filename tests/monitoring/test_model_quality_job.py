@@ -13,7 +13,7 @@ import pytest
 from moto import mock_aws
 
 from monitoring.container_entry import run
-from monitoring.ground_truth import ground_truth_lines
+from monitoring.ground_truth_records import ground_truth_lines
 from monitoring.labelled import LabelledPredictions
 from monitoring.metrics import MODEL_QUALITY_NAMESPACE, model_quality_metric_data
 from monitoring.model_quality_job import (

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitoring.ground_truth import ground_truth_lines
+from monitoring.ground_truth_records import ground_truth_lines
 from monitoring.model_quality_merge import merge_capture_with_ground_truth, window_capture_files
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "model-monitor" / "monitor-fixtures"

@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from monitoring.ground_truth import LabelsError
+from monitoring.ground_truth_label_rules import LabelsError
 from pipelines.cli import main
 from pipelines.commands import ground_truth
 
@@ -209,7 +209,7 @@ def test_contradictory_options_are_refused_with_exit_2(tmp_path, capsys, options
 
 
 def test_a_bad_line_after_the_first_written_chunk_leaves_nothing(tmp_path, capsys):
-    from monitoring.ground_truth import CHUNK_LINES
+    from monitoring.ground_truth_records import CHUNK_LINES
 
     labels = tmp_path / "labels.csv"
     good = "".join(f"req-{i},{i % 30}\n" for i in range(CHUNK_LINES * 2 + 5))

@@ -15,7 +15,7 @@ import numpy as np
 from inference.capture import CaptureWriter
 from inference.endpoint_state import EndpointState, write_state
 from monitoring.analyzer import run_baseline
-from monitoring.ground_truth import ground_truth_key, ground_truth_lines, write_whole
+from monitoring.ground_truth_records import ground_truth_key, ground_truth_lines, write_whole
 from monitoring.model_quality_job import run_model_quality_baseline
 from pipelines.build import config_from_kwargs, local_config
 from pipelines.config import Config
