@@ -3,6 +3,7 @@ write, checked before they touch it, and a standard output closed under them (``
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import select
@@ -32,6 +33,21 @@ def state_directory(given: Path | None, config, reading: bool) -> Path:
     if reading and not path.is_dir():
         raise StateError(f"{where}: no such directory: nothing has run with this state directory (mlops run makes it)")
     return path
+
+
+def positive_int(what: str) -> Callable[[str], int]:
+    """An argparse ``type``: a whole number, 1 or more, of ``what`` (argparse names the option, exit 2)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number of {what}, 1 or more, got {text!r}") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"must be 1 or more ({what}), got {value}")
+        return value
+
+    return parse
 
 
 def closed_stdout_is_quiet(run: Callable[[], int]) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pipelines.commands import positive_int
+from pipelines.errors import StateError
 from pipelines.objectstore import local_path
 
 
@@ -41,7 +43,9 @@ def register_run_commands(monitor_subparsers) -> None:
     )
     _loop_options(schedule)
     schedule.add_argument("--cron", default=None, help="cron expression (default monitoring.schedule)")
-    schedule.add_argument("--iterations", type=int, default=None, help="stop after this many firings")
+    schedule.add_argument(
+        "--iterations", type=positive_int("firings"), default=None, help="stop after this many firings"
+    )
     _kind_option(
         schedule,
         None,
@@ -73,6 +77,20 @@ def _loop_setup(args):
     config = local_config(config_from_kwargs({}, args.config))
     state = args.state_dir or Path(config.project.state_dir)
     return config, state, args.endpoint or config.endpoint_name, local_environment(config, state)
+
+
+def _require_deployed(state: Path, endpoint: str) -> None:
+    """A check of an endpoint nothing was ever deployed to can only fail and alert (a mistyped --endpoint, or another
+    state directory): refused before anything is recorded, naming the endpoints this state directory has."""
+    from inference.endpoint_state import endpoints_dir, read_state
+
+    if read_state(Path(state), endpoint) is not None:
+        return
+    known = sorted(path.stem for path in endpoints_dir(Path(state)).glob("*.json"))
+    raise StateError(
+        f"endpoint {endpoint!r} has no deployed model version in {state}; endpoints there: "
+        f"{', '.join(known) or 'none'} (deploy one with mlops deploy, or pass --endpoint / --state-dir)"
+    )
 
 
 def _window_text(start: str, end: str) -> str:
@@ -141,6 +159,7 @@ def _run(args) -> int:
 
     config, state, endpoint, env = _loop_setup(args)
     kinds = check_kinds(config, args.kind)
+    _require_deployed(state, endpoint)
     start, end = parse_window(args.window) if args.window else last_complete_window(env.clock())
     executions = []
     if "data-quality" in kinds:
@@ -174,9 +193,10 @@ def _schedule(args) -> int:
     from pipelines.monitor.model_quality import check_kinds
     from pipelines.monitor.schedule import run_schedule
 
-    config, _, endpoint, env = _loop_setup(args)
+    config, state, endpoint, env = _loop_setup(args)
     cron = Cron.parse(args.cron or config.monitoring.schedule)
     kinds = check_kinds(config, args.kind, scheduled=True)
+    _require_deployed(state, endpoint)
     print(f"Monitoring {endpoint} ({' and '.join(kinds)}) on schedule {cron.expression!r} (UTC); stop with Ctrl-C")
     try:
         run_schedule(

@@ -7,7 +7,6 @@ Ctrl-C or SIGTERM during the run ends it as Failed ("interrupted"), its jobs sto
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import re
@@ -18,23 +17,12 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from pipelines.commands import executions
+from pipelines.commands import executions, positive_int
 from pipelines.errors import UsageError
 from pipelines.invocation import command
 
 DATA_SUFFIXES = (".csv", ".parquet", ".pq")  # pipelines.staging's: what Preprocess reads
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
-
-
-def _parallel(text: str) -> int:
-    """``--parallel``: a whole number of steps, 1 or more (argparse reports the problem, exit 2)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number of steps, 1 or more, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more (how many steps run at once), got {value}")
-    return value
 
 
 def register(commands) -> None:
@@ -50,7 +38,9 @@ def register(commands) -> None:
     )
     run.add_argument("--engine", choices=("processing", "model-monitor"), help="baseline engine")
     run.add_argument("--resume", metavar="EXECUTION", help="re-run a failed execution from its failed steps")
-    run.add_argument("--parallel", type=_parallel, default=2, help="steps run at once (default 2)")
+    run.add_argument(
+        "--parallel", type=positive_int("steps run at once"), default=2, help="steps run at once (default 2)"
+    )
     run.add_argument("--quiet", action="store_true", help="no live progress")
     run.set_defaults(handler=_run)
     executions.register(commands)

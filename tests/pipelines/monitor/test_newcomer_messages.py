@@ -98,3 +98,28 @@ def test_the_report_of_a_nodata_execution_says_so_without_failing(tmp_path, caps
     assert "Execution empty-1 is NoData: No data to analyze. No report" in out
     assert re.search(r"latest execution with results is exec-9: .*monitor report exec-9 .*--state-dir", out)
     assert main(["monitor", "report", "empty-1", "--config", CONFIG, "--state-dir", str(state)]) == 0
+
+
+def test_a_check_of_an_endpoint_with_nothing_deployed_is_refused_before_it_is_recorded(tmp_path, capsys):
+    """A mistyped --endpoint used to be checked, recorded as Failed and alerted on: now it is named, with the
+    endpoints the state directory has, and nothing is written."""
+    state = tmp_path / "state"
+    _served_with_traffic_this_hour(state)
+    for command in (["run"], ["schedule", "--iterations", "1"]):
+        argv = ["monitor", *command, "--config", CONFIG, "--state-dir", str(state), "--endpoint", "abalone-endpont"]
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "endpoint 'abalone-endpont' has no deployed model version" in err
+        assert f"endpoints there: {ENDPOINT}" in err
+    assert ExecutionLog(state).all() == []
+
+
+def test_schedule_iterations_must_be_1_or_more(tmp_path, capsys):
+    for value in ("0", "-1", "two"):
+        try:
+            argv = ["monitor", "schedule", "--config", CONFIG, "--state-dir", str(tmp_path), "--iterations", value]
+            code = main(argv)
+        except SystemExit as exc:  # argparse's exit
+            code = int(exc.code or 0)
+        assert code == 2
+        assert "argument --iterations: must be" in capsys.readouterr().err
