@@ -9,7 +9,7 @@ from pathlib import Path
 
 from monitoring.datatypes import FRACTIONAL, INTEGRAL, STRING, TYPES
 from monitoring.errors import AnalyzerInputError
-from monitoring.statistics import DatasetStatistics, FeatureStatistics, read_json_file
+from monitoring.statistics import DatasetStatistics, FeatureStatistics, object_field, read_json_file
 
 COMPARISON_METHODS = ("Robust", "Simple")
 CATEGORICAL_METHODS = ("LInfinity", "ChiSquared")
@@ -168,19 +168,9 @@ def read_monitoring_config(block: dict, base: MonitoringConfig, where: str) -> M
     )
 
 
-def _block(raw: dict, key: str, where: str) -> dict:
-    """``raw[key]`` when it is an object, ``{}`` when absent or null; anything else is refused naming the field."""
-    value = raw.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise AnalyzerInputError(f"{where}.{key}: expected an object, got {value!r}")
-    return value
-
-
 def _overrides(raw: dict, where: str) -> list[dict]:
     found = []
-    for holder in (raw, _block(raw, "num_constraints", where), _block(raw, "string_constraints", where)):
+    for holder in (raw, object_field(raw, "num_constraints", where), object_field(raw, "string_constraints", where)):
         for key in ("monitoring_config_overrides", "monitoringConfigOverrides"):
             if key in holder:
                 found.append(holder[key])
@@ -206,10 +196,10 @@ def constraints_from_json(doc: dict, source: str) -> Constraints:
         feature_config = config
         for block in _overrides(raw, where):
             feature_config = read_monitoring_config(block, feature_config, f"{where}.monitoring_config_overrides")
-        domains = _block(raw, "string_constraints", where).get("domains")
+        domains = object_field(raw, "string_constraints", where).get("domains")
         if domains is not None and not isinstance(domains, list):
             raise AnalyzerInputError(f"{where}.string_constraints.domains: expected a list of values, got {domains!r}")
-        non_negative = _block(raw, "num_constraints", where).get("is_non_negative")
+        non_negative = object_field(raw, "num_constraints", where).get("is_non_negative")
         if non_negative is not None and not isinstance(non_negative, bool):
             raise AnalyzerInputError(
                 f"{where}.num_constraints.is_non_negative: expected true or false, got {non_negative!r}"

@@ -142,7 +142,7 @@ def _count(value, where: str) -> int:
     return int(number)
 
 
-def _object(holder: dict, key: str, where: str) -> dict:
+def object_field(holder: dict, key: str, where: str) -> dict:
     """``holder[key]`` when it is a JSON object, ``{}`` when absent; anything else is refused naming the field."""
     value = holder.get(key)
     if value is None:
@@ -154,7 +154,8 @@ def _object(holder: dict, key: str, where: str) -> dict:
 
 def _categories(block: dict, where: str) -> dict[str, int] | None:
     """A string feature's categorical buckets as value -> count, or None when the file has none."""
-    buckets = _object(_object(block, "distribution", where), "categorical", f"{where}.distribution").get("buckets")
+    distribution = object_field(block, "distribution", where)
+    buckets = object_field(distribution, "categorical", f"{where}.distribution").get("buckets")
     if buckets is None:
         return None
     where = f"{where}.distribution.categorical.buckets"
@@ -170,8 +171,8 @@ def _numerical(block: dict, where: str, finite: bool) -> dict:
         for key in ("mean", "sum", "std_dev", "min", "max")
         if key in block
     }
-    distribution = _object(block, "distribution", where)
-    sketch = _object(distribution, "kll", f"{where}.distribution").get("sketch")
+    distribution = object_field(block, "distribution", where)
+    sketch = object_field(distribution, "kll", f"{where}.distribution").get("sketch")
     if sketch is not None:
         values["sketch"] = KLLSketch.from_dict(sketch, f"{where}.distribution.kll.sketch")
         if finite and not all(np.isfinite(level).all() for level in values["sketch"].levels):
@@ -190,8 +191,8 @@ def _feature(raw, where: str, finite: bool) -> FeatureStatistics:
     if kind not in TYPES:
         raise AnalyzerInputError(f"{where}: inferred_type must be one of {', '.join(TYPES)}, got {kind!r}")
     section = "numerical_statistics" if raw.get("numerical_statistics") else "string_statistics"
-    block = _object(raw, section, where)
-    common = _object(block, "common", f"{where}.{section}")
+    block = object_field(raw, section, where)
+    common = object_field(block, "common", f"{where}.{section}")
     values: dict = {
         "name": raw["name"],
         "inferred_type": kind,
