@@ -10,6 +10,7 @@ the entry points reads the environment or the file again.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -18,11 +19,19 @@ import yaml
 from pydantic import AfterValidator, BeforeValidator, Field, with_config
 
 from pipelines.config_rules import (
+    BUCKET_EXPECTED,
     LOWER_IS_BETTER,
-    NAME_PATTERN,
+    MAX_RETRY_ATTEMPTS,
+    MAX_RUNTIME_SECONDS,
+    MAX_SEED,
+    S3_URI_EXPECTED,
+    InstanceType,
     Metric,
+    Name,
     config_rules,
     data_rules,
+    is_bucket_name,
+    is_s3_uri,
     sagemaker_rules,
     training_rules,
 )
@@ -58,7 +67,6 @@ __all__ = [
 ]
 
 DEFAULT_CONFIG = Path("mlops.yaml")
-Name = Annotated[str, Field(strict=True, pattern=NAME_PATTERN), Expect("1-63 letters, digits or hyphens")]
 Count = Annotated[int, Field(strict=True, ge=1)]
 
 
@@ -81,6 +89,20 @@ def _role_arn(value: str) -> str:
     return value
 
 
+def _bucket(value: str) -> str:
+    expect_value(is_bucket_name(value), BUCKET_EXPECTED)
+    return value
+
+
+def _data_input(value: str) -> str:
+    """A local path, or an s3:// URI that names its bucket (``s3://`` alone is no location); another URL scheme
+    (``http://``, ``file:``) would be read as a relative path and fail later under a mangled name."""
+    other_scheme = re.match(r"[A-Za-z][A-Za-z0-9+.-]+:", value) is not None and not value.startswith("s3://")
+    expect_value(not other_scheme, f"a local path or {S3_URI_EXPECTED} (no other URL scheme)")
+    expect_value(not value.startswith("s3://") or is_s3_uri(value), f"a local path or {S3_URI_EXPECTED}")
+    return value
+
+
 def _text(value: Any) -> Any:
     """A hyperparameter value as CreateTrainingJob takes it: YAML numbers become their text."""
     return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
@@ -99,7 +121,7 @@ class ProjectConfig:
 @with_config(FORBID)
 @dataclass(frozen=True)
 class DataConfig:
-    input: Text = "data/abalone.csv"
+    input: Annotated[Text, AfterValidator(_data_input)] = "data/abalone.csv"
     target: Text = "rings"
     problem_type: Literal["regression", "binary"] = "regression"
     positive_class: Annotated[Text, BeforeValidator(_label)] | None = None
@@ -108,7 +130,11 @@ class DataConfig:
     split: Annotated[
         tuple[float, float, float], BeforeValidator(_fractions), Expect("three positive fractions summing to 1")
     ] = (0.7, 0.15, 0.15)
-    seed: Annotated[int, Field(strict=True, ge=0)] = 42
+    seed: Annotated[
+        int,
+        Field(strict=True, ge=0, le=MAX_SEED),
+        Expect("an integer from 0 to 10**64 - 1 (at most 64 digits: Preprocess keys its split hash with its text)"),
+    ] = 42
 
 
 @with_config(FORBID)
@@ -139,15 +165,16 @@ class SageMakerConfig:
     pipeline_name: Name | None = None
     model_package_group: Name | None = None
     role_arn: Annotated[Text, AfterValidator(_role_arn)] | None = None
-    bucket: Text | None = None
+    bucket: Annotated[Text, AfterValidator(_bucket)] | None = None
     framework_version: Text = "3.0-5"
-    processing_instance_type: Text = "ml.m5.xlarge"
+    processing_instance_type: InstanceType = "ml.m5.xlarge"
     processing_instance_count: Count = 1
-    training_instance_type: Text = "ml.m5.xlarge"
+    training_instance_type: InstanceType = "ml.m5.xlarge"
     training_instance_count: Count = 1
-    inference_instance_types: Texts = ("ml.m5.large",)
+    inference_instance_types: tuple[InstanceType, ...] = ("ml.m5.large",)
     volume_size_gb: Count = 30
-    max_runtime_seconds: Count = 3600
+    # the processing jobs' limit (9 days), below the training job's (28 days): see config_rules.MAX_RUNTIME_SECONDS
+    max_runtime_seconds: Annotated[int, Field(strict=True, ge=1, le=MAX_RUNTIME_SECONDS)] = 3600
     kms_key_id: Text | None = None
     subnets: Texts = ()
     security_group_ids: Texts = ()
@@ -158,7 +185,8 @@ class SageMakerConfig:
         Field(strict=True, pattern=r"^P(?:(?:\d+[YMWD])+(?:T(?:\d+[HMS])+)?|T(?:\d+[HMS])+)$"),
         Expect("an ISO 8601 duration such as P30D or PT12H"),
     ] = "P30D"
-    retry_attempts: Annotated[int, Field(strict=True, ge=0)] = 2
+    # a step makes retry_attempts + 1 attempts; SageMaker Pipelines' RetryPolicy allows at most 20
+    retry_attempts: Annotated[int, Field(strict=True, ge=0, le=MAX_RETRY_ATTEMPTS)] = 2
 
 
 @with_config(FORBID)
@@ -263,6 +291,8 @@ def load_config(path: str | Path | None = None) -> Config:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}): save it as UTF-8") from None
     config = parse_config({} if raw is None else raw, str(path))
     data_input = Path(config.data.input)
     if not config.data.input.startswith("s3://") and not data_input.is_absolute():

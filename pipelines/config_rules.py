@@ -1,18 +1,26 @@
-"""Cross-field rules of the configuration, as pydantic after-validators of the section holding the fields.
+"""Cross-field rules of the configuration, as pydantic after-validators of the section holding the fields, and the
+rules of AWS names and limits that single fields and the command-line options standing for them share.
 
 Each rule collects every problem of its section and raises them together (``check``). The hyperparameter
 rules are the training script's own (training/hyperparameters.py), applied at load so a typo fails before any
-step runs; the script applies them again to values given at StartPipelineExecution.
+step runs; the script applies them again to values given at StartPipelineExecution. ``hyperparameter_error`` adds
+what the script does not check yet: a finite value for every float hyperparameter (NaN passes its range checks, as
+every comparison with NaN is false) and an upper bound on ``num_round``.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from typing import TYPE_CHECKING, Literal, get_args
+import typing
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
+
+from pydantic import Field
 
 from monitoring.model_quality_constraints import CONSTRAINED
-from pipelines.config_values import Problem, check
-from training.hyperparameters import TrainingError, parse_hyperparameters
+from pipelines.config_values import Expect, Problem, check
+from training.hyperparameters import MAX_NUM_ROUND, TrainingError, TrainParams, parse_hyperparameters
 
 if TYPE_CHECKING:
     from pipelines.config import Config, DataConfig, SageMakerConfig, TrainingConfig
@@ -33,16 +41,103 @@ NOT_HYPERPARAMETERS = {
     "allow_non_finite": "serving.allow_non_finite",
     "allow_empty_records": "serving.allow_empty_records",
 }
-NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"  # pipeline, model package group and endpoint names
-_NAME = re.compile(NAME_PATTERN)
 _NAMED = re.compile(r"^Hyperparameter (\w+) ")
+
+# -- AWS names and limits ---------------------------------------------------------------------------------------
+# Pipeline, model package group and endpoint names (CreatePipeline, CreateModelPackageGroup, CreateEndpoint). An
+# endpoint name also names the local endpoint's state file and model directory: the pattern keeps them inside the
+# state directory (no "/", "." or "..").
+NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
+NAME_EXPECTED = "1-63 letters, digits or hyphens"
+_NAME = re.compile(NAME_PATTERN)
+Name = Annotated[str, Field(strict=True, pattern=NAME_PATTERN), Expect(NAME_EXPECTED)]
+
+# S3 general purpose bucket naming rules (docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html):
+# 3-63 lowercase letters, digits, dots and hyphens, a letter or digit first and last, no two adjacent dots, not an
+# IP address, not starting with the reserved prefixes. The reserved suffixes (-s3alias, --ol-s3, --x-s3, .mrap ...)
+# stay allowed: access point aliases and directory buckets stand where a bucket name does.
+BUCKET_EXPECTED = (
+    "an S3 bucket name (3-63 lowercase letters, digits, dots or hyphens; a letter or digit first and last)"
+)
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_IP_ADDRESS = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+S3_URI_EXPECTED = "an s3://<bucket>/<key> URI naming a valid S3 bucket"
+
+# ml.<family>.<size>, e.g. ml.m5.xlarge, ml.g4dn.12xlarge, ml.p4de.24xlarge (CreateProcessingJob / CreateTrainingJob
+# / CreateEndpointConfig InstanceType)
+INSTANCE_TYPE_PATTERN = r"^ml\.[a-z][a-z0-9]*(-[a-z0-9]+)*\.[a-z0-9]+$"
+INSTANCE_TYPE_EXPECTED = "a SageMaker instance type ml.<family>.<size> such as ml.m5.xlarge"
+_INSTANCE_TYPE = re.compile(INSTANCE_TYPE_PATTERN)
+InstanceType = Annotated[str, Field(strict=True, pattern=INSTANCE_TYPE_PATTERN), Expect(INSTANCE_TYPE_EXPECTED)]
+
+# One setting limits both the processing and the training jobs: ProcessingStoppingCondition.MaxRuntimeInSeconds is
+# at most 777,600 (9 days), the training StoppingCondition's at most 2,419,200 (28 days); the smaller one holds.
+MAX_RUNTIME_SECONDS = 777_600
+# SageMaker Pipelines' RetryPolicy MaxAttempts is 1 to 20 (the SDK's MAX_ATTEMPTS_CAP); a step makes
+# retry_attempts + 1 attempts (pipelines/definition/context.py).
+MAX_RETRY_ATTEMPTS = 19
+# Preprocess keys its split hash (BLAKE2b, processing/split.py) with the seed's decimal text; a BLAKE2b key is at
+# most 64 bytes, so the seed has at most 64 digits.
+MAX_SEED = 10**64 - 1
+_FLOAT_HYPERPARAMETERS = frozenset(
+    name for name, kind in typing.get_type_hints(TrainParams).items() if kind is float
+)  # eta, subsample, min_child_weight, colsample_bytree
+_INTEGER_BOUNDS = {"num_round": (1, MAX_NUM_ROUND)}
+
+
+def is_name(value: str) -> bool:
+    """A pipeline, model package group or endpoint name SageMaker accepts."""
+    return bool(_NAME.match(value))
+
+
+def is_bucket_name(value: str) -> bool:
+    """An S3 bucket name by the general purpose bucket naming rules."""
+    return (
+        bool(_BUCKET.match(value))
+        and ".." not in value
+        and not _IP_ADDRESS.match(value)
+        and not value.startswith(_RESERVED_PREFIXES)
+    )
+
+
+def is_s3_uri(value: str) -> bool:
+    """``s3://<bucket>`` or ``s3://<bucket>/<key>`` with a valid bucket name."""
+    return value.startswith("s3://") and is_bucket_name(value[len("s3://") :].partition("/")[0])
+
+
+def is_instance_type(value: str) -> bool:
+    """A SageMaker instance type, ``ml.<family>.<size>``."""
+    return bool(_INSTANCE_TYPE.match(value))
+
+
+def hyperparameter_error(settings: Mapping[str, str], name: str, value: Any) -> TrainingError | None:
+    """Why ``value`` is no value of the hyperparameter ``name`` (``settings``: objective and eval_metric), told as
+    the training script tells it, or None. Beyond the script's rules: float hyperparameters must be finite, and
+    ``num_round`` at most ``MAX_NUM_ROUND``."""
+    try:
+        parse_hyperparameters({**settings, name: value})
+    except TrainingError as exc:
+        return exc
+    text = str(value).strip()
+    if name in _FLOAT_HYPERPARAMETERS and not math.isfinite(float(text)):
+        return TrainingError(f"Hyperparameter {name} must be a finite number, got {text!r}")
+    if name in _INTEGER_BOUNDS:
+        low, high = _INTEGER_BOUNDS[name]
+        if not low <= int(text) <= high:
+            return TrainingError(f"Hyperparameter {name} must be in [{low}, {high}], got {text!r}")
+    return None
 
 
 def data_rules(data: DataConfig) -> DataConfig:
-    """A positive class for binary data, at least one feature, each feature once and never the target."""
+    """A positive class for binary data and only for it, at least one feature, each feature once and never the
+    target."""
     problems = []
     if data.problem_type == "binary" and data.positive_class is None:
         problems.append(Problem("positive_class", "set for binary classification", None))
+    if data.problem_type != "binary" and data.positive_class is not None:
+        expected = f"null for {data.problem_type} (a positive class is only meaningful for binary classification)"
+        problems.append(Problem("positive_class", expected, data.positive_class))
     if not (data.numeric or data.categorical):
         problems.append(Problem("numeric/categorical", "at least one feature", []))
     features = [*data.numeric, *data.categorical]
@@ -73,11 +168,8 @@ def training_rules(training: TrainingConfig) -> TrainingConfig:
     for name, value in training.hyperparameters.items():
         if name in NOT_HYPERPARAMETERS:
             problems.append(Problem(f"hyperparameters.{name}", f"set as {NOT_HYPERPARAMETERS[name]}", value))
-            continue
-        try:
-            parse_hyperparameters({**settings, name: value})
-        except TrainingError as exc:
-            problems.append(_training_problem(exc, f"hyperparameters.{name}"))
+        elif error := hyperparameter_error(settings, name, value):
+            problems.append(_training_problem(error, f"hyperparameters.{name}"))
     check(problems)
     return training
 
@@ -110,8 +202,9 @@ def config_rules(config: Config) -> Config:
     for path, name in (
         ("sagemaker.pipeline_name", config.pipeline_name),
         ("sagemaker.model_package_group", config.model_package_group),
+        ("serving.endpoint_name", config.endpoint_name),
     ):
-        if not _NAME.match(name):
-            problems.append(Problem(path, "1-63 letters, digits or hyphens (derived from project.name)", name))
+        if not is_name(name):
+            problems.append(Problem(path, f"{NAME_EXPECTED} (derived from project.name)", name))
     check(problems)
     return config

@@ -3,11 +3,13 @@ monitoring loop's schedule, drift alarm, alert sinks and retraining."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, with_config
 
+from pipelines.config_rules import S3_URI_EXPECTED, InstanceType, Name, is_s3_uri
 from pipelines.config_values import FORBID, Expect, Flag, OrEmpty, Problem, Text, Texts, check, expect_value, validated
 from pipelines.cron import CronError, validate_cron
 
@@ -29,13 +31,32 @@ __all__ = [
 Seconds = Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False), Expect("a positive number of seconds")]
 
 
+# CloudWatch PutMetricAlarm: a period of 10, 20, 30 (high-resolution metrics only: ours are standard) or a multiple
+# of 60 seconds; Period x EvaluationPeriods at most 604,800 seconds (7 days), and at most 86,400 (1 day) when the
+# period is shorter than an hour (docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html)
+ALARM_WINDOW_SECONDS = 604_800
+SHORT_PERIOD_WINDOW_SECONDS = 86_400
+# an SNS email subscription's endpoint: one address (local part, @, a dotted domain)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
+
+
 def _s3_uri(value: str) -> str:
-    expect_value(value.startswith("s3://"), "an s3:// URI")
+    expect_value(is_s3_uri(value), S3_URI_EXPECTED)
     return value
 
 
 def _http_url(value: str) -> str:
     expect_value(value.startswith(("http://", "https://")), "an http(s):// URL")
+    return value
+
+
+def _https_url(value: str) -> str:
+    expect_value(value.startswith("https://") and len(value) > len("https://"), "an https:// URL")
+    return value
+
+
+def _email(value: str) -> str:
+    expect_value(bool(_EMAIL.match(value)), "an email address such as ops@example.com")
     return value
 
 
@@ -69,13 +90,15 @@ class AutoscalingConfig:
 @with_config(FORBID)
 @dataclass(frozen=True)
 class ServingConfig:
-    endpoint_name: Text | None = None  # default <project.name>-endpoint
+    endpoint_name: Name | None = None  # default <project.name>-endpoint
     variant_name: Text = "AllTraffic"
-    instance_type: Text = "ml.m5.large"
+    instance_type: InstanceType = "ml.m5.large"
     instance_count: Annotated[int, Field(strict=True, ge=1)] = 1
     host: Text = "127.0.0.1"
     port: Annotated[int, Field(strict=True, ge=0, le=65535), Expect("a port number from 0 to 65535")] = 8080
-    max_body_mib: Annotated[float, Field(strict=True, gt=0), Expect("a positive number of MiB")] = 6.0
+    max_body_mib: Annotated[
+        float, Field(strict=True, gt=0, allow_inf_nan=False), Expect("a positive number of MiB")
+    ] = 6.0
     deploy_on_approval: Flag = True
     max_model_mib: Annotated[int, Field(strict=True, ge=1)] = 2048  # cap on a model.tar.gz's extracted size (local)
     max_model_files: Annotated[int, Field(strict=True, ge=1)] = 10_000  # cap on its number of members
@@ -120,15 +143,31 @@ class AlarmConfig:
     threshold: Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)] = 0.1
     evaluation_periods: Annotated[int, Field(strict=True, ge=1)] = 1
     datapoints_to_alarm: Annotated[int, Field(strict=True, ge=1)] = 1
-    period_seconds: Annotated[int, Field(strict=True, ge=60)] = 3600
+    # the monitoring template's AlarmPeriodSeconds AllowedValues (infrastructure/monitoring-fragments.yaml): a period
+    # the stack would refuse is refused here, before anything is deployed
+    period_seconds: Literal[60, 300, 900, 3600, 21600, 86400] = 3600
     # an hour without traffic keeps the drift state: one event, one alert
     treat_missing_data: Literal["missing", "notBreaching", "breaching", "ignore"] = "ignore"
 
 
+def window_problems(period_seconds: int, evaluation_periods: int, path: str) -> list[Problem]:
+    """CloudWatch's limit on an alarm's evaluation window: ``evaluation_periods`` periods of ``period_seconds``."""
+    window = SHORT_PERIOD_WINDOW_SECONDS if period_seconds < 3600 else ALARM_WINDOW_SECONDS
+    if period_seconds * evaluation_periods <= window:
+        return []
+    expected = (
+        f"at most {window // period_seconds} (CloudWatch evaluates an alarm over at most {window} seconds "
+        f"with a period of {period_seconds} seconds, monitoring.alarm.period_seconds)"
+    )
+    return [Problem(path, expected, evaluation_periods)]
+
+
 def _alarm_rules(alarm: AlarmConfig) -> AlarmConfig:
+    problems = window_problems(alarm.period_seconds, alarm.evaluation_periods, "evaluation_periods")
     if alarm.datapoints_to_alarm > alarm.evaluation_periods:
         expected = f"at most evaluation_periods ({alarm.evaluation_periods})"
-        check([Problem("datapoints_to_alarm", expected, alarm.datapoints_to_alarm)])
+        problems.append(Problem("datapoints_to_alarm", expected, alarm.datapoints_to_alarm))
+    check(problems)
     return alarm
 
 
@@ -140,15 +179,15 @@ class AlertConfig:
     webhook_url: Annotated[Text, AfterValidator(_http_url)] | None = None
     webhook_timeout_seconds: Seconds = 5.0
     webhook_retries: Annotated[int, Field(strict=True, ge=0)] = 3
-    sns_emails: Texts = ()  # AWS: SNS subscriptions
-    sns_https: Texts = ()
+    sns_emails: tuple[Annotated[Text, AfterValidator(_email)], ...] = ()  # AWS: SNS subscriptions
+    sns_https: tuple[Annotated[Text, AfterValidator(_https_url)], ...] = ()
 
 
 @with_config(FORBID)
 @dataclass(frozen=True)
 class RetrainConfig:
     enabled: Flag = True
-    data_uri: Text | None = None  # default s3://<bucket>/<pipeline>/retraining/
+    data_uri: Annotated[Text, AfterValidator(_s3_uri)] | None = None  # default s3://<bucket>/<pipeline>/retraining/
     cooldown_hours: Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)] = 24.0
 
 
@@ -211,7 +250,8 @@ def _offset_minutes(offset: str) -> int:
 class MonitoringConfig:
     engine: Literal["processing", "model-monitor"] = "processing"
     schedule: Text = "0 * * * *"  # cron: hourly, over the last complete hour
-    reports_destination: Text | None = None  # default s3://<bucket>/<pipeline>/monitoring
+    # default s3://<bucket>/<pipeline>/monitoring
+    reports_destination: Annotated[Text, AfterValidator(_s3_uri)] | None = None
     alarm: Annotated[AlarmConfig, OrEmpty, AfterValidator(_alarm_rules)] = field(default_factory=AlarmConfig)
     alerts: Annotated[AlertConfig, OrEmpty] = field(default_factory=AlertConfig)
     retrain: Annotated[RetrainConfig, OrEmpty] = field(default_factory=RetrainConfig)
@@ -230,7 +270,15 @@ def schedule_problems(schedule: str, engine: str) -> list[Problem]:
 
 
 def _monitoring_rules(monitoring: MonitoringConfig) -> MonitoringConfig:
-    check(schedule_problems(monitoring.schedule, monitoring.engine))
+    """A schedule the engine can run; the model-quality alarms' window within CloudWatch's limit (they share the
+    drift alarms' period)."""
+    period, periods = monitoring.alarm.period_seconds, monitoring.model_quality.evaluation_periods
+    check(
+        [
+            *schedule_problems(monitoring.schedule, monitoring.engine),
+            *window_problems(period, periods, "model_quality.evaluation_periods"),
+        ]
+    )
     return monitoring
 
 

@@ -7,13 +7,20 @@ is built: an unknown name or a value of the wrong type fails at once, not after 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pipelines.config import Config, ConfigError
+from pipelines.config_rules import (
+    INSTANCE_TYPE_EXPECTED,
+    S3_URI_EXPECTED,
+    hyperparameter_error,
+    is_instance_type,
+    is_s3_uri,
+)
 from pipelines.local.expressions import parameter_value
 from processing.shards import MAX_INSTANCE_COUNT, SHARD_FILES
-from training.hyperparameters import TrainingError, parse_hyperparameters
 
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
 PENDING = APPROVAL_STATUSES[0]
@@ -26,6 +33,7 @@ INSTANCE_COUNTS = {
     "ProcessingInstanceCount": "sagemaker.processing_instance_count",
     "TrainingInstanceCount": "sagemaker.training_instance_count",
 }
+INSTANCE_TYPES = ("ProcessingInstanceType", "TrainingInstanceType")  # checked as sagemaker.*_instance_type
 
 
 @dataclass(frozen=True)
@@ -102,10 +110,22 @@ def _type_problem(name: str, kind: str, value: str) -> str | None:
         return problem
     if kind == "Integer" and not (isinstance(typed, int) and typed >= 1):
         return problem
+    if kind == "Float" and not math.isfinite(float(typed)):
+        # NaN compares false with every metric, inf (also 1e999) always the same way: GateThreshold=inf passes any model
+        return f"--param {name}: must be a finite number, got {value!r}"
     if name in INSTANCE_COUNTS and isinstance(typed, int) and typed > MAX_INSTANCE_COUNT:
         return f"--param {name}: {_too_many(typed)}"
     if kind == "String" and not typed:
         return problem
+    return _value_problem(name, str(typed))
+
+
+def _value_problem(name: str, value: str) -> str | None:
+    """The configuration's own rule for the setting a String parameter stands for (instance types, an s3:// input)."""
+    if name in INSTANCE_TYPES and not is_instance_type(value):
+        return f"--param {name}: must be {INSTANCE_TYPE_EXPECTED}, got {value!r}"
+    if name == "InputDataUrl" and value.startswith("s3://") and not is_s3_uri(value):
+        return f"--param {name}: must be a local path or {S3_URI_EXPECTED}, got {value!r}"
     return None
 
 
@@ -122,15 +142,13 @@ def check_params(params: Mapping[str, str], config: Config) -> None:
     if "ModelApprovalStatus" in params and params["ModelApprovalStatus"] not in APPROVAL_STATUSES:
         got = params["ModelApprovalStatus"]
         problems.append(f"--param ModelApprovalStatus: must be one of {', '.join(APPROVAL_STATUSES)}, got {got!r}")
-    # hyperparameters travel as strings: the training script's own rules say which strings it takes
+    # hyperparameters travel as strings: the training script's own rules (and the configuration's additions: finite
+    # floats, a bounded num_round) say which strings it takes
     training = {"objective": config.training.objective, "eval_metric": config.training.eval_metric}
     for key in config.training.hyperparameters:
         name = hyperparameter_parameter_name(key)
-        if name in params:
-            try:
-                parse_hyperparameters({**training, key: params[name]})
-            except TrainingError as exc:
-                problems.append(f"--param {name}: {exc}")
+        if name in params and (error := hyperparameter_error(training, key, params[name])):
+            problems.append(f"--param {name}: {error}")
     found = [p for p in problems if p]
     if found:
         raise ConfigError("\n".join(found))

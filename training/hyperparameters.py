@@ -8,6 +8,7 @@ Standard library only (importing it costs nothing, unlike xgboost); Python 3.10 
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -15,6 +16,9 @@ from typing import Any
 
 from mlops_errors import MlopsError
 
+# An upper bound of ours, not an AWS limit: each round adds a tree, and 100,000 trees of the default depth are
+# already a model of hundreds of MB (serving.max_model_mib caps its extracted size at 2 GiB by default).
+MAX_NUM_ROUND = 100_000
 POLICY_FLAGS = ("allow_non_finite", "allow_empty_records")  # feature_transform.InputPolicy, under "input_policy"
 OBJECTIVES = {"reg:squarederror": "rmse", "binary:logistic": "logloss"}
 EVAL_METRICS = {
@@ -72,6 +76,8 @@ def _number(name: str, text: str, kind: type, low: float, high: float, low_open:
     except (TypeError, ValueError):
         expected = "an integer" if kind is int else "a number"
         raise TrainingError(f"Hyperparameter {name} must be {expected}, got {text!r}") from None
+    if not math.isfinite(value):  # NaN compares False with any bound
+        raise TrainingError(f"Hyperparameter {name} must be a finite number, got {text!r}")
     if value < low or value > high or (low_open and value == low):
         bracket = "(" if low_open else "["
         raise TrainingError(f"Hyperparameter {name} must be in {bracket}{low}, {high}], got {text!r}")
@@ -98,7 +104,7 @@ def parse_hyperparameters(values: Mapping[str, str]) -> TrainParams:
             f"got {metric!r}"
         )
     spec = {
-        "num_round": (int, 1, inf, False),
+        "num_round": (int, 1, MAX_NUM_ROUND, False),
         "max_depth": (int, 0, inf, False),
         "eta": (float, 0.0, 1.0, True),
         "subsample": (float, 0.0, 1.0, True),

@@ -5,13 +5,17 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from pipelines.commands.options import bucket_option
+
 
 def register(commands) -> None:
     parser = commands.add_parser("definition", help="print or write the pipeline definition JSON (offline)")
     parser.add_argument("--config", default=None, help="configuration file (default mlops.yaml)")
     parser.add_argument("--region", help="AWS region (overrides project.region)")
     parser.add_argument("--role-arn", help="pipeline execution role (default for local runs: a placeholder)")
-    parser.add_argument("--bucket", help="S3 bucket for code and artefacts (default for local runs: mlops-local)")
+    parser.add_argument(
+        "--bucket", type=bucket_option, help="S3 bucket for code and artefacts (default for local runs: mlops-local)"
+    )
     parser.add_argument("--engine", choices=("processing", "model-monitor"), help="monitoring engine of the baseline")
     parser.add_argument("--output", help="write the JSON here instead of stdout")
     parser.set_defaults(handler=_definition)

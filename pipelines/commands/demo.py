@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
+from pipelines.commands.options import state_dir_option
 from pipelines.errors import UsageError
 
 
@@ -13,7 +14,7 @@ def register(commands) -> None:
     parser.add_argument("--config", default=None, help="configuration file (default mlops.yaml)")
     parser.add_argument(
         "--state-dir",
-        type=Path,
+        type=state_dir_option,
         default=None,
         help="state directory of this demo (default: a new one under the configured state dir)",
     )

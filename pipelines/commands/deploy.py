@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipelines.commands.options import bucket_option, endpoint_option, state_dir_option
 from pipelines.errors import UsageError
 from pipelines.invocation import as_typed
 
@@ -23,14 +24,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--version", type=int, default=None, help="this version (default: the newest Approved)")
     which.add_argument("--model-package-arn", default=None, help="this model package (e.g. from an approval event)")
-    parser.add_argument("--endpoint", default=None, help="endpoint name (default serving.endpoint_name)")
+    parser.add_argument(
+        "--endpoint", type=endpoint_option, default=None, help="endpoint name (default serving.endpoint_name)"
+    )
     parser.add_argument("--force", action="store_true", help="deploy even an older or not Approved version")
     parser.add_argument("--backend", choices=("local", "sagemaker"), default="local", help="where (default local)")
     parser.add_argument("--config", default=None, help="configuration file (default mlops.yaml)")
-    parser.add_argument("--state-dir", type=Path, default=None, help="local state directory (default from config)")
+    parser.add_argument(
+        "--state-dir", type=state_dir_option, default=None, help="local state directory (default from config)"
+    )
     cloud = parser.add_argument_group("sagemaker backend")
     cloud.add_argument("--role-arn", default=None, help="execution role of the SageMaker model")
-    cloud.add_argument("--bucket", default=None, help="bucket of the default capture destination")
+    cloud.add_argument("--bucket", type=bucket_option, default=None, help="bucket of the default capture destination")
     cloud.add_argument("--region", default=None, help="AWS region (default project.region)")
     cloud.add_argument(
         "--rollback-alarm",

@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Callable
 
 from pipelines.commands.bootstrap import add_backend, check_backend
+from pipelines.commands.options import endpoint_option
 from pipelines.errors import UsageError
 
 
@@ -20,7 +21,12 @@ def register(commands) -> None:
     )
     add_backend(parser)
     parser.add_argument(
-        "--endpoint", action="append", default=None, metavar="NAME", help="endpoint (repeatable; default from config)"
+        "--endpoint",
+        type=endpoint_option,
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="endpoint (repeatable; default from config)",
     )
     parser.add_argument(
         "--deploy-stack", default=None, help="deploy-on-approval stack (default <endpoint>-deploy-on-approval)"

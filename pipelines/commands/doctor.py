@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from pipelines.commands.options import bucket_option
 from pipelines.invocation import as_typed
 
 
@@ -24,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default=None, help="configuration file (default mlops.yaml)")
     parser.add_argument("--region", default=None, help="AWS region (default project.region)")
     parser.add_argument("--role-arn", default=None, help="execution role (default sagemaker.role_arn)")
-    parser.add_argument("--bucket", default=None, help="artefact bucket (default sagemaker.bucket)")
+    parser.add_argument("--bucket", type=bucket_option, default=None, help="artefact bucket (default sagemaker.bucket)")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
 
 

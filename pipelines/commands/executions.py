@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pipelines.commands.options import state_dir_option
+
 UNREADABLE = "Unreadable"
 FIELDS = ("execution_id", "pipeline_name", "status", "created", "ended", "failure_reason")
 
@@ -16,13 +18,13 @@ def register(commands) -> None:
     executions = commands.add_parser("executions", help="local pipeline executions")
     sub = executions.add_subparsers(dest="executions_command", required=True, metavar="SUBCOMMAND")
     listing = sub.add_parser("list", help="executions, newest first")
-    listing.add_argument("--state-dir", type=Path, default=None)
+    listing.add_argument("--state-dir", type=state_dir_option, default=None)
     listing.add_argument("--config", default=None)
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=_list)
     show = sub.add_parser("show", help="one execution: steps, status, timings, failures, outputs and logs")
     show.add_argument("execution", metavar="EXECUTION")
-    show.add_argument("--state-dir", type=Path, default=None)
+    show.add_argument("--state-dir", type=state_dir_option, default=None)
     show.add_argument("--config", default=None)
     show.add_argument("--json", action="store_true")
     show.set_defaults(handler=_show)

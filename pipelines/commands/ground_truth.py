@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from mlops_errors import MlopsError
+from pipelines.commands.options import bucket_option, state_dir_option
 
 Clock = Callable[[], datetime]
 
@@ -46,9 +47,13 @@ def register(monitor_subparsers) -> None:
         "--negative-class", default=None, help="binary: the label text that means 0 (not the positive class, not 1)"
     )
     parser.add_argument("--config", default=None, help="configuration file (default mlops.yaml)")
-    parser.add_argument("--state-dir", type=Path, default=None, help="local state directory (default from config)")
+    parser.add_argument(
+        "--state-dir", type=state_dir_option, default=None, help="local state directory (default from config)"
+    )
     parser.add_argument("--backend", choices=("local", "sagemaker"), default="local", help="where to write")
-    parser.add_argument("--bucket", default=None, help="sagemaker: the bucket (default sagemaker.bucket)")
+    parser.add_argument(
+        "--bucket", type=bucket_option, default=None, help="sagemaker: the bucket (default sagemaker.bucket)"
+    )
     parser.add_argument("--region", default=None, help="sagemaker: AWS region (default project.region)")
     parser.set_defaults(handler=run)
 

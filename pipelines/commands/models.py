@@ -7,6 +7,7 @@ import getpass
 import json
 from pathlib import Path
 
+from pipelines.commands.options import bucket_option, state_dir_option
 from pipelines.invocation import as_typed
 from pipelines.registry import APPROVED, REJECTED, STATUSES, RegistryError, parse_reference
 from pipelines.registry.sqlite import MAX_VERSION
@@ -46,8 +47,12 @@ def register(commands) -> None:
             help="local SQLite registry (default) or the SageMaker Model Registry",
         )
         p.add_argument("--config", default=None, help="configuration file (default mlops.yaml)")
-        p.add_argument("--state-dir", type=Path, default=None, help="local state directory (default from config)")
-        p.add_argument("--bucket", default=None, help="S3 bucket of the approvals log (sagemaker backend)")
+        p.add_argument(
+            "--state-dir", type=state_dir_option, default=None, help="local state directory (default from config)"
+        )
+        p.add_argument(
+            "--bucket", type=bucket_option, default=None, help="S3 bucket of the approvals log (sagemaker backend)"
+        )
 
     listing = sub.add_parser("list", help="list versions, newest first")
     common(listing)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from pipelines.commands.model_quality_baseline import (
     add_model_quality_options,
     check_kind_options,
     model_quality_baseline,
 )
+from pipelines.commands.options import endpoint_option, state_dir_option
 from pipelines.errors import UsageError
 from pipelines.objectstore import DEFAULT_STATE_DIR, local_path
 
@@ -33,7 +33,7 @@ def register_analyzer_commands(monitor_subparsers) -> None:
     chk.add_argument("--output", required=True, help="directory for statistics.json and constraint_violations.json")
     chk.add_argument("--start", help="window start (ISO-8601, inclusive) for capture records")
     chk.add_argument("--end", help="window end (ISO-8601, exclusive) for capture records")
-    chk.add_argument("--endpoint", default="local", help="Endpoint dimension of the metrics")
+    chk.add_argument("--endpoint", type=endpoint_option, default="local", help="Endpoint dimension of the metrics")
     chk.add_argument("--schedule", default="on-demand", help="MonitoringSchedule dimension of the metrics")
     chk.add_argument("--json", action="store_true", help="print the summary as JSON")
     chk.set_defaults(handler=_check)
@@ -48,7 +48,7 @@ def _dataset_options(parser: argparse.ArgumentParser, *, no_header_help: str) ->
     )
     parser.add_argument(
         "--state-dir",
-        type=Path,
+        type=state_dir_option,
         default=DEFAULT_STATE_DIR,
         help="local state directory holding the object store (default .mlops)",
     )

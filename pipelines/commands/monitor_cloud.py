@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from pipelines.commands.options import bucket_option, endpoint_option
 from pipelines.errors import StateError
 
 BACKENDS = ("sagemaker",)
@@ -25,7 +26,9 @@ def register_cloud_commands(monitor_subparsers) -> None:
     parser.add_argument("--config", default=None, help="configuration file (default mlops.yaml)")
     parser.add_argument("--region", default=None, help="AWS region (default: project.region)")
     parser.add_argument("--role-arn", default=None, help="SageMaker execution role of the check jobs")
-    parser.add_argument("--bucket", default=None, help="the project's S3 bucket (code, data, reports)")
+    parser.add_argument(
+        "--bucket", type=bucket_option, default=None, help="the project's S3 bucket (code, data, reports)"
+    )
     parser.add_argument(
         "--model-version",
         default=None,
@@ -46,10 +49,14 @@ def register_cloud_commands(monitor_subparsers) -> None:
         "when that step failed.",
     )
     repoint.add_argument("--backend", choices=BACKENDS, default="sagemaker", help="where (default sagemaker)")
-    repoint.add_argument("--endpoint", default=None, help="endpoint name (default serving.endpoint_name)")
+    repoint.add_argument(
+        "--endpoint", type=endpoint_option, default=None, help="endpoint name (default serving.endpoint_name)"
+    )
     repoint.add_argument("--config", default=None, help="configuration file (default mlops.yaml)")
     repoint.add_argument("--region", default=None, help="AWS region (default: project.region)")
-    repoint.add_argument("--bucket", default=None, help="the project's S3 bucket (where the live pointer is)")
+    repoint.add_argument(
+        "--bucket", type=bucket_option, default=None, help="the project's S3 bucket (where the live pointer is)"
+    )
     repoint.set_defaults(handler=_repoint)
 
 

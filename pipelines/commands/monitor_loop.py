@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from pipelines.commands import positive_int
+from pipelines.commands.options import endpoint_option, state_dir_option
 from pipelines.errors import StateError
 from pipelines.objectstore import local_path
 
@@ -13,8 +14,10 @@ from pipelines.objectstore import local_path
 def _loop_options(parser) -> None:
     """The options every local-loop command takes: which configuration, state directory and endpoint."""
     parser.add_argument("--config", default=None, help="configuration file (default mlops.yaml)")
-    parser.add_argument("--state-dir", type=Path, default=None, help="local state directory (default from config)")
-    parser.add_argument("--endpoint", default=None, help="endpoint (default from config)")
+    parser.add_argument(
+        "--state-dir", type=state_dir_option, default=None, help="local state directory (default from config)"
+    )
+    parser.add_argument("--endpoint", type=endpoint_option, default=None, help="endpoint (default from config)")
 
 
 def _kind_option(parser, default: str | None, help_text: str) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from pipelines.commands import executions, positive_int
+from pipelines.commands.options import state_dir_option
 from pipelines.errors import UsageError
 from pipelines.invocation import command
 
@@ -28,7 +29,9 @@ _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 def register(commands) -> None:
     run = commands.add_parser("run", help="run the pipeline locally (the embedded default: no Docker, no AWS)")
     run.add_argument("--config", default=None, help="configuration file (default mlops.yaml)")
-    run.add_argument("--state-dir", type=Path, default=None, help="local state directory (default from config)")
+    run.add_argument(
+        "--state-dir", type=state_dir_option, default=None, help="local state directory (default from config)"
+    )
     run.add_argument(
         "--param",
         action="append",

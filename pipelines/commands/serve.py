@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipelines.commands.options import endpoint_option, state_dir_option
 from pipelines.errors import UsageError
 from pipelines.invocation import command
 
@@ -23,11 +24,15 @@ def register(commands) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--endpoint", default=None, help="endpoint name (default serving.endpoint_name)")
+    parser.add_argument(
+        "--endpoint", type=endpoint_option, default=None, help="endpoint name (default serving.endpoint_name)"
+    )
     parser.add_argument("--host", default=None, help="address to bind (default serving.host, 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port (default serving.port, 8080; 0 picks one)")
     parser.add_argument("--config", default=None, help="configuration file (default mlops.yaml)")
-    parser.add_argument("--state-dir", type=Path, default=None, help="local state directory (default from config)")
+    parser.add_argument(
+        "--state-dir", type=state_dir_option, default=None, help="local state directory (default from config)"
+    )
 
 
 def _serve(args) -> int:

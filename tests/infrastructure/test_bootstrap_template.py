@@ -93,20 +93,20 @@ def _stack(parameters: dict[str, str]) -> Stack:
 
 
 def test_lifecycle_rules_cover_the_prefixes_the_project_writes():
-    config = load_config(ROOT / "mlops.yaml").with_overrides(sagemaker={"bucket": "b"}, project={"name": PROJECT})
-    base = f"s3://b/{config.pipeline_name}/"
+    config = load_config(ROOT / "mlops.yaml").with_overrides(sagemaker={"bucket": "bkt"}, project={"name": PROJECT})
+    base = f"s3://bkt/{config.pipeline_name}/"
     written = {
         "capture": config.capture_destination,
         "ground-truth": config.ground_truth_destination,
         "monitoring-reports": config.reports_destination,
         "executions": base + "executions",  # pipelines.definition.jobs.execution_prefix
-        "staged-code": Artifact("x", (("k", b""),)).prefix("b", config.pipeline_name).rsplit("/", 1)[0],
+        "staged-code": Artifact("x", (("k", b""),)).prefix("bkt", config.pipeline_name).rsplit("/", 1)[0],
     }
     retention = {"CaptureRetentionDays": "30", "ExecutionsRetentionDays": "0"}
     bucket = _stack(retention).resolver().properties("ArtifactBucket")
     rules = {r["Id"]: r for r in bucket["LifecycleConfiguration"]["Rules"]}
     for rule_id, uri in written.items():
-        assert "s3://b/" + rules[rule_id]["Prefix"] == uri + "/", rule_id
+        assert "s3://bkt/" + rules[rule_id]["Prefix"] == uri + "/", rule_id
     assert rules["capture"]["ExpirationInDays"] == "30" and rules["capture"]["Status"] == "Enabled"
     assert rules["ground-truth"]["ExpirationInDays"] == "365"
     assert rules["executions"]["Status"] == "Disabled"  # 0 keeps them

@@ -74,6 +74,6 @@ def test_missing_and_unparseable_files(tmp_path, monkeypatch):
 
 def test_overrides_are_validated_again():
     config = load_config(ROOT / "mlops.yaml")
-    assert config.with_overrides(sagemaker={"bucket": "b", "role_arn": None}).sagemaker.bucket == "b"
+    assert config.with_overrides(sagemaker={"bucket": "bkt", "role_arn": None}).sagemaker.bucket == "bkt"
     with pytest.raises(ConfigError, match="role_arn: must be an IAM role ARN"):
         config.with_overrides(sagemaker={"role_arn": "nobody"})

@@ -71,6 +71,8 @@ def bad_values(annotation: Any) -> list[Any]:
         values: list[Any] = ["1", True]
         if kind is int:
             values.append(1.5)
+        else:  # every number of the file is finite: NaN passed bounds (each comparison with NaN is false), inf "gt 0"
+            values += [float("nan"), float("inf")]
         if "ge" in bounds:
             values.append(bounds["ge"] - 1)
         if "gt" in bounds:
@@ -84,7 +86,7 @@ def bad_values(annotation: Any) -> list[Any]:
     if get_origin(kind) is tuple and get_args(kind)[-1] is Ellipsis:
         return ["a", [""], [5]]
     if get_origin(kind) is tuple:  # data.split
-        return [[1], [0.5, 0.5, 0.0], "0.7 0.15 0.15"]
+        return [[1], [0.5, 0.5, 0.0], "0.7 0.15 0.15", [0.7, 0.15, float("nan")]]
     if get_origin(kind) is dict:
         return [["x"], {"num_round": [1]}]
     raise AssertionError(f"no bad values for {annotation}")

@@ -76,8 +76,8 @@ def test_overrides_are_validated_like_the_file():
     assert any("project.region: must be an AWS region such as us-east-1, got ['x']" in line for line in lines)
     with pytest.raises(ConfigError, match=r"with overrides: monitoring\.engine: must be processing or model-monitor"):
         config_from_kwargs({"engine": "spark"}, str(ROOT / "mlops.yaml"))
-    config = config_from_kwargs({"default_bucket": "b", "engine": None}, str(ROOT / "mlops.yaml"))
-    assert config.sagemaker.bucket == "b" and config.monitoring.engine == "processing"
+    config = config_from_kwargs({"default_bucket": "bkt", "engine": None}, str(ROOT / "mlops.yaml"))
+    assert config.sagemaker.bucket == "bkt" and config.monitoring.engine == "processing"
 
 
 @pytest.mark.parametrize("engine", ["processing", "model-monitor"])

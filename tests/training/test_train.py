@@ -122,6 +122,12 @@ def test_hyperparameters_are_typed_and_validated():
     for name, pattern in cases.items():
         with pytest.raises(TrainingError, match=pattern):
             parse_hyperparameters({name: values[name]})
+    # values passed straight to the job (StartPipelineExecution), past mlops's configuration checks
+    for name, text in (("eta", "nan"), ("subsample", "nan"), ("min_child_weight", "inf")):
+        with pytest.raises(TrainingError, match=rf"Hyperparameter {name} must be a finite number, got '{text}'"):
+            parse_hyperparameters({name: text})
+    with pytest.raises(TrainingError, match=r"Hyperparameter num_round must be in \[1, 100000\], got '1000000'"):
+        parse_hyperparameters({"num_round": "1000000"})
 
 
 def test_the_serving_input_policy_travels_in_transform_json(data, tmp_path):
