@@ -16,3 +16,8 @@ class CaptureSettingsError(MlopsError, ValueError):
 
 class EndpointStateError(MlopsError, ValueError):
     """A local endpoint's state file that cannot be read; names the file and field, and how to recover."""
+
+
+class ListenError(MlopsError, OSError):
+    """The local endpoint cannot listen where it was told (a host that does not resolve, a port in use or not
+    allowed); names the address and the setting or option that chose it."""

@@ -42,6 +42,7 @@ from inference.endpoint_state import (
     state_path,
     withdraw_server,
 )
+from inference.errors import ListenError
 from inference.http import drain, start_server
 from inference.http_limits import Limits
 from inference.model_loader import limit_native_threads, load_model
@@ -193,7 +194,16 @@ async def run(options: ServeOptions, stop: asyncio.Event, ready=None) -> Endpoin
     limit_native_threads()
     endpoint = Endpoint(options)
     await endpoint.refresh()
-    server, connections = await start_server(endpoint, options.host, options.port, options.limits, endpoint.error_page)
+    try:
+        server, connections = await start_server(
+            endpoint, options.host, options.port, options.limits, endpoint.error_page
+        )
+    except OSError as exc:  # socket.gaierror too: a host that does not resolve
+        await asyncio.get_running_loop().run_in_executor(None, endpoint.close)  # the capture writer's thread
+        raise ListenError(
+            f"cannot listen on {options.host}:{options.port}: {exc.strerror or exc} (serving.host / --host, "
+            "serving.port / --port)"
+        ) from None
     port = server.sockets[0].getsockname()[1]
     watcher = asyncio.get_running_loop().create_task(endpoint.watch())
     advert = advertise_server(options.state_dir, options.endpoint, options.host, port)  # deploys ask its /ping

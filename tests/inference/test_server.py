@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import http.client
 import json
+import re
 import socket
 from pathlib import Path
 
@@ -401,3 +402,21 @@ def test_a_request_without_content_type_is_told_it_was_read_as_json(served):
     error = json.loads(body)["error"]
     assert status == 400 and error.startswith("Malformed JSON")
     assert "the request has no Content-Type, so it was read as application/json" in error
+
+
+def test_an_address_it_cannot_listen_on_is_named_not_a_traceback(tmp_path):
+    import asyncio
+
+    from inference.errors import ListenError
+    from inference.server import run
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for host, at in (("127.0.0.1", port), ("not a host!", 0)):
+            options = ServeOptions(tmp_path / "state", "abalone-endpoint", locate=locator(tmp_path / "state"),
+                                   host=host, port=at)  # fmt: skip
+            expected = rf"cannot listen on {re.escape(host)}:{at}: .*serving\.host / --host"
+            with pytest.raises(ListenError, match=expected):
+                asyncio.run(run(options, asyncio.Event()))
