@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from pipelines.commands.options import bucket_option
+from pipelines.errors import UsageError
 
 
 def register(commands) -> None:
@@ -21,9 +22,19 @@ def register(commands) -> None:
     parser.set_defaults(handler=_definition)
 
 
+def _writable_file(path: Path) -> Path:
+    """``--output``, checked before the build (which takes seconds): a file whose folder exists, not a folder."""
+    if path.is_dir():
+        raise UsageError(f"--output {path}: is a directory; give the file to write, e.g. {path / 'definition.json'}")
+    if not path.parent.is_dir():
+        raise UsageError(f"--output {path}: no such directory {path.parent}")
+    return path
+
+
 def _definition(args) -> int:
     from pipelines.build import build_definition, config_from_kwargs, local_config
 
+    output = _writable_file(Path(args.output)) if args.output else None
     config = local_config(
         config_from_kwargs(
             {"region": args.region, "role": args.role_arn, "default_bucket": args.bucket, "engine": args.engine},
@@ -31,8 +42,8 @@ def _definition(args) -> int:
         )
     )
     built = build_definition(config)
-    if args.output:
-        Path(args.output).write_text(built.json, encoding="utf-8")
+    if output is not None:
+        output.write_text(built.json, encoding="utf-8")
         print(f"Wrote the definition of {config.pipeline_name} ({len(built.json)} bytes) to {args.output}")
     else:
         sys.stdout.write(built.json)

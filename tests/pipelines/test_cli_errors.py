@@ -63,3 +63,16 @@ def test_a_bug_shows_its_traceback_and_exits_1_from_the_command_line(tmp_path):
     assert "Traceback (most recent call last)" in proc.stderr and "in numpy_bug" in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("ValueError: cannot reshape")
     assert "mlops models list: error:" not in proc.stderr
+
+
+def test_definition_checks_its_output_before_building(tmp_path, capsys, monkeypatch):
+    """The build takes seconds: a folder or a missing directory as --output is named first, and nothing is built."""
+    import pipelines.build
+
+    monkeypatch.setattr(pipelines.build, "build_definition", lambda config: pytest.fail("built before the check"))
+    for output, expected in (
+        (tmp_path, f"--output {tmp_path}: is a directory"),
+        (tmp_path / "missing" / "d.json", f"--output {tmp_path / 'missing' / 'd.json'}: no such directory"),
+    ):
+        assert main(["definition", "--config", CONFIG, "--output", str(output)]) == 2
+        assert capsys.readouterr().err.startswith(f"mlops definition: error: {expected}")
