@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from pipelines.config import Config
 from pipelines.deploy.sagemaker_requests import Clients, WaitPolicy, data_capture_config
@@ -43,6 +43,8 @@ class Endpoint:
         """DescribeEndpoint's answer, or None when the endpoint does not exist."""
         try:
             return self.clients.sagemaker.describe_endpoint(EndpointName=self.name)
+        except BotoCoreError as exc:  # no credentials, no endpoint to reach
+            raise DeployError(f"DescribeEndpoint {self.name} failed: {exc}") from exc
         except ClientError as exc:
             if _not_found(exc):
                 return None

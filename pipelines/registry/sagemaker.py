@@ -44,6 +44,8 @@ class SageMakerRegistry:
     def _ensure_group(self, group: str) -> None:
         try:
             self.sm.describe_model_package_group(ModelPackageGroupName=group)
+        except BotoCoreError as exc:  # no credentials, no endpoint: nothing to create a group with either
+            raise RegistryError(f"DescribeModelPackageGroup {group} failed: {exc}") from exc
         except ClientError:
             self._call(
                 f"CreateModelPackageGroup {group}",
@@ -55,6 +57,8 @@ class SageMakerRegistry:
     def _require_group(self, group: str) -> None:
         try:
             self.sm.describe_model_package_group(ModelPackageGroupName=group)
+        except BotoCoreError as exc:  # no credentials, no endpoint
+            raise RegistryError(f"DescribeModelPackageGroup {group} failed: {exc}") from exc
         except ClientError as exc:
             error = exc.response.get("Error", {})
             if error.get("Code") in ("ValidationException", "ResourceNotFound"):

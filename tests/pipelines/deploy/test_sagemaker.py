@@ -366,3 +366,22 @@ def test_an_update_rolled_back_by_an_alarm_is_an_error(config):
     stubs[0].assert_no_pending_responses()  # every SageMaker call happened, up to the last DescribeEndpoint
     with pytest.raises(AssertionError):  # and no smoke test was sent to the rolled-back endpoint
         stubs[2].assert_no_pending_responses()
+
+
+def test_describing_the_endpoint_without_credentials_is_a_deploy_error():
+    """mlops deploy / monitor repoint with no credentials: one line naming the call, not botocore's traceback."""
+    from botocore.exceptions import NoCredentialsError
+
+    from pipelines.config import load_config
+    from pipelines.deploy.sagemaker_endpoint import Endpoint
+    from pipelines.deploy.sagemaker_requests import Clients, WaitPolicy
+    from pipelines.deploy.versions import DeployError
+
+    class NoCredentials:
+        def describe_endpoint(self, **kwargs):
+            raise NoCredentialsError()
+
+    config = load_config(ROOT / "mlops.yaml")
+    endpoint = Endpoint("ep", config, Clients(NoCredentials(), None, None, None), WaitPolicy(), print)
+    with pytest.raises(DeployError, match=r"DescribeEndpoint ep failed: Unable to locate credentials"):
+        endpoint.describe()

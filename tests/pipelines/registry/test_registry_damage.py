@@ -126,3 +126,21 @@ def test_a_closed_standard_output_ends_models_show_quietly(state):
     finally:
         os.close(write)
     assert done.stderr == "" and done.returncode == 141, done.stderr
+
+
+def test_a_sagemaker_registry_without_credentials_is_a_registry_error():
+    """No credentials (or no endpoint to reach) is the user's to fix: one line naming the call, not a traceback."""
+    from botocore.exceptions import NoCredentialsError
+
+    from pipelines.registry.sagemaker import SageMakerRegistry
+
+    class NoCredentials:
+        def __getattr__(self, name):
+            def call(**kwargs):
+                raise NoCredentialsError()
+
+            return call
+
+    registry = SageMakerRegistry(NoCredentials(), NoCredentials(), "bucket")
+    with pytest.raises(RegistryError, match=r"DescribeModelPackageGroup abalone failed: Unable to locate credentials"):
+        registry.list_versions("abalone", "Approved")
