@@ -31,7 +31,7 @@ from typing import cast
 
 from inference.http_flow import FlowControl
 from inference.http_limits import Connections, Limits, throttle_accept_errors
-from inference.http_parse import MAX_HEAD_BYTES, ChunkedBody, Head, ProtocolError, parse_head
+from inference.http_parse import MAX_HEAD_BYTES, ChunkedBody, Head, ProtocolError, head_end, parse_head
 from inference.http_response import App, ErrorPage, Request, Response, error_response, plain_error_page, render
 
 logger = logging.getLogger(__name__)
@@ -162,11 +162,11 @@ class HttpProtocol(FlowControl):
 
     def _parse_head(self) -> Head | None:
         """The head at the buffer's start once it has all arrived (removed from the buffer), else None. Each read
-        searches only the bytes not searched before, and the last three of those (a CRLF CRLF cut by a read)."""
-        while self.buffer[:2] == b"\r\n":  # tolerate blank lines between requests (RFC 9112 2.2)
-            del self.buffer[:2]
+        searches only the bytes not searched before, and the last two of those (a blank line cut by a read)."""
+        while self.buffer[:1] == b"\n" or self.buffer[:2] == b"\r\n":  # blank lines between requests (RFC 9112 2.2)
+            del self.buffer[: 1 if self.buffer[:1] == b"\n" else 2]
             self.head_scanned = 0
-        end = self.buffer.find(b"\r\n\r\n", max(0, self.head_scanned - 3))
+        end, ending = head_end(self.buffer, max(0, self.head_scanned - 2))
         if end < 0:
             if len(self.buffer) > MAX_HEAD_BYTES:
                 raise ProtocolError(431, f"Request head larger than {MAX_HEAD_BYTES} bytes")
@@ -176,7 +176,7 @@ class HttpProtocol(FlowControl):
         if end > MAX_HEAD_BYTES:
             raise ProtocolError(431, f"Request head larger than {MAX_HEAD_BYTES} bytes")
         raw = bytes(self.buffer[:end])
-        del self.buffer[: end + 4]
+        del self.buffer[: end + ending]
         head = parse_head(raw, self.limits.max_body)
         if head.headers.get("expect", "").lower() == "100-continue" and self.transport is not None:
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")

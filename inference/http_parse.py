@@ -61,10 +61,26 @@ def _content_length(values: list[str], max_body: int) -> int:
     return int(given)
 
 
+def head_end(buffer: bytearray, start: int) -> tuple[int, int]:
+    """(where the head in ``buffer`` ends, the length of the blank line after it), searching from ``start``; (-1, 0)
+    until it has arrived. Lines end in CRLF or, as RFC 9112 2.2 lets a recipient accept, a bare LF (then a CR before
+    it is ignored): ``curl`` and browsers send CRLF, hand-written clients often LF."""
+    at = buffer.find(b"\n", start)
+    while at >= 0:  # one pass: each line end looked at once, with the two bytes after it
+        following = bytes(buffer[at + 1 : at + 3])
+        if following[:1] == b"\n":
+            return at, 2
+        if following == b"\r\n":
+            return at, 3
+        at = buffer.find(b"\n", at + 1)
+    return -1, 0
+
+
 def parse_head(raw: bytes, max_body: int) -> Head:
-    """The head in ``raw`` (without its final CRLF CRLF); ProtocolError when it is not valid HTTP/1.x."""
+    """The head in ``raw`` (up to the line end before its blank line); ProtocolError when it is not valid
+    HTTP/1.x. Lines end in CRLF or a bare LF."""
     text = raw.decode("latin-1").lstrip("\r\n")
-    lines = text.split("\r\n")
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
     parts = lines[0].split(" ")
     if len(parts) != 3 or not parts[0] or not parts[1]:
         raise ProtocolError(400, f"Malformed request line {lines[0][:100]!r}: expected 'METHOD /path HTTP/1.1'")

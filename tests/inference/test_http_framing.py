@@ -225,3 +225,19 @@ def test_the_body_limit_counts_decoded_bytes_not_bytes_on_the_wire():
     with pytest.raises(ProtocolError) as raised:
         decode(one_byte_chunks(b"z" * 1025), 4096)
     assert raised.value.status == 413
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [
+        b"POST /echo HTTP/1.1\nHost: x\nContent-Length: 2\n\nhi",  # bare LF line ends (RFC 9112 2.2)
+        b"POST /echo HTTP/1.1\r\nHost: x\nContent-Length: 2\r\n\nhi",  # mixed
+        b"\nPOST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi",  # a blank LF line before the request
+    ],
+)
+def test_heads_with_bare_lf_line_ends_are_answered_at_once(wire):
+    """A head ending in LF LF used to wait for the 10 s head timeout and get a 408: it is answered as soon as it
+    arrives, whatever the reads, as the CRLF one is."""
+    for piece in (1, len(wire)):
+        answer, _ = feed(wire, piece, budget=64 * len(wire))
+        assert answer.startswith(b"HTTP/1.1 200 ") and answer.endswith(b"hi"), answer[:200]
