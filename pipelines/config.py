@@ -10,7 +10,6 @@ the entry points reads the environment or the file again.
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -24,14 +23,13 @@ from pipelines.config_rules import (
     MAX_RETRY_ATTEMPTS,
     MAX_RUNTIME_SECONDS,
     MAX_SEED,
-    S3_URI_EXPECTED,
     InstanceType,
     Metric,
     Name,
     config_rules,
+    data_input,
     data_rules,
     is_bucket_name,
-    is_s3_uri,
     sagemaker_rules,
     training_rules,
 )
@@ -94,15 +92,6 @@ def _bucket(value: str) -> str:
     return value
 
 
-def _data_input(value: str) -> str:
-    """A local path, or an s3:// URI that names its bucket (``s3://`` alone is no location); another URL scheme
-    (``http://``, ``file:``) would be read as a relative path and fail later under a mangled name."""
-    other_scheme = re.match(r"[A-Za-z][A-Za-z0-9+.-]+:", value) is not None and not value.startswith("s3://")
-    expect_value(not other_scheme, f"a local path or {S3_URI_EXPECTED} (no other URL scheme)")
-    expect_value(not value.startswith("s3://") or is_s3_uri(value), f"a local path or {S3_URI_EXPECTED}")
-    return value
-
-
 def _text(value: Any) -> Any:
     """A hyperparameter value as CreateTrainingJob takes it: YAML numbers become their text."""
     return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
@@ -121,7 +110,7 @@ class ProjectConfig:
 @with_config(FORBID)
 @dataclass(frozen=True)
 class DataConfig:
-    input: Annotated[Text, AfterValidator(_data_input)] = "data/abalone.csv"
+    input: Annotated[Text, AfterValidator(data_input)] = "data/abalone.csv"
     target: Text = "rings"
     problem_type: Literal["regression", "binary"] = "regression"
     positive_class: Annotated[Text, BeforeValidator(_label)] | None = None

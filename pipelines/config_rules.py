@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 from pydantic import Field
 
 from monitoring.model_quality_constraints import CONSTRAINED
-from pipelines.config_values import Expect, Problem, check
+from pipelines.config_values import Expect, Problem, check, expect_value
 from training.hyperparameters import MAX_NUM_ROUND, TrainingError, TrainParams, parse_hyperparameters
 
 if TYPE_CHECKING:
@@ -208,3 +208,12 @@ def config_rules(config: Config) -> Config:
             problems.append(Problem(path, f"{NAME_EXPECTED} (derived from project.name)", name))
     check(problems)
     return config
+
+
+def data_input(value: str) -> str:
+    """``data.input``: a local path, or an s3:// URI that names its bucket (``s3://`` alone is no location); another
+    URL scheme (``http://``, ``file:``) would be read as a relative path and fail later under a mangled name."""
+    other_scheme = re.match(r"[A-Za-z][A-Za-z0-9+.-]+:", value) is not None and not value.startswith("s3://")
+    expect_value(not other_scheme, f"a local path or {S3_URI_EXPECTED} (no other URL scheme)")
+    expect_value(not value.startswith("s3://") or is_s3_uri(value), f"a local path or {S3_URI_EXPECTED}")
+    return value
