@@ -13,8 +13,9 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -35,6 +36,20 @@ def _line(row) -> str:
 def read_csv_text(data: bytes, names: list[str], report: ReadReport, where: str) -> pa.Table:
     """Parse headerless CSV bytes into string columns; rows with another field count are skipped and counted."""
 
+    return pacsv.read_csv(
+        io.BytesIO(data),
+        read_options=pacsv.ReadOptions(column_names=names, use_threads=True),
+        parse_options=pacsv.ParseOptions(
+            invalid_row_handler=_counting_wrong_widths(where, report), newlines_in_values=False
+        ),
+        convert_options=_as_text(names),
+    )
+
+
+def _counting_wrong_widths(where: object, report: ReadReport) -> Callable[[Any], str]:
+    """Arrow's invalid-row handler: a row with another number of fields is skipped and counted, named by ``where``
+    and its line."""
+
     def on_invalid(row) -> str:
         report.skip(
             WRONG_COLUMN_COUNT,
@@ -42,16 +57,16 @@ def read_csv_text(data: bytes, names: list[str], report: ReadReport, where: str)
         )
         return "skip"
 
-    return pacsv.read_csv(
-        io.BytesIO(data),
-        read_options=pacsv.ReadOptions(column_names=names, use_threads=True),
-        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, newlines_in_values=False),
-        convert_options=pacsv.ConvertOptions(
-            column_types={n: pa.string() for n in names},
-            strings_can_be_null=True,
-            null_values=[""],
-            quoted_strings_can_be_null=True,
-        ),
+    return on_invalid
+
+
+def _as_text(names: list[str]) -> pacsv.ConvertOptions:
+    """Every column as strings, an empty field (quoted or not) as missing."""
+    return pacsv.ConvertOptions(
+        column_types={n: pa.string() for n in names},
+        strings_can_be_null=True,
+        null_values=[""],
+        quoted_strings_can_be_null=True,
     )
 
 
@@ -148,23 +163,11 @@ def _not_utf8(path: Path, columns: Sequence[str], exc: Exception) -> AnalyzerInp
 
 
 def _csv_reader(path: Path, columns: list[str], skip: int, report: ReadReport) -> pacsv.CSVStreamingReader:
-    def on_invalid(row) -> str:
-        report.skip(
-            WRONG_COLUMN_COUNT,
-            f"{path}{_line(row)}: {row.text[:80]!r} has {row.actual_columns} fields, expected {row.expected_columns}",
-        )
-        return "skip"
-
     return pacsv.open_csv(
         path,
         read_options=pacsv.ReadOptions(column_names=columns, skip_rows=skip, block_size=BLOCK_BYTES),
-        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
-        convert_options=pacsv.ConvertOptions(
-            column_types={n: pa.string() for n in columns},
-            strings_can_be_null=True,
-            null_values=[""],
-            quoted_strings_can_be_null=True,
-        ),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=_counting_wrong_widths(path, report)),
+        convert_options=_as_text(columns),
     )
 
 
