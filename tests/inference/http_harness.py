@@ -144,12 +144,14 @@ def status_of(answer: bytes) -> int:
     return int(answer.split(b" ", 2)[1])
 
 
-def closed_within(sock: socket.socket, seconds: float) -> bytes | None:
-    """What the server sent before closing, if it closed within ``seconds``; None if still open."""
+def closed_within(sock: socket.socket, seconds: float, settle: float = 5.0) -> bytes | None:
+    """What the server sent before closing, if it started answering or closed within ``seconds``; None if nothing
+    came and it is still open. Once bytes have come, it waits up to ``settle`` seconds more for the close, so that an
+    answer whose end (or FIN) lands after the deadline on a loaded machine is not dropped."""
     sock.settimeout(0.05)
     deadline = time.monotonic() + seconds
     received = b""
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline or (received and time.monotonic() < deadline + settle):
         try:
             chunk = sock.recv(65536)
         except TimeoutError:
