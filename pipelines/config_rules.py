@@ -10,9 +10,7 @@ every comparison with NaN is false) and an upper bound on ``num_round``.
 
 from __future__ import annotations
 
-import math
 import re
-import typing
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
@@ -20,7 +18,7 @@ from pydantic import Field
 
 from monitoring.model_quality_constraints import CONSTRAINED
 from pipelines.config_values import Expect, Problem, check, expect_value
-from training.hyperparameters import MAX_NUM_ROUND, TrainingError, TrainParams, parse_hyperparameters
+from training.hyperparameters import TrainingError, parse_hyperparameters
 
 if TYPE_CHECKING:
     from pipelines.config import Config, DataConfig, SageMakerConfig, TrainingConfig
@@ -80,10 +78,6 @@ MAX_RETRY_ATTEMPTS = 19
 # Preprocess keys its split hash (BLAKE2b, processing/split.py) with the seed's decimal text; a BLAKE2b key is at
 # most 64 bytes, so the seed has at most 64 digits.
 MAX_SEED = 10**64 - 1
-_FLOAT_HYPERPARAMETERS = frozenset(
-    name for name, kind in typing.get_type_hints(TrainParams).items() if kind is float
-)  # eta, subsample, min_child_weight, colsample_bytree
-_INTEGER_BOUNDS = {"num_round": (1, MAX_NUM_ROUND)}
 
 
 def is_name(value: str) -> bool:
@@ -113,19 +107,11 @@ def is_instance_type(value: str) -> bool:
 
 def hyperparameter_error(settings: Mapping[str, str], name: str, value: Any) -> TrainingError | None:
     """Why ``value`` is no value of the hyperparameter ``name`` (``settings``: objective and eval_metric), told as
-    the training script tells it, or None. Beyond the script's rules: float hyperparameters must be finite, and
-    ``num_round`` at most ``MAX_NUM_ROUND``."""
+    the training script tells it (finite floats, ``num_round`` at most ``MAX_NUM_ROUND`` included), or None."""
     try:
         parse_hyperparameters({**settings, name: value})
     except TrainingError as exc:
         return exc
-    text = str(value).strip()
-    if name in _FLOAT_HYPERPARAMETERS and not math.isfinite(float(text)):
-        return TrainingError(f"Hyperparameter {name} must be a finite number, got {text!r}")
-    if name in _INTEGER_BOUNDS:
-        low, high = _INTEGER_BOUNDS[name]
-        if not low <= int(text) <= high:
-            return TrainingError(f"Hyperparameter {name} must be in [{low}, {high}], got {text!r}")
     return None
 
 
