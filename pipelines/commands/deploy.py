@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from pipelines.commands.options import bucket_option, endpoint_option, state_dir_option
 from pipelines.errors import UsageError
@@ -64,11 +63,12 @@ def _deploy(args, clients=None) -> int:
     overrides = {"role_arn": args.role_arn, "bucket": args.bucket, "region": args.region}
     config = config_from_kwargs(overrides, args.config)
     if args.backend == "local":
+        from pipelines.commands import state_directory
         from pipelines.deploy.local import deploy_local
         from pipelines.registry.factory import open_registry
 
         config = local_config(config)
-        state = Path(args.state_dir or config.project.state_dir)
+        state = state_directory(args.state_dir, config, reading=True)  # a mistyped one is named, not created
         result = deploy_local(
             config,
             state,

@@ -10,6 +10,7 @@ from pathlib import Path
 from pipelines.commands.options import bucket_option, state_dir_option
 from pipelines.invocation import as_typed
 from pipelines.registry import APPROVED, REJECTED, STATUSES, RegistryError, parse_reference
+from pipelines.registry.model import approval_text_problem
 from pipelines.registry.sqlite import MAX_VERSION
 
 
@@ -17,6 +18,9 @@ def _note(text: str) -> str:
     """``--note``: the reason kept in the approval history, which must say something."""
     if not text.strip():
         raise argparse.ArgumentTypeError(f"must say why (it is kept in the approval history), got {text!r}")
+    problem = approval_text_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
     return text
 
 
@@ -24,6 +28,9 @@ def _by(text: str) -> str:
     """``--by``: who, when given, must be named (leave the option out to record the current user)."""
     if not text.strip():
         raise argparse.ArgumentTypeError(f"must name who (or leave --by out for the current user), got {text!r}")
+    problem = approval_text_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
     return text
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
 import tarfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,9 +29,11 @@ from inference.endpoint_state import (
     models_dir,
     read_state,
     restore_state,
+    state_path,
     state_snapshot,
     write_state,
 )
+from inference.errors import EndpointStateError
 from inference.load_check import LoadCheckError, LoadRequest, await_servers, trial_load
 from inference.model_loader import DEFAULT_PROGRAM
 from pipelines.config import Config
@@ -138,7 +141,7 @@ def _deploy(
     switch_timeout: float,
 ) -> DeployResult:
     """The deploy itself, under the endpoint's deploy lock."""
-    current = read_state(state_dir, endpoint)
+    current, damaged = _live_state(state_dir, endpoint, force)
     settings = capture_settings(config)
     variant = config.serving.variant_name
     previous = current.reference if current else None
@@ -179,7 +182,27 @@ def _deploy(
     )
     logger.info("Deployed %s to %s: %s", chosen.reference, endpoint, path)
     message = f"Deployed {chosen.reference} to local endpoint {endpoint!r}{was}; {serving} (state: {path})"
+    if damaged is not None:
+        message += f"; the damaged deploy state it replaced is kept as {damaged}"
     return DeployResult("deployed", endpoint, chosen.reference, previous, message)
+
+
+def _live_state(state_dir: Path, endpoint: str, force: bool) -> tuple[EndpointState | None, Path | None]:
+    """(the endpoint's deploy state, None); a damaged one (not JSON, not a deploy state) refuses a deploy unless
+    ``force``, which reads it as nothing live after copying it aside: (None, where its bytes are kept)."""
+    try:
+        return read_state(state_dir, endpoint), None
+    except EndpointStateError as exc:
+        if not force:
+            raise DeployError(
+                f"{exc}. Which version is live is unknown, so a deploy cannot check it is not older: "
+                "deploy with --force (the damaged file is kept beside it)"
+            ) from exc
+        path = state_path(state_dir, endpoint)
+        kept = path.with_name(f"{path.name}.damaged-{datetime.now(timezone.utc):%Y%m%dT%H%M%S%fZ}")
+        shutil.copyfile(path, kept)
+        logger.warning("%s; deploying with --force, its bytes are kept in %s", exc, kept)
+        return None, kept
 
 
 def _trial_load(
@@ -252,9 +275,10 @@ def deploy_on_approval(config: Config, state_dir: Path, group: str, version: int
     try:
         return deploy_local(config, state_dir, registry, group=group, version=version, endpoint=endpoint)
     except DeployError as exc:
-        current = read_state(state_dir, endpoint)
-        return DeployResult(
-            "refused", endpoint, reference, current.reference if current else None, f"Not deployed: {exc}"
-        )
+        try:
+            live = getattr(read_state(state_dir, endpoint), "reference", None)
+        except EndpointStateError:  # a damaged deploy state: the refusal says so
+            live = None
+        return DeployResult("refused", endpoint, reference, live, f"Not deployed: {exc}")
     except RegistryError as exc:
         raise DeployError(f"Cannot deploy {reference}: {exc}") from exc

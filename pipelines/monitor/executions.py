@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from mlops_errors import MlopsError
+from pipelines.monitor.records import append_line, read_lines
 
 COMPLETED = "Completed"
 WITH_VIOLATIONS = "CompletedWithViolations"
@@ -61,21 +60,16 @@ class ExecutionLog:
         self.path = Path(state_dir) / "monitoring" / "executions.jsonl"
 
     def append(self, execution: MonitoringExecution) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(asdict(execution), default=str) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        """Record ``execution`` as one whole, synced line (after a line an interrupted write left unfinished)."""
+        append_line(self.path, asdict(execution))
 
     def all(self, endpoint: str | None = None) -> list[MonitoringExecution]:
         """Executions, oldest first (optionally of one endpoint); unreadable lines are skipped."""
-        if not self.path.is_file():
-            return []
         found = []
-        for line in self.path.read_text(encoding="utf-8").splitlines():
+        for _, record in read_lines(self.path):
             try:
-                execution = MonitoringExecution(**json.loads(line))
-            except (json.JSONDecodeError, TypeError):
+                execution = MonitoringExecution(**record)
+            except TypeError:
                 continue
             if endpoint is None or execution.endpoint == endpoint:
                 found.append(execution)

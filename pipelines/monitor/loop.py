@@ -8,7 +8,7 @@ import logging
 import shutil
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -162,9 +162,13 @@ def check_window(
         drift=drift,
         hosts=hosts,
     )
-    execution = _alarms_alerts_retrain(
-        env, execution, version, [f.name for f in _baseline_features(statistics)], result.metrics, report_dir
-    )
+    try:
+        features = [f.name for f in _baseline_features(statistics)]
+        execution = _alarms_alerts_retrain(env, execution, version, features, result.metrics, report_dir)
+    except Exception as exc:  # recorded as Failed (so the schedule checks the window again), alerted, never lost
+        log.error("alarms of the check of %s %s..%s failed: %s", endpoint, start, end, exc, exc_info=True)
+        reason = f"the check ended {status}, but its alarms, alerts and retraining decision failed: {exc}"
+        execution = after_failure(env, replace(execution, status=FAILED, message=reason))
     ExecutionLog(state).append(execution)
     return execution
 
@@ -183,8 +187,6 @@ def _alarms_alerts_retrain(
     metrics: tuple[dict, ...],
     report_dir: Path,
 ) -> MonitoringExecution:
-    from dataclasses import replace
-
     from monitoring.local.alarms import AlarmStore, evaluate_alarms, feature_drift_alarms
     from monitoring.local.metrics_store import MetricsStore
     from monitoring.metrics import NAMESPACE
@@ -223,8 +225,6 @@ def _alarms_alerts_retrain(
 
 def after_failure(env: MonitorEnvironment, execution: MonitoringExecution) -> MonitoringExecution:
     """A failed check alerts (as the AWS rule on failed monitoring jobs does); it never raises."""
-    from dataclasses import replace
-
     from monitoring.local.alerts import Alert, deliver
     from pipelines.monitor.actions import sinks
 

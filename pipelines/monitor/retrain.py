@@ -4,7 +4,7 @@ data, never twice within the cool-down) is shared with the retraining Lambda: ``
 from __future__ import annotations
 
 import hashlib
-import json
+import logging
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +18,7 @@ from monitoring.cloud.retrain_rules import (
     RetrainDecision,
     decide,
 )
+from pipelines.monitor.records import append_line, read_lines
 
 __all__ = [
     "COOLDOWN",
@@ -30,6 +31,8 @@ __all__ = [
     "content_hash",
     "decide",
 ]
+
+log = logging.getLogger(__name__)
 
 
 def content_hash(path: Path) -> str:
@@ -45,20 +48,23 @@ def content_hash(path: Path) -> str:
 
 
 class DecisionLog:
-    """``<state>/monitoring/retrain.jsonl``: every decision with its reason."""
+    """``<state>/monitoring/retrain.jsonl``: every decision with its reason, one whole synced line each."""
 
     def __init__(self, state_dir: Path) -> None:
         self.path = Path(state_dir) / "monitoring" / "retrain.jsonl"
 
     def append(self, decision: RetrainDecision) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(asdict(decision)) + "\n")
+        append_line(self.path, asdict(decision))
 
     def all(self) -> list[RetrainDecision]:
-        if not self.path.is_file():
-            return []
-        return [RetrainDecision(**json.loads(line)) for line in self.path.read_text().splitlines() if line.strip()]
+        """The decisions, oldest first; a line an interrupted write cut short is skipped (with a warning)."""
+        found = []
+        for number, record in read_lines(self.path):
+            try:
+                found.append(RetrainDecision(**record))
+            except TypeError as exc:
+                log.warning("%s line %d is not a retraining decision (%s): skipped", self.path, number, exc)
+        return found
 
     def last_started(self) -> datetime | None:
         started = [d for d in self.all() if d.action == STARTED]

@@ -116,10 +116,35 @@ def version_from_request(request: dict) -> dict:
     }
 
 
+MAX_APPROVAL_TEXT = 1024  # UpdateModelPackage's ApprovalDescription: at most 1024 characters, on one line
+
+
+def approval_text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be an approval's note or approver, or None: SageMaker keeps at most 1024 characters on
+    one line (ApprovalDescription), and a control character would be replayed to every terminal showing it."""
+    if len(text) > MAX_APPROVAL_TEXT:
+        return f"must be at most {MAX_APPROVAL_TEXT} characters (as SageMaker's ApprovalDescription), got {len(text)}"
+    controls = sorted({c for c in text if (ord(c) < 32 and c != "\t") or 127 <= ord(c) < 160})
+    if controls:
+        shown = ", ".join(repr(c) for c in controls)
+        return f"must be one line of printable text, got control character(s) {shown} in {text[:60]!r}"
+    return None
+
+
+def check_approval(status: str, by: str, note: str) -> None:
+    """RegistryError unless ``status`` is a status and ``note`` and ``by`` are text an approval can keep."""
+    if status not in STATUSES:
+        raise RegistryError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+    for what, text in (("note", note), ("approver (by)", by)):
+        problem = approval_text_problem(text)
+        if problem:
+            raise RegistryError(f"The approval's {what} {problem}")
+
+
 def parse_reference(text: str) -> tuple[str, int]:
     """``group/version`` to (group, version), with a clear error otherwise."""
-    group, sep, version = text.rpartition("/")
-    if not sep or not group or not version.isdigit() or int(version) < 1:
+    group, sep, version = text.rpartition("/")  # ASCII digits only: int() also reads "٢" and refuses "²"
+    if not sep or not group or not (version.isascii() and version.isdigit()) or int(version) < 1:
         raise RegistryError(f"expected GROUP/VERSION such as abalone/3, got {text!r}")
     return group, int(version)
 

@@ -18,6 +18,7 @@ from pipelines.registry.model import (
     ApprovalEvent,
     ModelVersion,
     RegistryError,
+    check_approval,
     version_from_request,
 )
 
@@ -153,8 +154,7 @@ class SageMakerRegistry:
         return f"{self.prefix}/approvals/{group}/{version}/"
 
     def set_status(self, group: str, version: int, status: str, by: str, note: str = "") -> ModelVersion:
-        if status not in STATUSES:
-            raise RegistryError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+        check_approval(status, by, note)
         current = self.get(group, version)
         self._call(
             f"UpdateModelPackage {current.arn}",

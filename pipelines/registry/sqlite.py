@@ -17,6 +17,7 @@ from pipelines.registry.model import (
     ApprovalEvent,
     ModelVersion,
     RegistryError,
+    check_approval,
     version_from_request,
 )
 
@@ -170,8 +171,7 @@ class SQLiteRegistry:
         return self._row_to_version(rows[0])
 
     def set_status(self, group: str, version: int, status: str, by: str, note: str = "") -> ModelVersion:
-        if status not in STATUSES:
-            raise RegistryError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+        check_approval(status, by, note)
         self.get(group, version)  # an unknown group or version is named
         with self._writing() as db:  # the status replaced is read in the transaction that replaces it
             ((previous,),) = db.execute(

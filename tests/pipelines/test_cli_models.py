@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from pipelines.cli import main
 from pipelines.registry.sqlite import SQLiteRegistry
 from tests.conftest import ROOT
@@ -44,6 +46,21 @@ def test_unknown_versions_and_bad_references_are_clear_errors(tmp_path, capsys):
     assert f"local registry {tmp_path / 'registry.db'}" in err  # which state directory it read
     assert cli(tmp_path, "show", "abalone") == 2
     assert "expected GROUP/VERSION" in capsys.readouterr().err
+    assert cli(tmp_path, "approve", "abalone/\u00b2", "--note", "x") == 2  # int() refuses it: was a traceback
+    assert "expected GROUP/VERSION" in capsys.readouterr().err
+
+
+def test_a_note_or_approver_with_control_characters_or_too_long_is_refused(tmp_path, capsys):
+    SQLiteRegistry(tmp_path / "registry.db").register(package_request())
+    for argv, expected in (
+        (("approve", "abalone/1", "--note", "ok\x1b[2J"), "--note: must be one line of printable text, got control"),
+        (("reject", "abalone/1", "--note", "x", "--by", "a\nb"), "--by: must be one line of printable text"),
+        (("reject", "abalone/1", "--note", "n" * 1025), "--note: must be at most 1024 characters"),
+    ):
+        with pytest.raises(SystemExit) as refused:
+            cli(tmp_path, *argv)
+        assert refused.value.code == 2 and expected in capsys.readouterr().err
+    assert SQLiteRegistry(tmp_path / "registry.db").history("abalone", 1) == []
 
 
 def _evaluation(rmse: float, r2: float) -> dict:

@@ -30,6 +30,7 @@ from inference.endpoint_state import (
 )
 from inference.server import BackgroundServer, ServeOptions
 from pipelines.build import config_from_kwargs, local_config
+from pipelines.cli import main
 from pipelines.commands import deploy as deploy_command
 from pipelines.deploy.local import DeployError, deploy_local, deploy_on_approval, parse_package_arn
 from pipelines.objectstore import local_path, locator
@@ -390,3 +391,26 @@ def test_the_extraction_caps_come_from_configuration(state, config):
     with pytest.raises(DeployError, match=r"member number 4, over the limit of 3 members \(serving\.max_model_files\)"):
         deploy_local(few, state, registry(state))
     assert read_state(state, config.endpoint_name) is None
+
+
+def test_a_damaged_deploy_state_is_replaced_by_a_forced_deploy_and_kept_aside(state, config):
+    approve(state, 1)
+    deploy_local(config, state, registry(state))
+    path = state_path(state, config.endpoint_name)
+    path.write_text('{"endpoint": "abalone-endpoint", "gro')  # cut short
+    with pytest.raises(DeployError, match=r"abalone-endpoint.json: not valid JSON .* deploy with --force"):
+        deploy_local(config, state, registry(state))
+    refused = deploy_on_approval(config, state, "abalone", 1)
+    assert refused.action == "refused" and "not valid JSON" in refused.message
+    forced = deploy_local(config, state, registry(state), force=True)  # what the error message says to run
+    assert forced.action == "deployed" and "damaged deploy state it replaced is kept as" in forced.message
+    assert read_state(state, config.endpoint_name).version == 1
+    (kept,) = path.parent.glob("abalone-endpoint.json.damaged-*")
+    assert kept.read_text() == '{"endpoint": "abalone-endpoint", "gro'
+
+
+def test_a_deploy_to_a_state_directory_that_does_not_exist_creates_nothing(tmp_path, capsys):
+    missing = tmp_path / "typo"
+    assert main(["deploy", "--state-dir", str(missing), "--config", str(ROOT / "mlops.yaml")]) == 2
+    assert f"--state-dir {missing}: no such directory" in capsys.readouterr().err
+    assert not missing.exists()

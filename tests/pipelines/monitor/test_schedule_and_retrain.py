@@ -64,3 +64,32 @@ def test_a_failed_check_is_recorded_with_its_reason(tmp_path):
     execution = check_window(env, "nowhere", *last_complete_window(T))
     assert execution.status == FAILED and "endpoint 'nowhere' has no deployed model version" in execution.message
     assert ExecutionLog(tmp_path).get(execution.execution_id).status == FAILED
+
+
+def test_a_second_schedule_of_the_same_name_is_refused_while_one_runs(tmp_path):
+    from pipelines.monitor.executions import MonitorError
+    from pipelines.monitor.records import sole
+
+    config = local_config(config_from_kwargs({"config": str(ROOT / "mlops.yaml")}))
+    clock = Clock(T)
+    env = MonitorEnvironment(config, tmp_path, clock)
+    lock = env.directory / "schedule-abalone-endpoint-hourly.lock"
+    refused = r"schedule 'hourly' of endpoint 'abalone-endpoint' is already running"
+    with sole(lock, "another schedule"), pytest.raises(MonitorError, match=refused):  # held by another process
+        run_schedule(env, "abalone-endpoint", Cron.parse("0 * * * *"), iterations=0, wait=clock.advance)
+    assert ExecutionLog(tmp_path).all() == []  # it checked nothing twice
+    assert len(run_schedule(env, "abalone-endpoint", Cron.parse("0 * * * *"), iterations=0)) == 1  # once it ends
+
+
+def test_a_clock_moved_back_checks_no_window_that_has_not_ended_and_goes_on_from_the_new_time(tmp_path):
+    config = local_config(config_from_kwargs({"config": str(ROOT / "mlops.yaml")}))
+    clock = Clock(T)
+    env = MonitorEnvironment(config, tmp_path, clock)
+    moves = iter([-3 * 24 * 3600.0])  # the first wait ends with the clock set back three days
+
+    def wait(seconds: float) -> None:
+        clock.advance(next(moves, seconds))
+
+    results = run_schedule(env, "abalone-endpoint", Cron.parse("0 * * * *"), iterations=2, wait=wait)
+    assert [e.window_start[:16] for e in results] == ["2026-11-25T09:00", "2026-11-22T10:00", "2026-11-22T11:00"]
+    assert all(e.window_end <= e.started for e in results)  # never a window that ends after the check's time

@@ -186,6 +186,22 @@ def test_references_parse():
     assert parse_reference("abalone-p-1/12") == ("abalone-p-1", 12)
     with pytest.raises(RegistryError, match="expected GROUP/VERSION"):
         parse_reference("abalone")
+    for other_digits in ("abalone/\u00b2", "abalone/\u0662", "abalone/\uff11"):  # superscript, Arabic, full-width
+        with pytest.raises(RegistryError, match="expected GROUP/VERSION"):
+            parse_reference(other_digits)
+
+
+def test_a_note_or_approver_sagemaker_would_not_keep_is_refused_and_nothing_changes(registry):
+    registry.register(package_request())
+    for note, by, expected in (
+        ("x" * 1025, "alice", "note must be at most 1024 characters"),
+        ("fine\nsecond line", "alice", "note must be one line of printable text"),
+        ("fine", "ev\x1b]0;title\x07il", "approver \\(by\\) must be one line of printable text"),
+    ):
+        with pytest.raises(RegistryError, match=expected):
+            registry.set_status("abalone", 1, APPROVED, by=by, note=note)
+    assert registry.get("abalone", 1).status == PENDING and registry.history("abalone", 1) == []
+    assert registry.set_status("abalone", 1, APPROVED, by="alice", note="y" * 1024).approval_note == "y" * 1024
 
 
 def test_the_drift_baselines_of_each_check_type_are_kept_apart(registry):
