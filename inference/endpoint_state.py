@@ -104,7 +104,9 @@ def read_state(state_dir: Path, endpoint: str) -> EndpointState | None:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise EndpointStateError(f"{path}: not valid JSON ({exc}); redeploy with mlops deploy --force") from exc
+        raise EndpointStateError(
+            f"{path}: not valid JSON ({exc}); redeploy with mlops deploy --force (it keeps the damaged file aside)"
+        ) from exc
     return EndpointState.from_json(data, str(path))
 
 
