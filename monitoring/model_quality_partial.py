@@ -109,6 +109,8 @@ def _from_table(table: pa.Table, source: str) -> ModelQualityPartial:
     if raw is None:
         raise ModelQualityPartialError(f"{source}: not a model-quality partial (no {KIND} metadata)")
     meta = json.loads(raw)
+    if not isinstance(meta, dict):
+        raise ModelQualityPartialError(f"{source}: its {KIND} metadata must be a JSON object, got {meta!r}")
     if meta.get("kind") != KIND or meta.get("schema") != SCHEMA:
         raise ModelQualityPartialError(f"{source}: expected {KIND} schema {SCHEMA}, got {meta.get('schema')!r}")
     matched = np.asarray(table.column("matched").to_numpy(zero_copy_only=False), dtype=bool)
@@ -136,7 +138,7 @@ def read_partial(path: Path) -> ModelQualityPartial:
         return _from_table(table, str(path))
     except ModelQualityPartialError:
         raise
-    except (OSError, pa.ArrowException, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+    except (OSError, pa.ArrowException, KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise ModelQualityPartialError(
             f"{path}: cannot read the model-quality partial: {type(exc).__name__}: {exc}"
         ) from exc

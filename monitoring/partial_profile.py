@@ -159,6 +159,17 @@ def _column_from_json(doc: dict, settings: dict) -> tuple[ColumnProfile, Origin 
     return col, (str(origin[0]), int(origin[1])) if origin is not None else None
 
 
+def _check_counts(profile: DatasetProfile) -> None:
+    """ValueError when a column's counts do not fit the profile (every row is missing or of one type in every column;
+    min <= max): a damaged partial would otherwise merge into wrong statistics."""
+    for col in profile.columns.values():
+        rows = col.num_missing + col.num_integral + col.num_fractional + col.num_boolean + col.num_string
+        if rows != profile.item_count:
+            raise ValueError(f"column {col.name!r} counts {rows} rows, item_count says {profile.item_count}")
+        if col.count and col.min > col.max:
+            raise ValueError(f"column {col.name!r}: min {col.min!r} is above max {col.max!r}")
+
+
 def partial_from_json(doc: dict, source: str) -> PartialProfile:
     """Parse a partial profile document; errors name ``source`` and what is wrong."""
     if not isinstance(doc, dict) or doc.get("kind") != KIND:
@@ -179,6 +190,7 @@ def partial_from_json(doc: dict, source: str) -> PartialProfile:
             profile.columns[col.name] = col
             if origin is not None:
                 origins[col.name] = origin
+        _check_counts(profile)
         hosts = tuple(str(h) for h in doc["hosts"])
         host = str(doc["host"])
         if host not in hosts:

@@ -121,6 +121,19 @@ def merge_reports(reports: Sequence[ReadReport]) -> ReadReport:
     return merged
 
 
+def _check_disjoint(partials: Sequence[PartialProfile]) -> None:
+    """PartialProfileError when two hosts read the same file (the same first appearance of a column: a file at one
+    key under the input): the profile stage's input was copied to every host, and merging would count it twice."""
+    seen: dict[Origin, str] = {}
+    for partial in partials:
+        for origin in set(partial.origins.values()):
+            if seen.setdefault(origin, partial.host) != partial.host:
+                raise PartialProfileError(
+                    f"hosts {seen[origin]} and {partial.host} both profiled {origin[0]}: each object of the profile "
+                    "stage's input must reach one host (S3DataDistributionType ShardedByS3Key, not FullyReplicated)"
+                )
+
+
 def merge_profiles(partials: Sequence[PartialProfile]) -> tuple[DatasetProfile, ReadReport]:
     """One profile and one read report from the shards' partial profiles, merged in the order given (use the job's
     host order, as ``read_partials`` returns it, for a reproducible result)."""
@@ -132,6 +145,7 @@ def merge_profiles(partials: Sequence[PartialProfile]) -> tuple[DatasetProfile, 
             raise PartialProfileError(
                 f"host {partial.host}: profile settings {partial.settings} differ from {partials[0].settings}"
             )
+    _check_disjoint(partials)
     merged = DatasetProfile(*options)
     for name in _column_order(partials):
         column = ColumnProfile(name, *options)

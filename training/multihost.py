@@ -119,14 +119,16 @@ def read_cluster(environ: Mapping[str, str] = os.environ) -> Cluster:
         return Cluster()
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise ClusterError(f"{path} is not readable JSON: {exc}") from None
     if not isinstance(document, dict):
         raise ClusterError(f"{path} must hold a JSON object with current_host and hosts")
     return make_cluster(document.get("hosts"), document.get("current_host"), str(path))
 
 
-def _setting(environ: Mapping[str, str], name: str, default: float, kind: type) -> float:
+def _setting(environ: Mapping[str, str], name: str, default: float, kind: type, most: float = 1e9) -> float:
+    """The environment's ``name`` as a ``kind`` in (0, most] (``default`` when unset); ClusterError naming it when
+    it is not a number there (nan and inf included: a nan deadline is never reached)."""
     text = environ.get(name)
     if not text:
         return default
@@ -134,8 +136,8 @@ def _setting(environ: Mapping[str, str], name: str, default: float, kind: type) 
         value = kind(text)
     except ValueError:
         raise ClusterError(f"{name} must be a positive {kind.__name__}, got {text!r}") from None
-    if value <= 0:
-        raise ClusterError(f"{name} must be a positive {kind.__name__}, got {text!r}")
+    if not 0 < value <= most:  # False for nan
+        raise ClusterError(f"{name} must be a positive {kind.__name__}, got {text!r} (at most {most:g})")
     return value
 
 
@@ -180,7 +182,7 @@ def collective_ring(cluster: Cluster, environ: Mapping[str, str] = os.environ) -
 
     timeout = _setting(environ, ENV_TRACKER_TIMEOUT, TRACKER_TIMEOUT, float)
     operations = int(_setting(environ, ENV_COLLECTIVE_TIMEOUT, COLLECTIVE_TIMEOUT, float))
-    port = int(_setting(environ, ENV_TRACKER_PORT, TRACKER_PORT, int))
+    port = int(_setting(environ, ENV_TRACKER_PORT, TRACKER_PORT, int, 65535))
     deadline = time.monotonic() + timeout
     address = environ.get(ENV_TRACKER_HOST) or _resolve(cluster.hosts[0], deadline)
     tracker = None

@@ -203,6 +203,18 @@ def _reap(host: Host) -> int | None:
     return process.returncode
 
 
+def _ended_badly(host: Host) -> None:
+    """Record a host that exited non-zero and raise why: Stopped when an interrupt stopped it (that is the reason, and
+    no retry), else Failed with its failure file or exit code."""
+    try:
+        processes.check()
+    except StepFailure:
+        _finish(host, "Stopped")
+        raise
+    _finish(host, "Failed")
+    raise _failure(host)
+
+
 def _wait(hosts: list[Host], timeout: float | None) -> None:
     """Until every host succeeded; StepFailure at the first failure or past ``timeout`` seconds."""
     deadline = None if timeout is None else time.monotonic() + float(timeout)
@@ -213,10 +225,9 @@ def _wait(hosts: list[Host], timeout: float | None) -> None:
             if code is None:
                 running += 1
             elif host.timing.get("status") is None:
-                _finish(host, "Completed" if code == 0 else "Failed")
                 if code != 0:
-                    processes.check()  # stopped by an interrupt: that is the reason, and no retry
-                    raise _failure(host)
+                    _ended_badly(host)
+                _finish(host, "Completed")
         if not running:
             return
         if deadline is not None and time.monotonic() > deadline:

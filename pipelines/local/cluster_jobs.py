@@ -76,13 +76,15 @@ def run_processing_hosts(args: dict, job_dir: Path, store: ObjectStore, log: Pat
         hosts.append(Host(name, command, env, paths.map(OPT_ML), host_log, paths.map(f"{OPT_ML}/output/message")))
     _announce(log, job_name, hosts, how)
     run_hosts(hosts, args.get("StoppingCondition", {}).get("MaxRuntimeInSeconds"), job_dir, log)
-    described = {}
-    for item in args.get("ProcessingOutputConfig", {}).get("Outputs", []):
+    outputs = args.get("ProcessingOutputConfig", {}).get("Outputs", [])
+    for item in outputs:  # every output merged before any is uploaded: a collision publishes nothing
         s3, output = item["S3Output"], item["OutputName"]
         sources = [(name, roots[name].map(s3["LocalPath"])) for name in names]
-        merged = job_dir / "merged" / output
-        _note(log, merge_outputs(sources, merged, f"output {output}"))
-        store.upload(merged, s3["S3Uri"])
+        _note(log, merge_outputs(sources, job_dir / "merged" / output, f"output {output}"))
+    described = {}
+    for item in outputs:
+        s3, output = item["S3Output"], item["OutputName"]
+        store.upload(job_dir / "merged" / output, s3["S3Uri"])
         described[output] = {"OutputName": output, "S3Output": dict(s3)}
     return processing_properties(job_name, described, roots[names[0]].map(f"{OPT_ML}/output/message"))
 

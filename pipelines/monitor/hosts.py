@@ -8,19 +8,23 @@ Inputs are lists of files under a root, placed in each host's ``/opt/ml/processi
 relative to the root: a sharded input gives each host its share of the files in path order
 (``pipelines.local.sharding.shard``, round-robin or contiguous by ``MLOPS_LOCAL_SHARD_ASSIGNMENT``), a replicated
 one gives every host all of them. The hosts' output directories are merged into one (a name two hosts wrote with
-different bytes is refused). The merge stage then runs in the calling process on that directory.
+different bytes is refused). The merge stage then runs in the calling process on that directory. With
+``MLOPS_LOCAL_PIN_CORES`` host k runs on the k-th listed core, as in the runner's own multi-instance jobs.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.local.cluster import HOSTS_FILE, Host, host_names, resource_config, run_hosts
+from pipelines.local.cluster import HOSTS_FILE, Host, host_names, pin_cores, pinned, resource_config, run_hosts
 from pipelines.local.sharding import assignment, merge_outputs, shard
 from pipelines.local.store import link_or_copy
 
@@ -73,7 +77,7 @@ def run_analyzer_hosts(
     resultdata``). Returns (the merged output directory, each host's timing and log). StepFailure when a host
     fails, naming it and its reason."""
     job_dir = Path(job_dir)
-    names, how = host_names(count), assignment()
+    names, how, cores = host_names(count), assignment(), pin_cores()
     hosts, outputs = [], []
     for index, name in enumerate(names):
         opt_ml = job_dir / "hosts" / name / "opt_ml"
@@ -83,16 +87,47 @@ def run_analyzer_hosts(
         (opt_ml / "output").mkdir(parents=True, exist_ok=True)
         (opt_ml / "config").mkdir(parents=True, exist_ok=True)
         (opt_ml / "config" / "resourceconfig.json").write_text(resource_config(name, names), encoding="utf-8")
-        command = [sys.executable, "-m", "monitoring.container_entry"]
-        env = _environment(opt_ml, environment(opt_ml))
+        entry = [sys.executable, "-m", "monitoring.container_entry"]
+        command, env = pinned(entry, _environment(opt_ml, environment(opt_ml)), index, cores)  # MLOPS_LOCAL_PIN_CORES
         log = job_dir / "hosts" / name / "log.txt"
         failure = opt_ml / "output" / "message"
         hosts.append(Host(name=name, command=command, env=env, cwd=opt_ml, log=log, failure_file=failure))
         outputs.append((name, opt_ml / OUTPUT))
-    run_hosts(hosts, timeout, job_dir, job_dir / "log.txt")
+    with _hosts_stopped_on_sigterm():
+        run_hosts(hosts, timeout, job_dir, job_dir / "log.txt")
     merged = job_dir / "merged"
     merge_outputs(outputs, merged, "analyzer output")
     return merged, _timings(job_dir)
+
+
+class _Terminated(BaseException):
+    """SIGTERM arrived while the hosts ran (a BaseException: no check's error handling may swallow it)."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
+@contextmanager
+def _hosts_stopped_on_sigterm() -> Iterator[None]:
+    """Within the block, SIGTERM stops the hosts (``run_hosts``' cleanup) before this process ends as SIGTERM ends
+    it: the hosts run in sessions of their own, so the signal's default action would leave them running. Nothing
+    changes off the main thread or where a SIGTERM handler is already set (``mlops run`` stops its own hosts)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    if signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        yield
+        return
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    except _Terminated:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)  # the default action: this process ends here, as it would have
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _timings(job_dir: Path) -> list[dict]:

@@ -62,7 +62,8 @@ def merge_on_hosts(
         HostInput("endpoint", capture[0], tuple(capture[1]), sharded=True),
         HostInput("groundtruth", truth[0], tuple(truth[1]), sharded=False),
     ]
-    partials, timings = run_analyzer_hosts(job_dir, count, inputs, environment)
+    runtime = config.sagemaker.max_runtime_seconds  # MaxRuntimeInSeconds of the job, as for data quality
+    partials, timings = run_analyzer_hosts(job_dir, count, inputs, environment, runtime)
     merged = merge_partials_in(partials)
     for host in (job_dir / "hosts").iterdir():  # the logs stay; the copies of the inputs and the partials go
         shutil.rmtree(host / "opt_ml", ignore_errors=True)
