@@ -34,6 +34,7 @@ import pandas as pd
 
 FORMAT = "feature-transform/v1"
 POLICY_KEY = "input_policy"
+FLOAT32_NOTE = f" for the model, which reads 32-bit floats (magnitude at most {float(np.finfo(np.float32).max):.8g})"
 
 # pandas' default missing-value markers: a numeric field written like this is missing (NaN), in training
 # (pandas.read_csv) and in serving alike.
@@ -307,12 +308,16 @@ class FeatureTransform:
             numbers = np.array(values, dtype=np.float64)
         except (TypeError, ValueError, OverflowError):
             numbers = np.array([_to_float(v, column, f" (record {r + 1})") for r, v in enumerate(values)])
-        if finite and not np.isfinite(numbers).all():
-            for r in np.flatnonzero(~np.isfinite(numbers)):
-                if _non_finite(values[r], numbers[r]):
+        if finite:
+            with np.errstate(over="ignore"):  # the booster reads 32-bit floats: 1e39 is inf to it
+                overflow = np.isinf(numbers.astype(np.float32)) & np.isfinite(numbers)
+            for r in np.flatnonzero(~np.isfinite(numbers) | overflow):
+                if overflow[r] or _non_finite(values[r], numbers[r]):
                     raise ValueError(
-                        f"Record {r + 1}, feature '{column}': {values[r]!r} is not a finite number, and this model "
-                        "refuses infinite and NaN values (send a missing value as an empty field or null)"
+                        f"Record {r + 1}, feature '{column}': {values[r]!r} is not a finite number"
+                        + (FLOAT32_NOTE if overflow[r] else "")
+                        + ", and this model refuses infinite and NaN values (send a missing value as an empty field "
+                        "or null)"
                     )
         return numbers
 

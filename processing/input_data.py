@@ -8,6 +8,7 @@ schema column must have a Parquet number type.
 
 Container code (the SageMaker XGBoost image): standard library, numpy, pandas and pyarrow only. Every check raises
 DataValidationError naming the file, the column, the row and an example bad value, before anything is written.
+Parquet values become text in ``processing.parquet_text``; the header and range checks are ``processing.input_columns``.
 """
 
 from __future__ import annotations
@@ -21,10 +22,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from mlops_errors import MlopsError
+from processing.input_columns import (
+    NUMBER_RANGE,
+    DataValidationError,
+    beyond_float32,
+    delimiter_hint,
+    read_csv_text,
+    refuse_duplicates,
+    refuse_nested,
+)
+from processing.parquet_text import column_text
 
 logger = logging.getLogger(__name__)
 
@@ -32,10 +41,6 @@ CSV_SUFFIXES = (".csv",)
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
 PROBLEM_TYPES = ("regression", "binary")
-
-
-class DataValidationError(MlopsError, ValueError):
-    """The input data or the schema is not what the step expects; the message says what and where."""
 
 
 @dataclass(frozen=True)
@@ -115,66 +120,17 @@ def is_parquet(path: Path) -> bool:
 
 
 def _bad_numeric(values: pd.Series) -> tuple[int, int]:
-    """(index of the first non-missing value that is not a finite number or -1, how many there are): text that is no
-    number, and ``inf`` (XGBoost refuses infinite features and labels, naming neither file, column nor row)."""
+    """(index of the first non-missing value that is not a number XGBoost can take or -1, how many there are): text
+    that is no number, ``inf``, and numbers beyond 32-bit floats (``1e39``): XGBoost refuses infinite features and
+    labels, naming neither file, column nor row."""
     converted = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    bad = ~np.isfinite(converted) & values.notna().to_numpy()
+    bad = (np.isnan(converted) | beyond_float32(converted)) & values.notna().to_numpy()
     count = int(bad.sum())
     return (int(np.flatnonzero(bad)[0]) if count else -1), count
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    try:
-        frame = pd.read_csv(path, dtype=str)
-    except pd.errors.EmptyDataError:
-        raise DataValidationError(f"{path} is empty: expected a header row and data rows") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataValidationError(f"{path} is not a readable CSV file: {exc}") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame
-
-
 def _numeric_columns(schema: DataSchema) -> list[str]:
     return [*schema.numeric, schema.target] if schema.problem_type == "regression" else list(schema.numeric)
-
-
-def _python_text(values: np.ndarray) -> list[str | None]:
-    """Values as text one at a time: floats in numpy's shortest round-trip positional form (``3`` for 3.0), other
-    values by ``str``; None where missing."""
-    if values.dtype.kind == "f":
-        return [None if np.isnan(v) else np.format_float_positional(v, unique=True, trim="-") for v in values]
-    return [None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in values]
-
-
-def _strings(texts: pa.Array) -> list[str | None]:
-    """A string array as Python strings, None where null (through numpy: 7x faster than ``to_pylist`` here)."""
-    return texts.to_numpy(zero_copy_only=False).tolist()
-
-
-def column_text(column: pa.Array | pa.ChunkedArray) -> list[str | None]:
-    """A Parquet column's values as the text a CSV file would hold; None where missing (null, or NaN).
-
-    Numbers are cast by Arrow, the whole column at once (about 10x faster than a value at a time): integers exactly,
-    floats in their shortest round-trip form, which has the digits of numpy's
-    ``format_float_positional(unique=True, trim="-")``; the few that Arrow writes with an exponent (``1e+20``) are
-    written by numpy, positionally. Other types go through ``_python_text``."""
-    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    kind = column.type
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        return _strings(column)
-    if pa.types.is_integer(kind):
-        return _strings(pc.cast(column, pa.string()))
-    if not pa.types.is_floating(kind) or pa.types.is_float16(kind):
-        return _python_text(column.to_numpy(zero_copy_only=False))
-    present = pc.and_kleene(pc.is_valid(column), pc.invert(pc.is_nan(column)))
-    text = pc.if_else(present, pc.cast(column, pa.string()), pa.scalar(None, pa.string()))
-    out = _strings(text)
-    exponent = np.flatnonzero(pc.fill_null(pc.match_substring(text, "e"), False).to_numpy(zero_copy_only=False))
-    if len(exponent):
-        rewritten = _python_text(pc.take(column, pa.array(exponent)).to_numpy(zero_copy_only=False))
-        for index, value in zip(exponent.tolist(), rewritten, strict=True):
-            out[index] = value
-    return out
 
 
 def _read_parquet(path: Path, schema: DataSchema) -> pd.DataFrame:
@@ -184,6 +140,7 @@ def _read_parquet(path: Path, schema: DataSchema) -> pd.DataFrame:
     except (pa.ArrowException, OSError) as exc:
         raise DataValidationError(f"{path} is not a readable Parquet file: {exc}") from None
     names = [str(c).strip() for c in table.column_names]
+    refuse_nested(table, names, (schema.target, *schema.features), path)
     for column in _numeric_columns(schema):
         if column not in names:
             continue  # reported with the other missing columns
@@ -200,17 +157,17 @@ def _read_parquet(path: Path, schema: DataSchema) -> pd.DataFrame:
 
 
 def _refuse_infinite(values: pa.ChunkedArray, column: str, path: Path) -> None:
-    """A numeric Parquet column holding inf or -inf is refused (row numbered from 1), as CSV text ``inf`` is: XGBoost
-    would refuse it later without naming it. NaN reads as a missing value, as in CSV."""
+    """A numeric Parquet column holding inf, -inf or a number beyond 32-bit floats (1e39) is refused (row numbered
+    from 1), as such CSV text is: XGBoost would refuse it later without naming it. NaN reads as a missing value."""
     if not pa.types.is_floating(values.type):
         return
-    infinite = pc.fill_null(pc.is_inf(values), False)
-    count = int(pc.sum(infinite).as_py() or 0)
+    infinite = beyond_float32(values.to_numpy())
+    count = int(infinite.sum())
     if count:
-        first = int(pc.index(infinite, True).as_py())
+        first = int(np.flatnonzero(infinite)[0])
         raise DataValidationError(
             f"Column '{column}' in {path} must be a finite number, but row {first + 1} holds "
-            f"{values[first].as_py()!r}; {count} infinite value(s) in the column"
+            f"{values[first].as_py()!r}; {count} value(s) in the column that are not {NUMBER_RANGE}"
         )
 
 
@@ -220,13 +177,17 @@ def read_checked(path: Path, schema: DataSchema) -> tuple[pd.DataFrame, list[str
     Returns the target and feature columns (as text, in the file's order) and the names of the other columns.
     """
     parquet = is_parquet(path)
-    frame = _read_parquet(path, schema) if parquet else _read_csv(path)
+    frame = _read_parquet(path, schema) if parquet else read_csv_text(path)
     header = "" if parquet else " (row 1 is the header)"
     first_row = 1 if parquet else 2  # the file's row number of data row 0
     wanted = (schema.target, *schema.features)
     for column in wanted:
         if column not in frame.columns:
-            raise DataValidationError(f"Column '{column}' not found in {path}; columns are: {', '.join(frame.columns)}")
+            raise DataValidationError(
+                f"Column '{column}' not found in {path}; columns are: {', '.join(frame.columns)}"
+                + delimiter_hint(list(frame.columns))
+            )
+    refuse_duplicates(list(frame.columns), wanted, path)
     if frame.empty:
         raise DataValidationError(f"{path} has no rows" if parquet else f"{path} has a header row but no data rows")
     extra = [c for c in frame.columns if c not in wanted]
@@ -244,7 +205,7 @@ def read_checked(path: Path, schema: DataSchema) -> tuple[pd.DataFrame, list[str
         if count:
             raise DataValidationError(
                 f"Column '{column}' in {path} must be numeric, but row {first + first_row}{header} holds "
-                f"{frame[column].iloc[first]!r}; {count} value(s) in the column that are not finite numbers"
+                f"{frame[column].iloc[first]!r}; {count} value(s) in the column that are not {NUMBER_RANGE}"
             )
     return frame[[c for c in frame.columns if c in wanted]], extra
 

@@ -26,6 +26,7 @@ The schema and the reading and checking of the input files are in ``processing.i
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -52,6 +53,8 @@ from processing.shards import SHARD_FILES, shard_bounds, shard_names
 from processing.split import SPLITS, row_fractions, split_indices
 
 logger = logging.getLogger(__name__)
+
+MAX_CATEGORIES = 1000  # distinct training values of a categorical column: each is one dense feature column
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,43 @@ def _split_contents(
     return contents
 
 
+def _refuse_wide_categories(transform: FeatureTransform, train_rows: int, files: Sequence[Path]) -> None:
+    """A categorical column of more than ``MAX_CATEGORIES`` distinct training values is refused before it is one-hot
+    encoded: an identifier (one value per row) made a dense matrix of rows x values (20,000 rows: 14,000 features,
+    5 GB of memory, 1 GB of files and 7 minutes) for a model that had seen each value once."""
+    where = files[0] if len(files) == 1 else f"{len(files)} files under {files[0].parent}"
+    for column, categories in transform.categories:
+        if len(categories) > MAX_CATEGORIES:
+            example = ", ".join(repr(c) for c in categories[:3])
+            raise DataValidationError(
+                f"Categorical column '{column}' in {where} has {len(categories)} distinct values in the {train_rows} "
+                f"training rows (e.g. {example}): at most {MAX_CATEGORIES} are one-hot encoded. An identifier or a "
+                "free-text column is no feature: leave it out of data.categorical, or group its values"
+            )
+
+
+def _refuse_one_class_splits(
+    indices: dict[str, np.ndarray], labels: np.ndarray, target: pd.Series, schema: DataSchema, files: Sequence[Path]
+) -> None:
+    """Binary: every split must hold both classes. A train split of one class learns nothing, a validation split of
+    one class gives early stopping an undefined AUC, and a test split of one class an undefined AUC and an accuracy
+    that says nothing about the other class (a model that never predicts it scored 1.0 and passed the gate)."""
+    where = files[0] if len(files) == 1 else f"{len(files)} files under {files[0].parent}"
+    for name, rows in indices.items():
+        present = set(labels[rows].tolist())
+        if len(present) == 2:
+            continue
+        absent = 1.0 - present.pop()
+        value = repr(target[labels == absent].iloc[0].strip())
+        total = int((labels == absent).sum())
+        placed = {n: int((labels[r] == absent).sum()) for n, r in indices.items()}
+        raise DataValidationError(
+            f"Column '{schema.target}' in {where}: the {name} split holds no row of the class {value}, so it cannot "
+            f"train or score a binary model; the {total} row(s) of that class fell {placed} by row hash: give more "
+            "rows of that class (or change data.seed)"
+        )
+
+
 def preprocess(
     input_path: str | os.PathLike,
     output_dir: str | os.PathLike,
@@ -142,19 +182,23 @@ def preprocess(
     labels = target_labels(data[schema.target], schema, files)
 
     n = len(data)
-    indices = split_indices(row_fractions(data, schema, seed), fractions)
+    places = row_fractions(data, schema, seed)
+    indices = split_indices(places, fractions)
     counts = {name: len(rows) for name, rows in indices.items()}
     if min(counts.values()) < 1:
         raise DataValidationError(
-            f"{n} data row(s) cannot be split {fractions} by row hash with a row in every split (got {counts}): "
-            "give more rows"
+            f"{n} data row(s) ({len(np.unique(places))} distinct: identical rows share a split) cannot be split "
+            f"{fractions} by row hash with a row in every split (got {counts}): give more distinct rows"
         )
 
+    if schema.problem_type == "binary":
+        _refuse_one_class_splits(indices, labels, data[schema.target], schema, files)
     features = data[order]
     try:
         transform = fit_transform(features.iloc[indices["train"]], schema.numeric, schema.categorical)
     except ValueError as exc:
         raise DataValidationError(str(exc)) from exc
+    _refuse_wide_categories(transform, len(indices["train"]), files)
     out = Path(output_dir)
     contents = _split_contents(out, indices, labels, features, transform)
     described = {"target": schema.target, "problem_type": schema.problem_type, "positive_class": schema.positive_class}
@@ -175,7 +219,16 @@ def preprocess(
 
 
 def _columns(text: str) -> list[str]:
-    return [c.strip() for c in text.split(",") if c.strip()]
+    """Column names: comma-separated, or a JSON list of strings (names that hold a comma can only travel so)."""
+    if not text.lstrip().startswith("["):
+        return [c.strip() for c in text.split(",") if c.strip()]
+    try:
+        names = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"expected a JSON list of column names, got {text!r}: {exc}") from None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise argparse.ArgumentTypeError(f"expected a JSON list of column names (strings), got {text!r}")
+    return [n.strip() for n in names if n.strip()]
 
 
 def _fractions(text: str) -> tuple[float, ...]:

@@ -229,3 +229,19 @@ def test_the_transform_is_scikit_learns_one_hot_encoding_with_numbers_passed_thr
     positional = records.astype(object).where(records.notna(), None).to_numpy().tolist()  # JSON-like rows
     np.testing.assert_array_equal(fitted.apply(positional), expected)
     np.testing.assert_array_equal(FeatureTransform.from_json(fitted.to_json()).apply(records), expected)
+
+
+def test_apply_request_refuses_numbers_beyond_32_bit_floats_unless_allowed(transform):
+    """The booster reads 32-bit floats: 1e39 reached it as inf and was answered although the model refuses inf
+    (training refuses such numbers too)."""
+    row = ["M", "0.5", "0.4", "0.1", "0.5", "0.2", "0.1", "0.1"]
+    strict, lenient = InputPolicy(), InputPolicy(True, True)
+    for value in ("1e39", "-3.5e38", 1e300, 10**39):
+        bad = [row, [*row[:2], value, *row[3:]]]
+        with pytest.raises(
+            ValueError, match=r"Record 2, feature 'diameter': .* is not a finite number for the model, "
+        ):
+            transform.apply_request(bad, strict)
+        assert transform.apply_request(bad, lenient)[1, 4] == float(value)
+    largest = [[*row[:2], "3.4028235e38", *row[3:]], [*row[:2], "1e-320", *row[3:]], [*row[:2], "-0.0", *row[3:]]]
+    np.testing.assert_array_equal(transform.apply_request(largest, strict), transform.apply(largest))

@@ -303,6 +303,8 @@ NON_FINITE = [
     (LINES[0].encode() + b"\nM,0.4,1e999,0.1,0.5,0.2,0.1,0.1", "text/csv", r"Record 2, feature 'diameter': '1e999'"),
     (b"M,0.4,0.3,-Infinity,0.5,0.2,0.1,0.1", "text/csv", r"feature 'height': '-Infinity' is not a finite"),
     (b"M,0.4,0.3,0.1,NaN,0.2,0.1,0.1", "text/csv", r"feature 'whole_weight': 'NaN' is not a finite"),
+    (b"M,0.4,0.3,0.1,0.5,-4e38,0.1,0.1", "text/csv", r"'shucked_weight': '-4e38' is not a finite number for the model"),
+    (b'[["M", 0.4, 0.3, 0.1, 0.5, 0.2, 1e300, 0.1]]', "application/json", r"'viscera_weight': 1e\+300 is not a finite"),
     (b'[["M", 0.4, 0.3, 0.1, 0.5, NaN, 0.1, 0.1]]', "application/json", r"feature 'shucked_weight': nan is not"),
     (b'[["M", 0.4, 0.3, 0.1, 0.5, 0.2, Infinity, 0.1]]', "application/json", r"'viscera_weight': inf is not"),
     (b'[["M", 0.4, 0.3, 0.1, 0.5, 0.2, 0.1, 1e999]]', "application/json", r"'shell_weight': inf is not"),
