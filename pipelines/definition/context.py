@@ -7,6 +7,8 @@ only called by ``get_pipeline`` inside ``offline_sdk``.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -208,3 +210,11 @@ def _job_retries(retry_attempts: int) -> list:
             interval_seconds=10,
         ),
     ]
+
+
+def column_list(names: Sequence[str]) -> str:
+    """Column names as Preprocess's ``--numeric`` / ``--categorical`` read them: comma-separated, or a JSON list
+    when a name holds a comma or the first starts with ``[`` (so usual names keep the definition as it was)."""
+    if any("," in name for name in names) or (names and names[0].lstrip().startswith("[")):
+        return json.dumps(list(names))
+    return ",".join(names)

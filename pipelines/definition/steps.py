@@ -22,7 +22,7 @@ from sagemaker.core.workflow.properties import PropertyFile
 from sagemaker.mlops.workflow.steps import ProcessingStep, TrainingStep
 from sagemaker.train.model_trainer import ModelTrainer
 
-from pipelines.definition.context import CONTAINER_ROOT, PREPROCESS_OUTPUTS, BuildContext
+from pipelines.definition.context import CONTAINER_ROOT, PREPROCESS_OUTPUTS, BuildContext, column_list
 from pipelines.definition.jobs import lib_input, output_uri, processor, s3_input, s3_output
 
 
@@ -49,9 +49,9 @@ def preprocessed_data(ctx: BuildContext) -> ProcessingStep:
         "--target",
         d.target,
         "--numeric",
-        ",".join(d.numeric),
+        column_list(d.numeric),
         "--categorical",
-        ",".join(d.categorical),
+        column_list(d.categorical),
         "--problem-type",
         d.problem_type,
         "--split",
