@@ -61,11 +61,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return closed_stdout_is_quiet(lambda: int(args.handler(args) or 0))
-    except MlopsError as exc:  # the one except: anything else is a bug and keeps its traceback
+    except MlopsError as exc:  # a user error; anything else but Ctrl-C is a bug and keeps its traceback
         if args.verbose:
             traceback.print_exc()
         print(f"mlops {_command_words(args)}: error: {as_typed(str(exc))}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C where the command has no handling of its own: no traceback, exit 130
+        if args.verbose:
+            traceback.print_exc()
+        print(f"mlops {_command_words(args)}: interrupted", file=sys.stderr)
+        return 130
 
 
 def _command_words(args: argparse.Namespace) -> str:

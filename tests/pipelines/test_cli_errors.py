@@ -76,3 +76,15 @@ def test_definition_checks_its_output_before_building(tmp_path, capsys, monkeypa
     ):
         assert main(["definition", "--config", CONFIG, "--output", str(output)]) == 2
         assert capsys.readouterr().err.startswith(f"mlops definition: error: {expected}")
+
+
+def ctrl_c(args) -> int:
+    """A command interrupted by Ctrl-C while it works (it has no handling of its own)."""
+    raise KeyboardInterrupt
+
+
+def test_ctrl_c_in_a_command_is_one_line_and_exit_130(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(models, "_list", ctrl_c)
+    assert main(["models", "list", "--state-dir", str(tmp_path), "--config", CONFIG]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "mlops models list: interrupted" and "Traceback" not in err
