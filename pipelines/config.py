@@ -44,6 +44,7 @@ from pipelines.config_sections import (
     ServingConfig,
 )
 from pipelines.config_values import FORBID, ConfigError, Expect, Flag, OrEmpty, Text, Texts, expect_value, validated
+from processing.shards import MAX_INSTANCE_COUNT
 
 __all__ = [
     "AlarmConfig",
@@ -66,6 +67,8 @@ __all__ = [
 
 DEFAULT_CONFIG = Path("mlops.yaml")
 Count = Annotated[int, Field(strict=True, ge=1)]
+# Preprocess writes the sharded data as SHARD_FILES (= 2x) objects: at most MAX_INSTANCE_COUNT hosts share them
+InstanceCount = Annotated[int, Field(strict=True, ge=1, le=MAX_INSTANCE_COUNT)]
 
 
 def _fractions(value: Any) -> Any:
@@ -157,9 +160,9 @@ class SageMakerConfig:
     bucket: Annotated[Text, AfterValidator(_bucket)] | None = None
     framework_version: Text = "3.0-5"
     processing_instance_type: InstanceType = "ml.m5.xlarge"
-    processing_instance_count: Count = 1
+    processing_instance_count: InstanceCount = 1
     training_instance_type: InstanceType = "ml.m5.xlarge"
-    training_instance_count: Count = 1
+    training_instance_count: InstanceCount = 1
     inference_instance_types: tuple[InstanceType, ...] = ("ml.m5.large",)
     volume_size_gb: Count = 30
     # the processing jobs' limit (9 days), below the training job's (28 days): see config_rules.MAX_RUNTIME_SECONDS

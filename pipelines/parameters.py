@@ -54,13 +54,8 @@ def hyperparameter_parameter_name(key: str) -> str:
 def parameter_specs(config: Config, input_data: str | None = None) -> list[ParameterSpec]:
     """Every parameter the definition declares for ``config``, in declaration order, with its default.
 
-    ``input_data``: the default of ``InputDataUrl`` (the definition passes it; checking ``--param`` needs none).
-    ConfigError when a configured instance count exceeds ``MAX_INSTANCE_COUNT``."""
-    sm = config.sagemaker
-    for setting in INSTANCE_COUNTS.values():
-        count = getattr(sm, setting.split(".")[1])
-        if count > MAX_INSTANCE_COUNT:
-            raise ConfigError(f"{setting}: {_too_many(count)}")
+    ``input_data``: the default of ``InputDataUrl`` (the definition passes it; checking ``--param`` needs none)."""
+    sm = config.sagemaker  # its instance counts are at most MAX_INSTANCE_COUNT (pipelines.config.InstanceCount)
     specs = [
         ParameterSpec("InputDataUrl", "String", input_data),
         ParameterSpec("GateThreshold", "Float", config.gate.threshold),

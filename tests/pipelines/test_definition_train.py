@@ -7,9 +7,10 @@ import json
 
 import pytest
 
-from pipelines.config import ConfigError
+from pipelines.config import ConfigError, load_config
 from pipelines.parameters import check_params, parameter_specs
 from processing.shards import MAX_INSTANCE_COUNT, SHARD_FILES
+from tests.conftest import ROOT
 from tests.pipelines.definition_helpers import built_json, config_for, steps_by_name
 
 
@@ -48,11 +49,13 @@ def test_instance_counts_above_the_largest_supported_are_refused(name):
 
 
 @pytest.mark.parametrize("setting", ["processing_instance_count", "training_instance_count"])
-def test_a_configured_instance_count_above_the_largest_supported_is_refused(setting):
+def test_a_configured_instance_count_above_the_largest_supported_is_refused(setting, tmp_path):
     config = config_for("processing")
     assert parameter_specs(config.with_overrides(sagemaker={setting: MAX_INSTANCE_COUNT}))
-    too_many = config.with_overrides(sagemaker={setting: MAX_INSTANCE_COUNT + 1})
-    with pytest.raises(ConfigError, match=rf"^sagemaker\.{setting}: must be at most {MAX_INSTANCE_COUNT} \(the"):
-        parameter_specs(too_many)
-    with pytest.raises(ConfigError, match=rf"sagemaker\.{setting}: must be at most"):
-        check_params({}, too_many)  # mlops run refuses it before building anything
+    expected = rf"sagemaker\.{setting}: must be an integer from 1 to {MAX_INSTANCE_COUNT}, got {MAX_INSTANCE_COUNT + 1}"
+    with pytest.raises(ConfigError, match=expected):
+        config.with_overrides(sagemaker={setting: MAX_INSTANCE_COUNT + 1})
+    text = (ROOT / "mlops.yaml").read_text(encoding="utf-8").replace(f"{setting}: 1", f"{setting}: 9")
+    (tmp_path / "mlops.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"^{tmp_path / 'mlops.yaml'}: {expected}"):  # the file named
+        load_config(str(tmp_path / "mlops.yaml"))
