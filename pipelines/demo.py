@@ -20,7 +20,15 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from pipelines.config import DEFAULT_CONFIG, Config
-from pipelines.demo_data import DemoClock, SentHour, ingest_labels, labels_for, read_rows, send_hour
+from pipelines.demo_data import (
+    DemoClock,
+    SentHour,
+    check_demo_columns,
+    ingest_labels,
+    labels_for,
+    read_rows,
+    send_hour,
+)
 from pipelines.invocation import command
 
 HOURS = 3  # one clean hour, then two drifted ones
@@ -216,6 +224,7 @@ def run_demo(config: Config, state_dir: Path, say: Callable[[str], None] = print
     from pipelines.monitor.executions import DATA_QUALITY, ExecutionLog
     from pipelines.monitor.report import write_execution_report
 
+    check_demo_columns(config)  # before anything runs
     started = time.monotonic()
     registry, group, version = _pipeline_and_deploy(config, state_dir, say, started)
     now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)

@@ -23,6 +23,8 @@ REQUESTS_PER_HOUR = 240
 LABELLED_SHARE = 0.75  # the share of each hour's requests whose label arrives
 LATER_RINGS_SCALE = 0.7  # regression, later hours: the true rings of an abalone that looks this much older
 LATER_FLIPPED = 0.4  # binary, later hours: the share of labels that flip
+DRIFTED_NUMERIC = ("length", "diameter", "height", "whole_weight", "shucked_weight", "viscera_weight", "shell_weight")
+DRIFTED_CATEGORICAL = "sex"
 
 
 class DemoClock:
@@ -66,13 +68,30 @@ def read_rows(config: Config) -> tuple[list[str], list[list[str]]]:
     return columns, frame.astype(object).where(frame.notna(), "").to_numpy().tolist()
 
 
+def check_demo_columns(config: Config) -> None:
+    """UsageError unless the configured features include the abalone columns the demo's drifted traffic changes:
+    the demo drifts the bundled data's features by name (your own data runs with ``mlops run``)."""
+    from pipelines.errors import UsageError
+
+    data = config.data
+    missing = [c for c in DRIFTED_NUMERIC if c not in data.numeric]
+    missing += [] if DRIFTED_CATEGORICAL in data.categorical else [DRIFTED_CATEGORICAL]
+    if missing:
+        raise UsageError(
+            f"{config.source}: the demo drifts the bundled abalone data's features by name, and data.numeric / "
+            f"data.categorical lack {', '.join(missing)}: run the demo with the bundled mlops.yaml (its data section), "
+            "and your own data with mlops run"
+        )
+
+
 def drifted(row: list[str], header: list[str], rng: random.Random) -> list[str]:
     """Bigger, heavier abalone and mostly infants: shifted size and weight features and a changed sex mix."""
     out = list(row)
-    for name in ("length", "diameter", "height", "whole_weight", "shucked_weight", "viscera_weight", "shell_weight"):
+    for name in DRIFTED_NUMERIC:
         i = header.index(name)
         out[i] = f"{float(row[i]) * 1.35:.4f}"
-    out[header.index("sex")] = "I" if rng.random() < 0.7 else row[header.index("sex")]
+    sex = header.index(DRIFTED_CATEGORICAL)
+    out[sex] = "I" if rng.random() < 0.7 else row[sex]
     return out
 
 

@@ -45,3 +45,23 @@ def test_a_directory_without_data_files_is_named(tmp_path):
     (tmp_path / "notes.txt").write_text("no data here")
     with pytest.raises(DataValidationError, match=rf"No \.csv, \.parquet or \.pq files in {tmp_path}"):
         read_rows(_config(str(tmp_path)))
+
+
+def test_the_demo_refuses_a_configuration_without_the_columns_it_drifts_before_anything_runs(tmp_path, capsys):
+    from pipelines.cli import main
+
+    text = (ROOT / "mlops.yaml").read_text(encoding="utf-8").replace("shell_weight]", "shell_mass]")
+    assert "shell_mass" in text
+    (tmp_path / "mine.yaml").write_text(text, encoding="utf-8")
+    state = tmp_path / "state"
+    assert main(["demo", "--config", str(tmp_path / "mine.yaml"), "--state-dir", str(state)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"mlops demo: error: {tmp_path / 'mine.yaml'}: the demo drifts the bundled abalone")
+    assert "lack shell_weight" in err
+    assert not (state / "executions").exists()  # nothing ran
+
+
+def test_the_bundled_configuration_has_every_column_the_demo_drifts():
+    from pipelines.demo_data import check_demo_columns
+
+    check_demo_columns(load_config(str(ROOT / "mlops.yaml")))
