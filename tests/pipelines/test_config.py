@@ -40,7 +40,7 @@ def raw(**changes) -> dict:
         ),
         ({"sagemaker__role_arn": "admin"}, "sagemaker.role_arn: must be an IAM role ARN"),
         ({"sagemaker__subnets": ["subnet-1"]}, "sagemaker.subnets/security_group_ids: must be both set or both empty"),
-        ({"sagemaker__processing_instance_count": 0}, "processing_instance_count: must be an integer from 1 to 8, got 0"),
+        ({"sagemaker__processing_instance_count": 0}, "processing_instance_count: must be an integer from 1 to 8"),
         ({"serving__capture__sampling_percentage": 150}, "sampling_percentage: must be an integer from 0 to 100"),
         ({"serving__port": "eighty"}, "serving.port: must be a port number"),
         ({"monitoring__schedule": "hourly"}, "monitoring.schedule: must be five cron fields"),
