@@ -8,7 +8,6 @@ environment): it records its pid and sleeps before the analyzer starts, as a stu
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 from pipelines.monitor.loop import MonitorEnvironment
 from pipelines.monitor.model_quality import check_model_quality, window_at
 from tests.conftest import ROOT
+from tests.pipelines.monitor.host_hooks import host_hook
 from tests.pipelines.monitor.model_quality_state import ENDPOINT, ROWS, T, rings, serve
 
 HOUR = timedelta(hours=1)
@@ -33,14 +33,7 @@ if pids and os.environ.get("SM_OPT_ML"):  # a host of the job, not the monitor i
 
 def hanging_hosts(tmp_path: Path, monkeypatch) -> Path:
     """Make every analyzer host started from now on hang; returns the folder where they record their pids."""
-    hook, pids = tmp_path / "hook", tmp_path / "pids"
-    hook.mkdir()
-    pids.mkdir()
-    (hook / "sitecustomize.py").write_text(HOOK)
-    rest = os.environ.get("PYTHONPATH")
-    monkeypatch.setenv("PYTHONPATH", f"{hook}{os.pathsep}{rest}" if rest else str(hook))
-    monkeypatch.setenv("HANG_PIDS", str(pids))
-    return pids
+    return host_hook(tmp_path, monkeypatch, HOOK, "HANG_PIDS")
 
 
 def running(pid: int) -> bool:

@@ -10,6 +10,7 @@ import os
 from pipelines.local.cluster import ENV_PIN_CORES
 from pipelines.monitor.hosts import INPUT, OUTPUT, HostInput, run_analyzer_hosts
 from tests.conftest import ABALONE
+from tests.pipelines.monitor.host_hooks import host_hook
 
 HOOK = """import json, os
 if os.environ.get("SM_OPT_ML") and os.environ.get("AFFINITY_DIR"):
@@ -20,13 +21,7 @@ if os.environ.get("SM_OPT_ML") and os.environ.get("AFFINITY_DIR"):
 
 
 def test_pinned_check_hosts_run_on_their_core(tmp_path, monkeypatch):
-    hook, seen = tmp_path / "hook", tmp_path / "seen"
-    hook.mkdir()
-    seen.mkdir()
-    (hook / "sitecustomize.py").write_text(HOOK)
-    rest = os.environ.get("PYTHONPATH")
-    monkeypatch.setenv("PYTHONPATH", f"{hook}{os.pathsep}{rest}" if rest else str(hook))
-    monkeypatch.setenv("AFFINITY_DIR", str(seen))
+    seen = host_hook(tmp_path, monkeypatch, HOOK, "AFFINITY_DIR")
     core = max(os.sched_getaffinity(0))
     monkeypatch.setenv(ENV_PIN_CORES, str(core))
     data = tmp_path / "data"
