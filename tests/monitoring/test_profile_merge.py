@@ -297,6 +297,11 @@ def _two_partials(tmp_path: Path) -> Path:
     return out
 
 
+def test_undamaged_partials_merge(tmp_path):
+    profile, _ = merge_profiles(read_partials(_two_partials(tmp_path)))
+    assert profile.item_count > 0
+
+
 def test_a_missing_host_or_a_stale_partial_is_named(tmp_path):
     out = _two_partials(tmp_path)
     (out / "partial_profile-algo-2.json").unlink()
@@ -316,6 +321,11 @@ def test_a_missing_host_or_a_stale_partial_is_named(tmp_path):
         (lambda d: d["columns"][1].update(count=-1), "count must be a non-negative integer"),
         (lambda d: d["columns"][1].update(count=5), "its sketch holds"),
         (lambda d: d["columns"][1].update(sum=None), "sum must be a finite number"),
+        # counts that do not fit together: the record count and every column's type and missing counts must agree,
+        # and a numeric column's min must not be above its max (else a damaged partial merges into wrong statistics)
+        (lambda d: d.update(item_count=1), r"column '\w+' counts \d+ rows, item_count says 1"),
+        (lambda d: d["columns"][1].update(num_missing=d["columns"][1]["num_missing"] + 7), r"item_count says"),
+        (lambda d: d["columns"][1].update(min=d["columns"][1]["max"] + 1), r"min .* is above max"),
     ],
 )
 def test_a_corrupt_partial_is_a_clear_error(tmp_path, edit, message):
