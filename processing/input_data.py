@@ -210,10 +210,15 @@ def read_checked(path: Path, schema: DataSchema) -> tuple[pd.DataFrame, list[str
     return frame[[c for c in frame.columns if c in wanted]], extra
 
 
+def files_named(files: Sequence[Path]) -> str:
+    """The input files as an error names them: the one file, or how many under which folder."""
+    return str(files[0]) if len(files) == 1 else f"{len(files)} files under {files[0].parent}"
+
+
 def _binary_labels(target: pd.Series, schema: DataSchema, files: Sequence[Path]) -> np.ndarray:
     values = target.str.strip()
     counts = values.value_counts()
-    where = files[0] if len(files) == 1 else f"{len(files)} files under {files[0].parent}"
+    where = files_named(files)
     if len(counts) != 2:
         listed = ", ".join(f"{v!r} ({n})" for v, n in counts.head(10).items())
         raise DataValidationError(

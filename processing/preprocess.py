@@ -45,6 +45,7 @@ from processing.input_data import (  # DataSchema and DataValidationError are th
     DataSchema,
     DataValidationError,
     csv_files,
+    files_named,
     read_checked,
     target_labels,
     validate_schema,
@@ -127,7 +128,7 @@ def _refuse_wide_categories(transform: FeatureTransform, train_rows: int, files:
     """A categorical column of more than ``MAX_CATEGORIES`` distinct training values is refused before it is one-hot
     encoded: an identifier (one value per row) made a dense matrix of rows x values (20,000 rows: 14,000 features,
     5 GB of memory, 1 GB of files and 7 minutes) for a model that had seen each value once."""
-    where = files[0] if len(files) == 1 else f"{len(files)} files under {files[0].parent}"
+    where = files_named(files)
     for column, categories in transform.categories:
         if len(categories) > MAX_CATEGORIES:
             example = ", ".join(repr(c) for c in categories[:3])
@@ -144,7 +145,7 @@ def _refuse_one_class_splits(
     """Binary: every split must hold both classes. A train split of one class learns nothing, a validation split of
     one class gives early stopping an undefined AUC, and a test split of one class an undefined AUC and an accuracy
     that says nothing about the other class (a model that never predicts it scored 1.0 and passed the gate)."""
-    where = files[0] if len(files) == 1 else f"{len(files)} files under {files[0].parent}"
+    where = files_named(files)
     for name, rows in indices.items():
         present = set(labels[rows].tolist())
         if len(present) == 2:
