@@ -14,24 +14,26 @@ from pipelines.registry.model import approval_text_problem
 from pipelines.registry.sqlite import MAX_VERSION
 
 
-def _note(text: str) -> str:
-    """``--note``: the reason kept in the approval history, which must say something."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError(f"must say why (it is kept in the approval history), got {text!r}")
+def _keepable(text: str) -> str:
+    """``text`` if an approval can keep it (``approval_text_problem``), else argparse's error saying why."""
     problem = approval_text_problem(text)
     if problem:
         raise argparse.ArgumentTypeError(problem)
     return text
+
+
+def _note(text: str) -> str:
+    """``--note``: the reason kept in the approval history, which must say something."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"must say why (it is kept in the approval history), got {text!r}")
+    return _keepable(text)
 
 
 def _by(text: str) -> str:
     """``--by``: who, when given, must be named (leave the option out to record the current user)."""
     if not text.strip():
         raise argparse.ArgumentTypeError(f"must name who (or leave --by out for the current user), got {text!r}")
-    problem = approval_text_problem(text)
-    if problem:
-        raise argparse.ArgumentTypeError(problem)
-    return text
+    return _keepable(text)
 
 
 def _reference(text: str) -> tuple[str, int]:
