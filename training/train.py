@@ -29,23 +29,11 @@ import pandas as pd
 import xgboost as xgb
 
 if TYPE_CHECKING or __package__:  # imported from the repository as training.train (mypy checks this branch)
-    from .hyperparameters import (
-        POLICY_FLAGS,
-        TrainingError,
-        TrainParams,
-        parse_args,
-        parse_hyperparameters,
-    )
-    from .multihost import Cluster, ClusterError, collective_ring, global_sum, read_cluster
+    from .hyperparameters import POLICY_FLAGS, TrainingError, TrainParams, parse_args, parse_hyperparameters
+    from .multihost import Cluster, ClusterError, collective_ring, global_sum, read_cluster, validation_share
 else:  # the container runs train.py as a script from the flat sourcedir.tar.gz
-    from hyperparameters import (
-        POLICY_FLAGS,
-        TrainingError,
-        TrainParams,
-        parse_args,
-        parse_hyperparameters,
-    )
-    from multihost import Cluster, ClusterError, collective_ring, global_sum, read_cluster
+    from hyperparameters import POLICY_FLAGS, TrainingError, TrainParams, parse_args, parse_hyperparameters
+    from multihost import Cluster, ClusterError, collective_ring, global_sum, read_cluster, validation_share
 
 logger = logging.getLogger(__name__)
 
@@ -151,10 +139,15 @@ def train(
             train_dir, validation_dir, transform_path, transform, params, cluster
         )
         train_rows = int(global_sum([len(y_train)], cluster)[0])
-        logger.info("%s trains on %d of the %d train row(s)", cluster.current_host, len(y_train), train_rows)
+        scored = validation_share(len(y_valid), params.metric, cluster)
+        logger.info(
+            "%s trains on %d of the %d train row(s) and scores %d of the %d validation row(s)",
+            *(cluster.current_host, len(y_train), train_rows, scored.stop - scored.start, len(y_valid)),
+        )
         if train_rows == 0:
             raise TrainingError(f"No host of {', '.join(cluster.hosts)} received train data")
-        booster, history = _fit(params, xgb.DMatrix(x_train, label=y_train), xgb.DMatrix(x_valid, label=y_valid))
+        dvalid = xgb.DMatrix(x_valid[scored], label=y_valid[scored])  # every host's share: the metric's sums add up
+        booster, history = _fit(params, xgb.DMatrix(x_train, label=y_train), dvalid)
     rounds = booster.num_boosted_rounds()
     scores = history["validation"][params.metric]
     best = booster.best_iteration if params.early_stopping_rounds else rounds - 1
