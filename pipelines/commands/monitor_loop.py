@@ -163,7 +163,7 @@ def _run(args) -> int:
     config, state, endpoint, env = _loop_setup(args)
     kinds = check_kinds(config, args.kind)
     _require_deployed(state, endpoint)
-    start, end = parse_window(args.window) if args.window else last_complete_window(env.clock())
+    start, end = parse_window(args.window, env.clock()) if args.window else last_complete_window(env.clock())
     executions = []
     if "data-quality" in kinds:
         executions.append(check_window(env, endpoint, start, end))

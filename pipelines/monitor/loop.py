@@ -258,8 +258,13 @@ def last_complete_window(now: datetime, hours: int = 1) -> tuple[datetime, datet
     return end - timedelta(hours=hours), end
 
 
-def parse_window(text: str) -> tuple[datetime, datetime]:
-    """``START..END`` (ISO-8601) to a window, with a clear error otherwise."""
+# CloudWatch refuses metric data timestamped more than 2 hours after its clock (PutMetricData)
+FUTURE_LIMIT = timedelta(hours=2)
+
+
+def parse_window(text: str, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """``START..END`` (ISO-8601) to a window, with a clear error otherwise; with ``now``, a window ending more than
+    ``FUTURE_LIMIT`` after it is refused (its metrics would be refused, and no capture exists for it yet)."""
     from monitoring.capture_times import parse_time
 
     first, sep, second = text.partition("..")
@@ -270,6 +275,11 @@ def parse_window(text: str) -> tuple[datetime, datetime]:
     start, end = parse_time(first, "window start"), parse_time(second, "window end")
     if start >= end:
         raise MonitorError(f"--window start {first} must be before its end {second}")
+    if now is not None and end > now + FUTURE_LIMIT:
+        raise MonitorError(
+            f"--window end {second} is more than 2 hours after now ({now.astimezone(timezone.utc):%Y-%m-%dT%H:%MZ}): "
+            "no capture exists for it yet, and CloudWatch refuses metrics timestamped that far ahead"
+        )
     return start, end
 
 

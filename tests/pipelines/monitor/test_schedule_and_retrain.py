@@ -31,6 +31,14 @@ def test_windows():
         parse_window("2026-11-25T09:00Z..2026-11-25T08:00Z")
 
 
+def test_a_window_ending_more_than_two_hours_ahead_is_refused():
+    """CloudWatch refuses metrics timestamped over 2 h after its clock; the current, unfinished hour is allowed."""
+    assert parse_window("2026-11-25T10:00Z..2026-11-25T11:00Z", T)[1] > T
+    assert parse_window("2026-11-25T10:00Z..2026-11-25T12:17Z", T)[1] == T + timedelta(hours=2)
+    with pytest.raises(ValueError, match=r"end 2026-11-25T12:18Z is more than 2 hours after now \(2026-11-25T10:17Z\)"):
+        parse_window("2026-11-25T10:00Z..2026-11-25T12:18Z", T)
+
+
 def test_retraining_rule():
     hour = timedelta(hours=1)
     day = timedelta(hours=24)
