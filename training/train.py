@@ -127,7 +127,8 @@ def train(
     ``params`` is a TrainParams or the hyperparameters as strings. ``output_data_dir`` receives
     ``training_metrics.json``; ``source_dir`` overrides where the handler files are copied from. With a
     ``cluster`` of several hosts, this host trains on its shard of ``train_dir`` in the cluster's XGBoost ring
-    (training/distributed.py) and only the first host writes the model and the metrics file.
+    (training/multihost.py), scores its share of the validation rows (``validation_share``), and only the first
+    host writes the model and the metrics file.
     """
     if not isinstance(params, TrainParams):
         params = parse_hyperparameters(params)
