@@ -10,13 +10,9 @@ by its reader, whatever the other times of its block.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from monitoring.errors import AnalyzerInputError
 
 BAD_TIME = "bad_inference_time"
 
@@ -25,15 +21,6 @@ _ZONE = r"(Z|[+-]\d\d(:?\d\d)?)$"
 _NANOS = r"(\.\d{6})\d+"  # digits past the microsecond
 _UTC_MICROS = pa.timestamp("us", tz="UTC")
 _PLACEHOLDER = pa.scalar("1970-01-01T00:00:00Z")
-
-
-def parse_time(text: str, what: str = "time") -> datetime:
-    """ISO-8601 time (``Z`` or offset; naive means UTC) to an aware UTC datetime."""
-    try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise AnalyzerInputError(f"{what} must be an ISO-8601 time such as 2024-01-31T10:00:00Z, got {text!r}") from exc
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 def parse_times(text: pa.Array | pa.ChunkedArray) -> tuple[pa.Array | pa.ChunkedArray, pa.Array]:

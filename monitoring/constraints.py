@@ -7,9 +7,9 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from monitoring.datatypes import FRACTIONAL, INTEGRAL, STRING, TYPES
 from monitoring.errors import AnalyzerInputError
 from monitoring.statistics import DatasetStatistics, FeatureStatistics, object_field, read_json_file
+from monitoring.type_names import FRACTIONAL, INTEGRAL, STRING, TYPES
 
 COMPARISON_METHODS = ("Robust", "Simple")
 CATEGORICAL_METHODS = ("LInfinity", "ChiSquared")

@@ -36,6 +36,7 @@ The exit message (``/opt/ml/output/message``) reads as Model Monitor's: ``Comple
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -45,7 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from monitoring.shard import HostRole
+    from monitoring.host_role import HostRole
     from monitoring.sources import DatasetFormat
 
 log = logging.getLogger("monitoring.container_entry")
@@ -87,12 +88,11 @@ def parse_dataset_format(text: str | None):
 
 def run(env: Mapping[str, str], opt_ml: Path = Path("/opt/ml"), cloudwatch=None) -> tuple[int, str]:
     """Run one analysis as configured by ``env``; returns (exit code, exit message). Never raises."""
-    try:
-        import monitoring.analyzer  # noqa: F401  (fails early without numpy / pyarrow)
-    except ImportError as exc:
+    missing = [name for name in ("numpy", "pyarrow", "monitoring.analyzer") if importlib.util.find_spec(name) is None]
+    if missing:  # found, not imported: a merge job never imports pyarrow
         return 1, (
             f"Failed: the analyzer needs numpy and pyarrow (the SageMaker XGBoost 3.0-5 image has numpy 2.1.0 "
-            f"and pyarrow 22.0.0) and the project's code on PYTHONPATH: {exc}"
+            f"and pyarrow 22.0.0) and the project's code on PYTHONPATH: cannot find {', '.join(missing)}"
         )
     try:
         if _model_quality(env):
@@ -110,28 +110,39 @@ def _model_quality(env: Mapping[str, str]) -> bool:
 
 
 def _data_quality(env: Mapping[str, str], opt_ml: Path, cloudwatch=None) -> tuple[int, str]:
-    """A data-quality baseline or check, in the stage this host's role calls for (``monitoring.shard``)."""
-    from monitoring.analyzer import run_baseline
-    from monitoring.profile_merge import baseline_from_partials
-    from monitoring.shard import DEFAULT_PARTIALS, IDLE, analysis_stage, read_resource_config, run_profile_stage
+    """A data-quality baseline or check, in the stage this host's role calls for (``monitoring.host_role``)."""
+    from monitoring.host_role import DEFAULT_PARTIALS, IDLE, analysis_stage, read_resource_config
 
     source = Path(env.get("dataset_source") or DEFAULT_SOURCE)
     output = Path(env.get("output_path") or DEFAULT_OUTPUT)
-    fmt = parse_dataset_format(env.get("dataset_format"))
     mode = env.get("analysis_mode") or ("check" if env.get("baseline_constraints") else "baseline")
     if mode not in ("baseline", "check"):
         raise ValueError(f"analysis_mode must be baseline or check, got {mode!r}")
     role = read_resource_config(opt_ml)
     stage = analysis_stage(env, role)
+    fmt = parse_dataset_format(env.get("dataset_format")) if stage != "merge" else None  # a merge reads no dataset
     partials = Path(env.get("partial_profiles") or DEFAULT_PARTIALS)
     if stage == IDLE:
         return 0, f"Completed: Job completed successfully. Host {role.current_host} left the {mode} to {role.leader}."
     if mode == "baseline" and stage == "profile":
+        from monitoring.shard import run_profile_stage
+
         return run_profile_stage(source, output, role, fmt)
     if mode == "baseline":
-        result = baseline_from_partials(partials, output) if stage == "merge" else run_baseline(source, output, fmt)
+        result = _baseline(source, output, fmt, partials, stage)
         return 0, f"Completed: Job completed successfully. Baseline of {result.item_count} records written to {output}."
     return _check(env, opt_ml, cloudwatch, stage, role, source, output, fmt, partials)
+
+
+def _baseline(source: Path, output: Path, fmt: DatasetFormat | None, partials: Path, stage: str) -> Any:
+    """A baseline in one pass (``full``), or from the hosts' partial profiles (``merge``: no Arrow imported)."""
+    if stage == "merge":
+        from monitoring.profile_merge import baseline_from_partials
+
+        return baseline_from_partials(partials, output)
+    from monitoring.analyzer import run_baseline
+
+    return run_baseline(source, output, fmt)
 
 
 def _check(
@@ -146,13 +157,9 @@ def _check(
     partials: Path,
 ) -> tuple[int, str]:
     """Check mode of ``_data_quality``: profile this host's shard, merge the shards' profiles, or do both at once."""
-    from monitoring.analyzer import run_check
-    from monitoring.capture_times import parse_time
     from monitoring.constraints import read_constraints
+    from monitoring.iso_time import parse_time
     from monitoring.metrics import publish_metrics, write_metrics
-    from monitoring.preprocessor import load_preprocessor
-    from monitoring.profile_merge import check_from_partials
-    from monitoring.shard import run_profile_stage
     from monitoring.statistics import read_statistics
 
     for key in ("baseline_statistics", "baseline_constraints"):
@@ -161,16 +168,24 @@ def _check(
     statistics, constraints = Path(env["baseline_statistics"]), Path(env["baseline_constraints"])
     start = parse_time(env["start_time"], "start_time") if env.get("start_time") else None
     end = parse_time(env["end_time"], "end_time") if env.get("end_time") else None
-    script = env.get("record_preprocessor_script")
+    script = env.get("record_preprocessor_script") if stage != "merge" else None  # the merge reads no record
+    if script:
+        from monitoring.preprocessor import load_preprocessor
     preprocessor = load_preprocessor(script) if script else None
     endpoint = env.get("sagemaker_endpoint_name") or "unknown"
     schedule = env.get("sagemaker_monitoring_schedule_name") or "on-demand"
     if stage == "profile":
+        from monitoring.shard import run_profile_stage
+
         columns = [f.name for f in read_constraints(constraints).features] or read_statistics(statistics).names
         return run_profile_stage(source, output, role, fmt, columns, start, end, preprocessor)
     if stage == "merge":
+        from monitoring.profile_merge import check_from_partials
+
         result = check_from_partials(partials, statistics, constraints, output, start, end, endpoint, schedule)
     else:
+        from monitoring.analyzer import run_check
+
         result = run_check(
             source, statistics, constraints, output, fmt, start, end, endpoint, schedule, preprocessor=preprocessor
         )
@@ -183,7 +198,8 @@ def _check(
 def main() -> int:
     """Entry point of the processing container."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if not _model_quality(os.environ):
+    env = os.environ
+    if not _model_quality(env) and env.get("analysis_stage") != "merge":  # a merge never imports Arrow
         from monitoring.arrow_without_pandas import settle_without_pandas
 
         settle_without_pandas()  # data quality never uses pandas: spare every host its import

@@ -15,17 +15,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-FRACTIONAL_PATTERN = r"^(-|\+)? ?\d*\.\d*$"
-INTEGRAL_PATTERN = r"^(-|\+)? ?\d*$"
-BOOLEAN_PATTERN = r"^(true|false)$"
+from monitoring.type_names import BOOLEAN_PATTERN, FRACTIONAL_PATTERN, INTEGRAL_PATTERN
+
 # Characters outside these never occur in a value matching the numeric patterns.
 _NON_NUMERIC_CHAR = r"[^0-9.+ -]"
-
-INTEGRAL = "Integral"
-FRACTIONAL = "Fractional"
-STRING = "String"
-UNKNOWN = "Unknown"
-TYPES = (INTEGRAL, FRACTIONAL, STRING, UNKNOWN)
 
 
 @dataclass
@@ -48,17 +41,6 @@ class TypedChunk:
             if pa.types.is_string(kind) or pa.types.is_large_string(kind)
             else pc.cast(self.present, pa.string())
         )
-
-
-def infer_type(num_present: int, num_integral: int, num_fractional: int, num_boolean: int, num_string: int) -> str:
-    """Deequ's ``determineType``, with booleans reported as String as Model Monitor does."""
-    if num_present == 0:
-        return UNKNOWN
-    if num_string > 0 or num_boolean > 0:
-        return STRING
-    if num_fractional > 0:
-        return FRACTIONAL
-    return INTEGRAL
 
 
 def _parse_numbers(texts: pa.Array) -> np.ndarray:

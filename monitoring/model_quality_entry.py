@@ -136,7 +136,7 @@ def _dataset_pairs(env: Mapping[str, str], problem: str):
 def _join_settings(env: Mapping[str, str], problem: str) -> dict:
     """The join's settings from the environment: attributes, threshold and the window of ``start_time`` /
     ``end_time``."""
-    from monitoring.capture_times import parse_time
+    from monitoring.iso_time import parse_time
 
     return {
         "problem_type": problem,
@@ -169,9 +169,9 @@ def _merged(env: Mapping[str, str], problem: str):
 
 def _merged_partials(env: Mapping[str, str], problem: str):
     """The merge stage's join: the partials under ``partial_profiles``, of this check's problem type."""
+    from monitoring.host_role import DEFAULT_PARTIALS
     from monitoring.model_quality_partial import read_partials
     from monitoring.model_quality_reduce import merge_partials
-    from monitoring.shard import DEFAULT_PARTIALS
 
     partials = read_partials(Path(env.get("partial_profiles") or DEFAULT_PARTIALS))
     written = partials[0].settings.get("problem_type")
@@ -195,8 +195,8 @@ def _profile(env: Mapping[str, str], problem: str, output: Path, role) -> tuple[
 
 def run_model_quality(env: Mapping[str, str], opt_ml: Path, cloudwatch=None) -> tuple[int, str]:
     """One model-quality baseline or check as ``env`` configures it; (exit code, exit message). Raises on bad input."""
+    from monitoring.host_role import IDLE, analysis_stage, read_resource_config
     from monitoring.metrics import MODEL_QUALITY_NAMESPACE, model_quality_metric_data, publish_metrics, write_metrics
-    from monitoring.shard import IDLE, analysis_stage, read_resource_config
 
     role = read_resource_config(opt_ml)
     stage = analysis_stage(env, role)

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from monitoring.host_role import HostRole
 from monitoring.labelled import LabelledPredictions
 from monitoring.model_quality_merge import MergeResult, merge_capture_with_ground_truth
 from monitoring.model_quality_partial import ModelQualityPartial, write_partial
-from monitoring.shard import HostRole
 
 log = logging.getLogger(__name__)
 

@@ -4,6 +4,9 @@ What each column keeps is what statistics.json needs (Deequ's analyzers): type c
 sum / mean / population standard deviation (Welford's moments, merged with Chan's formula as Deequ's
 ``StatefulStdDevPop`` does), min, max, the KLL sketch of the numeric values, and value frequencies for
 low-cardinality columns (dropped once a column exceeds ``max_distinct`` values, so memory stays bounded).
+
+Arrow is imported where chunks are added, not at the top: merging, reading and writing profiles (the merge job of
+a sharded analysis) never touch it, and its import is 0.2 s of such a job's 0.5 s.
 """
 
 from __future__ import annotations
@@ -11,13 +14,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from monitoring.datatypes import classify, classify_with_counts, infer_type, is_text
 from monitoring.kll import DEFAULT_SHRINKING_FACTOR, DEFAULT_SKETCH_SIZE, KLLSketch
+from monitoring.type_names import infer_type
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 DEFAULT_MAX_DISTINCT = 10_000
 
@@ -82,6 +87,10 @@ class ColumnProfile:
 
     def add(self, values: pa.Array) -> None:
         """Add one chunk of this column's values, in row order."""
+        import pyarrow as pa
+
+        from monitoring.datatypes import classify, classify_with_counts, is_text
+
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
         counts = None
@@ -122,6 +131,8 @@ class ColumnProfile:
     def _add_frequencies(self, texts: pa.Array, freq: dict[str, int]) -> pa.StructArray | None:
         """Merge this chunk's value counts into ``freq`` (``self.frequencies``); returns them, or None once the column
         has too many values."""
+        import pyarrow.compute as pc
+
         if len(texts) == 0:
             return None
         counts = pc.value_counts(texts)
@@ -165,6 +176,8 @@ class DatasetProfile:
 
     def add(self, columns: Mapping[str, pa.Array] | pa.Table) -> None:
         """Add one chunk given as a table or a mapping of column name to equally long arrays."""
+        import pyarrow as pa
+
         if isinstance(columns, pa.Table):
             columns = {name: columns.column(name) for name in columns.column_names}
         rows = len(next(iter(columns.values()))) if columns else 0

@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from monitoring.analyzer import BaselineResult, CheckResult, baseline_from_profile, check_from_profile
+from monitoring.analysis_results import BaselineResult, CheckResult, baseline_from_profile, check_from_profile
 from monitoring.constraints import MonitoringConfig, read_constraints
 from monitoring.partial_profile import Origin, PartialProfile, PartialProfileError, read_partials
 from monitoring.profile import ColumnProfile, DatasetProfile

@@ -13,7 +13,8 @@ SageMaker writes ``/opt/ml/config/resourceconfig.json`` into every processing co
   /opt/ml/processing/input/partials) and writes statistics.json / constraints.json / constraint_violations.json.
 
 ``merge`` on several hosts is refused: every host would write the same files over one another. See
-``monitoring.profile_merge`` for why the merge is a second job rather than a leader on the job's network.
+``monitoring.profile_merge`` for why the merge is a second job rather than a leader on the job's network, and
+``monitoring.host_role`` for how a host finds its role and stage.
 Model-quality checks use the same stages and roles (``monitoring.model_quality_entry``): the profile writes
 ``model_quality_partial-<current_host>.parquet`` (``monitoring.model_quality_profile``), the merge reads them
 (``monitoring.model_quality_reduce``).
@@ -21,75 +22,22 @@ Model-quality checks use the same stages and roles (``monitoring.model_quality_e
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
 from monitoring.analyzer import read_dataset
 from monitoring.capture import capture_files
-from monitoring.errors import AnalyzerFileNotFoundError, AnalyzerInputError
+from monitoring.errors import AnalyzerFileNotFoundError
+from monitoring.host_role import HostRole
 from monitoring.partial_profile import PartialProfile, write_partial
 from monitoring.profile import DatasetProfile
 from monitoring.report import ReadReport
 from monitoring.sources import Chunk, DatasetFormat, detect_format, list_files
 
 log = logging.getLogger(__name__)
-RESOURCE_CONFIG = Path("config") / "resourceconfig.json"
-STAGES = ("full", "profile", "merge")
-IDLE = "idle"  # full on several hosts, on a host other than the leader
-DEFAULT_PARTIALS = "/opt/ml/processing/input/partials"
 _SUFFIXES = {"csv": (".csv",), "json": (".jsonl", ".json"), "parquet": (".parquet", ".pq"), "capture": ()}
-
-
-@dataclass(frozen=True)
-class HostRole:
-    """This container's host name and the job's hosts."""
-
-    current_host: str = "algo-1"
-    hosts: tuple[str, ...] = ("algo-1",)
-
-    @property
-    def leader(self) -> str:
-        """The host that runs a job the others leave to it: the first of the sorted hosts."""
-        return min(self.hosts)
-
-
-def read_resource_config(opt_ml: Path) -> HostRole:
-    """The role SageMaker's resourceconfig.json gives this host (one host ``algo-1`` when the file is absent)."""
-    path = Path(opt_ml) / RESOURCE_CONFIG
-    if not path.is_file():
-        return HostRole()
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        host, hosts = doc["current_host"], doc["hosts"]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise AnalyzerInputError(
-            f"{path}: expected JSON with current_host and hosts ({type(exc).__name__}: {exc})"
-        ) from exc
-    if not isinstance(host, str) or not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts):
-        raise AnalyzerInputError(f"{path}: current_host must be a string and hosts a list of strings, got {doc!r}")
-    if host not in hosts or len(set(hosts)) != len(hosts):
-        raise AnalyzerInputError(f"{path}: current_host {host!r} must be one of the distinct hosts {hosts}")
-    return HostRole(host, tuple(hosts))
-
-
-def analysis_stage(env: Mapping[str, str], role: HostRole) -> str:
-    """The stage this container runs: ``analysis_stage`` if set, else ``full``; ``full`` on a host other than the
-    leader of several is ``idle`` (it writes nothing)."""
-    stage = env.get("analysis_stage") or "full"
-    if stage not in STAGES:
-        raise AnalyzerInputError(f"analysis_stage must be one of {', '.join(STAGES)}, got {stage!r}")
-    if stage == "merge" and len(role.hosts) > 1:
-        raise AnalyzerInputError(
-            f"analysis_stage=merge on {len(role.hosts)} hosts ({', '.join(role.hosts)}): every host would write the "
-            "same outputs; run analysis_stage=profile on several hosts, then analysis_stage=merge on one"
-        )
-    if stage == "full" and role.current_host != role.leader:
-        return IDLE
-    return stage
 
 
 def shard_files(dataset: Path, fmt: DatasetFormat | None, start=None, end=None) -> list[tuple[Path, DatasetFormat]]:

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from monitoring.datatypes import FRACTIONAL, INTEGRAL, STRING, TYPES, UNKNOWN
 from monitoring.errors import AnalyzerFileNotFoundError, AnalyzerInputError, AnalyzerOutputError
 from monitoring.kll import KLLSketch
 from monitoring.profile import ColumnProfile, DatasetProfile
+from monitoring.type_names import FRACTIONAL, INTEGRAL, STRING, TYPES, UNKNOWN
 
 NUM_BUCKETS = 10
 

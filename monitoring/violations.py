@@ -6,9 +6,9 @@ import math
 from dataclasses import dataclass
 
 from monitoring.constraints import Constraints, FeatureConstraints
-from monitoring.datatypes import FRACTIONAL, INTEGRAL, STRING
 from monitoring.drift import categorical_chi_squared, categorical_linf, numeric_distance
 from monitoring.statistics import DatasetStatistics, FeatureStatistics
+from monitoring.type_names import FRACTIONAL, INTEGRAL, STRING
 
 DATA_TYPE = "data_type_check"
 COMPLETENESS = "completeness_check"

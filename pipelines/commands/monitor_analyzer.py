@@ -85,7 +85,7 @@ def _baseline(args) -> int:
 
 def _check(args) -> int:
     from monitoring.analyzer import run_check
-    from monitoring.capture_times import parse_time
+    from monitoring.iso_time import parse_time
 
     baseline = local_path(args.baseline, args.state_dir)
     start = parse_time(args.start, "--start") if args.start else None

@@ -265,7 +265,7 @@ FUTURE_LIMIT = timedelta(hours=2)
 def parse_window(text: str, now: datetime | None = None) -> tuple[datetime, datetime]:
     """``START..END`` (ISO-8601) to a window, with a clear error otherwise; with ``now``, a window ending more than
     ``FUTURE_LIMIT`` after it is refused (its metrics would be refused, and no capture exists for it yet)."""
-    from monitoring.capture_times import parse_time
+    from monitoring.iso_time import parse_time
 
     first, sep, second = text.partition("..")
     if not sep:

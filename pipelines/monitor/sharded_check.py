@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from monitoring.analyzer import CheckResult
+from monitoring.analysis_results import CheckResult
 
 CAPTURE_FORMAT = json.dumps({"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput"]}})
 
@@ -106,7 +106,7 @@ def profile_environment(check: CheckInputs, opt_ml: Path) -> dict[str, str]:
 def _on_hosts(
     check: CheckInputs, files: list[Path], count: int, job_dir: Path, max_runtime: int
 ) -> tuple[CheckResult, list[dict]]:
-    from monitoring.analyzer import check_from_profile
+    from monitoring.analysis_results import check_from_profile
     from monitoring.constraints import read_constraints
     from monitoring.partial_profile import read_partials
     from monitoring.profile_merge import merge_profiles

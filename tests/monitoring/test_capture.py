@@ -11,7 +11,7 @@ import pytest
 
 from monitoring.analyzer import NO_DATA, run_baseline, run_check
 from monitoring.capture import CaptureReader, capture_files
-from monitoring.capture_times import parse_time
+from monitoring.iso_time import parse_time
 from monitoring.profile import DatasetProfile
 from monitoring.report import ReadReport
 from monitoring.sources import DatasetFormat

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monitoring.analyzer import check_from_profile, read_dataset
+from monitoring.analysis_results import check_from_profile
+from monitoring.analyzer import read_dataset
 from monitoring.constraints import read_constraints, suggest_constraints
 from monitoring.partial_profile import PartialProfileError, read_partials, write_partial
 from monitoring.profile import DatasetProfile

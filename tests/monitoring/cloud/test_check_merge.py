@@ -18,7 +18,7 @@ from monitoring.cloud import check_job
 from monitoring.cloud.check_job import CheckWindow, processing_job_request, report_uri, start_check
 from monitoring.cloud.check_merge import merge_job_name, merge_job_request, start_merge
 from monitoring.cloud.check_settings import CheckSettings
-from monitoring.shard import DEFAULT_PARTIALS
+from monitoring.host_role import DEFAULT_PARTIALS
 from tests.monitoring.cloud.conftest import BUCKET
 from tests.monitoring.cloud.test_check_job import CAPTURE, ENV, EVENT
 
