@@ -12,18 +12,18 @@ from monitoring.arrow_without_pandas import settle_without_pandas
 from monitoring.container_entry import run
 from tests.conftest import ABALONE, ROOT
 
-_ENTRY = (
+ENTRY_PROBE = (  # the container's entry run as SageMaker runs it; prints its exit code and what it imported
     "import json, runpy, sys\n"
     "sys.argv = ['container_entry']\n"
     "try:\n"
     "    runpy.run_module('monitoring.container_entry', run_name='__main__')\n"
     "except SystemExit as exc:\n"
     "    code = exc.code\n"
-    "print(json.dumps({'code': code, 'pandas': 'pandas' in sys.modules}))\n"
+    "print(json.dumps({'code': code, 'arrow': 'pyarrow' in sys.modules, 'pandas': 'pandas' in sys.modules}))\n"
 )
 
 
-def _python(code: str, env: dict[str, str] | None = None, cwd=None) -> dict:
+def run_python(code: str, env: dict[str, str] | None = None, cwd=None) -> dict:
     done = subprocess.run(
         [sys.executable, "-c", code],
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **(env or {})},
@@ -37,8 +37,8 @@ def _python(code: str, env: dict[str, str] | None = None, cwd=None) -> dict:
 
 def test_a_data_quality_container_never_imports_pandas_and_writes_what_an_in_process_run_writes(tmp_path):
     env = {"SM_OPT_ML": str(tmp_path / "opt_ml"), "dataset_source": str(ABALONE), "output_path": str(tmp_path / "out")}
-    report = _python(_ENTRY, env, cwd=tmp_path)
-    assert report == {"code": 0, "pandas": False}
+    report = run_python(ENTRY_PROBE, env, cwd=tmp_path)
+    assert report == {"code": 0, "arrow": True, "pandas": False}
     code, _ = run({**env, "output_path": str(tmp_path / "in_process")}, tmp_path / "opt_ml_in_process")
     assert code == 0
     for name in ("statistics.json", "constraints.json"):
@@ -60,7 +60,7 @@ def test_after_settling_pandas_can_still_be_imported_and_pyarrow_still_converts(
         "                  'frame': frame['x'].tolist(),\n"
         "                  'hidden': [type(f).__name__ for f in sys.meta_path if 'Hide' in type(f).__name__]}))\n"
     )
-    report = _python(probe)
+    report = run_python(probe)
     assert report["settled"] is True and report["without"] is True
     assert report["values"] == [1.5, 2.5] and report["text"] == [True, False] and report["frame"] == [1, 2]
     assert report["hidden"] == []  # the finder that hid pandas is gone
