@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from monitoring.analysis_results import BaselineResult
     from monitoring.host_role import HostRole
     from monitoring.sources import DatasetFormat
 
@@ -134,7 +135,7 @@ def _data_quality(env: Mapping[str, str], opt_ml: Path, cloudwatch=None) -> tupl
     return _check(env, opt_ml, cloudwatch, stage, role, source, output, fmt, partials)
 
 
-def _baseline(source: Path, output: Path, fmt: DatasetFormat | None, partials: Path, stage: str) -> Any:
+def _baseline(source: Path, output: Path, fmt: DatasetFormat | None, partials: Path, stage: str) -> BaselineResult:
     """A baseline in one pass (``full``), or from the hosts' partial profiles (``merge``: no Arrow imported)."""
     if stage == "merge":
         from monitoring.profile_merge import baseline_from_partials
@@ -168,10 +169,11 @@ def _check(
     statistics, constraints = Path(env["baseline_statistics"]), Path(env["baseline_constraints"])
     start = parse_time(env["start_time"], "start_time") if env.get("start_time") else None
     end = parse_time(env["end_time"], "end_time") if env.get("end_time") else None
-    script = env.get("record_preprocessor_script") if stage != "merge" else None  # the merge reads no record
-    if script:
+    preprocessor, script = None, env.get("record_preprocessor_script")
+    if script and stage != "merge":  # the merge reads no record
         from monitoring.preprocessor import load_preprocessor
-    preprocessor = load_preprocessor(script) if script else None
+
+        preprocessor = load_preprocessor(script)
     endpoint = env.get("sagemaker_endpoint_name") or "unknown"
     schedule = env.get("sagemaker_monitoring_schedule_name") or "on-demand"
     if stage == "profile":
@@ -203,8 +205,8 @@ def main() -> int:
         from monitoring.arrow_without_pandas import settle_without_pandas
 
         settle_without_pandas()  # data quality never uses pandas: spare every host its import
-    opt_ml = Path(os.environ.get("SM_OPT_ML", "/opt/ml"))
-    code, message = run(os.environ, opt_ml)
+    opt_ml = Path(env.get("SM_OPT_ML", "/opt/ml"))
+    code, message = run(env, opt_ml)
     print(message, flush=True)
     try:
         (opt_ml / "output").mkdir(parents=True, exist_ok=True)
