@@ -94,8 +94,8 @@ def _alarms(env: MonitorEnvironment, constraints: dict, endpoint: str, schedule:
 
 def _merge(env: MonitorEnvironment, endpoint: str, variant: str, window: CheckWindow) -> tuple[Any, list[dict]]:
     """The join of the capture files and ground-truth files of the window, and the hosts it ran on: in this process
-    with one instance, else the profile stage on ``sagemaker.processing_instance_count`` local hosts and the merge
-    stage here (``pipelines.monitor.model_quality_hosts``)."""
+    with one instance or nothing to join, else the profile stage on ``sagemaker.processing_instance_count`` local hosts
+    and the merge stage here (``pipelines.monitor.model_quality_hosts``)."""
     from monitoring.capture import capture_files
     from monitoring.ground_truth import ground_truth_files
     from monitoring.model_quality_merge import merge_capture_with_ground_truth
@@ -110,7 +110,7 @@ def _merge(env: MonitorEnvironment, endpoint: str, variant: str, window: CheckWi
     captured = capture_files(capture, window.capture_start, end) if capture.is_dir() else []  # no call yet: none
     truth = ground_truth_files(labels, window.labels_start, window.labels_end) if labels.is_dir() else []
     count = instance_count(config)
-    if count > 1:
+    if count > 1 and captured and truth:  # else NoData without hosts, as the AWS check answers NoData without a job
         from pipelines.monitor.model_quality_hosts import merge_on_hosts
 
         return merge_on_hosts(config, count, window, (capture, captured), (labels, truth), env.directory / "jobs")

@@ -68,8 +68,9 @@ def test_a_failing_host_fails_the_check_with_its_reason(tmp_path, monkeypatch):
     from pipelines.monitor import model_quality_hosts
 
     served = serve(tmp_path)
-    served.traffic(T - 3 * HOUR, ROWS[:30], rings(ROWS[:30]), "a")
-    served.traffic(T - 2 * HOUR, ROWS[30:60], rings(ROWS[30:60]), "b")
+    ids = served.traffic(T - 3 * HOUR, ROWS[:30], rings(ROWS[:30]), "a")
+    ids += served.traffic(T - 2 * HOUR, ROWS[30:60], rings(ROWS[30:60]), "b")
+    served.labels(T - HOUR, ids, list(rings(ROWS[:60])))
     monkeypatch.setattr(hosts, "instance_count", lambda config: 2)
     settings = model_quality_hosts._environment
     monkeypatch.setattr(
@@ -78,3 +79,21 @@ def test_a_failing_host_fails_the_check_with_its_reason(tmp_path, monkeypatch):
     execution = check_model_quality(served.env, ENDPOINT, window_at(served.config, T))
     assert execution.status == "Failed"
     assert "algo-" in execution.message and "problem type must be regression or binary" in execution.message
+
+
+def test_a_window_without_capture_or_labels_starts_no_host(tmp_path, monkeypatch):
+    """Nothing to share out: NoData from this process, as the AWS check function answers NoData without a job."""
+    served = serve(tmp_path)
+    monkeypatch.setattr(hosts, "instance_count", lambda config: 2)
+    from pipelines.monitor import model_quality_hosts
+
+    started = []
+    monkeypatch.setattr(model_quality_hosts, "merge_on_hosts", lambda *args: started.append(args))
+    window = window_at(served.config, T)
+    no_capture = check_model_quality(served.env, ENDPOINT, window)
+    served.traffic(T - 2 * HOUR, ROWS[:30], rings(ROWS[:30]), "a")
+    no_labels = check_model_quality(served.env, ENDPOINT, window)
+    for execution in (no_capture, no_labels):
+        assert execution.status == "NoData", execution.message
+        assert "hosts" not in (execution.model_quality or {})
+    assert not started and not (served.env.directory / "jobs").exists()
