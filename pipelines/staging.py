@@ -156,6 +156,7 @@ def staged_objects(artifacts: dict[str, Artifact], bucket: str, pipeline: str) -
 
 def stage_to_directory(objects: list[tuple[str, bytes]], state_dir: Path) -> int:
     """Write staged objects into the local object store; returns how many were new."""
+    from pipelines.atomic_files import replace_file
     from pipelines.objectstore import local_path
 
     written = 0
@@ -163,10 +164,7 @@ def stage_to_directory(objects: list[tuple[str, bytes]], state_dir: Path) -> int
         target = local_path(uri, state_dir)
         if target.is_file() and target.stat().st_size == len(data):
             continue  # content-addressed: same key, same bytes
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(target)
+        replace_file(target, data)
         written += 1
     return written
 

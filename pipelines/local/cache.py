@@ -10,6 +10,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from pipelines.atomic_files import replace_file
 from pipelines.config import ConfigError
 from pipelines.local.expressions import Context, evaluate
 
@@ -58,12 +59,9 @@ class StepCache:
         return entry
 
     def store(self, key: str, execution_id: str, properties: dict) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
         entry = {
             "execution_id": execution_id,
             "created": datetime.now(timezone.utc).isoformat(),
             "properties": properties,
         }
-        tmp = self.directory / f"{key}.json.tmp"
-        tmp.write_text(json.dumps(entry, indent=2), encoding="utf-8")
-        tmp.replace(self.directory / f"{key}.json")
+        replace_file(self.directory / f"{key}.json", json.dumps(entry, indent=2))

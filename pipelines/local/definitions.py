@@ -8,6 +8,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+from pipelines.atomic_files import replace_file
 from pipelines.config import Config
 from pipelines.staging import (
     Artifact,
@@ -52,10 +53,7 @@ def local_definition(config: Config, state_dir: Path, root: Path | None = None) 
     from pipelines.build import build_definition
 
     built = build_definition(config, root=root, artifacts=artifacts, data=data)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_name(cache.name + ".tmp")
-    tmp.write_text(built.json, encoding="utf-8")
-    tmp.replace(cache)
+    replace_file(cache, built.json)
     return built.json, False
 
 

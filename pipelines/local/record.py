@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from pipelines.atomic_files import replace_file
 from pipelines.errors import StateError, UsageError
 
 EXECUTING, SUCCEEDED, FAILED = "Executing", "Succeeded", "Failed"
@@ -187,10 +188,8 @@ class ExecutionRecord:
             self._save_locked()
 
     def _save_locked(self) -> None:
-        path = self.directory / "execution.json"
-        tmp = path.with_name("execution.json.tmp")
-        tmp.write_text(json.dumps(self.data, indent=2, sort_keys=False, default=str), encoding="utf-8")
-        tmp.replace(path)
+        text = json.dumps(self.data, indent=2, sort_keys=False, default=str)
+        replace_file(self.directory / "execution.json", text)
 
 
 def _modified(path: Path) -> float:

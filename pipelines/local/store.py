@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 from mlops_errors import MlopsError
+from pipelines.atomic_files import replace_file
 from pipelines.objectstore import local_path
 
 
@@ -64,11 +65,7 @@ class ObjectStore:
             target.mkdir(parents=True, exist_ok=True)
 
     def put_bytes(self, uri: str, data: bytes) -> None:
-        target = self.path(uri)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(target)
+        replace_file(self.path(uri), data)
 
 
 def link_or_copy(source: Path, target: Path) -> None:

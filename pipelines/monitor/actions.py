@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_errors import MlopsError
-from pipelines.monitor.records import exclusive, write_atomic
+from pipelines.atomic_files import replace_file
+from pipelines.monitor.records import exclusive
 from pipelines.monitor.retrain import STARTED, DecisionLog, RetrainDecision, content_hash, decide
 from pipelines.objectstore import local_path
 
@@ -134,7 +135,8 @@ def retrain(env: MonitorEnvironment, version: Any, trigger: str = "drift alarm")
     with exclusive(env.directory / "retrain.lock"):
         decision = _decide(env, version, trigger)
         if decision.action == STARTED:
-            write_atomic(marker, json.dumps({"at": decision.at, "data_hash": decision.data_hash, "pid": os.getpid()}))
+            running = {"at": decision.at, "data_hash": decision.data_hash, "pid": os.getpid()}
+            replace_file(marker, json.dumps(running), sync=True)
     if decision.action == STARTED:
         decision = _start(env, decision)
     DecisionLog(env.state_dir).append(decision)
