@@ -18,7 +18,7 @@ from pathlib import Path
 from scale_out_data import DataSet
 
 from pipelines.local.cluster_jobs import run_processing_hosts, run_training_hosts
-from pipelines.local.store import ObjectStore
+from pipelines.local.store import ObjectStore, link_or_copy
 from pipelines.staging import code_artifacts
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,9 +59,13 @@ class Run:
 
 
 def stage(store: ObjectStore, data: DataSet) -> None:
-    """Put the data set and the training code into the object store (hard links, no copy)."""
+    """Put the data set (hard links, no copy) and the training code into the object store."""
     for part in ("analyzer", "drifted", "train", "validation", "test", "transform"):
-        store.upload(data.part(part), f"{BUCKET}/data/{part}")
+        source = data.part(part)
+        for path in sorted(p for p in source.rglob("*") if p.is_file()):
+            target = store.path(f"{BUCKET}/data/{part}/{path.relative_to(source).as_posix()}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            link_or_copy(path, target)
     (name, body), *_ = code_artifacts()["training"].files
     store.put_bytes(f"{BUCKET}/code/{name}", body)
 
