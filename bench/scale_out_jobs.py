@@ -57,6 +57,15 @@ class Run:
         """The largest peak RSS of any host (MiB)."""
         return max((h.get("max_rss_mb") or 0.0 for h in self.hosts), default=0.0)
 
+    @property
+    def host_peaks_mb(self) -> list[float]:
+        """Each host's peak RSS over the run's jobs (MiB): ``algo-1`` runs the profile job and then the merge job, so
+        its figure is the larger of the two."""
+        peaks: dict[str, float] = {}
+        for h in self.hosts:
+            peaks[h["host"]] = max(peaks.get(h["host"], 0.0), h.get("max_rss_mb") or 0.0)
+        return [peaks[name] for name in sorted(peaks)]
+
 
 def stage(store: ObjectStore, data: DataSet) -> None:
     """Put the data set (hard links, no copy) and the training code into the object store."""
