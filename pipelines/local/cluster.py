@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import select
 import shutil
 import signal
 import socket
@@ -31,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.local import loopback_names, processes
+from pipelines.local.child_exit import until_one_exits
 from pipelines.local.peak_memory import high_water_mib, peak_rss
 from pipelines.local.record import now
 from pipelines.local.store import StepFailure
@@ -237,30 +237,7 @@ def _wait(hosts: list[Host], timeout: float | None) -> None:
                 f"logs: {', '.join(str(h.log) for h in hosts)}",
                 "ClientError",
             )
-        until_one_ends(hosts, POLL_SECONDS)
-
-
-def until_one_ends(hosts: list[Host], seconds: float) -> None:
-    """Wait ``seconds``, or less: until one of the hosts still running ends. On Linux each host's pidfd wakes the
-    runner the moment its host exits, so a job's end is not rounded up to the next poll (up to ``POLL_SECONDS`` a job
-    before); elsewhere (no ``os.pidfd_open``, or a kernel older than 5.3) this sleeps."""
-    running = [h.process.pid for h in hosts if h.process is not None and h.process.returncode is None]
-    if not running or not hasattr(os, "pidfd_open"):
-        time.sleep(seconds)
-        return
-    descriptors: list[int] = []
-    try:
-        for pid in running:
-            descriptors.append(os.pidfd_open(pid))
-    except ProcessLookupError:  # cannot be: an unreaped child keeps its pid; look again at once
-        pass
-    except OSError:  # no pidfds here (ENOSYS)
-        time.sleep(seconds)
-    else:
-        select.select(descriptors, [], [], seconds)
-    finally:
-        for descriptor in descriptors:
-            os.close(descriptor)
+        until_one_exits([h.process for h in hosts if h.process is not None], POLL_SECONDS)
 
 
 def run_hosts(hosts: list[Host], timeout: float | None, job_dir: Path, job_log: Path) -> None:
