@@ -53,11 +53,6 @@ class Run:
         return sum(h.get("cpu_s", 0.0) for h in self.hosts)
 
     @property
-    def peak_rss_mb(self) -> float:
-        """The largest peak RSS of any host (MiB)."""
-        return max((h.get("max_rss_mb") or 0.0 for h in self.hosts), default=0.0)
-
-    @property
     def host_peaks_mb(self) -> list[float]:
         """Each host's peak RSS over the run's jobs (MiB): ``algo-1`` runs the profile job and then the merge job, so
         its figure is the larger of the two."""
