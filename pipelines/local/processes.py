@@ -4,18 +4,25 @@ Each job's process starts in a session of its own (its process group then holds 
 registered here until it ends. ``stop`` ends every registered group (SIGTERM, then SIGKILL after a grace period) and
 refuses new processes until ``reset``; a job that ended because of it fails as ``Interrupted``, a kind no retry
 policy names, and a retry's wait (``pause``) ends at once. One execution at a time per interpreter: the runner stops
-and resets around its own."""
+and resets around its own.
+
+A runner that cannot stop them (killed with SIGKILL, by the OOM killer) leaves that to its orphan guard
+(``pipelines.local.orphan_guard``), a small process started with the first job process and told of every one that
+starts and ends: when the runner is gone, the guard stops the groups still running."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterable
 
+from pipelines.local import orphan_guard
 from pipelines.local.store import StepFailure
 
 INTERRUPTED = "Interrupted"  # the StepFailure kind of a job stopped by an interrupt
@@ -31,6 +38,7 @@ class _Live:
         self.processes: set[subprocess.Popen] = set()
         self.stopped: str | None = None
         self.stopping = threading.Event()
+        self.guard: subprocess.Popen | None = None
 
 
 _LIVE = _Live()
@@ -42,8 +50,10 @@ def start(command: list[str], **popen) -> subprocess.Popen:
     with _LIVE.lock:
         if _LIVE.stopped is not None:
             raise StepFailure(f"not started: {_LIVE.stopped}", INTERRUPTED)
+        _tell_guard("")  # started first: a job process is never started unguarded
         process = subprocess.Popen(command, start_new_session=True, **popen)
         _LIVE.processes.add(process)
+        _tell_guard(f"+{process.pid}\n")
     return process
 
 
@@ -51,6 +61,42 @@ def ended(process: subprocess.Popen) -> None:
     """Forget a process its job has finished with (reaped, or stopped with its group)."""
     with _LIVE.lock:
         _LIVE.processes.discard(process)
+        with contextlib.suppress(OSError):  # a guard that cannot be told checks the group's leader before it signals
+            _tell_guard(f"-{process.pid}\n")
+
+
+def _tell_guard(message: str) -> None:
+    """Send ``message`` to the orphan guard, started (or started again, told of every live process) when it is not
+    running; OSError when it cannot be started. Called with the lock held."""
+    for attempt in range(2):
+        guard = _LIVE.guard
+        if guard is None or guard.poll() is not None:
+            command = [sys.executable, "-I", orphan_guard.__file__, str(STOP_GRACE_SECONDS)]
+            devnull = subprocess.DEVNULL
+            guard = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=devnull, stderr=devnull, start_new_session=True
+            )
+            _LIVE.guard = guard
+            message = "".join(f"+{p.pid}\n" for p in _LIVE.processes) + message
+        assert guard.stdin is not None
+        try:
+            guard.stdin.write(message.encode("ascii"))
+            guard.stdin.flush()
+            return
+        except OSError:  # the guard is gone (killed): start another
+            if attempt:
+                raise
+
+
+@atexit.register
+def _release_guard() -> None:
+    """The runner ends normally: the guard's input closes, it stops what is left (nothing, normally) and ends."""
+    guard = _LIVE.guard
+    if guard is not None and guard.stdin is not None:
+        with contextlib.suppress(OSError):
+            guard.stdin.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            guard.wait(1.0)
 
 
 def check() -> None:
