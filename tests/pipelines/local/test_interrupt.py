@@ -112,12 +112,17 @@ def definition(*steps: dict) -> str:
     return json.dumps({"Version": "2020-12-01", "Parameters": [], "Steps": list(steps)})
 
 
-@pytest.fixture
-def state(tmp_path) -> Path:
+def job_state(tmp_path: Path) -> Path:
+    """A state directory holding the JOB's code, and ``tmp_path / "pids"`` for the pids the jobs report."""
     state = tmp_path / "state"
     ObjectStore(state).put_bytes("s3://bucket/code/job.py", JOB.encode())
     (tmp_path / "pids").mkdir()
     return state
+
+
+@pytest.fixture
+def state(tmp_path) -> Path:
+    return job_state(tmp_path)
 
 
 def registry(state: Path) -> SQLiteRegistry:
@@ -139,6 +144,19 @@ def started(pids: Path, names: list[str], process: subprocess.Popen) -> list[int
         assert time.monotonic() < deadline, f"jobs did not start: {sorted(p.name for p in pids.iterdir())}"
         time.sleep(0.1)
     return [pid for name in names for pid in json.loads((pids / name).read_text())]
+
+
+def start_hanging_run(tmp_path: Path, state: Path, code: str) -> tuple[subprocess.Popen, list[int]]:
+    """``code`` (a script run with the state directory and a definition file) running steps One (one host) and Two
+    (two hosts) whose jobs hang, and then After; the runner process and every pid the jobs reported, once all have
+    started."""
+    pids = tmp_path / "pids"
+    (pids / "hang").touch()
+    steps = [job_step("One", pids), job_step("Two", pids, count=2), condition("After", ["One", "Two"])]
+    (tmp_path / "definition.json").write_text(definition(*steps))
+    script = [sys.executable, "-c", code, str(state), str(tmp_path / "definition.json")]
+    runner = subprocess.Popen(script, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return runner, started(pids, ["One-single", "Two-algo-1", "Two-algo-2"], runner)
 
 
 def all_gone(pids: list[int]) -> bool:
@@ -202,12 +220,7 @@ def test_a_bug_in_a_step_still_ends_the_record(state):
 
 def test_sigint_stops_every_jobs_processes_and_the_execution_resumes(state, tmp_path):
     pids = tmp_path / "pids"
-    (pids / "hang").touch()
-    steps = [job_step("One", pids), job_step("Two", pids, count=2), condition("After", ["One", "Two"])]
-    (tmp_path / "definition.json").write_text(definition(*steps))
-    script = [sys.executable, "-c", RUNNER, str(state), str(tmp_path / "definition.json")]
-    runner = subprocess.Popen(script, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    jobs = started(pids, ["One-single", "Two-algo-1", "Two-algo-2"], runner)
+    runner, jobs = start_hanging_run(tmp_path, state, RUNNER)
     runner.send_signal(signal.SIGINT)
     out, err = runner.communicate(timeout=60)
     assert runner.returncode == 130, err

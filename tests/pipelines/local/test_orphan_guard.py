@@ -14,8 +14,7 @@ import time
 from pathlib import Path
 
 from pipelines.local import orphan_guard, processes
-from tests.conftest import ROOT
-from tests.pipelines.local.test_interrupt import alive, all_gone, condition, definition, job_step, started
+from tests.pipelines.local.test_interrupt import alive, all_gone, job_state, start_hanging_run
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(300)"]
 # A group leader that starts a child of its own and says both pids on stdout.
@@ -124,19 +123,8 @@ RUNNER = textwrap.dedent(
 
 
 def test_a_runner_killed_with_sigkill_leaves_no_job_process_running(tmp_path):
-    from pipelines.local.store import ObjectStore
-    from tests.pipelines.local.test_interrupt import JOB
-
-    state = tmp_path / "state"
-    ObjectStore(state).put_bytes("s3://bucket/code/job.py", JOB.encode())
-    pids = tmp_path / "pids"
-    pids.mkdir()
-    (pids / "hang").touch()
-    steps = [job_step("One", pids), job_step("Two", pids, count=2), condition("After", ["One", "Two"])]
-    (tmp_path / "definition.json").write_text(definition(*steps))
-    script = [sys.executable, "-c", RUNNER, str(state), str(tmp_path / "definition.json")]
-    runner = subprocess.Popen(script, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    jobs = started(pids, ["One-single", "Two-algo-1", "Two-algo-2"], runner)
+    state = job_state(tmp_path)
+    runner, jobs = start_hanging_run(tmp_path, state, RUNNER)
     started_at = time.monotonic()
     runner.kill()
     runner.communicate(timeout=60)
