@@ -52,8 +52,13 @@ def start(command: list[str], **popen) -> subprocess.Popen:
             raise StepFailure(f"not started: {_LIVE.stopped}", INTERRUPTED)
         _tell_guard("")  # started first: a job process is never started unguarded
         process = subprocess.Popen(command, start_new_session=True, **popen)
+        try:
+            _tell_guard(f"+{process.pid}\n")
+        except OSError:  # no guard could be started: the process is not left running unguarded
+            stop_groups([process], grace=0.0)
+            process.wait()
+            raise
         _LIVE.processes.add(process)
-        _tell_guard(f"+{process.pid}\n")
     return process
 
 
@@ -84,6 +89,11 @@ def _tell_guard(message: str) -> None:
             guard.stdin.flush()
             return
         except OSError:  # the guard is gone (killed): start another
+            _LIVE.guard = None
+            with contextlib.suppress(OSError):
+                guard.stdin.close()
+            guard.kill()
+            guard.wait()
             if attempt:
                 raise
 

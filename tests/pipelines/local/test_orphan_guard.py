@@ -13,6 +13,8 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 from pipelines.local import orphan_guard, processes
 from tests.pipelines.local.test_interrupt import alive, all_gone, job_state, start_hanging_run
 
@@ -44,8 +46,8 @@ def test_the_end_of_its_input_stops_every_group_still_listed_and_what_they_start
     assert watcher.stdin is not None
     watcher.stdin.write(f"+{first.pid}\n+{second.pid}\n".encode())
     watcher.stdin.close()  # as when the runner dies
-    assert watcher.wait(30) == 0
     assert first.wait(10) == -signal.SIGTERM and second.wait(10) == -signal.SIGTERM
+    assert watcher.wait(30) == 0
     assert all_gone([first_child, second_child])
 
 
@@ -92,21 +94,55 @@ def test_messages_are_followed_to_the_groups_still_listed():
 
 def test_a_guard_that_was_killed_is_started_again_and_told_of_every_live_process():
     leader = processes.start(SLEEPER)
+    first = processes._LIVE.guard
+    assert first is not None and first.poll() is None
+    first.kill()
+    first.wait(10)
+    other = processes.start(SLEEPER)  # a new guard, told of leader and other
+    again = processes._LIVE.guard
     try:
-        first = processes._LIVE.guard
-        assert first is not None and first.poll() is None
-        first.kill()
-        first.wait(10)
-        other = processes.start(SLEEPER)
-        again = processes._LIVE.guard
-        assert again is not None and again is not first and again.poll() is None
+        assert again is not None and again is not first and again.poll() is None and again.stdin is not None
         processes.ended(other)
-        os.killpg(other.pid, signal.SIGKILL)
-        other.wait(10)
+        again.stdin.close()  # as when the runner dies
+        assert leader.wait(30) == -signal.SIGTERM  # it knew of leader, started before it
+        assert again.wait(30) == 0
+        assert other.poll() is None  # and that other had ended
     finally:
-        os.killpg(leader.pid, signal.SIGKILL)
-        leader.wait(10)
-        processes.ended(leader)
+        for process in (leader, other):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
+        processes.ended(leader)  # starts the next guard: this one has ended
+
+
+def deaf_guard() -> subprocess.Popen:
+    """A process put in the guard's place that runs but has closed its input (a write to it fails); the guard it
+    replaces is ended."""
+    deaf_code = "import os, time; os.close(0); print(1, flush=True); time.sleep(60)"
+    deaf = subprocess.Popen(
+        [sys.executable, "-c", deaf_code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True
+    )
+    assert deaf.stdout is not None and deaf.stdout.readline().strip() == b"1"  # running, its input closed
+
+    with processes._LIVE.lock:
+        previous, processes._LIVE.guard = processes._LIVE.guard, deaf
+    if previous is not None and previous.stdin is not None:
+        previous.stdin.close()
+        previous.wait(30)
+    return deaf
+
+
+def test_a_guard_that_stopped_reading_is_replaced():
+    deaf = deaf_guard()
+    process = processes.start(SLEEPER)
+    try:
+        assert deaf.poll() == -signal.SIGKILL  # the write failed: killed, reaped, replaced
+        assert processes._LIVE.guard not in (None, deaf)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+        processes.ended(process)
+        deaf.stdout.close()
 
 
 # Runs the definition in a process of its own, which the test then kills with SIGKILL.
@@ -132,3 +168,29 @@ def test_a_runner_killed_with_sigkill_leaves_no_job_process_running(tmp_path):
     assert time.monotonic() - started_at < 10  # SIGTERM ends them: no wait for the grace period
     record = json.loads(next(Path(state / "executions").glob("*/execution.json")).read_text())
     assert record["status"] == "Executing"  # what a killed runner leaves: `mlops run --resume` takes it up
+
+
+def running_with(marker: str) -> list[int]:
+    """The live processes whose command line holds ``marker``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "cmdline").read_bytes() and alive(int(entry.name)):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_a_job_process_that_cannot_be_guarded_is_stopped_and_the_start_fails(monkeypatch, tmp_path):
+    deaf = deaf_guard()
+    marker = f"unguarded-{tmp_path.name}"
+    monkeypatch.setattr(processes.sys, "executable", str(tmp_path / "no-python"))  # no guard can be started
+    with pytest.raises(FileNotFoundError):
+        processes.start([*SLEEPER, marker])
+    monkeypatch.undo()
+    assert running_with(marker) == []  # the job process started, then was stopped and reaped
+    assert deaf.poll() == -signal.SIGKILL and processes._LIVE.guard is None
+    assert not any(marker in p.args for p in processes._LIVE.processes)
+    deaf.stdout.close()
