@@ -29,6 +29,11 @@ from collections.abc import Iterable
 POLL_SECONDS = 0.05
 
 
+def command(grace: float) -> list[str]:
+    """The command line that runs the guard with ``grace`` seconds between SIGTERM and SIGKILL."""
+    return [sys.executable, "-I", os.path.abspath(__file__), str(grace)]
+
+
 def start_time(pid: int) -> str | None:
     """The start time of process ``pid`` (clock ticks after boot), None when it does not exist or there is no /proc."""
     try:
@@ -80,15 +85,16 @@ def stop(live: dict[int, str | None], grace: float) -> list[int]:
     """SIGTERM every group of ``live`` that is still the runner's, SIGKILL what is left after ``grace`` seconds;
     returns the groups signalled."""
     groups = [pgid for pgid, recorded in live.items() if still_ours(recorded, start_time(pgid), group_exists(pgid))]
-    _signal(groups, signal.SIGTERM)
+    signal_groups(groups, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline and any(group_exists(pgid) for pgid in groups):
         time.sleep(POLL_SECONDS)
-    _signal(groups, signal.SIGKILL)
+    signal_groups(groups, signal.SIGKILL)
     return groups
 
 
-def _signal(groups: list[int], sig: signal.Signals) -> None:
+def signal_groups(groups: Iterable[int], sig: signal.Signals) -> None:
+    """Send ``sig`` to each process group of ``groups``; one that is gone, or not ours to signal, is skipped."""
     for pgid in groups:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, sig)

@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -50,7 +48,6 @@ def start(command: list[str], **popen) -> subprocess.Popen:
     with _LIVE.lock:
         if _LIVE.stopped is not None:
             raise StepFailure(f"not started: {_LIVE.stopped}", INTERRUPTED)
-        _tell_guard("")  # started first: a job process is never started unguarded
         process = subprocess.Popen(command, start_new_session=True, **popen)
         try:
             _tell_guard(f"+{process.pid}\n")
@@ -74,18 +71,17 @@ def _tell_guard(message: str) -> None:
     """Send ``message`` to the orphan guard, started (or started again, told of every live process) when it is not
     running; OSError when it cannot be started. Called with the lock held."""
     for attempt in range(2):
-        guard = _LIVE.guard
+        guard, text = _LIVE.guard, message
         if guard is None or guard.poll() is not None:
-            command = [sys.executable, "-I", orphan_guard.__file__, str(STOP_GRACE_SECONDS)]
-            devnull = subprocess.DEVNULL
+            command, devnull = orphan_guard.command(STOP_GRACE_SECONDS), subprocess.DEVNULL
             guard = subprocess.Popen(
                 command, stdin=subprocess.PIPE, stdout=devnull, stderr=devnull, start_new_session=True
             )
             _LIVE.guard = guard
-            message = "".join(f"+{p.pid}\n" for p in _LIVE.processes) + message
+            text = "".join(f"+{p.pid}\n" for p in _LIVE.processes) + message
         assert guard.stdin is not None
         try:
-            guard.stdin.write(message.encode("ascii"))
+            guard.stdin.write(text.encode("ascii"))
             guard.stdin.flush()
             return
         except OSError:  # the guard is gone (killed): start another
@@ -152,6 +148,4 @@ def stop_groups(processes: Iterable[subprocess.Popen], grace: float = STOP_GRACE
 
 
 def _signal_groups(processes: list[subprocess.Popen], sig: signal.Signals) -> None:
-    for process in processes:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, sig)
+    orphan_guard.signal_groups((process.pid for process in processes), sig)

@@ -28,8 +28,7 @@ PARENT = [
 
 
 def guard(grace: float = 5.0) -> subprocess.Popen:
-    command = [sys.executable, "-I", orphan_guard.__file__, str(grace)]
-    return subprocess.Popen(command, stdin=subprocess.PIPE, start_new_session=True)
+    return subprocess.Popen(orphan_guard.command(grace), stdin=subprocess.PIPE, start_new_session=True)
 
 
 def group() -> tuple[subprocess.Popen, int]:
@@ -186,7 +185,7 @@ def running_with(marker: str) -> list[int]:
 def test_a_job_process_that_cannot_be_guarded_is_stopped_and_the_start_fails(monkeypatch, tmp_path):
     deaf = deaf_guard()
     marker = f"unguarded-{tmp_path.name}"
-    monkeypatch.setattr(processes.sys, "executable", str(tmp_path / "no-python"))  # no guard can be started
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python"))  # no guard can be started
     with pytest.raises(FileNotFoundError):
         processes.start([*SLEEPER, marker])
     monkeypatch.undo()
